@@ -1,0 +1,352 @@
+"""Requirement catalogues: load, check and resolve versioned YAML outlines of standards.
+
+Catalogue files live in ``audits/catalogues/<id>.yaml``. They are read through
+``importlib.resources`` so the same code works in a checkout and in an installed wheel.
+Every entry is our own paraphrase of a topic; no text of a standard is stored.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from importlib.resources.abc import Traversable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+BODY_TYPES: tuple[str, ...] = ("A", "B", "C")
+CATALOGUE_DIR = "catalogues"
+
+_REQUIREMENT_ID = re.compile(r"^[a-z0-9][a-z0-9-]*:[A-Za-z0-9][A-Za-z0-9.\-]*$")
+_CATALOGUE_ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+
+
+class CatalogueError(ValueError):
+    """A catalogue file is unreadable, malformed or breaks the schema; the message names file and entry."""
+
+
+class UnknownRequirementError(LookupError):
+    """A requirement id does not resolve in any loaded catalogue."""
+
+
+@dataclass(frozen=True)
+class Guidance:
+    """An application note keyed to a requirement (for example ILAC P15), paraphrased."""
+
+    source: str
+    note_ref: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Requirement:
+    """One node of a catalogue: a clause group (not assessable) or an assessable item."""
+
+    id: str
+    catalogue_id: str
+    clause: str
+    title: str
+    topic: str
+    evidence: tuple[str, ...]
+    body_types: tuple[str, ...]
+    body_type_dependent: bool
+    maps_to: tuple[str, ...]
+    parent: str | None
+    assessable: bool
+    verified: bool
+    guidance: tuple[Guidance, ...] = ()
+
+    def applies_to_body_type(self, body_type: str) -> bool:
+        """True when this requirement applies to an inspection body of ``body_type``."""
+        return body_type in self.body_types
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    """A versioned requirement catalogue; ``requirements`` keeps file order (parents before children)."""
+
+    id: str
+    title: str
+    version: str
+    source_note: str
+    id_prefix: str
+    requirements: tuple[Requirement, ...]
+    provider: str = ""
+    publication_date: str = ""
+    locale: str = "en"
+    _by_id: Mapping[str, Requirement] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_by_id", {r.id: r for r in self.requirements})
+
+    def get(self, requirement_id: str) -> Requirement:
+        """Return the requirement with this id or raise UnknownRequirementError."""
+        try:
+            return self._by_id[requirement_id]
+        except KeyError:
+            raise UnknownRequirementError(f"{requirement_id!r} is not in catalogue {self.id!r}") from None
+
+    def __contains__(self, requirement_id: object) -> bool:
+        return requirement_id in self._by_id
+
+    def children(self, parent_id: str | None) -> tuple[Requirement, ...]:
+        """Direct children of ``parent_id`` (top-level nodes for None), in file order."""
+        return tuple(r for r in self.requirements if r.parent == parent_id)
+
+    def assessable(self, body_type: str | None = None) -> tuple[Requirement, ...]:
+        """Assessable items, optionally only those applying to ``body_type``."""
+        return tuple(
+            r
+            for r in self.requirements
+            if r.assessable and (body_type is None or r.applies_to_body_type(body_type))
+        )
+
+
+# --- field schema ---------------------------------------------------------------------------
+# A small declarative schema keeps the runtime free of jsonschema (not a runtime dependency);
+# audits/schema.json states the same rules for editors and is checked against the files in tests.
+
+_HEADER_REQUIRED = ("id", "title", "version", "source_note", "id_prefix", "requirements")
+_HEADER_OPTIONAL = ("framework", "provider", "publication_date", "locale", "copyright_note")
+_ITEM_REQUIRED = ("id", "clause", "title")
+_ITEM_OPTIONAL = (
+    "topic",
+    "evidence",
+    "body_types",
+    "body_type_dependent",
+    "maps_to",
+    "parent",
+    "assessable",
+    "verified",
+    "guidance",
+)
+_GUIDANCE_KEYS = ("source", "note_ref", "text")
+
+
+def _fail(where: str, message: str) -> CatalogueError:
+    return CatalogueError(f"{where}: {message}")
+
+
+def _check_keys(where: str, data: Mapping[str, Any], required: Iterable[str], optional: Iterable[str]) -> None:
+    missing = [k for k in required if k not in data]
+    if missing:
+        raise _fail(where, f"missing required field(s) {', '.join(missing)}")
+    # Unknown keys are rejected because a misspelt key would otherwise be silently ignored.
+    unknown = sorted(set(data) - set(required) - set(optional))
+    if unknown:
+        raise _fail(where, f"unknown field(s) {', '.join(unknown)}")
+
+
+def _text(where: str, data: Mapping[str, Any], key: str, default: str | None = None) -> str:
+    value = data.get(key, default)
+    if not isinstance(value, str) or not value.strip():
+        raise _fail(where, f"field {key!r} must be a non-empty string, got {value!r}")
+    return value.strip()
+
+
+def _text_list(where: str, data: Mapping[str, Any], key: str) -> tuple[str, ...]:
+    value = data.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise _fail(where, f"field {key!r} must be a list of non-empty strings, got {value!r}")
+    return tuple(v.strip() for v in value)
+
+
+def _flag(where: str, data: Mapping[str, Any], key: str, default: bool) -> bool:
+    value = data.get(key, default)
+    if not isinstance(value, bool):
+        raise _fail(where, f"field {key!r} must be true or false, got {value!r}")
+    return value
+
+
+def _guidance(where: str, data: Mapping[str, Any]) -> tuple[Guidance, ...]:
+    raw = data.get("guidance", [])
+    if not isinstance(raw, list):
+        raise _fail(where, "field 'guidance' must be a list")
+    notes = []
+    for index, note in enumerate(raw):
+        note_where = f"{where} guidance[{index}]"
+        if not isinstance(note, dict):
+            raise _fail(note_where, "must be a mapping with source, note_ref and text")
+        _check_keys(note_where, note, _GUIDANCE_KEYS, ())
+        notes.append(Guidance(*(_text(note_where, note, k) for k in _GUIDANCE_KEYS)))
+    return tuple(notes)
+
+
+def _body_types(where: str, data: Mapping[str, Any]) -> tuple[str, ...]:
+    types = _text_list(where, data, "body_types") or BODY_TYPES
+    bad = [t for t in types if t not in BODY_TYPES]
+    if bad:
+        raise _fail(where, f"body_types must be among {', '.join(BODY_TYPES)}, got {bad}")
+    return tuple(t for t in BODY_TYPES if t in types)  # canonical order
+
+
+def _requirement(where: str, data: Any, catalogue_id: str, prefix: str) -> Requirement:
+    if not isinstance(data, dict):
+        raise _fail(where, "must be a mapping")
+    _check_keys(where, data, _ITEM_REQUIRED, _ITEM_OPTIONAL)
+    req_id = _text(where, data, "id")
+    where = f"{where} (id {req_id!r})"
+    if not _REQUIREMENT_ID.match(req_id) or not req_id.startswith(prefix + ":"):
+        raise _fail(where, f"id must look like '{prefix}:<clause>'")
+    parent = data.get("parent")
+    if parent is not None and not isinstance(parent, str):
+        raise _fail(where, f"field 'parent' must be a requirement id, got {parent!r}")
+    return Requirement(
+        id=req_id,
+        catalogue_id=catalogue_id,
+        # Clauses must be quoted strings: unquoted 6.10 would load as the float 6.1.
+        clause=_text(where, data, "clause"),
+        title=_text(where, data, "title"),
+        topic=_text(where, data, "topic", default=data.get("title")),
+        evidence=_text_list(where, data, "evidence"),
+        body_types=_body_types(where, data),
+        body_type_dependent=_flag(where, data, "body_type_dependent", False),
+        maps_to=_text_list(where, data, "maps_to"),
+        parent=parent,
+        assessable=_flag(where, data, "assessable", True),
+        verified=_flag(where, data, "verified", True),
+        guidance=_guidance(where, data),
+    )
+
+
+def _check_structure(where: str, requirements: Iterable[Requirement]) -> None:
+    by_id: dict[str, Requirement] = {}
+    for req in requirements:
+        if req.id in by_id:
+            raise _fail(where, f"duplicate requirement id {req.id!r}")
+        # Parents must come first so that file order is a valid reading (and checklist) order.
+        if req.parent is not None and req.parent not in by_id:
+            raise _fail(where, f"requirement {req.id!r}: parent {req.parent!r} is not defined above it")
+        by_id[req.id] = req
+
+
+def parse_catalogue(text: str, source: str) -> Catalogue:
+    """Parse catalogue YAML ``text``; ``source`` names the file in error messages."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise _fail(source, f"invalid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise _fail(source, "top level must be a mapping")
+    _check_keys(source, data, _HEADER_REQUIRED, _HEADER_OPTIONAL)
+    cat_id = _text(source, data, "id")
+    if not _CATALOGUE_ID.match(cat_id):
+        raise _fail(source, f"catalogue id {cat_id!r} must be lower-case letters, digits and hyphens")
+    prefix = _text(source, data, "id_prefix")
+    raw_items = data["requirements"]
+    if not isinstance(raw_items, list) or not raw_items:
+        raise _fail(source, "field 'requirements' must be a non-empty list")
+    items = tuple(
+        _requirement(f"{source}: requirements[{i}]", item, cat_id, prefix) for i, item in enumerate(raw_items)
+    )
+    _check_structure(source, items)
+    return Catalogue(
+        id=cat_id,
+        title=_text(source, data, "title"),
+        version=_text(source, data, "version"),
+        source_note=_text(source, data, "source_note"),
+        id_prefix=prefix,
+        requirements=items,
+        provider=str(data.get("provider", "")),
+        publication_date=str(data.get("publication_date", "")),
+        locale=str(data.get("locale", "en")),
+    )
+
+
+# --- finding and loading files ----------------------------------------------------------------
+
+
+def catalogue_dir() -> Traversable:
+    """The packaged catalogue folder (works from a checkout and from an installed package)."""
+    return resources.files("audits") / CATALOGUE_DIR
+
+
+def catalogue_names() -> tuple[str, ...]:
+    """Ids of the packaged catalogues, sorted."""
+    return tuple(sorted(p.name[: -len(".yaml")] for p in catalogue_dir().iterdir() if p.name.endswith(".yaml")))
+
+
+def _source_for(name_or_path: str | Path) -> Traversable | Path:
+    text = str(name_or_path)
+    if isinstance(name_or_path, Path) or text.endswith((".yaml", ".yml")) or "/" in text:
+        return Path(name_or_path)
+    resource = catalogue_dir() / f"{text}.yaml"
+    if not resource.is_file():
+        raise CatalogueError(f"no packaged catalogue named {text!r}; known: {', '.join(catalogue_names())}")
+    return resource
+
+
+def load_catalogue(name_or_path: str | Path) -> Catalogue:
+    """Load a packaged catalogue by id (``"iso17020-2012"``) or any catalogue file by path."""
+    source = _source_for(name_or_path)
+    try:
+        text = source.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise CatalogueError(f"{source}: cannot read catalogue: {exc}") from exc
+    return parse_catalogue(text, source.name)
+
+
+@functools.cache
+def _packaged() -> tuple[Catalogue, ...]:
+    # Packaged files never change at run time, so parse them once per process.
+    return tuple(load_catalogue(name) for name in catalogue_names())
+
+
+def load_all() -> dict[str, Catalogue]:
+    """All packaged catalogues keyed by catalogue id."""
+    return {cat.id: cat for cat in _packaged()}
+
+
+def _index(catalogues: Mapping[str, Catalogue]) -> dict[str, Requirement]:
+    return {req.id: req for cat in catalogues.values() for req in cat.requirements}
+
+
+def resolve(requirement_id: str, catalogues: Mapping[str, Catalogue] | None = None) -> Requirement:
+    """Find a requirement by id (for example ``"17020:6.1.3"``) across catalogues."""
+    catalogues = load_all() if catalogues is None else catalogues
+    prefix = requirement_id.partition(":")[0]
+    for cat in catalogues.values():
+        if cat.id_prefix == prefix and requirement_id in cat:
+            return cat.get(requirement_id)
+    raise UnknownRequirementError(f"requirement {requirement_id!r} is not in any loaded catalogue")
+
+
+def validate_references(catalogues: Mapping[str, Catalogue]) -> list[str]:
+    """Problems with cross-catalogue references (empty list when all is well)."""
+    problems: list[str] = []
+    prefixes: dict[str, str] = {}
+    for cat in catalogues.values():
+        if cat.id_prefix in prefixes:
+            problems.append(f"{cat.id}: id prefix {cat.id_prefix!r} also used by {prefixes[cat.id_prefix]}")
+        prefixes[cat.id_prefix] = cat.id
+    known = _index(catalogues)
+    for cat in catalogues.values():
+        for req in cat.requirements:
+            problems.extend(_reference_problems(req, known))
+    return problems
+
+
+def _reference_problems(req: Requirement, known: Mapping[str, Requirement]) -> list[str]:
+    problems = []
+    for target in req.maps_to:
+        if target not in known:
+            problems.append(f"{req.catalogue_id}: {req.id} maps_to unknown requirement {target!r}")
+        elif known[target].catalogue_id == req.catalogue_id:
+            problems.append(f"{req.catalogue_id}: {req.id} maps_to {target!r} in its own catalogue")
+    if req.assessable is False and req.maps_to:
+        problems.append(f"{req.catalogue_id}: group {req.id} should not carry maps_to; map its items")
+    return problems
+
+
+def mapped_from(catalogues: Mapping[str, Catalogue]) -> dict[str, tuple[str, ...]]:
+    """Reverse mappings: for each target id, the ids of items that map to it (for gap analysis)."""
+    reverse: dict[str, list[str]] = {}
+    for cat in catalogues.values():
+        for req in cat.requirements:
+            for target in req.maps_to:
+                reverse.setdefault(target, []).append(req.id)
+    return {target: tuple(sources) for target, sources in reverse.items()}
