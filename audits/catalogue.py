@@ -187,9 +187,10 @@ def _body_types(where: str, data: Mapping[str, Any]) -> tuple[str, ...]:
 def _requirement(where: str, data: Any, catalogue_id: str, prefix: str) -> Requirement:
     if not isinstance(data, dict):
         raise _fail(where, "must be a mapping")
+    if isinstance(data.get("id"), str):
+        where = f"{where} (id {data['id']!r})"  # name the entry in every message that follows
     _check_keys(where, data, _ITEM_REQUIRED, _ITEM_OPTIONAL)
     req_id = _text(where, data, "id")
-    where = f"{where} (id {req_id!r})"
     if not _REQUIREMENT_ID.match(req_id) or not req_id.startswith(prefix + ":"):
         raise _fail(where, f"id must look like '{prefix}:<clause>'")
     parent = data.get("parent")
