@@ -48,6 +48,7 @@ __all__ = [
     "DEFAULT_MAX_BYTES",
     "DEFAULT_MAX_PIXELS",
     "PROCESSED_MARKER",
+    "RAW_MARKER",
     "SurfaceChecksumError",
     "SurfaceFormatError",
     "SurfaceTooLargeError",
@@ -71,6 +72,9 @@ MAX_XML_BYTES = 64_000_000
 MAX_ZIP_MEMBERS = 1_000
 PROCESSED_MARKER = "[ballistics: processed]"
 """Written into Record2/Comment by :func:`write_x3p` for processed surfaces, read back as processed."""
+RAW_MARKER = "[ballistics: raw]"
+"""Written for unprocessed surfaces, so that the flag survives a round trip whatever the heuristic says."""
+_MARKER = re.compile(r"\s*\[ballistics: (processed|raw)\]")
 
 _X3P_NS = "http://www.opengps.eu/2008/ISO5436_2"
 _X3P_DTYPES = {"I": "<i2", "L": "<i4", "F": "<f4", "D": "<f8"}
@@ -140,9 +144,10 @@ def read_surface(
         Lateral pixel size in metres. Required for images (PNG/TIFF/JPEG carry no reliable
         physical scale); for X3P it overrides the file's CX increment.
     processed : bool, optional
-        Force the `processed` flag. By default X3P surfaces are marked processed when
-        :func:`looks_processed` says so or when the comment carries :data:`PROCESSED_MARKER`;
-        images are never marked processed.
+        Force the `processed` flag. Default rule for X3P: the marker written by
+        :func:`write_x3p` in Record2/Comment (:data:`PROCESSED_MARKER` or :data:`RAW_MARKER`)
+        decides when present; otherwise :func:`looks_processed` (recognises the shared Fadul
+        scans, which carry no processing record). Images are marked unprocessed.
     max_bytes, max_pixels : int
         Limits checked before decoding (file size; pixel count declared in the header).
     verify_checksums : bool
@@ -278,10 +283,13 @@ def _read_x3p_bytes(
     metadata.update(header.metadata)
     metadata["main_xml_md5_verified"] = md5_main
     size, heights = _resolve_units(header, heights, pixel_size, name, metadata)
+    marker = _MARKER.search(str(metadata.get("comment", "")))
+    if marker is not None:
+        metadata["comment"] = _MARKER.sub("", str(metadata["comment"])).strip()
+        if not metadata["comment"]:
+            del metadata["comment"]
     if processed is None:
-        processed = PROCESSED_MARKER in str(metadata.get("comment", "")) or looks_processed(heights)
-    if PROCESSED_MARKER in str(metadata.get("comment", "")):
-        metadata["comment"] = str(metadata["comment"]).replace(PROCESSED_MARKER, "").strip()
+        processed = marker.group(1) == "processed" if marker is not None else looks_processed(heights)
     return Surface(heights, size, kind="topography", processed=bool(processed), metadata=metadata)
 
 
@@ -824,8 +832,8 @@ def write_x3p(surface: Surface, path: str | os.PathLike[str], *, dtype: str = "D
     Notes
     -----
     Record1 (CX, CY incremental with the pixel size in metres; CZ absolute), Record2 (date,
-    creator, instrument, comment from `surface.metadata`; a processed surface gets
-    :data:`PROCESSED_MARKER` in its comment), Record3 (MatrixDimension, DataLink with the MD5 of
+    creator, instrument, comment from `surface.metadata`; the comment ends with
+    :data:`PROCESSED_MARKER` or :data:`RAW_MARKER` so the flag survives the round trip), Record3 (MatrixDimension, DataLink with the MD5 of
     ``bindata/data.bin``), Record4 (``md5checksum.hex`` = MD5 of main.xml).
 
     Examples
@@ -896,11 +904,9 @@ def _record2(root: ET.Element, surface: Surface) -> None:
     probing = ET.SubElement(record2, "ProbingSystem")
     _leaf(probing, "Type", str(meta.get("probing_system", "Software")))
     _leaf(probing, "Identification", str(meta.get("probing_identification", "unknown")))
-    comment = str(meta.get("comment", "")).replace(PROCESSED_MARKER, "").strip()
-    if surface.processed:
-        comment = f"{comment} {PROCESSED_MARKER}".strip()
-    if comment:
-        _leaf(record2, "Comment", comment)
+    comment = _MARKER.sub("", str(meta.get("comment", ""))).strip()
+    marker = PROCESSED_MARKER if surface.processed else RAW_MARKER
+    _leaf(record2, "Comment", f"{comment} {marker}".strip())
 
 
 def _leaf(parent: ET.Element, tag: str, text: str) -> ET.Element:
