@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, EmailField, IntegerField, PasswordField, SelectField, SelectMultipleField, StringField
+from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp
+
+from qms.auth.models import ROLE_LABELS
+
+ROLE_CHOICES = [(role.value, label) for role, label in ROLE_LABELS.items()]
+
+
+class LoginForm(FlaskForm):
+    username = StringField("User name", validators=[DataRequired(), Length(max=64)])
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=1024)])
+
+
+class MfaCodeForm(FlaskForm):
+    code = StringField("Six-digit code from your authenticator app",
+                       validators=[DataRequired(), Regexp(r"^\s*\d{3}\s?\d{3}\s*$", message="Enter the six digits.")])
+
+
+class PasswordChangeForm(FlaskForm):
+    current = PasswordField("Current password", validators=[DataRequired()])
+    new = PasswordField("New password (at least 12 characters)", validators=[DataRequired(), Length(max=1024)])
+
+
+class UserForm(FlaskForm):
+    username = StringField("User name", validators=[DataRequired(), Length(max=64)])
+    full_name = StringField("Full name", validators=[DataRequired(), Length(max=200)])
+    email = EmailField("E-mail", validators=[Optional(), Length(max=254)])
+    password = PasswordField("Initial password (at least 12 characters)", validators=[DataRequired(), Length(max=1024)])
+    roles = SelectMultipleField("Roles in this unit", choices=ROLE_CHOICES, validators=[DataRequired()])
+
+
+class RoleForm(FlaskForm):
+    role = SelectField("Role", choices=ROLE_CHOICES)
+
+
+class ReasonForm(FlaskForm):
+    reason = StringField("Reason (kept in the audit trail)", validators=[DataRequired(), Length(min=3, max=500)])
+
+
+class ActiveForm(ReasonForm):
+    active = BooleanField("Account active")
+
+
+class UnitForm(FlaskForm):
+    name = StringField("Name", validators=[DataRequired(), Length(max=200)])
+    country = StringField("Country (ISO 3166 two-letter code)", validators=[Optional(), Length(min=2, max=2)])
+
+
+class TokenForm(FlaskForm):
+    name = StringField("What the token is for", validators=[DataRequired(), Length(max=100)])
+    role = SelectField("Role the token acts with", choices=ROLE_CHOICES)
+    days = IntegerField("Valid for (days)", default=90, validators=[DataRequired(), NumberRange(min=1, max=365)])

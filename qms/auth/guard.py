@@ -1,0 +1,111 @@
+"""The per-request gate: who is asking, which unit they act in, and whether they may.
+
+Runs before every request. It identifies the caller (API bearer token or session login),
+sets the query scope to their active unit, and applies the endpoint's declared `Access`.
+"""
+from __future__ import annotations
+
+import uuid
+
+from flask import Flask, abort, flash, g, redirect, request, session, url_for
+from flask_login import current_user
+from werkzeug.wrappers import Response
+
+from qms.auth import services
+from qms.auth.models import Role, User
+from qms.auth.permissions import Access, access_of
+from qms.extensions import csrf, db, login_manager
+from qms.scoping import set_scope
+
+# Flask's static files are served by a bound method, which cannot carry a declaration.
+PUBLIC_ENDPOINTS = {"static"}
+# Pages a user who still has to enrol MFA may reach.
+ENROLMENT_ENDPOINTS = {"auth.mfa_setup", "auth.logout", "static", "main.health"}
+
+
+@login_manager.user_loader
+def load_user(session_id: str) -> User | None:
+    user_id, _, epoch = session_id.partition(":")
+    if not user_id.isdigit():
+        return None
+    user = db.session.get(User, int(user_id), execution_options={"unscoped": True})
+    if user is None or not user.active or str(user.auth_epoch) != epoch:
+        return None  # the password changed or the account was disabled since this login
+    return user
+
+
+def _identify_bearer() -> bool:
+    header = request.headers.get("Authorization", "")
+    if not header.startswith("Bearer "):
+        return False
+    identity = services.token_identity(header.removeprefix("Bearer ").strip())
+    if identity is None:
+        abort(401, description="The API token is unknown, expired or revoked.")
+    user, unit_id, role = identity
+    _bind(user, unit_id, frozenset({role}))
+    g.qms_via_token = True
+    return True
+
+
+def _identify_session() -> None:
+    if not current_user.is_authenticated:
+        set_scope(())
+        return
+    user: User = current_user._get_current_object()  # type: ignore[attr-defined]
+    units = [m.unit_id for m in services.memberships_of(user)]
+    unit_id = session.get("unit_id")
+    if unit_id not in units:
+        unit_id = units[0] if units else None
+        session["unit_id"] = unit_id
+    _bind(user, unit_id, services.roles_in(user, unit_id))
+
+
+def _bind(user: User, unit_id: int | None, roles: frozenset[Role]) -> None:
+    g.qms_user = user
+    g.qms_unit_id = unit_id
+    g.qms_roles = roles
+    set_scope(() if unit_id is None else (unit_id,))
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
+
+
+def gate() -> Response | None:
+    g.request_id = str(uuid.uuid4())
+    g.qms_user, g.qms_unit_id, g.qms_roles, g.qms_via_token = None, None, frozenset(), False
+    set_scope(())
+    if request.endpoint is None:
+        return None  # 404/405 follow
+    access = Access(public=True) if request.endpoint in PUBLIC_ENDPOINTS else access_of(_view_for(request.endpoint))
+    if access is None:
+        abort(403, description="This page has no access rule; it is closed until one is declared.")
+    if not _identify_bearer():
+        if request.path.startswith("/api/") and request.method not in ("GET", "HEAD", "OPTIONS"):
+            csrf.protect()  # the API is CSRF-exempt only for bearer tokens
+        _identify_session()
+    if access.public:
+        return None
+    if g.qms_user is None:
+        if _wants_json():
+            abort(401, description="Log in or send an API token.")
+        return redirect(url_for("auth.login", next=request.full_path if request.method == "GET" else None))
+    if session.get("must_enrol_mfa") and not g.qms_via_token and request.endpoint not in ENROLMENT_ENDPOINTS:
+        flash("Your role requires multi-factor authentication: enrol an authenticator app first.", "warning")
+        return redirect(url_for("auth.mfa_setup"))
+    if not access.allows(request.method, g.qms_roles):
+        abort(403, description="Your role in this unit does not allow this.")
+    return None
+
+
+def _view_for(endpoint: str):  # type: ignore[no-untyped-def]
+    from flask import current_app
+
+    return current_app.view_functions.get(endpoint)
+
+
+def init_app(app: Flask) -> None:
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.session_protection = "basic"
+    app.before_request(gate)

@@ -1,0 +1,136 @@
+"""Units, users, their per-unit roles, API tokens and the login log."""
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from flask_login import UserMixin
+from sqlalchemy import CheckConstraint, ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from qms.db import utcnow
+from qms.extensions import db
+from qms.scoping import UnitScoped
+from qms.trail.audited import Audited
+
+
+class Role(enum.StrEnum):
+    ADMIN = "admin"
+    QUALITY_MANAGER = "quality_manager"
+    AUDITOR = "auditor"
+    EXAMINER = "examiner"
+    CSI_OFFICER = "csi_officer"
+    VIEWER = "viewer"
+
+    @property
+    def label(self) -> str:
+        return ROLE_LABELS[self]
+
+
+ROLE_LABELS = {
+    Role.ADMIN: "Administrator",
+    Role.QUALITY_MANAGER: "Quality manager",
+    Role.AUDITOR: "Auditor",
+    Role.EXAMINER: "Examiner",
+    Role.CSI_OFFICER: "CSI officer",
+    Role.VIEWER: "Viewer",
+}
+ROLE_VALUES = tuple(role.value for role in Role)
+_ROLE_CHECK = "role IN (" + ", ".join(f"'{r}'" for r in ROLE_VALUES) + ")"
+
+
+class Unit(Audited, db.Model):  # type: ignore[name-defined]
+    """An agency or jurisdiction, e.g. "Forensic Centre, Ministry of Interior"."""
+
+    __tablename__ = "unit"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    country: Mapped[str] = mapped_column(String(2), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class User(Audited, UserMixin, db.Model):  # type: ignore[name-defined]
+    __tablename__ = "user_account"
+    __audit_redact__ = frozenset({"password_hash", "mfa_secret"})
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    full_name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(254), default="")
+    password_hash: Mapped[str] = mapped_column(String(255))
+    mfa_secret: Mapped[str | None] = mapped_column(String(64))
+    mfa_enrolled_at: Mapped[datetime | None]
+    active: Mapped[bool] = mapped_column(default=True)
+    # Bumped when the password changes or the account is disabled: older sessions stop working.
+    auth_epoch: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    memberships: Mapped[list[Membership]] = relationship(
+        back_populates="user", cascade="all, delete-orphan", order_by="Membership.id"
+    )
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login asks this
+        return self.active
+
+    @property
+    def mfa_enrolled(self) -> bool:
+        return self.mfa_enrolled_at is not None
+
+
+
+class Membership(UnitScoped, Audited, db.Model):  # type: ignore[name-defined]
+    """A role a user holds in a unit; a user may hold several roles in several units."""
+
+    __tablename__ = "membership"
+    __table_args__ = (
+        UniqueConstraint("user_id", "unit_id", "role"),
+        CheckConstraint(_ROLE_CHECK, name="role_known"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    role: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    user: Mapped[User] = relationship(back_populates="memberships")
+    unit: Mapped[Unit] = relationship()
+
+
+class ApiToken(UnitScoped, Audited, db.Model):  # type: ignore[name-defined]
+    """A personal API token, stored as a SHA-256 hash, limited to one unit and one role."""
+
+    __tablename__ = "api_token"
+    __audit_redact__ = frozenset({"token_hash"})
+    __table_args__ = (CheckConstraint(_ROLE_CHECK, name="role_known"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    role: Mapped[str] = mapped_column(String(32))
+    prefix: Mapped[str] = mapped_column(String(12))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+    user: Mapped[User] = relationship()
+
+    def usable(self, now: datetime) -> bool:
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
+
+
+class LoginAttempt(db.Model):  # type: ignore[name-defined]
+    """Every login attempt, successful or not: the security log and the throttle's memory."""
+
+    __tablename__ = "login_attempt"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    succeeded: Mapped[bool]
+    reason: Mapped[str] = mapped_column(String(64))
+    ip: Mapped[str] = mapped_column(String(64), default="")
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

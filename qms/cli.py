@@ -1,0 +1,117 @@
+"""The `qms` command: set-up, accounts, the demo, and Flask's own commands."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask.cli import FlaskGroup, with_appcontext
+
+from qms.auth.models import Role
+
+
+def _create_app():  # type: ignore[no-untyped-def]
+    from qms import create_app
+
+    return create_app()
+
+
+@click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=True, add_version_option=False)
+def main() -> None:
+    """CSI-QMS: quality management, chain of custody and ballistic intelligence."""
+
+
+def upgrade_database() -> None:
+    """Bring the database schema to the newest migration."""
+    from flask_migrate import upgrade
+
+    Path(current_app.config["INSTANCE_PATH"]).mkdir(parents=True, exist_ok=True)
+    upgrade(directory=str(Path(current_app.root_path) / "migrations"))
+
+
+@main.command("init")
+@with_appcontext
+def init_command() -> None:
+    """Create or upgrade the database (apply every migration)."""
+    upgrade_database()
+    click.echo(f"Database ready: {current_app.config['DATABASE_URL'].split('@')[-1]}")
+
+
+@main.command("create-unit")
+@click.option("--code", required=True, help="Short unique code, e.g. MK-FC.")
+@click.option("--name", required=True, help='e.g. "Forensic Centre, Ministry of Interior".')
+@click.option("--country", default="", help="ISO 3166 two-letter code.")
+@with_appcontext
+def create_unit_command(code: str, name: str, country: str) -> None:
+    """Add a unit (an agency or jurisdiction)."""
+    from qms.auth import services
+    from qms.extensions import db
+
+    try:
+        unit = services.create_unit(code=code, name=name, country=country)
+    except services.AccountError as error:
+        raise click.ClickException(str(error)) from None
+    db.session.commit()
+    click.echo(f"Unit {unit.code} created (id {unit.id}).")
+
+
+@main.command("create-user")
+@click.option("--username", required=True)
+@click.option("--full-name", required=True)
+@click.option("--unit", "unit_code", required=True, help="Code of the unit the user joins.")
+@click.option("--role", "roles", multiple=True, required=True, type=click.Choice([r.value for r in Role]))
+@click.option("--email", default="")
+@click.password_option(help="At least 12 characters, not a common password.")
+@with_appcontext
+def create_user_command(username: str, full_name: str, unit_code: str, roles: tuple[str, ...],
+                        email: str, password: str) -> None:
+    """Add a user with roles in a unit."""
+    from sqlalchemy import select
+
+    from qms.auth import services
+    from qms.auth.models import Unit
+    from qms.auth.passwords import PasswordPolicyError
+    from qms.extensions import db
+
+    unit = db.session.scalar(select(Unit).where(Unit.code == unit_code.upper()))
+    if unit is None:
+        raise click.ClickException(f"No unit with the code {unit_code!r}; create it with `qms create-unit`.")
+    try:
+        user = services.create_user(username=username, full_name=full_name, email=email, password=password,
+                                    unit=unit, roles=tuple(Role(r) for r in roles))
+    except (services.AccountError, PasswordPolicyError) as error:
+        raise click.ClickException(str(error)) from None
+    db.session.commit()
+    click.echo(f"User {user.username} created in {unit.code} as {', '.join(roles)}.")
+
+
+@main.command("demo", with_appcontext=False)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--no-serve", is_flag=True, help="Prepare the demo database and accounts, do not serve.")
+def demo_command(host: str, port: int, no_serve: bool) -> None:
+    """A ready demo: database, seeded units and users (passwords printed), served locally."""
+    from qms import create_app
+    from qms.demo import seed_demo
+
+    app = create_app({"DEMO": True, "MFA_REQUIRED": False})
+    with app.app_context():
+        upgrade_database()
+        accounts = seed_demo()
+    click.echo("\nCSI-QMS demo. Multi-factor authentication is OFF in the demo.\nDemo accounts:")
+    for account in accounts:
+        click.echo(f"  {account.username:<12} {account.password:<28} {account.description}")
+    if no_serve:
+        return
+    from waitress import serve
+
+    click.echo(f"\nServing on http://{host}:{port}/  (Ctrl+C stops)")
+    sys.stdout.flush()
+    serve(app, host=host, port=port, threads=8, ident="CSI-QMS")
+
+
+def init_app(app) -> None:  # type: ignore[no-untyped-def]
+    """Make the same commands available as `flask --app qms ...`."""
+    for name in ("init", "create-unit", "create-user", "demo"):
+        app.cli.add_command(main.commands[name])

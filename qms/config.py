@@ -1,0 +1,82 @@
+"""Configuration from `QMS_*` environment variables, with embedded defaults under `instance/`."""
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+log = logging.getLogger(__name__)
+
+
+class ConfigError(RuntimeError):
+    """The configuration is unsafe or incomplete; the app refuses to start."""
+
+
+DEFAULTS: dict[str, Any] = {
+    "ENV": "development",
+    "MFA_REQUIRED": True,  # admins and quality managers must enrol TOTP
+    "DEMO": False,
+    "LOGIN_MAX_FAILURES": 10,  # the next attempt within the window gets HTTP 429
+    "LOGIN_WINDOW_MINUTES": 15,
+    "PASSWORD_MIN_LENGTH": 12,
+    "PAGE_SIZE": 50,
+    "MAX_CONTENT_LENGTH": 64 * 1024 * 1024,
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
+    "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+    "API_TITLE": "CSI-QMS API",
+    "API_VERSION": "v1",
+    "OPENAPI_VERSION": "3.0.3",
+    "OPENAPI_URL_PREFIX": "/api/v1",
+    "OPENAPI_JSON_PATH": "openapi.json",
+}
+
+
+def load_config(app: Flask, overrides: Mapping[str, Any] | None) -> None:
+    """Fill app.config: defaults, then `QMS_*` variables, then the mapping a caller passed."""
+    app.config.update(DEFAULTS)
+    app.config.from_prefixed_env("QMS")  # QMS_DATABASE_URL -> DATABASE_URL, JSON values parsed
+    if overrides:
+        app.config.update(overrides)
+    _apply_instance_defaults(app)
+    _check_production(app)
+    app.config["SQLALCHEMY_DATABASE_URI"] = app.config["DATABASE_URL"]
+    app.config["SESSION_COOKIE_SECURE"] = app.config["ENV"] == "production"
+
+
+def _apply_instance_defaults(app: Flask) -> None:
+    instance = Path(app.config.get("INSTANCE_PATH") or app.instance_path)
+    app.config["INSTANCE_PATH"] = str(instance)
+    app.config.setdefault("DATABASE_URL", f"sqlite:///{instance / 'qms.sqlite3'}")
+    app.config.setdefault("OBJECT_STORE", str(instance / "objects"))
+    if not app.config.get("SECRET_KEY") and app.config["ENV"] != "production":
+        app.config["SECRET_KEY"] = _instance_secret(instance)
+
+
+def _instance_secret(instance: Path) -> str:
+    """A random key kept in instance/, so development sessions survive a restart."""
+    path = instance / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    instance.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    path.write_text(key)
+    path.chmod(0o600)
+    return key
+
+
+def _check_production(app: Flask) -> None:
+    if app.config["ENV"] != "production":
+        return
+    if not app.config.get("SECRET_KEY"):
+        raise ConfigError("QMS_ENV=production needs QMS_SECRET_KEY: refusing to start without a secret key")
+    if str(app.config["DATABASE_URL"]).startswith("sqlite"):
+        log.warning("production on SQLite: a PostgreSQL database (QMS_DATABASE_URL) is recommended")
+    if app.config.get("DEMO"):
+        raise ConfigError("demo mode is refused in production")

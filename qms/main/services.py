@@ -1,0 +1,57 @@
+"""What each role's dashboard shows."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from sqlalchemy import func, select
+
+from qms.auth.models import LoginAttempt, Membership, Role, User
+from qms.db import utcnow
+from qms.extensions import db
+from qms.trail.models import AuditEvent
+
+
+@dataclass
+class Dashboard:
+    panels: list[str] = field(default_factory=list)
+    my_recent_changes: list[AuditEvent] = field(default_factory=list)
+    unit_recent_changes: list[AuditEvent] = field(default_factory=list)
+    member_count_by_role: dict[str, int] = field(default_factory=dict)
+    users_without_mfa: list[User] = field(default_factory=list)
+    failed_logins_24h: int = 0
+
+
+def dashboard_for(user: User, unit_id: int | None, roles: frozenset[Role]) -> Dashboard:
+    board = Dashboard()
+    board.my_recent_changes = list(db.session.scalars(
+        select(AuditEvent).where(AuditEvent.user_id == user.id).order_by(AuditEvent.id.desc()).limit(8)))
+    if roles & {Role.QUALITY_MANAGER, Role.AUDITOR, Role.ADMIN}:
+        board.panels.append("unit_activity")
+        board.unit_recent_changes = list(db.session.scalars(
+            select(AuditEvent).order_by(AuditEvent.id.desc()).limit(10)))
+    if Role.ADMIN in roles:
+        board.panels.append("accounts")
+        board.member_count_by_role = _members_by_role()
+        board.users_without_mfa = _users_without_mfa()
+        board.failed_logins_24h = _failed_logins_since(hours=24)
+    return board
+
+
+def _members_by_role() -> dict[str, int]:
+    rows = db.session.execute(select(Membership.role, func.count()).group_by(Membership.role))
+    return {role: count for role, count in rows}
+
+
+def _users_without_mfa() -> list[User]:
+    return list(db.session.scalars(
+        select(User).where(User.mfa_enrolled_at.is_(None), User.active.is_(True)).order_by(User.username)))
+
+
+def _failed_logins_since(*, hours: int) -> int:
+    # Counted for the unit's own users only: the login log is not unit-scoped by itself.
+    unit_users = select(User.id)
+    stmt = select(func.count()).select_from(LoginAttempt).where(
+        LoginAttempt.succeeded.is_(False), LoginAttempt.at > utcnow() - timedelta(hours=hours),
+        LoginAttempt.user_id.in_(unit_users))
+    return db.session.scalar(stmt) or 0

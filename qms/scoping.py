@@ -1,0 +1,54 @@
+"""One mechanism that confines every ORM query to the units the current request may see.
+
+Each request starts with an empty scope (it sees nothing); authentication widens it to the
+user's active unit. Queries outside a request (CLI commands, jobs) run unscoped, as the system.
+A query that must look across units on purpose (the login lookup) says so with
+`execution_options(unscoped=True)`.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from flask import g, has_request_context
+from sqlalchemy import ForeignKey, event, select
+from sqlalchemy.orm import Mapped, ORMExecuteState, Session, declared_attr, mapped_column, with_loader_criteria
+
+
+class ScopedByUnit:
+    """Marker: rows carry a `unit_id` and a request sees only its unit's rows."""
+
+
+class UnitScoped(ScopedByUnit):
+    """Mixin for records that belong to one unit (with a foreign key to it)."""
+
+    @declared_attr
+    def unit_id(cls) -> Mapped[int]:
+        return mapped_column(ForeignKey("unit.id"), index=True)
+
+
+def set_scope(unit_ids: Iterable[int]) -> None:
+    g.qms_scope = tuple(unit_ids)
+
+
+def current_scope() -> tuple[int, ...] | None:
+    """The unit ids this request may see, or None outside a request (system context)."""
+    if not has_request_context():
+        return None
+    return g.get("qms_scope", ())
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _confine_to_scope(state: ORMExecuteState) -> None:
+    if not state.is_select or state.execution_options.get("unscoped"):
+        return
+    units = current_scope()
+    if units is None:
+        return
+    from qms.auth.models import Membership, Unit, User  # models import this module
+
+    members = select(Membership.user_id).where(Membership.unit_id.in_(units))
+    state.statement = state.statement.options(
+        with_loader_criteria(ScopedByUnit, lambda cls: cls.unit_id.in_(units), include_aliases=True),
+        with_loader_criteria(Unit, Unit.id.in_(units), include_aliases=True),
+        with_loader_criteria(User, User.id.in_(members), include_aliases=True),
+    )

@@ -1,0 +1,4 @@
+"""The trail domain; its routes are attached in views.py, which create_app imports."""
+from flask import Blueprint
+
+bp = Blueprint("trail", __name__, template_folder="templates")

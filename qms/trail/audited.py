@@ -1,0 +1,139 @@
+"""Writes the audit trail for every insert, update and delete of an `Audited` record.
+
+A single `after_flush` hook sees every change the session is about to commit, whichever
+service made it, so no service can forget to record one. The rows go in through the same
+connection and transaction as the change: both commit, or neither does.
+"""
+from __future__ import annotations
+
+import enum
+import uuid
+from contextlib import contextmanager
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, Iterator
+
+from flask import g, has_request_context, request
+from sqlalchemy import event, inspect, insert
+from sqlalchemy.orm import Session, UOWTransaction
+from sqlalchemy.orm.attributes import get_history
+
+REDACTED = "[redacted]"
+
+
+class Audited:
+    """Mixin: changes to this model are written to the audit trail."""
+
+    __audit_redact__: frozenset[str] = frozenset()
+
+
+@contextmanager
+def audit_reason(session: Session, reason: str) -> Iterator[None]:
+    """Attach a reason to every trail row written while the block runs."""
+    previous = session.info.get("audit_reason")
+    session.info["audit_reason"] = reason
+    try:
+        yield
+    finally:
+        session.info["audit_reason"] = previous
+
+
+def set_actor(session: Session, *, user_id: int | None, username: str, unit_id: int | None) -> None:
+    """Name who acts, for work outside a request (CLI commands, jobs)."""
+    session.info["audit_actor"] = (user_id, username, unit_id)
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, (Decimal, uuid.UUID)):
+        return str(value)
+    if isinstance(value, bytes):
+        return f"<{len(value)} bytes>"
+    return value
+
+
+def _column_values(obj: Audited, *, old: bool) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for attr in inspect(obj).mapper.column_attrs:
+        key = attr.key
+        if old:
+            history = get_history(obj, key)
+            value = history.deleted[0] if history.deleted else (history.unchanged or [None])[0]
+        else:
+            value = getattr(obj, key)
+        values[key] = REDACTED if key in obj.__audit_redact__ and value is not None else _json_value(value)
+    return values
+
+
+def _changed_before_after(obj: Audited) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    before, after = {}, {}
+    for attr in inspect(obj).mapper.column_attrs:
+        history = get_history(obj, attr.key)
+        if not history.has_changes():
+            continue
+        old = history.deleted[0] if history.deleted else None
+        new = history.added[0] if history.added else None
+        redact = attr.key in obj.__audit_redact__
+        before[attr.key] = REDACTED if redact else _json_value(old)
+        after[attr.key] = REDACTED if redact else _json_value(new)
+    return (before, after) if after else None
+
+
+def _actor(session: Session) -> tuple[int | None, str, int | None]:
+    if "audit_actor" in session.info:
+        return session.info["audit_actor"]
+    if has_request_context() and g.get("qms_user") is not None:
+        user = g.qms_user
+        return user.id, user.username, g.get("qms_unit_id")
+    return None, "system", None
+
+
+def _request_fields() -> tuple[str, str]:
+    if not has_request_context():
+        return "", ""
+    return g.get("request_id", ""), request.remote_addr or ""
+
+
+def _entity_id(obj: Audited) -> str:
+    return ",".join(str(v) for v in inspect(obj).mapper.primary_key_from_instance(obj))
+
+
+def _trail_rows(session: Session) -> list[dict[str, Any]]:
+    rows = []
+    for obj in session.new:
+        if isinstance(obj, Audited):
+            rows.append(("insert", obj, None, _column_values(obj, old=False)))
+    for obj in session.dirty:
+        if isinstance(obj, Audited) and session.is_modified(obj, include_collections=False):
+            changed = _changed_before_after(obj)
+            if changed:
+                rows.append(("update", obj, *changed))
+    for obj in session.deleted:
+        if isinstance(obj, Audited):
+            rows.append(("delete", obj, _column_values(obj, old=True), None))
+    user_id, username, unit_id = _actor(session)
+    request_id, ip = _request_fields()
+    reason = session.info.get("audit_reason") or ""
+    return [
+        {
+            "user_id": user_id, "username": username,
+            "unit_id": getattr(obj, "unit_id", None) or unit_id,
+            "action": action, "entity": type(obj).__name__, "entity_id": _entity_id(obj),
+            "before": before, "after": after, "reason": reason, "request_id": request_id, "ip": ip,
+        }
+        for action, obj, before, after in rows
+    ]
+
+
+@event.listens_for(Session, "after_flush")
+def _write_trail(session: Session, flush_context: UOWTransaction) -> None:
+    rows = _trail_rows(session)
+    if rows:
+        from qms.trail.models import AuditEvent
+        from qms.db import utcnow
+
+        now = utcnow()
+        session.connection().execute(insert(AuditEvent), [dict(row, at=now) for row in rows])
