@@ -77,7 +77,7 @@ def huge_tiff(side: int = HUGE) -> bytes:
 
 def huge_jpeg(side: int = HUGE) -> bytes:
     """A real 16 x 16 JPEG whose frame header (SOF0) is patched to declare side x side."""
-    ok, encoded = cv2.imencode(".jpg", np.full((16, 16), 128, np.uint8))
+    _ok, encoded = cv2.imencode(".jpg", np.full((16, 16), 128, np.uint8))
     data = bytearray(encoded.tobytes())
     sof = data.find(b"\xff\xc0")
     struct.pack_into(">HH", data, sof + 5, side, side)
@@ -356,8 +356,8 @@ def test_zip_without_main_xml_is_refused(tmp_path):
     (b"<p:ISO5436_2 xmlns:p='x'><Record1>", "not well-formed"),
     (b"", "not well-formed|empty"),
     (b"<html><body/></html>", "root element"),
-    (b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;">]>'
-     b"<ISO5436_2>&lol2;</ISO5436_2>", "DOCTYPE"),
+    ((b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;">]>'
+     b"<ISO5436_2>&lol2;</ISO5436_2>"), "DOCTYPE"),
     (b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY ext SYSTEM "file:///etc/passwd">]><ISO5436_2>&ext;</ISO5436_2>',
      "DOCTYPE"),
 ])
@@ -459,7 +459,7 @@ def test_empty_and_wrong_type_files_are_refused(tmp_path, name, data, message):
 @pytest.mark.parametrize("extension", [".png", ".tif", ".jpg"])
 def test_truncated_images_are_refused(tmp_path, extension):
     pixels = np.random.default_rng(2).integers(0, 255, size=(64, 64)).astype(np.uint8)
-    ok, encoded = cv2.imencode(extension, pixels)
+    _ok, encoded = cv2.imencode(extension, pixels)
     data = encoded.tobytes()
     path = write_bytes(tmp_path, f"cut{extension}", data[: len(data) * 2 // 3])
     with pytest.raises(SurfaceFormatError, match="cut"):
@@ -533,4 +533,4 @@ def test_library_modules_do_not_import_web_stack():
     code = ("import sys, ballistics.io, ballistics.preprocess, ballistics.synth; "
             "bad = [m for m in sys.modules if m.split('.')[0] in ('flask', 'sqlalchemy', 'qms')]; "
             "sys.exit(1 if bad else 0)")
-    assert subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).parents[2]).returncode == 0
+    assert subprocess.run([sys.executable, "-c", code], check=False, cwd=Path(__file__).parents[2]).returncode == 0
