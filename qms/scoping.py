@@ -11,19 +11,22 @@ from collections.abc import Iterable
 
 from flask import g, has_request_context
 from sqlalchemy import ForeignKey, event, select
-from sqlalchemy.orm import Mapped, ORMExecuteState, Session, declared_attr, mapped_column, with_loader_criteria
+from sqlalchemy.orm import Mapped, ORMExecuteState, Session, mapped_column, with_loader_criteria
 
 
 class ScopedByUnit:
-    """Marker: rows carry a `unit_id` and a request sees only its unit's rows."""
+    """Mixin: rows carry a `unit_id` and a request sees only its unit's rows.
+
+    Used as is by logs that must outlive what they describe (no foreign key).
+    """
+
+    unit_id: Mapped[int | None] = mapped_column(index=True)
 
 
 class UnitScoped(ScopedByUnit):
     """Mixin for records that belong to one unit (with a foreign key to it)."""
 
-    @declared_attr
-    def unit_id(cls) -> Mapped[int]:
-        return mapped_column(ForeignKey("unit.id"), index=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"), index=True)  # type: ignore[assignment]
 
 
 def set_scope(unit_ids: Iterable[int]) -> None:

@@ -67,11 +67,21 @@ def _bind(user: User, unit_id: int | None, roles: frozenset[Role]) -> None:
     set_scope(() if unit_id is None else (unit_id,))
 
 
+def _api_write_needs_csrf() -> bool:
+    from flask import current_app
+
+    return (request.path.startswith("/api/") and request.method not in ("GET", "HEAD", "OPTIONS")
+            and current_app.config.get("WTF_CSRF_ENABLED", True))
+
+
 def _wants_json() -> bool:
     return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
 
 
 def gate() -> Response | None:
+    # Under one long-lived app context (tests, CLI-driven requests) `g` outlives a request:
+    # forget any user Flask-Login resolved for an earlier one.
+    g.pop("_login_user", None)
     g.request_id = str(uuid.uuid4())
     g.qms_user, g.qms_unit_id, g.qms_roles, g.qms_via_token = None, None, frozenset(), False
     set_scope(())
@@ -81,7 +91,7 @@ def gate() -> Response | None:
     if access is None:
         abort(403, description="This page has no access rule; it is closed until one is declared.")
     if not _identify_bearer():
-        if request.path.startswith("/api/") and request.method not in ("GET", "HEAD", "OPTIONS"):
+        if _api_write_needs_csrf():
             csrf.protect()  # the API is CSRF-exempt only for bearer tokens
         _identify_session()
     if access.public:

@@ -71,6 +71,10 @@ class User(Audited, UserMixin, db.Model):  # type: ignore[name-defined]
         back_populates="user", cascade="all, delete-orphan", order_by="Membership.id"
     )
 
+    def get_id(self) -> str:
+        """The session key: a new auth epoch (password change, disabling) ends older sessions."""
+        return f"{self.id}:{self.auth_epoch}"
+
     @property
     def is_active(self) -> bool:  # Flask-Login asks this
         return self.active

@@ -42,7 +42,6 @@ class AuditEvent(ScopedByUnit, db.Model):  # type: ignore[name-defined]
     # No foreign keys: the trail must outlive anything it describes.
     user_id: Mapped[int | None]
     username: Mapped[str] = mapped_column(String(64), default="")
-    unit_id: Mapped[int | None] = mapped_column(index=True)
     action: Mapped[str] = mapped_column(String(16))  # insert | update | delete
     entity: Mapped[str] = mapped_column(String(64))
     entity_id: Mapped[str] = mapped_column(String(64))
