@@ -137,3 +137,14 @@ def _write_trail(session: Session, flush_context: UOWTransaction) -> None:
 
         now = utcnow()
         session.connection().execute(insert(AuditEvent), [dict(row, at=now) for row in rows])
+
+
+def _keep_old_value(target: object, value: Any, oldvalue: Any, initiator: object) -> None:
+    """No-op `set` listener; registering it with active_history makes the ORM load the old
+    value before a change even when the row was expired, so the trail's "before" is never lost."""
+
+
+@event.listens_for(Audited, "mapper_configured", propagate=True)
+def _track_old_values(mapper: Any, class_: type) -> None:
+    for attr in mapper.column_attrs:
+        event.listen(getattr(class_, attr.key), "set", _keep_old_value, active_history=True)
