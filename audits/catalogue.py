@@ -131,7 +131,9 @@ def _fail(where: str, message: str) -> CatalogueError:
     return CatalogueError(f"{where}: {message}")
 
 
-def _check_keys(where: str, data: Mapping[str, Any], required: Iterable[str], optional: Iterable[str]) -> None:
+def _check_keys(
+    where: str, data: Mapping[str, Any], required: Iterable[str], optional: Iterable[str]
+) -> None:
     missing = [k for k in required if k not in data]
     if missing:
         raise _fail(where, f"missing required field(s) {', '.join(missing)}")
@@ -268,7 +270,9 @@ def catalogue_dir() -> Traversable:
 
 def catalogue_names() -> tuple[str, ...]:
     """Ids of the packaged catalogues, sorted."""
-    return tuple(sorted(p.name[: -len(".yaml")] for p in catalogue_dir().iterdir() if p.name.endswith(".yaml")))
+    return tuple(
+        sorted(p.name[: -len(".yaml")] for p in catalogue_dir().iterdir() if p.name.endswith(".yaml"))
+    )
 
 
 def _source_for(name_or_path: str | Path) -> Traversable | Path:

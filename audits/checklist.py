@@ -138,7 +138,9 @@ def checklist_dir() -> Traversable:
 
 def checklist_names() -> tuple[str, ...]:
     """Ids of the packaged checklists, sorted."""
-    return tuple(sorted(p.name[: -len(".yaml")] for p in checklist_dir().iterdir() if p.name.endswith(".yaml")))
+    return tuple(
+        sorted(p.name[: -len(".yaml")] for p in checklist_dir().iterdir() if p.name.endswith(".yaml"))
+    )
 
 
 def load_checklist(
@@ -154,5 +156,7 @@ def load_checklist(
     else:
         source = checklist_dir() / f"{text}.yaml"
         if not source.is_file():
-            raise ChecklistError(f"no packaged checklist named {text!r}; known: {', '.join(checklist_names())}")
+            raise ChecklistError(
+                f"no packaged checklist named {text!r}; known: {', '.join(checklist_names())}"
+            )
     return parse_checklist(source.read_text(encoding="utf-8"), source.name, catalogues, body_type=body_type)

@@ -106,7 +106,9 @@ def _text(source: str, meta: Mapping[str, Any], key: str) -> str:
     return value.strip()
 
 
-def _choices(source: str, meta: Mapping[str, Any], key: str, allowed: Iterable[str] | None) -> tuple[str, ...]:
+def _choices(
+    source: str, meta: Mapping[str, Any], key: str, allowed: Iterable[str] | None
+) -> tuple[str, ...]:
     value = meta[key]
     if not isinstance(value, list) or not value or not all(isinstance(v, str) and v for v in value):
         raise _fail(source, f"{key!r} must be a non-empty list of strings, got {value!r}")

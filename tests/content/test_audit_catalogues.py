@@ -186,12 +186,18 @@ def test_files_match_json_schema():
 @pytest.mark.parametrize(
     ("body", "expected"),
     [
-        ('  - {id: "broken:1", clause: "1"}\n', r"broken.yaml: requirements\[0\].*missing required field\(s\) title"),
+        (
+            '  - {id: "broken:1", clause: "1"}\n',
+            r"broken.yaml: requirements\[0\].*missing required field\(s\) title",
+        ),
         (
             '  - {id: "broken:1", clause: "1", title: A}\n  - {id: "broken:2", clause: 2, title: B}\n',
             r"requirements\[1\] \(id 'broken:2'\): field 'clause' must be a non-empty string",
         ),
-        ('  - {id: "broken:1", clause: "1", title: A, evidnce: [x]}\n', r"id 'broken:1'.*unknown field\(s\) evidnce"),
+        (
+            '  - {id: "broken:1", clause: "1", title: A, evidnce: [x]}\n',
+            r"id 'broken:1'.*unknown field\(s\) evidnce",
+        ),
         ('  - {id: "other:1", clause: "1", title: A}\n', r"id 'other:1'.*must look like 'broken:<clause>'"),
         ('  - {id: "broken:1", clause: "1", title: A, body_types: [D]}\n', r"id 'broken:1'.*body_types"),
         (
@@ -211,7 +217,9 @@ def test_malformed_catalogue_names_file_and_entry(write_catalogue, body, expecte
 
 
 def test_dangling_mapping_is_reported(write_catalogue, catalogues):
-    broken = load_catalogue(write_catalogue('  - {id: "broken:1", clause: "1", title: A, maps_to: ["17020:99"]}\n'))
+    broken = load_catalogue(
+        write_catalogue('  - {id: "broken:1", clause: "1", title: A, maps_to: ["17020:99"]}\n')
+    )
     problems = validate_references({**catalogues, broken.id: broken})
     assert problems == ["broken: broken:1 maps_to unknown requirement '17020:99'"]
 
@@ -238,7 +246,8 @@ def test_firearms_checklist_order(catalogues):
     expected_17020 = [
         i
         for i in EXPECTED_17020_SUBCLAUSES
-        if i.split(":")[1].rsplit(".", 1)[0] in {"6.1", "6.2", "7.1", "7.2", "7.3", "7.4"} and i != "17020:6.2.11"
+        if i.split(":")[1].rsplit(".", 1)[0] in {"6.1", "6.2", "7.1", "7.2", "7.3", "7.4"}
+        and i != "17020:6.2.11"
     ]
     g19 = [r.id for r in catalogues["ilac-g19"].assessable() if r.clause[:3] in {"4.7", "4.8", "4.9"}]
     bpm = [r.id for r in catalogues["bpm-firearms"].assessable()]
@@ -266,6 +275,8 @@ def test_checklist_errors(catalogues, tmp_path):
     with pytest.raises(ChecklistError, match="body_type"):
         expand_scopes([Scope("iso17020-2012")], catalogues, body_type="D")
     bad = tmp_path / "bad.yaml"
-    bad.write_text("id: bad\ntitle: Bad\nscopes:\n  - {catalogue: ilac-g19, includes: ['4.1']}\n", encoding="utf-8")
+    bad.write_text(
+        "id: bad\ntitle: Bad\nscopes:\n  - {catalogue: ilac-g19, includes: ['4.1']}\n", encoding="utf-8"
+    )
     with pytest.raises(ChecklistError, match=r"bad.yaml: scopes\[0\]: unknown field\(s\) includes"):
         load_checklist(bad, catalogues)

@@ -117,7 +117,9 @@ def test_cross_references_point_to_existing_templates(templates):
 
 def test_content_hash_is_of_normalised_text(templates):
     template = templates[0]
-    text = (Path(sop_library.__file__).parent / template.source_path.split("/", 1)[1]).read_text(encoding="utf-8")
+    text = (Path(sop_library.__file__).parent / template.source_path.split("/", 1)[1]).read_text(
+        encoding="utf-8"
+    )
     assert template.content_sha256 == hashlib.sha256(text.encode("utf-8")).hexdigest()
     crlf = parse_template(text.replace("\n", "\r\n"), template.source_path)
     assert crlf == template
