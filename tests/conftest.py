@@ -30,7 +30,8 @@ def pytest_report_header() -> str:
 
 def _base_config(instance: Path, database_url: str) -> dict[str, object]:
     return {"TESTING": True, "INSTANCE_PATH": str(instance), "DATABASE_URL": database_url,
-            "SECRET_KEY": "test-secret-key", "WTF_CSRF_ENABLED": False, "MFA_REQUIRED": False}
+            "SECRET_KEY": "test-secret-key", "WTF_CSRF_ENABLED": False, "MFA_REQUIRED": False,
+            "PASSWORD_HASH_FAST_FOR_TESTS": True}
 
 
 def _migrate(config: dict[str, object]) -> None:

@@ -9,6 +9,19 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 _hasher = PasswordHasher()  # argon2id with the library's RFC 9106 low-memory profile
+
+
+def _current_hasher() -> PasswordHasher:
+    """The production hasher, or a cheaper argon2id one when the app is configured for tests."""
+    from flask import current_app, has_app_context
+
+    if has_app_context() and current_app.config.get("PASSWORD_HASH_FAST_FOR_TESTS"):
+        return _FAST_TEST_HASHER
+    return _hasher
+
+
+# Still argon2id, with a small cost: only for test suites that create hundreds of accounts.
+_FAST_TEST_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 MIN_LENGTH = 12
 
 
@@ -32,12 +45,12 @@ def check_policy(password: str, *, username: str = "", min_length: int = MIN_LEN
 
 
 def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+    return _current_hasher().hash(password)
 
 
 def verify_password(password_hash: str, password: str) -> bool:
     try:
-        return _hasher.verify(password_hash, password)
+        return _current_hasher().verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
 
