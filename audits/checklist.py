@@ -45,6 +45,8 @@ class Checklist:
     body_type: str | None
     scopes: tuple[Scope, ...]
     requirements: tuple[Requirement, ...]
+    # (catalogue id, version) pairs, so an audit record can say exactly what it was audited against.
+    catalogue_versions: tuple[tuple[str, str], ...] = ()
 
 
 def _under(clause: str, prefix: str) -> bool:
@@ -118,9 +120,9 @@ def parse_checklist(
         raise ChecklistError(f"{source}: 'scopes' must be a non-empty list")
     scopes = tuple(_scope(f"{source}: scopes[{i}]", s) for i, s in enumerate(data["scopes"]))
     chosen_type = body_type if body_type is not None else data.get("body_type")
-    requirements = expand_scopes(
-        scopes, load_all() if catalogues is None else catalogues, body_type=chosen_type, where=source
-    )
+    catalogues = load_all() if catalogues is None else catalogues
+    requirements = expand_scopes(scopes, catalogues, body_type=chosen_type, where=source)
+    used = dict.fromkeys(scope.catalogue for scope in scopes)
     return Checklist(
         id=str(data["id"]),
         title=str(data["title"]),
@@ -128,6 +130,7 @@ def parse_checklist(
         body_type=chosen_type,
         scopes=scopes,
         requirements=requirements,
+        catalogue_versions=tuple((cat_id, catalogues[cat_id].version) for cat_id in used),
     )
 
 

@@ -13,6 +13,7 @@ from sop_library.loader import (
     load_templates,
     missing_sections,
     parse_template,
+    requirement_coverage,
     unresolved_requirements,
 )
 
@@ -26,5 +27,6 @@ __all__ = [
     "load_templates",
     "missing_sections",
     "parse_template",
+    "requirement_coverage",
     "unresolved_requirements",
 ]

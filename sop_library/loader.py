@@ -209,3 +209,25 @@ def unresolved_requirements(
             except UnknownRequirementError:
                 problems.append(f"{template.source_path}: {template.code} cites unknown {requirement_id!r}")
     return problems
+
+
+def requirement_coverage(
+    templates: Iterable[SopTemplate], catalogues: Mapping[str, Catalogue] | None = None
+) -> dict[str, tuple[str, ...]]:
+    """For each requirement id, the SOP codes that address it, directly or via a mapped item.
+
+    A template citing a best-practice item also covers the 17020 clauses that item maps to, which
+    is what a gap analysis against ISO/IEC 17020 needs.
+    """
+    from audits import load_all, resolve
+
+    catalogues = load_all() if catalogues is None else catalogues
+    coverage: dict[str, list[str]] = {}
+    for template in templates:
+        for requirement_id in template.requirement_ids:
+            targets = (requirement_id, *resolve(requirement_id, catalogues).maps_to)
+            for target in targets:
+                codes = coverage.setdefault(target, [])
+                if template.code not in codes:
+                    codes.append(template.code)
+    return {target: tuple(codes) for target, codes in coverage.items()}

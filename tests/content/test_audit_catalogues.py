@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import given
+from hypothesis import strategies as st
 
 import audits
 from audits import (
@@ -280,3 +282,48 @@ def test_checklist_errors(catalogues, tmp_path):
     )
     with pytest.raises(ChecklistError, match=r"bad.yaml: scopes\[0\]: unknown field\(s\) includes"):
         load_checklist(bad, catalogues)
+
+
+def test_checklist_records_catalogue_versions(catalogues):
+    checklist = load_checklist("scene-technical-audit", catalogues)
+    assert checklist.catalogue_versions == (
+        ("ilac-g19", catalogues["ilac-g19"].version),
+        ("bpm-scene", catalogues["bpm-scene"].version),
+        ("iso17020-2012", catalogues["iso17020-2012"].version),
+    )
+
+
+def test_unreadable_catalogue_path(tmp_path):
+    with pytest.raises(CatalogueError, match="cannot read catalogue"):
+        load_catalogue(tmp_path / "missing.yaml")
+
+
+def _matches(clause: str, prefix: str) -> bool:
+    return clause == prefix or clause.startswith(prefix + ".")
+
+
+_GROUPS = [r.clause for r in load_catalogue("iso17020-2012").requirements if not r.assessable]
+
+
+@given(
+    include=st.lists(st.sampled_from(_GROUPS), max_size=6),
+    exclude=st.lists(st.sampled_from(_GROUPS), max_size=2),
+)
+def test_expansion_is_exactly_the_matching_items_in_order(include, exclude):
+    items = load_all()["iso17020-2012"].assessable()
+    result = expand_scopes([Scope("iso17020-2012", tuple(include), tuple(exclude))], load_all())
+    wanted = {
+        r.id
+        for r in items
+        if (not include or any(_matches(r.clause, p) for p in include))
+        and not any(_matches(r.clause, p) for p in exclude)
+    }
+    ids = [r.id for r in result]
+    assert len(ids) == len(set(ids))
+    assert set(ids) == wanted
+    # Ordered by the first include prefix that matches, then by position in the catalogue.
+    position = {r.id: i for i, r in enumerate(items)}
+    keys = [
+        (next((i for i, p in enumerate(include) if _matches(r.clause, p)), 0), position[r.id]) for r in result
+    ]
+    assert keys == sorted(keys)

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+import audits
 import sop_library
 from sop_library import (
     DISCIPLINES,
@@ -20,6 +21,7 @@ from sop_library import (
     load_template,
     load_templates,
     parse_template,
+    requirement_coverage,
     unresolved_requirements,
 )
 
@@ -179,3 +181,38 @@ def test_review_months_bounds(months):
     else:
         with pytest.raises(TemplateError, match="review_months"):
             parse_template(text, "CSI-SOP-900.md")
+
+
+# Clauses a unit answers in its quality manual (legal status, organisation, management-system
+# option and policy) rather than in an operating procedure; type A independence does not apply to
+# police units. Every other ISO/IEC 17020 sub-clause must be addressed by at least one template.
+QUALITY_MANUAL_CLAUSES = {
+    *(f"17020:5.1.{n}" for n in range(1, 6)),
+    "17020:5.2.1",
+    *(f"17020:5.2.{n}" for n in range(4, 8)),
+    "17020:8.1.1",
+    "17020:8.1.2",
+    "17020:8.1.3",
+    "17020:8.2.1",
+    "17020:8.2.3",
+    "17020:A.1",
+}
+
+
+def test_templates_cover_iso17020_outside_the_quality_manual(templates):
+    coverage = requirement_coverage(templates)
+    clauses = {r.id for r in audits.load_catalogue("iso17020-2012").assessable()}
+    assert sorted(clauses - set(coverage) - QUALITY_MANUAL_CLAUSES) == []
+
+
+def test_coverage_follows_mappings(templates):
+    coverage = requirement_coverage(templates)
+    # CSI-SOP-008 cites bpm-firearms:4.2-02, which maps to 17020:6.2.8 (reference standards).
+    assert "CSI-SOP-008" in coverage["bpm-firearms:4.2-02"]
+    assert "CSI-SOP-008" in coverage["17020:6.2.8"]
+
+
+def test_cited_requirements_are_assessable_items(templates):
+    for t in templates:
+        for requirement_id in t.requirement_ids:
+            assert audits.resolve(requirement_id).assessable, f"{t.code} cites group {requirement_id}"
