@@ -236,14 +236,16 @@ def _regions(target: Surface, cells: _Cells, alignment: Alignment, angle: float,
     """The target rotated by ``angle`` (translation from the alignment), cut into one region per cell."""
     (ch, cw), (rh, rw) = cells.size, cells.region
     my, mx = (rh - ch) // 2, (rw - cw) // 2
-    canvas = (ref_shape[0] + 2 * my, ref_shape[1] + 2 * mx)
+    # One pixel more than the margin on every side, so that the last cell's region fits even when the
+    # grid fills the surface exactly and the margin was rounded down.
+    canvas = (ref_shape[0] + 2 * my + 2, ref_shape[1] + 2 * mx + 2)
     values, mask = rotate_masked(target.heights, target.mask, angle, out_shape=canvas,
                                  dx=alignment.dx, dy=alignment.dy)
     values = _standardise(values, mask)
-    # The canvas is padded by the margin, so region top-left = cell top-left in canvas coordinates.
+    # Region top-left in canvas coordinates = cell top-left + (margin + 1) - margin.
     win_v = np.lib.stride_tricks.sliding_window_view(values, (rh, rw))
     win_m = np.lib.stride_tricks.sliding_window_view(mask, (rh, rw))
-    tops, lefts = cells.origin[:, 0], cells.origin[:, 1]
+    tops, lefts = cells.origin[:, 0] + 1, cells.origin[:, 1] + 1
     return win_v[tops, lefts], win_m[tops, lefts]
 
 

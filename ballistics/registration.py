@@ -76,9 +76,9 @@ class Alignment:
         """The alignment of the fixed surface onto the moving one (same correlation)."""
         theta = np.deg2rad(self.angle_deg)
         cos, sin = np.cos(theta), np.sin(theta)
-        # p_f = R p_m + d  =>  p_m = R^T (p_f - d)
-        dx = -(cos * self.dx + sin * self.dy)
-        dy = -(-sin * self.dx + cos * self.dy)
+        # p_f = R p_m + d  =>  p_m = R^T p_f - R^T d, with R = [[cos, sin], [-sin, cos]] (see _affine).
+        dx = -(cos * self.dx - sin * self.dy)
+        dy = -(sin * self.dx + cos * self.dy)
         return Alignment(_wrap_angle(-self.angle_deg), float(dx), float(dy), self.correlation,
                          self.overlap, tuple(_wrap_angle(-a) for a in self.angles_deg), self.curve)
 
