@@ -1,7 +1,7 @@
 """Security headers, set in one place for every response."""
 from __future__ import annotations
 
-from flask import Flask, Response, current_app, request
+from flask import Flask, Response, abort, current_app, request
 
 CSP = "; ".join([
     "default-src 'self'",
@@ -30,5 +30,13 @@ def set_security_headers(response: Response) -> Response:
     return response
 
 
+def refuse_nul_characters() -> None:
+    """No field of ours may hold a NUL character; PostgreSQL cannot store one in text."""
+    values = [*request.args.values(), *request.form.values()]
+    if any("\x00" in value for value in values) or (request.is_json and b"\\u0000" in request.get_data()):
+        abort(400, description="The input contains a NUL character, which no field accepts.")
+
+
 def init_app(app: Flask) -> None:
+    app.before_request(refuse_nul_characters)
     app.after_request(set_security_headers)

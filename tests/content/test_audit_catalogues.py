@@ -203,6 +203,10 @@ def test_files_match_json_schema():
         ('  - {id: "other:1", clause: "1", title: A}\n', r"id 'other:1'.*must look like 'broken:<clause>'"),
         ('  - {id: "broken:1", clause: "1", title: A, body_types: [D]}\n', r"id 'broken:1'.*body_types"),
         (
+            '  - {id: "broken:1", clause: "1", title: A, body_types: []}\n',
+            r"id 'broken:1'.*at least one type",
+        ),
+        (
             '  - {id: "broken:1", clause: "1", title: A}\n  - {id: "broken:1", clause: "1", title: B}\n',
             r"broken.yaml: duplicate requirement id 'broken:1'",
         ),
