@@ -179,7 +179,11 @@ def _guidance(where: str, data: Mapping[str, Any]) -> tuple[Guidance, ...]:
 
 
 def _body_types(where: str, data: Mapping[str, Any]) -> tuple[str, ...]:
-    types = _text_list(where, data, "body_types") or BODY_TYPES
+    if "body_types" not in data:
+        return BODY_TYPES  # applies to every type unless restricted
+    types = _text_list(where, data, "body_types")
+    if not types:
+        raise _fail(where, "body_types, when given, must name at least one type")
     bad = [t for t in types if t not in BODY_TYPES]
     if bad:
         raise _fail(where, f"body_types must be among {', '.join(BODY_TYPES)}, got {bad}")
