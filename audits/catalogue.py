@@ -296,7 +296,11 @@ def load_catalogue(name_or_path: str | Path) -> Catalogue:
         text = source.read_text(encoding="utf-8")
     except OSError as exc:
         raise CatalogueError(f"{source}: cannot read catalogue: {exc}") from exc
-    return parse_catalogue(text, source.name)
+    catalogue = parse_catalogue(text, source.name)
+    # The file stem is the name users pass in; it must agree with the id other data refer to.
+    if source.name.rsplit(".", 1)[0] != catalogue.id:
+        raise CatalogueError(f"{source.name}: catalogue id {catalogue.id!r} differs from the file name")
+    return catalogue
 
 
 @functools.cache

@@ -162,4 +162,9 @@ def load_checklist(
             raise ChecklistError(
                 f"no packaged checklist named {text!r}; known: {', '.join(checklist_names())}"
             )
-    return parse_checklist(source.read_text(encoding="utf-8"), source.name, catalogues, body_type=body_type)
+    checklist = parse_checklist(
+        source.read_text(encoding="utf-8"), source.name, catalogues, body_type=body_type
+    )
+    if source.name.rsplit(".", 1)[0] != checklist.id:
+        raise ChecklistError(f"{source.name}: checklist id {checklist.id!r} differs from the file name")
+    return checklist

@@ -222,6 +222,12 @@ def test_malformed_catalogue_names_file_and_entry(write_catalogue, body, expecte
         load_catalogue(write_catalogue(body))
 
 
+def test_catalogue_id_must_match_file_name(write_catalogue):
+    path = write_catalogue('  - {id: "broken:1", clause: "1", title: A}\n', name="other.yaml")
+    with pytest.raises(CatalogueError, match="other.yaml: catalogue id 'broken' differs from the file name"):
+        load_catalogue(path)
+
+
 def test_dangling_mapping_is_reported(write_catalogue, catalogues):
     broken = load_catalogue(
         write_catalogue('  - {id: "broken:1", clause: "1", title: A, maps_to: ["17020:99"]}\n')
@@ -280,6 +286,10 @@ def test_checklist_errors(catalogues, tmp_path):
         expand_scopes([Scope("nope")], catalogues)
     with pytest.raises(ChecklistError, match="body_type"):
         expand_scopes([Scope("iso17020-2012")], catalogues, body_type="D")
+    renamed = tmp_path / "renamed.yaml"
+    renamed.write_text("id: other\ntitle: T\nscopes:\n  - {catalogue: ilac-g19}\n", encoding="utf-8")
+    with pytest.raises(ChecklistError, match="renamed.yaml: checklist id 'other' differs"):
+        load_checklist(renamed, catalogues)
     bad = tmp_path / "bad.yaml"
     bad.write_text(
         "id: bad\ntitle: Bad\nscopes:\n  - {catalogue: ilac-g19, includes: ['4.1']}\n", encoding="utf-8"
