@@ -1,8 +1,28 @@
 """Requirement catalogues: load, check and resolve versioned YAML outlines of standards.
 
-Catalogue files live in ``audits/catalogues/<id>.yaml``. They are read through
-``importlib.resources`` so the same code works in a checkout and in an installed wheel.
-Every entry is our own paraphrase of a topic; no text of a standard is stored.
+Catalogue files live in ``audits/catalogues/<id>.yaml`` and are read through ``importlib.resources``,
+so the same code works in a checkout and in an installed wheel (even a zipped one). Every entry is
+our own paraphrase of a topic; no text of a standard is stored.
+
+File format (``audits/schema.json`` states the same rules for editors)::
+
+    id: iso17020-2012            # equals the file name
+    id_prefix: "17020"           # every requirement id is "<id_prefix>:<something>"
+    title, version, source_note  # required; version is a quoted string
+    framework, provider, publication_date, locale, copyright_note   # optional
+    requirements:                # file order is reading order; parents before children
+      - id: "17020:6.1.3"
+        parent: "17020:6.1"      # optional; must be defined above
+        clause: "6.1.3"          # quoted, or 6.10 would load as the float 6.1
+        title: Qualified inspectors
+        topic: our paraphrase    # defaults to the title
+        evidence: [typical objective evidence, ...]
+        body_types: [B, C]       # default: all of A, B, C
+        body_type_dependent: true  # the requirement reads differently per body type
+        maps_to: ["17020:7.1.5"] # ids in other catalogues
+        assessable: false        # clause groups; default true
+        verified: false          # numbering/topic from memory, check against the licensed text
+        guidance: [{source: ILAC-P15:05/2020, note_ref: "4.1.6", text: paraphrase}]
 """
 
 from __future__ import annotations

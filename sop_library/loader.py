@@ -3,6 +3,21 @@
 Files are read through ``importlib.resources`` so the same code works in a checkout and in an
 installed wheel. A template that breaks the rules raises TemplateError naming the file, because a
 half-loaded library would let an incomplete procedure reach document control unnoticed.
+
+Template format (file name starts with the code, e.g. ``CSI-SOP-007-making-firearm-safe.md``)::
+
+    ---
+    code: CSI-SOP-007
+    title: Making a firearm safe
+    discipline: health and safety        # one of DISCIPLINES
+    review_months: 12                    # 1..60
+    applies_to: [csi_officer, examiner]  # roles of the web application (ROLES)
+    requirement_ids: ["17020:7.1.9", "bpm-firearms:8-01"]   # ids in the audits catalogues
+    revision: "1"                        # optional
+    summary: one line                    # optional
+    ---
+    # CSI-SOP-007 Making a firearm safe
+    ## 1. Purpose ... ## 10. Revision history   (every heading in REQUIRED_SECTIONS)
 """
 
 from __future__ import annotations
