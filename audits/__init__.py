@@ -18,7 +18,15 @@ from audits.catalogue import (
     resolve,
     validate_references,
 )
-from audits.checklist import Checklist, ChecklistError, Scope, checklist_names, expand_scopes, load_checklist
+from audits.checklist import (
+    Checklist,
+    ChecklistError,
+    Scope,
+    checklist_names,
+    expand_scopes,
+    load_checklist,
+    parse_checklist,
+)
 
 __all__ = [
     "BODY_TYPES",
@@ -38,6 +46,7 @@ __all__ = [
     "load_checklist",
     "mapped_from",
     "parse_catalogue",
+    "parse_checklist",
     "resolve",
     "validate_references",
 ]

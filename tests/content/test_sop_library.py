@@ -105,8 +105,12 @@ def test_every_discipline_has_a_template(templates):
 def test_bodies_are_usable_procedures(templates):
     for t in templates:
         assert t.body_markdown.startswith(f"# {t.code} "), t.code
-        procedure = t.body_markdown.split("Procedure", 1)[1].split("## 8.", 1)[0]
-        assert re.search(r"^1\. ", procedure, re.MULTILINE), f"{t.code}: procedure steps are not numbered"
+        procedure = re.search(r"^## \d+\. Procedure\n(.*?)^## ", t.body_markdown, re.MULTILINE | re.DOTALL)
+        assert procedure, f"{t.code}: no procedure section"
+        steps = re.findall(r"^(\d+)\. ", procedure.group(1), re.MULTILINE)
+        # Steps run 1, 2, 3... across the sub-sections, so a step can be cited by number alone.
+        assert [int(n) for n in steps] == list(range(1, len(steps) + 1)), f"{t.code}: steps {steps}"
+        assert len(steps) >= 5, f"{t.code}: too few steps for a usable procedure"
         assert "| Revision | Date |" in t.body_markdown, f"{t.code}: no revision history table"
 
 
