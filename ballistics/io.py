@@ -141,8 +141,10 @@ def read_surface(
     path : path-like
         The file. Its type is sniffed from the magic number, not the extension.
     pixel_size : float, optional
-        Lateral pixel size in metres. Required for images (PNG/TIFF/JPEG carry no reliable
-        physical scale); for X3P it overrides the file's CX increment.
+        Lateral pixel size in metres; for X3P it overrides the file's CX increment. Required for
+        TIFF and JPEG, and for PNG unless its pHYs chunk states a microscopic pixel in metres
+        (at most 100 µm; the NIST NBIDE photographs state 2.53 µm). Without it an image is refused
+        with a ValueError rather than guessed: a wrong scale silently breaks every filter.
     processed : bool, optional
         Force the `processed` flag. Default rule for X3P: the marker written by
         :func:`write_x3p` in Record2/Comment (:data:`PROCESSED_MARKER` or :data:`RAW_MARKER`)
@@ -678,6 +680,9 @@ def _read_image_bytes(
     header_check: Callable[[bytes, str, _Limits], None] = {
         "png": _check_png, "tiff": _check_tiff, "jpeg": _check_jpeg}[kind]
     header_check(data, name, limits)
+    source = "argument"
+    if pixel_size is None and kind == "png":
+        pixel_size, source = _png_physical_pixel_size(data), "png pHYs"
     if pixel_size is None:
         raise ValueError(
             f"{name}: an image carries no reliable physical scale; pass pixel_size= in metres "
@@ -691,7 +696,8 @@ def _read_image_bytes(
             stacklevel=3,
         )
     grey = _decode(data, name, limits)
-    metadata = {"source": Path(name).name, "format": kind, "sha256": hashlib.sha256(data).hexdigest()}
+    metadata = {"source": Path(name).name, "format": kind, "sha256": hashlib.sha256(data).hexdigest(),
+                "pixel_size_from": source}
     return Surface(grey, float(pixel_size), kind="image", processed=bool(processed), metadata=metadata)
 
 
@@ -734,6 +740,28 @@ def _check_png(data: bytes, name: str, limits: _Limits) -> None:
     limits.check_pixels(width, height, name)
     if data.rfind(b"IEND") < 33:
         raise SurfaceFormatError(f"{name}: truncated PNG (no IEND chunk)")
+
+
+def _png_physical_pixel_size(data: bytes) -> float | None:
+    """Pixel size from a PNG pHYs chunk in pixels per metre (PNG spec 11.3.5.3), if microscopic.
+
+    Only a square pixel with unit "metre" and a size of at most 100 µm is believed: the common
+    72 dpi default (353 µm) is a screen setting, not a measurement.
+    """
+    position = 8
+    for _ in range(64):  # pHYs must precede IDAT; stop early on anything odd
+        if position + 8 > len(data):
+            return None
+        length, kind = struct.unpack_from(">I4s", data, position)
+        if kind == b"IDAT":
+            return None
+        if kind == b"pHYs" and length == 9 and position + 17 <= len(data):
+            per_x, per_y, unit = struct.unpack_from(">IIB", data, position + 8)
+            if unit == 1 and per_x == per_y and per_x >= 10_000:
+                return 1.0 / per_x
+            return None
+        position += 12 + length
+    return None
 
 
 _TIFF_TYPES = {1: ("B", 1), 3: ("H", 2), 4: ("I", 4)}

@@ -556,8 +556,9 @@ def preprocess(
     -------
     Surface
         ``processed=True``; topographies stay in metres, photographs become zero-mean,
-        unit-variance contrast inside the region. NaN outside the breech face. The metadata gain
-        a ``preprocessing`` record of every parameter and the segmentation found.
+        unit-variance contrast inside the region. NaN outside the breech face, cropped to the
+        region's bounding box. The metadata gain a ``preprocessing`` record of every parameter,
+        the segmentation found and ``crop_offset_px`` (row, col of the crop in the input pixels).
 
     Examples
     --------
@@ -576,7 +577,8 @@ def preprocess(
     record: dict[str, Any] = {"source_pixel_size_um": surface.pixel_size_um, "kind": surface.kind}
     short_um, long_um = band_um if band_um is not None else (None, None)
     region = _region(surface, segment, masks, record)
-    work = _crop(np.where(region, surface.heights, np.nan))
+    work, offset = _crop(np.where(region, surface.heights, np.nan))
+    record["crop_offset_px"] = offset
     # The band-pass is split around the resampling: the short cut-off (noise, and the
     # anti-aliasing filter) at the input resolution, the long one at the output resolution where
     # its kernel is small. Low-pass and subtraction commute, so this equals band_pass() up to
@@ -626,13 +628,13 @@ def _region(surface: Surface, segment: bool, masks: BreechFaceMasks | None, reco
     return masks.breech_face & surface.mask
 
 
-def _crop(values: np.ndarray) -> np.ndarray:
-    """Smallest rectangle holding every valid point (filters then work on less empty space)."""
+def _crop(values: np.ndarray) -> tuple[np.ndarray, tuple[int, int]]:
+    """Smallest rectangle holding every valid point, and its (row, col) offset in the input."""
     rows = np.flatnonzero(np.any(~np.isnan(values), axis=1))
     cols = np.flatnonzero(np.any(~np.isnan(values), axis=0))
     if rows.size == 0:
         raise ValueError("the breech-face region is empty: nothing to preprocess")
-    return values[rows[0]: rows[-1] + 1, cols[0]: cols[-1] + 1]
+    return values[rows[0]: rows[-1] + 1, cols[0]: cols[-1] + 1], (int(rows[0]), int(cols[0]))
 
 
 def _erode(values: np.ndarray, radius_px: float) -> np.ndarray:

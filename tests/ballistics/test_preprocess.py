@@ -104,13 +104,12 @@ def test_remove_form_quadratic_removes_curvature():
 
 
 def test_illumination_gradient_is_divided_out():
-    rows, cols = np.mgrid[:200, :200]
+    _rows, cols = np.mgrid[:200, :200]
     texture = 1 + 0.1 * np.sin(2 * np.pi * cols / 10)
     shading = 0.3 + 0.5 * cols / 200  # light falls off to the left
     out = normalise_illumination(texture * shading, pixel_size=5e-6, background_um=500)
-    inner = out[:, 60:140]
-    assert abs(plane_slope(inner)[0]) < 2e-4
-    assert inner.std() == pytest.approx(0.1 / np.sqrt(2), rel=0.1)
+    # what is left is the texture's own contrast, 0.1 sin, without the shading (0.3 -> 0.8)
+    np.testing.assert_allclose(out[:, 60:140], (texture - 1)[:, 60:140], atol=0.01)
 
 
 def test_resample_halves_and_keeps_missing_regions():
@@ -223,6 +222,8 @@ def test_preprocess_removes_form_and_keeps_marks():
     np.testing.assert_allclose(processed.heights, untilted.heights, atol=2e-9)  # 0.2 % of RMS; plane was 8 µm
     assert np.abs(plane_slope(processed.heights)).max() < 0.02 * 3e-8
     # the band-passed marks still match the texture that was put in
+    row, col = processed.metadata["preprocessing"]["crop_offset_px"]
+    texture = texture[row: row + processed.shape[0], col: col + processed.shape[1]]
     both = ~np.isnan(processed.heights)
     assert np.corrcoef(processed.heights[both], texture[both])[0, 1] > 0.8
     # edges eroded: 37.5 µm = 12 px at 3.125 µm
