@@ -30,13 +30,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     errors.init_app(app)
     transactions.init_app(app)
 
-    from qms.auth.views import bp as auth_bp
-    from qms.main.views import bp as main_bp
-    from qms.trail.views import bp as trail_bp
+    from qms.domains import domain_modules
 
-    app.register_blueprint(main_bp)
-    app.register_blueprint(auth_bp)
-    app.register_blueprint(trail_bp)
+    for views in domain_modules("views"):
+        app.register_blueprint(views.bp)
     api.init_app(app)
     cli.init_app(app)
     return app

@@ -27,7 +27,8 @@ def upgrade_database() -> None:
     from flask_migrate import upgrade
 
     Path(current_app.config["INSTANCE_PATH"]).mkdir(parents=True, exist_ok=True)
-    upgrade(directory=str(Path(current_app.root_path) / "migrations"))
+    # "heads": domains add their migrations on branches from the foundation until merged.
+    upgrade(directory=str(Path(current_app.root_path) / "migrations"), revision="heads")
 
 
 @main.command("init")

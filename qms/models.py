@@ -3,5 +3,6 @@ from __future__ import annotations
 
 
 def register_models() -> None:
-    import qms.auth.models  # noqa: F401
-    import qms.trail.models  # noqa: F401
+    from qms.domains import domain_modules
+
+    domain_modules("models")

@@ -10,14 +10,11 @@ from qms.auth.models import ROLE_LABELS, Role
 
 
 def _nav() -> list[dict[str, Any]]:
-    """Navigation by domain, showing only what the user's roles may open."""
+    """Navigation by domain (each domain's `NAV`), showing only what the user's roles may open."""
+    from qms.domains import domain_modules
+
     roles = g.get("qms_roles", frozenset())
-    items = [
-        ("Dashboard", "main.dashboard", set(Role)),
-        ("Audit trail", "trail.index", {Role.ADMIN, Role.QUALITY_MANAGER, Role.AUDITOR}),
-        ("Users", "auth.users", {Role.ADMIN}),
-        ("Unit", "auth.unit_settings", {Role.ADMIN}),
-    ]
+    items = [item for package in domain_modules("") for item in getattr(package, "NAV", ())]
     return [{"label": label, "endpoint": ep, "url": url_for(ep)} for label, ep, allowed in items if roles & allowed]
 
 

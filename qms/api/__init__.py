@@ -20,7 +20,7 @@ api = _Api()
 
 
 def init_app(app: Flask) -> None:
-    from qms.api import accounts
+    from qms.domains import api_modules
 
     app.config.setdefault("OPENAPI_SWAGGER_UI_PATH", None)
     api.init_app(app, spec_kwargs={
@@ -31,7 +31,7 @@ def init_app(app: Flask) -> None:
         }},
         "security": [{"bearerToken": []}, {"session": []}],
     })
-    for blueprint in (accounts.blp,):
+    for blueprint in (module.blp for module in api_modules()):
         csrf.exempt(blueprint)  # the guard applies CSRF to session callers itself
         api.register_blueprint(blueprint, url_prefix=f"/api/v1{blueprint.url_prefix or ''}")
     _declare_openapi_public(app)

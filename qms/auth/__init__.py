@@ -1,4 +1,6 @@
-"""The auth domain; its routes are attached in views.py, which create_app imports."""
+"""Accounts, units, roles, login and MFA; routes in views.py."""
 from flask import Blueprint
 
 bp = Blueprint("auth", __name__, template_folder="templates")
+
+NAV = [("Users", "auth.users", frozenset({"admin"})), ("Unit", "auth.unit_settings", frozenset({"admin"}))]

@@ -1,4 +1,7 @@
-"""The main domain; its routes are attached in views.py, which create_app imports."""
+"""The dashboard, the health check and the unit switch; routes in views.py."""
 from flask import Blueprint
 
 bp = Blueprint("main", __name__, template_folder="templates")
+
+NAV = [("Dashboard", "main.dashboard", frozenset({"admin", "quality_manager", "auditor", "examiner",
+                                                   "csi_officer", "viewer"}))]

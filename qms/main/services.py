@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import func, select
 
@@ -12,9 +13,20 @@ from qms.extensions import db
 from qms.trail.models import AuditEvent
 
 
+@dataclass(frozen=True)
+class Panel:
+    """A card another domain adds to the dashboard: its template is included with `context`."""
+
+    title: str
+    template: str
+    context: dict[str, Any]
+    order: int = 50
+
+
 @dataclass
 class Dashboard:
     panels: list[str] = field(default_factory=list)
+    domain_panels: list[Panel] = field(default_factory=list)
     my_recent_changes: list[AuditEvent] = field(default_factory=list)
     unit_recent_changes: list[AuditEvent] = field(default_factory=list)
     member_count_by_role: dict[str, int] = field(default_factory=dict)
@@ -35,7 +47,17 @@ def dashboard_for(user: User, unit_id: int | None, roles: frozenset[Role]) -> Da
         board.member_count_by_role = _members_by_role()
         board.users_without_mfa = _users_without_mfa()
         board.failed_logins_24h = _failed_logins_since(hours=24)
+    board.domain_panels = _domain_panels(user, unit_id, roles)
     return board
+
+
+def _domain_panels(user: User, unit_id: int | None, roles: frozenset[Role]) -> list[Panel]:
+    """Panels from every domain whose services define `dashboard_panels(user, unit_id, roles)`."""
+    from qms.domains import domain_modules
+
+    panels = [panel for services in domain_modules("services") if hasattr(services, "dashboard_panels")
+              and services.__name__ != __name__ for panel in services.dashboard_panels(user, unit_id, roles)]
+    return sorted(panels, key=lambda panel: panel.order)
 
 
 def _members_by_role() -> dict[str, int]:

@@ -1,4 +1,6 @@
-"""The trail domain; its routes are attached in views.py, which create_app imports."""
+"""The audit trail; routes in views.py."""
 from flask import Blueprint
 
 bp = Blueprint("trail", __name__, template_folder="templates")
+
+NAV = [("Audit trail", "trail.index", frozenset({"admin", "quality_manager", "auditor"}))]

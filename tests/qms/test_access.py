@@ -5,9 +5,11 @@ parameters it cannot fill fails here, so whoever adds it must say which record i
 """
 from __future__ import annotations
 
+import importlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -21,6 +23,8 @@ from qms.trail.models import AuditEvent
 from tests.conftest import PASSWORD
 
 MARKERS = ("UNIT-B-MARKER", "markerb", "MARKER-B-PERSON")
+# URL parameters that name a record of unit B: such a URL must answer 400, 403 or 404.
+B_RECORD_PARAMS = {"user_id", "unit_id", "token_id"}
 SKIPPED_METHODS = {"HEAD", "OPTIONS"}
 
 
@@ -48,7 +52,24 @@ def world(app: Flask, db_session, make_unit, make_user) -> World:
     db_session.commit()
     params = {"user_id": user_b.id, "unit_id": unit_b.id, "token_id": token_b.id, "role": "viewer",
               "filename": "css/app.css"}
+    for build in _domain_builders():
+        params.update(build(unit_b, user_b))
+        db_session.commit()
     return World(unit_a.id, unit_b.id, params, users_a, tokens_a)
+
+
+def _domain_builders() -> list[Callable[..., dict[str, object]]]:
+    """`build(unit_b, user_b) -> {url parameter: value}` from every tests/qms/<domain>/access_records.py.
+
+    Each domain creates records of unit B there (with "UNIT-B-MARKER" in a visible text field)
+    and names the URL parameters that point at them; B_RECORD_PARAMS lists those parameters.
+    """
+    builders = []
+    for path in sorted(Path(__file__).parent.glob("*/access_records.py")):
+        module = importlib.import_module(f"tests.qms.{path.parent.name}.access_records")
+        builders.append(module.build)
+        B_RECORD_PARAMS.update(getattr(module, "RECORD_PARAMS", ()))
+    return builders
 
 
 def _rules(app: Flask):  # type: ignore[no-untyped-def]
@@ -128,7 +149,7 @@ def _walk(app: Flask, world: World, role: Role, call: Caller, *, api_only: bool)
                 method, frozenset({role}))
             if not allowed:
                 assert response.status_code == 403, f"{where}: the role may not do this"
-            elif rule.arguments & {"user_id", "unit_id", "token_id"}:
+            elif rule.arguments & B_RECORD_PARAMS:
                 assert response.status_code in (400, 403, 404), f"{where}: reached a record of unit B"
     from qms.extensions import db
 

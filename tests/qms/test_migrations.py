@@ -23,5 +23,5 @@ def test_downgrade_to_base_and_upgrade_again(app):
     downgrade(directory=directory, revision="base")
     with db.engine.connect() as connection:
         assert "audit_event" not in db.inspect(connection).get_table_names()
-    upgrade(directory=directory)
+    upgrade(directory=directory, revision="heads")
     assert _differences() == []
