@@ -249,8 +249,9 @@ def _load_bytes(path: str | os.PathLike[str], *, max_bytes: int, max_pixels: int
     if size > max_bytes:
         raise SurfaceTooLargeError(f"{name}: file is {size:,} bytes, above the limit of {max_bytes:,} (max_bytes)")
     with open(path, "rb") as handle:
-        # Read one byte more than allowed, in case the file grew since stat().
-        data = handle.read(max_bytes + 1)
+        # One byte more than stat() said, to notice a file that grew meanwhile; not max_bytes + 1,
+        # which would make Python allocate the whole limit for every small file.
+        data = handle.read(size + 1)
     if len(data) > max_bytes:
         raise SurfaceTooLargeError(f"{name}: file is above the limit of {max_bytes:,} bytes (max_bytes)")
     return data, name, _Limits(max_bytes, max_pixels)
