@@ -289,6 +289,8 @@ def bench_database(database: str, url: str | None, args: argparse.Namespace) -> 
     env.update(QMS_INSTANCE_PATH=str(instance), QMS_DATABASE_URL=url or f"sqlite:///{instance / 'qms.sqlite3'}",
                # the bench logs in with a password only, as in the demo; everything else is default
                QMS_MFA_REQUIRED="false")
+    if args.engine_options:
+        env["QMS_SQLALCHEMY_ENGINE_OPTIONS"] = args.engine_options
     try:
         print(f"[{database}] preparing {args.rows} trail rows in {instance} ...", flush=True)
         password, _ = prepare(env, args.rows)
@@ -311,6 +313,15 @@ def bench_database(database: str, url: str | None, args: argparse.Namespace) -> 
         return results
     finally:
         shutil.rmtree(instance, ignore_errors=True)
+
+
+def _pg_sessions() -> int:
+    """Connections opened to the bench database so far (pool churn shows here)."""
+    import psycopg
+
+    with psycopg.connect(PG_ADMIN_URL) as conn:
+        row = conn.execute("SELECT sessions FROM pg_stat_database WHERE datname = %s", (PG_DB,)).fetchone()
+    return int(row[0]) if row else -1
 
 
 def _pg_version() -> str:
@@ -338,6 +349,8 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=500, help="timed requests per page")
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--warmup", type=int, default=20, help="untimed requests per page first")
+    parser.add_argument("--engine-options", default="",
+                        help='JSON for QMS_SQLALCHEMY_ENGINE_OPTIONS, e.g. \'{"pool_pre_ping": true, "pool_size": 10}\'')
     args = parser.parse_args()
     if args.server == "gunicorn" and shutil.which("gunicorn") is None:
         parser.error("gunicorn is not installed (pip install gunicorn), or use --server waitress")
@@ -350,6 +363,7 @@ def main() -> None:
         "warmup": args.warmup, "client": "python threads + http.client keep-alive, 127.0.0.1",
         "python": platform.python_version(), "sqlite": sqlite3.sqlite_version, "cpus": os.cpu_count(),
         "at": datetime.now(UTC).isoformat(timespec="seconds"), "filter": FILTER,
+        "engine_options": args.engine_options or "default (pool_pre_ping; QueuePool size 5 + overflow 10)",
     }
     if args.db in ("sqlite", "both"):
         results += bench_database("sqlite", None, args)
@@ -357,7 +371,10 @@ def main() -> None:
         meta["postgresql"] = _pg_version()
         with postgres_database() as url:
             results += bench_database("postgresql", url, args)
+            meta["postgresql_sessions_opened"] = _pg_sessions()
     print_table(results)
+    if "postgresql_sessions_opened" in meta:
+        print(f"PostgreSQL connections opened during the run: {meta['postgresql_sessions_opened']}")
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps({"meta": meta, "results": [asdict(r) for r in results]}, indent=2) + "\n")
     print(f"\n{meta['server']}; {args.requests} requests per page at concurrency {args.concurrency}; "
