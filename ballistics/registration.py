@@ -435,8 +435,8 @@ def _pearson_shifted(a: np.ndarray, am: np.ndarray, b: np.ndarray, bm: np.ndarra
 
 
 def register(fixed: Surface, moving: Surface, *, angle_range: tuple[float, float] = (-180.0, 180.0),
-             coarse_step_deg: float = 4.0, coarse_factor: int = 8, fine_step_deg: float = 1.0,
-             fine_span_deg: float = 4.0, fine_factor: int = 4, candidates: int = 3,
+             coarse_step_deg: float = 4.0, coarse_factor: int | None = None, fine_step_deg: float = 1.0,
+             fine_span_deg: float = 4.0, fine_factor: int | None = None, candidates: int = 3,
              min_overlap: float = DEFAULT_MIN_OVERLAP) -> Alignment:
     """Rotation and translation of ``moving`` that maximise its masked NCC with ``fixed``.
 
@@ -448,10 +448,12 @@ def register(fixed: Surface, moving: Surface, *, angle_range: tuple[float, float
         Rotation search range in degrees; the default is the full circle, because the orientation of
         a cartridge case under the microscope is arbitrary.
     coarse_step_deg, coarse_factor : keyword-only
-        Angle step of the coarse grid and the downsampling factor it runs at.
+        Angle step of the coarse grid and the downsampling factor it runs at. The default factor
+        keeps the coarse surface at least about 64 pixels across (8 for a 545-pixel Fadul scan).
     fine_step_deg, fine_span_deg, fine_factor : keyword-only
         The fine grid: ``fine_span_deg`` either side of each coarse candidate, at ``fine_factor``
-        downsampling; the best fine angle is then refined by a parabola through its neighbours.
+        downsampling (default: half the coarse factor); the best fine angle is then refined by a
+        parabola through its neighbours.
     candidates : int, keyword-only
         How many coarse peaks get a fine search (guards against a coarse grid that misses the peak).
     min_overlap : float, keyword-only
@@ -486,6 +488,13 @@ def register(fixed: Surface, moving: Surface, *, angle_range: tuple[float, float
     (25, 3, -2)
     """
     _check_pair(fixed, moving)
+    if coarse_factor is None:
+        # Finer than this and the search is slow; coarser and the marks are averaged away.
+        coarse_factor = int(np.clip(min(*fixed.shape, *moving.shape) // 64, 1, 8))
+    if fine_factor is None:
+        fine_factor = max(1, coarse_factor // 2)
+    if coarse_factor < 1 or fine_factor < 1:
+        raise ValueError("downsampling factors must be at least 1")
     if not angle_range[0] < angle_range[1]:
         raise ValueError(f"angle_range must be (low, high) with low < high, got {angle_range}")
     coarse = _level(fixed, moving, coarse_factor, min_overlap)

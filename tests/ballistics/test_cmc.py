@@ -83,7 +83,7 @@ def test_a_surface_compared_with_itself_scores_highest(seed):
     a, b, c = same_gun_pair(seed, angle=30.0, side=128)
     own = compare(a, a)
     assert own.high_cmc == own.possible_cells
-    assert own.correlation == pytest.approx(1.0, abs=1e-6)
+    assert own.correlation == pytest.approx(1.0, abs=1e-4)  # float32 FFTs
     assert own.score > compare(a, b).score
     assert own.score > compare(a, c).score
 
