@@ -67,8 +67,13 @@ DEFAULT_MAX_BYTES = 100_000_000
 """Default file-size limit (bytes): well above a 2k x 2k float64 X3P (~32 MB uncompressed)."""
 DEFAULT_MAX_PIXELS = 50_000_000
 """Default pixel-count limit: 50 Mpx (400 MB as float64), far above a 2592 x 1944 photograph."""
-MAX_XML_BYTES = 64_000_000
-"""main.xml above this size is refused (inline DataList of ~2 Mpx already takes ~60 MB)."""
+MAX_XML_BYTES = 16_000_000
+"""main.xml above this size is refused (binary point data is the norm; inline lists are for samples)."""
+MAX_XML_ELEMENTS = 200_000
+"""More XML elements than this are refused while parsing: each costs ~100 bytes as an Element and
+a Python callback, so a 16 MB file of empty ``<Datum/>`` tags would otherwise cost ~200 MB and
+seconds. Inline DataList surfaces above ~200,000 points are therefore refused (real scans use a
+binary DataLink; inline lists are for conformance samples)."""
 MAX_ZIP_MEMBERS = 1_000
 PROCESSED_MARKER = "[ballistics: processed]"
 """Written into Record2/Comment by :func:`write_x3p` for processed surfaces, read back as processed."""
@@ -343,7 +348,16 @@ def _parse_x3p_xml(xml_bytes: bytes, name: str) -> ET.Element:
     parser.StartDoctypeDeclHandler = refuse
     parser.EntityDeclHandler = refuse
     parser.ExternalEntityRefHandler = refuse
-    parser.StartElementHandler = lambda tag, attrs: builder.start(tag.rpartition("}")[2], attrs)
+    count = 0
+
+    def start(tag: str, attributes: dict[str, str]) -> None:
+        nonlocal count
+        count += 1
+        if count > MAX_XML_ELEMENTS:
+            raise SurfaceTooLargeError(f"{name}: main.xml has more than {MAX_XML_ELEMENTS:,} elements (refused)")
+        builder.start(tag.rpartition("}")[2], attributes)
+
+    parser.StartElementHandler = start
     parser.EndElementHandler = lambda tag: builder.end(tag.rpartition("}")[2])
     parser.CharacterDataHandler = builder.data
     try:

@@ -31,7 +31,9 @@ ISO 16610-61:2015, Filtration -- Linear areal filters: Gaussian filters (weighti
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 import cv2
@@ -87,6 +89,9 @@ class BreechFaceMasks:
         Circle radii in pixels.
     method : str
         "valid-region" (primer = measured region of a cropped scan) or "radial-edge".
+    scores : mapping
+        Edge contrast of the primer and firing-pin circles (robust standard deviations of the
+        working copy); low values (below ~0.5) mean the circle is a guess.
     """
 
     primer: np.ndarray
@@ -97,9 +102,10 @@ class BreechFaceMasks:
     firing_pin_centre: tuple[float, float]
     firing_pin_radius: float
     method: str = "radial-edge"
-    scores: dict[str, float] = field(default_factory=dict)
+    scores: Mapping[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "scores", MappingProxyType(dict(self.scores)))
         for name in ("primer", "firing_pin", "breech_face"):
             mask = np.array(getattr(self, name), dtype=bool, copy=True)
             mask.setflags(write=False)

@@ -367,6 +367,16 @@ def test_malformed_or_hostile_main_xml_is_refused(tmp_path, xml, message):
         read_surface(path)
 
 
+def test_inline_list_of_too_many_elements_is_refused_while_parsing(tmp_path):
+    xml = main_xml(1000, 1000, data="<DataList>" + "<Datum/>" * 1_000_000 + "</DataList>")
+    path = write_bytes(tmp_path, "elements.x3p", x3p_bytes(xml))
+    assert path.stat().st_size < 100_000
+    started = time.perf_counter()
+    with pytest.raises(SurfaceTooLargeError, match="elements"):
+        read_surface(path)
+    assert time.perf_counter() - started < 5.0  # no hang (about 0.3 s here)
+
+
 def test_point_cloud_is_refused(tmp_path):
     xml = main_xml(4, 1, feature="PCL").replace(
         "<MatrixDimension><SizeX>4</SizeX><SizeY>1</SizeY><SizeZ>1</SizeZ></MatrixDimension>",
