@@ -25,7 +25,8 @@ PG_URL = os.environ.get("QMS_TEST_DATABASE_URL", "")
 
 
 def pytest_report_header() -> str:
-    return f"qms database: {'PostgreSQL ' + PG_URL.split('@')[-1] if PG_URL else 'SQLite (set QMS_TEST_DATABASE_URL for PostgreSQL)'}"
+    where = "PostgreSQL " + PG_URL.split("@")[-1] if PG_URL else "SQLite (set QMS_TEST_DATABASE_URL for PostgreSQL)"
+    return f"qms database: {where}"
 
 
 def _base_config(instance: Path, database_url: str) -> dict[str, object]:

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from datetime import timedelta
 
 from flask import abort, flash, g, redirect, render_template, request, session, url_for
 from flask_login import login_user, logout_user

@@ -9,7 +9,8 @@ from qms.auth.models import Role
 
 GARBAGE = [
     {},
-    {"username": "x" * 5000, "password": "\x00\u202e", "full_name": "nul\x00byte", "name": "<script>alert(1)</script>" * 50,
+    {"username": "x" * 5000, "password": "\x00\u202e", "full_name": "nul\x00byte",
+     "name": "<script>alert(1)</script>" * 50,
      "roles": ["superuser"], "role": "god", "unit_id": "abc", "days": "-5", "code": "abcdef",
      "active": "maybe", "reason": "", "current": "", "new": "", "country": "Macedonia"},
     {"unit_id": "999999", "days": "100000", "role": "", "full_name": "", "email": "not-an-email"},

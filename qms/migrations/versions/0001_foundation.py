@@ -10,6 +10,8 @@ from alembic import op
 import qms.db
 from qms.db import append_only_ddl, drop_append_only_ddl
 
+ROLE_CHECK = "role IN ('admin', 'quality_manager', 'auditor', 'examiner', 'csi_officer', 'viewer')"
+
 revision = "0001"
 down_revision = None
 branch_labels = None
@@ -72,7 +74,7 @@ def upgrade():
     sa.Column('expires_at', qms.db.UTCDateTime(), nullable=True),
     sa.Column('revoked_at', qms.db.UTCDateTime(), nullable=True),
     sa.Column('unit_id', sa.Integer(), nullable=False),
-    sa.CheckConstraint("role IN ('admin', 'quality_manager', 'auditor', 'examiner', 'csi_officer', 'viewer')", name=op.f('ck_api_token_role_known')),
+    sa.CheckConstraint(ROLE_CHECK, name=op.f('ck_api_token_role_known')),
     sa.ForeignKeyConstraint(['unit_id'], ['unit.id'], name=op.f('fk_api_token_unit_id_unit')),
     sa.ForeignKeyConstraint(['user_id'], ['user_account.id'], name=op.f('fk_api_token_user_id_user_account')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_api_token')),
@@ -103,7 +105,7 @@ def upgrade():
     sa.Column('role', sa.String(length=32), nullable=False),
     sa.Column('created_at', qms.db.UTCDateTime(), nullable=False),
     sa.Column('unit_id', sa.Integer(), nullable=False),
-    sa.CheckConstraint("role IN ('admin', 'quality_manager', 'auditor', 'examiner', 'csi_officer', 'viewer')", name=op.f('ck_membership_role_known')),
+    sa.CheckConstraint(ROLE_CHECK, name=op.f('ck_membership_role_known')),
     sa.ForeignKeyConstraint(['unit_id'], ['unit.id'], name=op.f('fk_membership_unit_id_unit')),
     sa.ForeignKeyConstraint(['user_id'], ['user_account.id'], name=op.f('fk_membership_user_id_user_account')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_membership')),
