@@ -711,6 +711,8 @@ def _read_image_bytes(
             stacklevel=3,
         )
     grey = _decode(data, name, limits)
+    if np.isnan(grey).all():
+        raise SurfaceFormatError(f"{name}: image has no valid pixel (fully transparent)")
     metadata = {"source": Path(name).name, "format": kind, "sha256": hashlib.sha256(data).hexdigest(),
                 "pixel_size_from": source}
     return Surface(grey, float(pixel_size), kind="image", processed=bool(processed), metadata=metadata)
@@ -876,8 +878,9 @@ def write_x3p(surface: Surface, path: str | os.PathLike[str], *, dtype: str = "D
     -----
     Record1 (CX, CY incremental with the pixel size in metres; CZ absolute), Record2 (date,
     creator, instrument, comment from `surface.metadata`; the comment ends with
-    :data:`PROCESSED_MARKER` or :data:`RAW_MARKER` so the flag survives the round trip), Record3 (MatrixDimension, DataLink with the MD5 of
-    ``bindata/data.bin``), Record4 (``md5checksum.hex`` = MD5 of main.xml).
+    :data:`PROCESSED_MARKER` or :data:`RAW_MARKER` so the flag survives the round trip),
+    Record3 (MatrixDimension, DataLink with the MD5 of ``bindata/data.bin``), Record4
+    (``md5checksum.hex`` = MD5 of main.xml).
 
     Examples
     --------

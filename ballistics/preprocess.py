@@ -136,8 +136,8 @@ def segment_breech_face(
     Only a concentric edge scores high; texture averages out. The primer is the best circle whose
     radius is physically plausible (`primer_radius_mm`, clipped to the image); the firing pin is
     the best circle inside it, with radius in `firing_pin_ratio` of the primer's. If all four
-    corners are missing (a scan already cropped to the primer), the primer is the measured region:
-    its centroid and equal-area radius.
+    corners are missing (a scan already cropped to the primer), the primer is the measured region
+    and the firing pin its central hole, if it has one (centroids and equal-area radii).
 
     Parameters
     ----------
@@ -167,8 +167,11 @@ def segment_breech_face(
         raise ValueError(f"firing_pin_ratio must satisfy 0 < low < high < 1, got {firing_pin_ratio}")
     values, weights, scale = _working_copy(surface, working_size)
     if _cropped_to_primer(surface.mask):
-        centre, radius = _valid_region_circle(weights > 0.5)
+        centre, radius, hole = _valid_region_circles(weights > 0.5)
         method, primer_score = "valid-region", 1.0
+        if hole is not None:  # the firing-pin impression was already cut out: it is the hole
+            return _masks(surface, centre, radius, hole[0], hole[1], scale, edge_margin, method,
+                          {"primer": primer_score, "firing_pin": 1.0})
     else:
         centre, radius, primer_score = _find_primer(values, weights, surface.pixel_size / scale, primer_radius_mm)
         method = "radial-edge"
@@ -201,17 +204,37 @@ def _cropped_to_primer(valid: np.ndarray) -> bool:
     return not (valid[0, 0] or valid[0, -1] or valid[-1, 0] or valid[-1, -1]) and valid.mean() < 0.95
 
 
-def _valid_region_circle(valid: np.ndarray) -> tuple[tuple[float, float], float]:
+def _valid_region_circles(
+    valid: np.ndarray,
+) -> tuple[tuple[float, float], float, tuple[tuple[float, float], float] | None]:
+    """Primer = largest measured region with its holes filled; firing pin = its largest hole.
+
+    Each as (centroid, equal-area radius). The hole counts only if it is at least a tenth of
+    the primer radius and its centre lies within half the primer radius of the primer centre.
+    """
     count, labels, stats, _ = cv2.connectedComponentsWithStats(valid.astype(np.uint8), connectivity=8)
     if count < 2:
         raise ValueError("cannot segment: the surface has no measured region")
     largest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
     region = (labels == largest).astype(np.uint8)
-    # Fill the firing-pin hole and other holes: the outer contour defines the primer disc.
     contours, _ = cv2.findContours(region, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
     filled = np.zeros_like(region)
     cv2.drawContours(filled, contours, -1, 1, thickness=cv2.FILLED)
-    rows, cols = np.nonzero(filled)
+    centre, radius = _equal_area_circle(filled.astype(bool))
+    holes = (filled > 0) & (region == 0)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(holes.astype(np.uint8), connectivity=8)
+    if count < 2:
+        return centre, radius, None
+    biggest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+    hole_centre, hole_radius = _equal_area_circle(labels == biggest)
+    offset = np.hypot(hole_centre[0] - centre[0], hole_centre[1] - centre[1])
+    if hole_radius < 0.1 * radius or offset > 0.5 * radius:
+        return centre, radius, None
+    return centre, radius, (hole_centre, hole_radius)
+
+
+def _equal_area_circle(region: np.ndarray) -> tuple[tuple[float, float], float]:
+    rows, cols = np.nonzero(region)
     return (float(rows.mean()), float(cols.mean())), float(np.sqrt(rows.size / np.pi))
 
 

@@ -112,7 +112,8 @@ def refuse_in_this_process(path: str) -> dict[str, float | str]:
 
 def bench_refusals(folder: Path) -> None:
     print(f"Refusing {SIDE} x {SIDE} files (limit 50 Mpx), each in a fresh process:")
-    print(f"{'type':5} {'file size':>12} {'craft s':>8} {'refuse ms':>10} {'tracemalloc':>12} {'RSS growth':>11}  outcome")
+    print(f"{'type':5} {'file size':>12} {'craft s':>8} {'refuse ms':>10} {'tracemalloc':>12} "
+          f"{'RSS growth':>11}  outcome")
     for kind, craft in (("png", craft_png), ("tiff", craft_tiff), ("jpeg", craft_jpeg), ("x3p", craft_x3p)):
         started = time.perf_counter()
         data = craft()
@@ -123,7 +124,8 @@ def bench_refusals(folder: Path) -> None:
                                 text=True, check=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
         figures = json.loads(result.stdout.strip().splitlines()[-1])
         print(f"{kind:5} {len(data):>12,} {crafted:>8.1f} {figures['seconds'] * 1e3:>10.2f} "
-              f"{figures['tracemalloc_peak_mib']:>9.2f} MiB {figures['maxrss_growth_mib']:>7.1f} MiB  {figures['outcome']}")
+              f"{figures['tracemalloc_peak_mib']:>9.2f} MiB {figures['maxrss_growth_mib']:>7.1f} MiB  "
+              f"{figures['outcome']}")
 
 
 def bench_fadul(repeat: int) -> None:

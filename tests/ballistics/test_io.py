@@ -466,6 +466,13 @@ def test_write_image_round_trip_keeps_mask(tmp_path, extension):
     assert raw.dtype == np.uint16 and raw[0, 0, 0] == 0
 
 
+def test_fully_transparent_image_is_refused(tmp_path):
+    path = tmp_path / "clear.png"
+    cv2.imwrite(str(path), np.zeros((8, 8, 4), np.uint16))
+    with pytest.raises(SurfaceFormatError, match="no valid pixel"):
+        read_surface(path, pixel_size=1e-6)
+
+
 def test_write_image_of_topography_spans_16_bits(tmp_path, surface):
     path = write_image(surface, tmp_path / "topo.png")
     raw = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)

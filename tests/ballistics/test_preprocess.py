@@ -151,6 +151,9 @@ def test_segmentation_of_cropped_scan_uses_the_measured_region():
     assert masks.method == "valid-region"
     np.testing.assert_allclose(masks.primer_centre, (63.5, 63.5), atol=1.5)
     assert masks.primer_radius == pytest.approx(0.47 * 128, rel=0.05)
+    np.testing.assert_allclose(masks.firing_pin_centre, (63.5, 63.5), atol=1.5)
+    assert masks.firing_pin_radius == pytest.approx(0.17 * 128, rel=0.05)  # the cut-out hole
+    assert masks.breech_face.sum() < surface.mask.sum()  # margins trimmed at both edges
 
 
 @pytest.fixture(scope="module")
