@@ -202,9 +202,11 @@ def _standardise(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
     Working at unit scale keeps the variance terms of the masked NCC well away from float32 round-off
     (Fadul heights are about 1e-6 m).
     """
+    out = np.zeros(values.shape, dtype=np.float32)
+    if not mask.any():  # e.g. a region rotated out of the frame: nothing to correlate
+        return out
     valid = values[mask]
     std = valid.std()
-    out = np.zeros(values.shape, dtype=np.float32)
     out[mask] = (valid - valid.mean()) / (std if std > 0 else 1.0)
     return out
 

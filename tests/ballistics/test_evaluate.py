@@ -1,0 +1,134 @@
+"""Validation runs: a small synthetic set end to end, and the Fadul acceptance test (780 pairs)."""
+from __future__ import annotations
+
+import csv
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ballistics.evaluate import evaluate, read_manifest
+from ballistics.io import write_x3p
+from ballistics.scoring import Calibration, auc
+from ballistics.synth import synthetic_set
+
+REPORT_FILES = ["summary.json", "pairs.csv", "errors.csv", "calibration.json", "parameters.json", "roc.png",
+                "roc_high_cmc.png", "histogram_score.png", "histogram_high_cmc.png", "tippett.png",
+                "calibration.png", "report.html"]
+
+
+def write_set(folder: Path, n_firearms: int = 3, shots: int = 2, *, side: int = 128) -> Path:
+    """Synthetic scans as X3P files plus a manifest with relative paths."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for name, firearm, surface in synthetic_set(n_firearms, shots, seed=5, shape=(side, side), noise=0.5):
+        write_x3p(surface, folder / f"{name}.x3p")
+        rows.append({"file": f"{name}.x3p", "firearm": firearm})
+    manifest = folder / "manifest.csv"
+    with open(manifest, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, ["file", "firearm"])
+        writer.writeheader()
+        writer.writerows(rows)
+    return manifest
+
+
+@pytest.fixture(scope="module")
+def small_run(tmp_path_factory) -> tuple[Path, object]:
+    folder = tmp_path_factory.mktemp("synthetic")
+    manifest = write_set(folder)
+    return manifest, evaluate(manifest, folder / "report", workers=2, rotate_random=3, progress=False)
+
+
+def test_report_folder_is_complete(small_run):
+    _, result = small_run
+    for name in REPORT_FILES:
+        assert (result.out_dir / name).stat().st_size > 0, name
+    summary = json.loads((result.out_dir / "summary.json").read_text())
+    assert summary["pairs"] == 15 and summary["failed"] == 0
+    assert summary["score"]["n_same"] == 3 and summary["score"]["n_different"] == 12
+    for key in ("auc", "eer", "cllr", "cllr_min", "threshold", "false_positives", "false_negatives"):
+        assert key in summary["score"]
+    assert summary["parameters"]["software"]["numpy"] == np.__version__
+    Calibration.from_json((result.out_dir / "calibration.json").read_text())
+
+
+def test_pair_table_matches_the_summary(small_run):
+    _, result = small_run
+    with open(result.out_dir / "pairs.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 15
+    scores = [float(r["score"]) for r in rows]
+    labels = [r["same_source"] == "True" for r in rows]
+    assert auc(scores, labels) == pytest.approx(result.performance.auc)
+    # Every pair of the second scan was turned by a random angle, different from pair to pair.
+    assert len({r["rotation_deg"] for r in rows}) == 15
+    assert all(r["verbal_scale"] for r in rows)
+
+
+def test_html_report_is_self_contained(small_run):
+    _, result = small_run
+    page = (result.out_dir / "report.html").read_text()
+    assert "<script" not in page.lower()
+    assert "http://" not in page and "https://" not in page
+    assert page.count("data:image/png;base64,") == 6
+
+
+def test_the_same_seed_gives_the_same_report(small_run, tmp_path):
+    manifest, first = small_run
+    again = evaluate(manifest, tmp_path / "again", workers=1, rotate_random=3, progress=False)
+    assert [p.score for p in again.pairs] == [p.score for p in first.pairs]
+
+
+@pytest.mark.parametrize("content, message", [
+    ("name,gun\na.x3p,1\n", "columns"), ("file,firearm\nmissing.x3p,1\nother.x3p,2\n", "missing"),
+])
+def test_bad_manifests_are_refused(tmp_path, content, message):
+    manifest = tmp_path / "manifest.csv"
+    manifest.write_text(content)
+    with pytest.raises(ValueError, match=message):
+        read_manifest(manifest)
+
+
+def test_a_set_without_known_matches_is_refused(tmp_path):
+    manifest = write_set(tmp_path, n_firearms=2, shots=1)
+    with pytest.raises(ValueError, match="no known matches"):
+        read_manifest(manifest)
+
+
+# --------------------------------------------------------------------------------------------------
+# Fadul acceptance: 780 pairs, one scan of every pair turned by a random angle
+# --------------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def fadul_run(fadul_dir, tmp_path_factory):
+    """The full Fadul evaluation, run once per session on 2 workers and shared by the assertions."""
+    started = time.perf_counter()
+    result = evaluate(fadul_dir / "ground_truth.csv", tmp_path_factory.mktemp("fadul-report"), workers=2,
+                      rotate_random=20261123, progress=False)
+    print(f"\nFadul evaluation: 780 pairs on 2 workers in {time.perf_counter() - started:.0f} s")
+    return result
+
+
+@pytest.mark.slow
+def test_fadul_all_pairs_were_compared(fadul_run):
+    assert fadul_run.summary["pairs"] == 780 and fadul_run.summary["failed"] == 0
+    assert (fadul_run.performance.n_same, fadul_run.performance.n_different) == (63, 717)
+
+
+@pytest.mark.slow
+def test_fadul_high_cmc_separates_perfectly(fadul_run):
+    """AUC 1.0 on the High-CMC count, as cmcR reports at 20 px / 0.5 / 6 degrees (Zemmels et al.)."""
+    assert fadul_run.summary["high_cmc"]["auc"] == 1.0
+    assert fadul_run.performance.auc == 1.0
+
+
+@pytest.mark.slow
+def test_fadul_decision_threshold_makes_no_false_identification(fadul_run):
+    threshold = fadul_run.calibration.threshold
+    ok = [p for p in fadul_run.pairs if not p.error]
+    km = [p.score for p in ok if p.same_source]
+    knm = [p.score for p in ok if not p.same_source]
+    assert max(knm) < threshold
+    assert np.mean(np.array(km) > threshold) >= 0.95
