@@ -133,9 +133,11 @@ def segment_breech_face(
     Method: on a copy reduced to `working_size` pixels, a circle's score is the contrast between
     the mean value just inside and just outside it, averaged over all angles (a radial profile
     from a polar warp, in the spirit of the polar segmentation of Leloglu et al., US 8755588 B2).
-    Only a concentric edge scores high; texture averages out. The primer is the best circle whose
-    radius is physically plausible (`primer_radius_mm`, clipped to the image); the firing pin is
-    the best circle inside it, with radius in `firing_pin_ratio` of the primer's. If all four
+    Only a concentric edge scores high; texture averages out. The primer is centred on the best
+    circle whose radius is physically plausible (`primer_radius_mm`, clipped to the image), and its
+    radius is the innermost edge at least half as strong (the pocket and case head lie outside);
+    the firing pin is the best circle inside it, with radius in `firing_pin_ratio` of the primer's,
+    taken at its outermost strong edge (the rim of the impression). If all four
     corners are missing (a scan already cropped to the primer), the primer is the measured region
     and the firing pin its central hole, if it has one (centroids and equal-area radii).
 
@@ -180,7 +182,7 @@ def segment_breech_face(
     pin_centre, pin_radius, pin_score = _best_circle(values, weights, centre, search, pin_radii)
     # The impression's rim shows as a pair of edges (lit wall, dark lip); the mark ends at the
     # outer one, so take the outermost edge at least half as strong as the best.
-    pin_radius = _outermost_edge(values, weights, pin_centre, (pin_radius, pin_radii[1]), pin_score)
+    pin_radius = _strong_edge(values, weights, pin_centre, (pin_radius, pin_radii[1]), pin_score, outermost=True)
     return _masks(surface, centre, radius, pin_centre, pin_radius, scale, edge_margin, method,
                   {"primer": primer_score, "firing_pin": pin_score})
 
@@ -247,7 +249,10 @@ def _find_primer(
     if low >= high:  # physical range does not fit the picture: assume the primer fills much of it
         low, high = 0.2 * side, 0.5 * side
     centre = ((values.shape[0] - 1) / 2.0, (values.shape[1] - 1) / 2.0)
-    return _best_circle(values, weights, centre, 0.2 * side, (low, high))
+    centre, radius, score = _best_circle(values, weights, centre, 0.2 * side, (low, high))
+    # The primer pocket and the case head make a second circle just outside the primer, at times
+    # a stronger one (a deep gap in a topography): the primer is the innermost strong edge.
+    return centre, _strong_edge(values, weights, centre, (low, radius), score, outermost=False), score
 
 
 def _best_circle(
@@ -301,14 +306,23 @@ def _radial_contrast(
     return contrast, np.arange(outer, dtype=np.float64)  # column j of the warp is radius j
 
 
-def _outermost_edge(
-    values: np.ndarray, weights: np.ndarray, centre: tuple[float, float], radii: tuple[float, float], best: float
+def _strong_edge(
+    values: np.ndarray,
+    weights: np.ndarray,
+    centre: tuple[float, float],
+    radii: tuple[float, float],
+    best: float,
+    *,
+    outermost: bool,
 ) -> float:
+    """Radius of the outermost (or innermost) local contrast peak at least half as strong as `best`."""
     contrast, radius = _radial_contrast(values, weights, centre, radii)
-    strong = (np.abs(contrast) >= 0.5 * best) & (radius >= radii[0]) & (radius <= radii[1])
-    peaks = strong & (np.abs(contrast) >= np.abs(np.roll(contrast, 1))) & (
-        np.abs(contrast) >= np.abs(np.roll(contrast, -1)))
-    return float(radius[peaks].max()) if peaks.any() else radii[0]
+    strength = np.abs(contrast)
+    strong = (strength >= 0.5 * best) & (radius >= radii[0]) & (radius <= radii[1])
+    peaks = strong & (strength >= np.roll(strength, 1)) & (strength >= np.roll(strength, -1))
+    if not peaks.any():
+        return radii[0]
+    return float(radius[peaks].max() if outermost else radius[peaks].min())
 
 
 def _step_contrast(profile: np.ndarray, width: int) -> np.ndarray:

@@ -145,6 +145,29 @@ def test_segmentation_finds_constructed_circles():
     assert (masks.breech_face <= masks.primer).all()
 
 
+def synthetic_case_head(pixel_size=7e-6):
+    """Raw topography: case head +50 µm, primer-pocket gap -100 µm, tilted textured primer face
+    (radius 270 px = 1.9 mm), firing-pin crater (radius 100 px) off centre."""
+    shape, rng = (700, 760), np.random.default_rng(1)
+    rows, cols = np.ogrid[: shape[0], : shape[1]]
+    heights = np.full(shape, 50e-6) + rng.normal(scale=1e-6, size=shape)
+    heights[disc(shape, (340, 390), 300)] = -100e-6
+    face = disc(shape, (340, 390), 270)
+    heights[face] = (rng.normal(scale=1e-6, size=shape) + 2e-8 * np.broadcast_to(cols, shape))[face]
+    depth = np.hypot(rows - 350, cols - 380)
+    pin = depth < 100
+    heights[pin] = -150e-6 + (depth[pin] / 100) ** 2 * 100e-6
+    return Surface(heights, pixel_size)
+
+
+def test_segmentation_of_raw_topography_takes_primer_inside_the_pocket_gap():
+    masks = segment_breech_face(synthetic_case_head())
+    np.testing.assert_allclose(masks.primer_centre, (340, 390), atol=3)
+    assert masks.primer_radius == pytest.approx(270, abs=5)  # not the stronger pocket edge at 300
+    np.testing.assert_allclose(masks.firing_pin_centre, (350, 380), atol=3)
+    assert masks.firing_pin_radius == pytest.approx(100, abs=5)
+
+
 def test_segmentation_of_cropped_scan_uses_the_measured_region():
     surface = shot(firearm_signature(2, shape=(128, 128)), seed=1)  # NaN outside an annulus
     masks = segment_breech_face(surface)
