@@ -350,7 +350,8 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--warmup", type=int, default=20, help="untimed requests per page first")
     parser.add_argument("--engine-options", default="",
-                        help='JSON for QMS_SQLALCHEMY_ENGINE_OPTIONS, e.g. \'{"pool_pre_ping": true, "pool_size": 10}\'')
+                        help="JSON for QMS_SQLALCHEMY_ENGINE_OPTIONS, e.g. "
+                             '\'{"pool_pre_ping": true, "pool_size": 10}\'')
     args = parser.parse_args()
     if args.server == "gunicorn" and shutil.which("gunicorn") is None:
         parser.error("gunicorn is not installed (pip install gunicorn), or use --server waitress")
