@@ -170,6 +170,8 @@ def read_surface(
         Unknown type, empty, truncated or malformed file, checksum mismatch (ValueError subclass).
     SurfaceTooLargeError
         File or declared image above the limits.
+    OSError
+        The file cannot be opened (FileNotFoundError when it does not exist).
 
     Examples
     --------
@@ -245,11 +247,8 @@ def _load_bytes(path: str | os.PathLike[str], *, max_bytes: int, max_pixels: int
         raise ValueError(f"limits must be positive, got max_bytes={max_bytes}, max_pixels={max_pixels}")
     path = Path(path)
     name = str(path)
-    try:
-        size = path.stat().st_size
-    except OSError as error:
-        raise SurfaceFormatError(f"{name}: cannot read file ({error.strerror or error})") from error
-    if not path.is_file():
+    size = path.stat().st_size  # a missing file is an OSError (FileNotFoundError), not a format error
+    if not path.is_file():  # devices and pipes (/dev/zero would never end)
         raise SurfaceFormatError(f"{name}: not a regular file")
     if size > max_bytes:
         raise SurfaceTooLargeError(f"{name}: file is {size:,} bytes, above the limit of {max_bytes:,} (max_bytes)")
@@ -273,7 +272,7 @@ def _read_x3p_bytes(
     _check_zip_directory(data, name)
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError) as error:
+    except _ZIP_ERRORS as error:
         raise SurfaceFormatError(f"{name}: not a valid X3P zip archive ({error})") from error
     with archive:
         members = {info.filename: info for info in archive.infolist()}
@@ -299,6 +298,11 @@ def _read_x3p_bytes(
     if processed is None:
         processed = marker.group(1) == "processed" if marker is not None else looks_processed(heights)
     return Surface(heights, size, kind="topography", processed=bool(processed), metadata=metadata)
+
+
+# What zipfile and zlib raise on damaged archives (found by mutation fuzzing, see the tests).
+_ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, OSError, ValueError,
+               NotImplementedError, RuntimeError, struct.error, UnicodeDecodeError, KeyError, IndexError)
 
 
 def _check_zip_directory(data: bytes, name: str) -> None:
@@ -328,7 +332,7 @@ def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int, na
             # zipfile stops at the declared size and checks the CRC, so a lying header cannot
             # make this read more than `limit` bytes.
             return member.read(limit + 1)
-    except (zipfile.BadZipFile, EOFError, OSError, ValueError, NotImplementedError, RuntimeError) as error:
+    except _ZIP_ERRORS as error:
         raise SurfaceFormatError(f"{name}: cannot decompress member {info.filename} ({error})") from error
 
 

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 import tracemalloc
+import warnings
 import zipfile
 import zlib
 from pathlib import Path
@@ -504,6 +505,61 @@ def test_tiff_whose_strip_runs_past_the_end_is_refused(tmp_path):
     data = huge_tiff(300)
     with pytest.raises(SurfaceFormatError, match="past the end"):
         read_surface(write_bytes(tmp_path, "short.tif", data[:-50]), pixel_size=1e-6)
+
+
+def test_missing_file_and_device_are_refused(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        read_surface(tmp_path / "absent.x3p")
+    with pytest.raises(SurfaceFormatError, match="not a regular file"):
+        read_surface("/dev/zero")
+    with pytest.raises(SurfaceFormatError, match="not a regular file"):
+        read_surface(tmp_path)
+
+
+def mutations(seed_files: dict[str, bytes], count: int, seed: int):
+    """Deterministic damaged copies: flipped bytes, truncations, magic integers, cut-outs."""
+    rng = np.random.default_rng(seed)
+    names = sorted(seed_files)
+    for _ in range(count):
+        data = bytearray(seed_files[names[rng.integers(len(names))]])
+        kind = rng.integers(4)
+        if kind == 0:
+            for _ in range(rng.integers(1, 9)):
+                data[rng.integers(len(data))] = rng.integers(256)
+        elif kind == 1:
+            data = data[: rng.integers(len(data))]
+        elif kind == 2:
+            at = rng.integers(len(data) - 4)
+            data[at: at + 4] = [b"\xff\xff\xff\xff", b"\x00\x00\x00\x00", b"\x00\x00N "][rng.integers(3)]
+        else:
+            at = rng.integers(len(data))
+            del data[at: at + rng.integers(1, 50)]
+        yield bytes(data)
+
+
+def test_damaged_files_are_read_or_refused_never_crash(tmp_path, x3p_samples_dir):
+    """Mutation fuzzing: every damaged file either reads or raises SurfaceFormatError.
+
+    Found on first run: zlib.error escaping from damaged deflate streams inside X3P archives.
+    """
+    pixels = np.random.default_rng(0).integers(0, 256, size=(32, 32)).astype(np.uint8)
+    seed_files = {ext: cv2.imencode(ext, pixels)[1].tobytes() for ext in (".png", ".tif", ".jpg")}
+    heights = np.random.default_rng(1).normal(size=(20, 20))
+    seed_files[".x3p"] = write_x3p(Surface(heights, 1e-6), tmp_path / "seed.x3p").read_bytes()
+    for path in x3p_samples_dir.glob("*.x3p"):
+        seed_files[path.name] = path.read_bytes()
+    outcomes = {"read": 0, "refused": 0}
+    for index, data in enumerate(mutations(seed_files, 600, seed=2)):
+        path = write_bytes(tmp_path, f"damaged{index % 10}", data)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", SurfaceWarning)  # lossy JPEG, ignored CY axis
+                read_surface(path, pixel_size=1e-6)
+            outcomes["read"] += 1
+        except SurfaceFormatError as error:
+            assert str(path) in str(error)
+            outcomes["refused"] += 1
+    assert outcomes["refused"] > 300 and outcomes["read"] > 10
 
 
 def test_file_size_limit_is_checked_first(tmp_path):
