@@ -46,12 +46,18 @@ def load_config(app: Flask, overrides: Mapping[str, Any] | None) -> None:
     _apply_instance_defaults(app)
     _check_production(app)
     app.config["SQLALCHEMY_DATABASE_URI"] = app.config["DATABASE_URL"]
+    if not str(app.config["DATABASE_URL"]).startswith("sqlite"):
+        # At least as many pooled connections as the server has threads (waitress: 8).
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"pool_size": 10, "max_overflow": 10,
+                                                   **app.config["SQLALCHEMY_ENGINE_OPTIONS"]}
     app.config["SESSION_COOKIE_SECURE"] = app.config["ENV"] == "production"
 
 
 def _apply_instance_defaults(app: Flask) -> None:
     instance = Path(app.config.get("INSTANCE_PATH") or app.instance_path)
     app.config["INSTANCE_PATH"] = str(instance)
+    # The SQLite file holds password hashes and MFA secrets: only the owner may enter.
+    instance.mkdir(mode=0o700, parents=True, exist_ok=True)
     app.config.setdefault("DATABASE_URL", f"sqlite:///{instance / 'qms.sqlite3'}")
     app.config.setdefault("OBJECT_STORE", str(instance / "objects"))
     if not app.config.get("SECRET_KEY") and app.config["ENV"] != "production":

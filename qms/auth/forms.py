@@ -11,18 +11,22 @@ ROLE_CHOICES = [SelectChoice(role.value, label) for role, label in ROLE_LABELS.i
 
 
 class LoginForm(FlaskForm):
-    username = StringField("User name", validators=[DataRequired(), Length(max=64)])
-    password = PasswordField("Password", validators=[DataRequired(), Length(max=1024)])
+    username = StringField("User name", validators=[DataRequired(), Length(max=64)],
+                           render_kw={"autocomplete": "username", "autofocus": True})
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=1024)],
+                             render_kw={"autocomplete": "current-password"})
 
 
 class MfaCodeForm(FlaskForm):
     code = StringField("Six-digit code from your authenticator app",
-                       validators=[DataRequired(), Regexp(r"^\s*\d{3}\s?\d{3}\s*$", message="Enter the six digits.")])
+                       validators=[DataRequired(), Regexp(r"^\s*\d{3}\s?\d{3}\s*$", message="Enter the six digits.")],
+                       render_kw={"autocomplete": "one-time-code", "inputmode": "numeric"})
 
 
 class PasswordChangeForm(FlaskForm):
     current = PasswordField("Current password", validators=[DataRequired()])
-    new = PasswordField("New password (at least 12 characters)", validators=[DataRequired(), Length(max=1024)])
+    new = PasswordField("New password (at least 12 characters)", validators=[DataRequired(), Length(max=1024)],
+                        render_kw={"autocomplete": "new-password"})
 
 
 class UserForm(FlaskForm):

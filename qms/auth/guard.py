@@ -52,12 +52,13 @@ def _identify_session() -> None:
         set_scope(())
         return
     user: User = current_user._get_current_object()  # type: ignore[attr-defined]
-    units = [m.unit_id for m in services.memberships_of(user)]
+    memberships = services.memberships_of(user)
+    units = [m.unit_id for m in memberships]
     unit_id = session.get("unit_id")
     if unit_id not in units:
         unit_id = units[0] if units else None
         session["unit_id"] = unit_id
-    _bind(user, unit_id, services.roles_in(user, unit_id))
+    _bind(user, unit_id, frozenset(Role(m.role) for m in memberships if m.unit_id == unit_id))
 
 
 def _bind(user: User, unit_id: int | None, roles: frozenset[Role]) -> None:

@@ -23,6 +23,12 @@ def health():  # type: ignore[no-untyped-def]
     return jsonify(status="ok")
 
 
+@bp.get("/favicon.ico")
+@public
+def favicon():  # type: ignore[no-untyped-def]
+    return redirect(url_for("static", filename="favicon.svg"), code=301)
+
+
 @bp.post("/unit")
 @requires(ALL_ROLES)
 def switch_unit():  # type: ignore[no-untyped-def]

@@ -35,7 +35,12 @@ def append_only_model(model: type) -> type:
 @append_only_model
 class AuditEvent(ScopedByUnit, db.Model):  # type: ignore[name-defined]
     __tablename__ = "audit_event"
-    __table_args__ = (Index("ix_audit_event_entity", "entity", "entity_id"),)
+    __table_args__ = (
+        Index("ix_audit_event_entity", "entity", "entity_id"),
+        Index("ix_audit_event_unit_id_id", "unit_id", "id"),
+        Index("ix_audit_event_user_id_id", "user_id", "id"),
+        Index("ix_audit_event_username_id", "username", "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
@@ -45,8 +50,8 @@ class AuditEvent(ScopedByUnit, db.Model):  # type: ignore[name-defined]
     action: Mapped[str] = mapped_column(String(16))  # insert | update | delete
     entity: Mapped[str] = mapped_column(String(64))
     entity_id: Mapped[str] = mapped_column(String(64))
-    before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
     reason: Mapped[str] = mapped_column(Text, default="")
     request_id: Mapped[str] = mapped_column(String(36), default="")
     ip: Mapped[str] = mapped_column(String(64), default="")

@@ -90,7 +90,11 @@ def list_events(flt: TrailFilter, *, page: int, per_page: int) -> Page:
 
 
 def entities() -> list[str]:
-    return list(db.session.scalars(select(AuditEvent.entity).distinct().order_by(AuditEvent.entity)))
+    """The record types the trail can hold: every audited model (no scan of the trail itself)."""
+    from qms.trail.audited import Audited
+
+    return sorted({mapper.class_.__name__ for mapper in db.Model.registry.mappers
+                   if issubclass(mapper.class_, Audited)})
 
 
 def export_csv(flt: TrailFilter) -> Iterator[str]:

@@ -28,8 +28,8 @@ def upgrade():
     sa.Column('action', sa.String(length=16), nullable=False),
     sa.Column('entity', sa.String(length=64), nullable=False),
     sa.Column('entity_id', sa.String(length=64), nullable=False),
-    sa.Column('before', sa.JSON(), nullable=True),
-    sa.Column('after', sa.JSON(), nullable=True),
+    sa.Column('before', sa.JSON(none_as_null=True), nullable=True),
+    sa.Column('after', sa.JSON(none_as_null=True), nullable=True),
     sa.Column('reason', sa.Text(), nullable=False),
     sa.Column('request_id', sa.String(length=36), nullable=False),
     sa.Column('ip', sa.String(length=64), nullable=False),
@@ -38,6 +38,9 @@ def upgrade():
     with op.batch_alter_table('audit_event', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_audit_event_at'), ['at'], unique=False)
         batch_op.create_index('ix_audit_event_entity', ['entity', 'entity_id'], unique=False)
+        batch_op.create_index('ix_audit_event_unit_id_id', ['unit_id', 'id'], unique=False)
+        batch_op.create_index('ix_audit_event_user_id_id', ['user_id', 'id'], unique=False)
+        batch_op.create_index('ix_audit_event_username_id', ['username', 'id'], unique=False)
         batch_op.create_index(batch_op.f('ix_audit_event_unit_id'), ['unit_id'], unique=False)
 
     op.create_table('unit',

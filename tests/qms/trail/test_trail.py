@@ -136,3 +136,10 @@ def test_trail_shows_only_the_readers_unit(make_unit, make_user, login_as, db_se
     body = client.get("/trail").get_data(as_text=True) + client.get("/trail/export.csv").get_data(as_text=True)
     assert "secret.agent.b" not in body
     assert db_session.scalar(sa.select(sa.func.count()).select_from(Unit)) == 2
+
+
+def test_missing_before_and_after_are_sql_null(db_session, make_unit):
+    unit = make_unit()
+    inserted = sa.select(sa.func.count()).select_from(AuditEvent).where(
+        AuditEvent.entity == "Unit", AuditEvent.entity_id == str(unit.id), AuditEvent.before.is_(None))
+    assert db_session.scalar(inserted) == 1
