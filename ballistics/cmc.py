@@ -36,14 +36,7 @@ import cv2
 import numpy as np
 import scipy.fft as sfft
 
-from ballistics.registration import (
-    Alignment,
-    _ncc_from_spectra,
-    _spectra,
-    _standardise,
-    register,
-    rotate_masked,
-)
+from ballistics.registration import Alignment, _standardise, register, rotate_masked
 from ballistics.surface import Surface
 
 __all__ = ["CMCParams", "CellResult", "Comparison", "DirectionResult", "compare"]
@@ -201,7 +194,7 @@ class _Cells:
     size: tuple[int, int]
     region: tuple[int, int]
     valid_counts: np.ndarray
-    spectra: tuple[np.ndarray, ...]
+    spectra: tuple[list[np.ndarray], ...]  # per cell: OpenCV CCS spectra of values, squares, mask
     fft_shape: tuple[int, int]
 
 
@@ -229,7 +222,9 @@ def _cells(surface: Surface, params: CMCParams) -> _Cells:
     # Each cell is restandardised on its own points: the correlation is scale-free, and this keeps the
     # variance terms of the FFT formula well conditioned in float32.
     blocks = [_standardise(b, m) for b, m in zip(blocks, masks)]
-    spectra = _spectra(np.stack(blocks), np.stack(masks), shape)
+    values = np.stack([np.where(m, b, 0) for b, m in zip(blocks, masks)]).astype(np.float32)
+    weights = np.stack(masks).astype(np.float32)
+    spectra = (_dfts(values, shape), _dfts(values * values, shape), _dfts(weights, shape))
     counts = np.array([m.sum() for m in masks], dtype=float)
     return _Cells(np.array(index), np.array(origin), (ch, cw), region, counts, spectra, shape)
 
@@ -268,8 +263,7 @@ def _search(reference: Surface, target: Surface, alignment: Alignment, params: C
     min_n = (params.min_cell_overlap * cells.valid_counts)[:, None, None]
     for k, angle in enumerate(angles):
         values, masks = _regions(target, cells, alignment, angle, reference.shape)
-        ncc, _ = _ncc_from_spectra(cells.spectra, _spectra(values, masks, cells.fft_shape),
-                                   cells.fft_shape, min_overlap=min_n, crop=crop)
+        ncc = _cell_ncc(cells, values, masks, crop, min_n)
         flat = np.nan_to_num(ncc, nan=-1.0).reshape(n, -1)
         best = flat.argmax(axis=1)
         ccf[:, k] = flat[np.arange(n), best]
@@ -278,6 +272,48 @@ def _search(reference: Surface, target: Surface, alignment: Alignment, params: C
         dy[:, k] = oy - (rh - ch) // 2
         dx[:, k] = ox - (rw - cw) // 2
     return angles, ccf, dx, dy
+
+
+def _dfts(stack: np.ndarray, shape: tuple[int, int]) -> list[np.ndarray]:
+    """OpenCV real DFTs (packed CCS format) of zero-padded arrays.
+
+    For the small (about 144 x 144) transforms of the cell search, OpenCV's DFT and ``mulSpectrums``
+    are about 1.5 times faster than scipy's pocketfft (measured: 18 vs 27 ms CPU per rotation for the
+    29 cells of a Fadul scan).
+    """
+    padded = np.zeros((len(stack),) + tuple(shape), np.float32)
+    padded[:, : stack.shape[1], : stack.shape[2]] = stack
+    return [cv2.dft(p) for p in padded]
+
+
+def _cell_ncc(cells: _Cells, values: np.ndarray, masks: np.ndarray, crop: tuple[int, int],
+              min_n: np.ndarray) -> np.ndarray:
+    """Masked NCC (Padfield 2012, eq. 11) of every cell with its region, for the shifts in ``crop``.
+
+    ``ncc[k, i, j]`` correlates cell k with the region window whose top-left is (i, j); NaN where
+    the overlap is below ``min_n[k]`` or flat.
+    """
+    f1, f1sq, m1 = cells.spectra
+    filled = np.where(masks, values, 0).astype(np.float32)
+    f2, f2sq, m2 = (_dfts(filled, cells.fft_shape), _dfts(filled * filled, cells.fft_shape),
+                    _dfts(masks.astype(np.float32), cells.fft_shape))
+    flags = cv2.DFT_REAL_OUTPUT | cv2.DFT_SCALE
+    terms = np.empty((6, len(f2)) + crop, np.float32)
+    for k in range(len(f2)):
+        # corr(fixed(p), moving(p + s)) = IDFT(conj(F1) F2): mulSpectrums(F2, F1, conjB=True).
+        for t, (a, b) in enumerate(((m1[k], m2[k]), (f1[k], m2[k]), (m1[k], f2[k]), (f1[k], f2[k]),
+                                    (f1sq[k], m2[k]), (m1[k], f2sq[k]))):
+            terms[t, k] = cv2.idft(cv2.mulSpectrums(b, a, 0, conjB=True), flags=flags)[: crop[0], : crop[1]]
+    n, s1, s2, cross, sq1, sq2 = terms
+    n = np.rint(n)
+    safe = np.maximum(n, 1.0)
+    num = cross - s1 * s2 / safe
+    v1 = sq1 - s1 * s1 / safe
+    v2 = sq2 - s2 * s2 / safe
+    # Standardised inputs: a variance below 1e-3 per point is round-off or a flat patch.
+    ok = (n >= min_n) & (v1 > 1e-3 * safe) & (v2 > 1e-3 * safe)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.clip(np.where(ok, num / np.sqrt(np.abs(v1 * v2)), np.nan), -1.0, 1.0)
 
 
 # --------------------------------------------------------------------------------------------------
