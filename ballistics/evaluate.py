@@ -182,7 +182,7 @@ def _run(tasks: list, workers: int, progress: bool) -> list[PairResult]:
         # Spawned (not forked) workers: no inherited threads or locks; the first-file order of the
         # tasks keeps each worker's cache of scans small.
         with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_worker_init) as pool:
-            for result in pool.map(_compare_pair, tasks, chunksize=max(1, len(tasks) // (workers * 8))):
+            for result in pool.map(_compare_pair, tasks, chunksize=max(1, min(16, len(tasks) // (workers * 8)))):
                 results.append(result)
                 bar.update()
     bar.close()
