@@ -1,0 +1,471 @@
+"""Custody actions: register cases and items, and append custody events through the state machine.
+
+Every action locks the item row (SELECT ... FOR UPDATE on PostgreSQL), checks that the event is
+possible in the item's current state, appends one hash-chained event with the next sequence number
+and updates the item's cached state. UNIQUE(item_id, seq) stops a second writer that got past the
+lock (SQLite has no row locks): it gets CustodyConflict. Services add and flush; callers commit.
+"""
+from __future__ import annotations
+
+import base64
+import secrets
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from flask import current_app, has_app_context
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from qms.auth.models import LoginAttempt, Role, User
+from qms.auth.passwords import DUMMY_HASH, verify_password
+from qms.auth.services import recent_failures, roles_in
+from qms.db import utcnow
+from qms.evidence.chain import HASH_VERSION, event_hash
+from qms.evidence.models import (Case, CustodyEvent, EventKind, Item, ItemState, ItemType, LocationKind,
+                                 StorageLocation)
+from qms.extensions import db
+
+CUSTODIANS = frozenset({Role.CSI_OFFICER, Role.EXAMINER})  # who may hold, receive or witness evidence
+FUTURE_TOLERANCE = timedelta(minutes=5)
+MAX_OFFSET_MINUTES = 14 * 60
+
+
+class CustodyError(ValueError):
+    """An action the chain of custody refuses; the message says why and is safe to show."""
+
+    status = 400
+
+
+class CustodyConflict(CustodyError):
+    """Someone else recorded an event on the same item at the same moment."""
+
+    status = 409
+
+
+class AuthenticationFailed(CustodyError):
+    """A party's password was wrong (the attempt is recorded like a failed login)."""
+
+
+class Throttled(CustodyError):
+    status = 429
+
+
+CONFLICT = ("Someone else recorded a custody event on this item at the same moment; nothing was recorded. "
+            "Reload the item and try again.")
+
+
+@dataclass(frozen=True)
+class When:
+    """When an event happened: a UTC time and the local UTC offset (minutes) where it was recorded."""
+
+    at: datetime | None = None
+    offset_minutes: int = 0
+
+
+def _label_code() -> str:
+    raw = base64.b32encode(secrets.token_bytes(5)).decode()
+    return f"{raw[:4]}-{raw[4:]}"
+
+
+def _name(user: User | None) -> str:
+    return "" if user is None else f"{user.username} ({user.full_name})"
+
+
+def is_custodian(user: User, unit_id: int) -> bool:
+    return bool(roles_in(user, unit_id) & CUSTODIANS)
+
+
+def exhibit(item: Item) -> str:
+    return f"exhibit {item.exhibit_number} of case {item.case.case_number}"
+
+
+# --- cases, locations, items -----------------------------------------------------------------------------
+
+def register_case(*, unit_id: int, actor: User, case_number: str, offence_type: str, opened_on: date,
+                  offence_date: date | None = None, summary: str = "") -> Case:
+    case_number = case_number.strip()
+    if not case_number or not offence_type.strip():
+        raise CustodyError("A case needs a case number and an offence type.")
+    if offence_date and offence_date > utcnow().date() + timedelta(days=1):
+        raise CustodyError("The offence date is in the future.")
+    taken = select(Case.id).where(Case.unit_id == unit_id, Case.case_number == case_number)
+    if db.session.scalar(taken) is not None:
+        raise CustodyError(f"Case number {case_number} already exists in this unit.")
+    case = Case(unit_id=unit_id, case_number=case_number, offence_type=offence_type.strip(), opened_on=opened_on,
+                offence_date=offence_date, summary=summary.strip(), created_by_id=actor.id)
+    db.session.add(case)
+    db.session.flush()
+    return case
+
+
+def add_location(*, unit_id: int, kind: str, name: str, parent: StorageLocation | None = None) -> StorageLocation:
+    if kind not in LocationKind.__members__.values():
+        raise CustodyError(f"Unknown kind of location {kind!r}.")
+    order = list(LocationKind)
+    if parent is None and kind != LocationKind.BUILDING:
+        raise CustodyError("Only a building stands on its own; put a room, cabinet, shelf or box inside a place.")
+    if parent is not None and order.index(LocationKind(kind)) <= order.index(LocationKind(parent.kind)):
+        raise CustodyError(f"A {kind} cannot be inside a {parent.kind}.")
+    name = name.strip()
+    if not name:
+        raise CustodyError("Give the location a name.")
+    siblings = select(StorageLocation.id).where(StorageLocation.unit_id == unit_id, StorageLocation.name == name,
+                                                StorageLocation.parent_id == (parent.id if parent else None))
+    if parent is None:
+        siblings = siblings.where(StorageLocation.parent_id.is_(None))
+    if db.session.scalar(siblings) is not None:
+        raise CustodyError(f"There is already a location called {name!r} there.")
+    location = StorageLocation(unit_id=unit_id, kind=kind, name=name, parent_id=parent.id if parent else None)
+    db.session.add(location)
+    db.session.flush()
+    return location
+
+
+def register_item(case: Case, *, actor: User, exhibit_number: str, item_type: str, description: str,
+                  collected_place: str = "", when: When = When(), seal_number: str = "", packaging: str = "",
+                  make: str = "", model: str = "", serial_number: str = "", calibre: str = "",
+                  parent: Item | None = None) -> Item:
+    """A new item, with its first event (collected) and, when a seal number is given, a second (sealed)."""
+    exhibit_number = exhibit_number.strip()
+    if not exhibit_number or not description.strip():
+        raise CustodyError("An item needs an exhibit number and a description.")
+    if item_type not in ItemType.__members__.values():
+        raise CustodyError(f"Unknown item type {item_type!r}.")
+    if not is_custodian(actor, case.unit_id):
+        raise CustodyError("Only a CSI officer or an examiner of the unit can take items into custody.")
+    taken = select(Item.id).where(Item.case_id == case.id, Item.exhibit_number == exhibit_number)
+    if db.session.scalar(taken) is not None:
+        raise CustodyError(f"Exhibit number {exhibit_number} is already used in case {case.case_number}.")
+    at = _check_time(when, previous=None)
+    item = Item(unit_id=case.unit_id, case=case, exhibit_number=exhibit_number, item_type=item_type,
+                description=description.strip(), make=make.strip(), model=model.strip(),
+                serial_number=serial_number.strip(), calibre=calibre.strip(), packaging=packaging.strip(),
+                collected_by_id=actor.id, collected_at=at, collected_place=collected_place.strip(),
+                parent_item_id=parent.id if parent else None, label_code=_label_code())
+    db.session.add(item)
+    db.session.flush()
+    details = {"case_number": case.case_number, "exhibit_number": item.exhibit_number, "item_type": item_type,
+               "description": item.description, "collected_place": item.collected_place,
+               "packaging": item.packaging, "serial_number": item.serial_number, "make": item.make,
+               "model": item.model, "calibre": item.calibre}
+    if parent is not None:
+        details |= {"parent_item_id": parent.id, "parent_exhibit_number": parent.exhibit_number}
+    _append(item, EventKind.COLLECTED, actor, When(at, when.offset_minutes), details=details)
+    item.holder_id, item.state = actor.id, ItemState.IN_CUSTODY.value
+    if seal_number.strip():
+        seal(item, actor=actor, seal_number=seal_number, when=When(at, when.offset_minutes))
+    return item
+
+
+# --- the state machine ---------------------------------------------------------------------------------
+
+def _lock(item: Item) -> Item:
+    """Re-read the item FOR UPDATE (PostgreSQL row lock; SQLite ignores it) with fresh values."""
+    stmt = select(Item).where(Item.id == item.id).with_for_update().execution_options(populate_existing=True)
+    locked = db.session.scalar(stmt)
+    if locked is None:
+        raise CustodyError("This item does not exist (any more).")
+    return locked
+
+
+def _refuse_final(item: Item, kind: EventKind) -> None:
+    if item.final:
+        what = "was returned to its owner" if item.state == ItemState.RETURNED else "was destroyed or disposed of"
+        raise CustodyError(f"Cannot record '{kind.label.lower()}': {exhibit(item)} {what}; "
+                           "only corrections can still be recorded.")
+
+
+def _require_holder(item: Item, actor: User, kind: EventKind) -> None:
+    _refuse_final(item, kind)
+    doing = kind.label.lower()
+    if item.state == ItemState.IN_STORAGE:
+        raise CustodyError(f"Cannot record '{doing}': {exhibit(item)} is in storage "
+                           f"({item.location.path if item.location else 'unknown place'}); take it out first.")
+    if item.state == ItemState.IN_TRANSIT and kind != EventKind.TRANSFER_OFFERED:
+        raise CustodyError(f"Cannot record '{doing}': {exhibit(item)} is in transit to "
+                           f"{_name(item.pending_to)}; it must be accepted or the offer cancelled first.")
+    if item.holder_id != actor.id:
+        raise CustodyError(f"Cannot record '{doing}': you do not hold {exhibit(item)}; "
+                           f"{_name(item.holder) or 'nobody'} does.")
+
+
+def _check_time(when: When, *, previous: datetime | None) -> datetime:
+    if not -MAX_OFFSET_MINUTES <= when.offset_minutes <= MAX_OFFSET_MINUTES:
+        raise CustodyError("The local UTC offset must be between -14:00 and +14:00.")
+    now = utcnow()
+    at = when.at or now
+    if at.tzinfo is None:
+        raise CustodyError("The time of the event must say its time zone.")
+    if at > now + FUTURE_TOLERANCE:
+        raise CustodyError("The event's time is in the future.")
+    if previous is not None and at < previous:
+        raise CustodyError(f"Out of order: the event's time is before the item's previous event "
+                           f"({previous:%Y-%m-%d %H:%M} UTC). Record events in the order they happened, "
+                           "or record a correction.")
+    return at
+
+
+def _previous_time(item: Item) -> datetime | None:
+    if item.head_seq == 0:
+        return None
+    return db.session.scalar(select(CustodyEvent.occurred_at).where(
+        CustodyEvent.item_id == item.id, CustodyEvent.seq == item.head_seq))
+
+
+def _append(item: Item, kind: EventKind, actor: User, when: When, *, details: dict[str, Any] | None = None,
+            **fields: Any) -> CustodyEvent:
+    at = _check_time(when, previous=_previous_time(item))
+    parties = {"actor": _name(actor)}
+    for role in ("from_user", "to_user", "witness"):
+        user = fields.pop(role, None)
+        if user is not None:
+            fields[f"{role}_id"] = user.id
+            parties[role.removesuffix("_user")] = _name(user)
+    row: dict[str, Any] = {
+        "hash_version": HASH_VERSION, "unit_id": item.unit_id, "item_id": item.id, "seq": item.head_seq + 1,
+        "kind": kind.value, "occurred_at": at, "utc_offset_minutes": when.offset_minutes,
+        "recorded_at": utcnow(), "actor_id": actor.id, "from_user_id": None, "to_user_id": None,
+        "witness_id": None, "location_id": None, "seal_number": "", "refers_to_seq": None, "notes": "",
+        "details": {"parties": parties, **(details or {})}, "prev_hash": item.head_hash,
+    }
+    row.update(fields)
+    row["notes"] = (row["notes"] or "").strip()
+    row["hash"] = event_hash(row)
+    event = CustodyEvent(**row)
+    db.session.add(event)
+    item.head_seq, item.head_hash = row["seq"], row["hash"]
+    try:
+        db.session.flush()
+    except IntegrityError as error:
+        raise CustodyConflict(CONFLICT) from error
+    return event
+
+
+def authenticate_party(username: str, password: str, *, unit_id: int, what: str) -> User:
+    """A second person confirms with their password (receiver, witness); failures count as failed logins."""
+    username = (username or "").strip()[:64]
+    limit = current_app.config["LOGIN_MAX_FAILURES"] if has_app_context() else 10
+    if recent_failures(username, utcnow()) >= limit:
+        raise Throttled("Too many failed attempts for this account. Try again in 15 minutes.")
+    user = db.session.scalar(select(User).where(User.username == username).execution_options(unscoped=True))
+    # (unscoped: the person confirming is looked up by name like at login; membership is checked next)
+    if user is None or not user.active:
+        verify_password(DUMMY_HASH, password or "")
+        ok = False
+    else:
+        ok = verify_password(user.password_hash, password or "")
+    if not ok:
+        db.session.add(LoginAttempt(username=username, user_id=user.id if user else None, succeeded=False,
+                                    reason=f"bad password ({what})"[:64]))
+        db.session.flush()
+        raise AuthenticationFailed(f"The {what} could not be authenticated: unknown user name or wrong password. "
+                                   "Nothing was recorded.")
+    assert user is not None
+    if not is_custodian(user, unit_id):
+        raise CustodyError(f"{_name(user)} is not a CSI officer or examiner of this unit and cannot act as {what}.")
+    return user
+
+
+# --- actions ---------------------------------------------------------------------------------------------
+
+def offer_transfer(item: Item, *, actor: User, receiver: User, when: When = When(), notes: str = "") -> CustodyEvent:
+    item = _lock(item)
+    _require_holder(item, actor, EventKind.TRANSFER_OFFERED)
+    if item.state == ItemState.IN_TRANSIT:
+        raise CustodyError(f"{exhibit(item).capitalize()} is already offered to {_name(item.pending_to)}; "
+                           "cancel that offer first.")
+    if receiver.id == actor.id:
+        raise CustodyError("You cannot transfer an item to yourself.")
+    if not is_custodian(receiver, item.unit_id):
+        raise CustodyError(f"{_name(receiver)} is not a CSI officer or examiner of this unit and cannot receive "
+                           "evidence.")
+    event = _append(item, EventKind.TRANSFER_OFFERED, actor, when, from_user=actor, to_user=receiver, notes=notes)
+    item.state, item.pending_to_id = ItemState.IN_TRANSIT.value, receiver.id
+    return event
+
+
+def accept_transfer(item: Item, *, username: str, password: str, recorded_by: User | None = None,
+                    when: When = When(), notes: str = "") -> CustodyEvent:
+    """The receiver accepts with their password, on the sender's device or later from their own account."""
+    receiver = authenticate_party(username, password, unit_id=item.unit_id, what="receiver")
+    item = _lock(item)
+    _refuse_final(item, EventKind.TRANSFER_ACCEPTED)
+    if item.state != ItemState.IN_TRANSIT or item.pending_to_id is None:
+        raise CustodyError(f"There is no pending transfer of {exhibit(item)} to accept.")
+    if item.pending_to_id != receiver.id:
+        raise CustodyError(f"{exhibit(item).capitalize()} is offered to {_name(item.pending_to)}; only they can "
+                           "accept it.")
+    offer_seq = db.session.scalar(select(CustodyEvent.seq).where(
+        CustodyEvent.item_id == item.id, CustodyEvent.kind == EventKind.TRANSFER_OFFERED.value)
+        .order_by(CustodyEvent.seq.desc()).limit(1))
+    sender = item.holder
+    signature = {"receiver": "password re-entered", "recorded_in_session_of": _name(recorded_by or receiver)}
+    event = _append(item, EventKind.TRANSFER_ACCEPTED, receiver, when, from_user=sender, to_user=receiver,
+                    refers_to_seq=offer_seq, notes=notes, details={"signatures": signature})
+    item.state, item.holder_id, item.pending_to_id = ItemState.IN_CUSTODY.value, receiver.id, None
+    return event
+
+
+def cancel_transfer(item: Item, *, actor: User, when: When = When(), notes: str = "") -> CustodyEvent:
+    item = _lock(item)
+    _refuse_final(item, EventKind.TRANSFER_CANCELLED)
+    if item.state != ItemState.IN_TRANSIT:
+        raise CustodyError(f"There is no pending transfer of {exhibit(item)} to cancel.")
+    if actor.id not in (item.holder_id, item.pending_to_id):
+        raise CustodyError("Only the sender or the intended receiver can cancel a transfer.")
+    declined = actor.id == item.pending_to_id
+    event = _append(item, EventKind.TRANSFER_CANCELLED, actor, when, from_user=item.holder, to_user=item.pending_to,
+                    notes=notes, details={"declined_by_receiver": declined})
+    item.state, item.pending_to_id = ItemState.IN_CUSTODY.value, None
+    return event
+
+
+def transfer_custody(item: Item, *, actor: User, receiver_username: str, receiver_password: str,
+                     when: When = When(), notes: str = "") -> CustodyEvent:
+    """Hand over on one device: the offer and the receiver's acceptance in one step."""
+    receiver = authenticate_party(receiver_username, receiver_password, unit_id=item.unit_id, what="receiver")
+    offer_transfer(item, actor=actor, receiver=receiver, when=when, notes=notes)
+    item = _lock(item)
+    offer_seq = item.head_seq
+    signature = {"receiver": "password re-entered", "recorded_in_session_of": _name(actor)}
+    event = _append(item, EventKind.TRANSFER_ACCEPTED, receiver, when, from_user=actor, to_user=receiver,
+                    refers_to_seq=offer_seq, details={"signatures": signature})
+    item.state, item.holder_id, item.pending_to_id = ItemState.IN_CUSTODY.value, receiver.id, None
+    return event
+
+
+def store(item: Item, *, actor: User, location: StorageLocation, when: When = When(), notes: str = "") -> CustodyEvent:
+    item = _lock(item)
+    _require_holder(item, actor, EventKind.STORED)
+    if location.unit_id != item.unit_id:
+        raise CustodyError("That storage location belongs to another unit.")
+    event = _append(item, EventKind.STORED, actor, when, location_id=location.id, notes=notes,
+                    details={"location": location.path})
+    item.state, item.holder_id, item.location_id = ItemState.IN_STORAGE.value, None, location.id
+    return event
+
+
+def remove_from_storage(item: Item, *, actor: User, when: When = When(), notes: str = "") -> CustodyEvent:
+    item = _lock(item)
+    _refuse_final(item, EventKind.REMOVED_FROM_STORAGE)
+    if item.state != ItemState.IN_STORAGE:
+        raise CustodyError(f"Cannot take {exhibit(item)} out of storage: it is not in storage "
+                           f"({ItemState(item.state).value.replace('_', ' ')}).")
+    if not is_custodian(actor, item.unit_id):
+        raise CustodyError("Only a CSI officer or an examiner of the unit can take evidence out of storage.")
+    location = item.location
+    event = _append(item, EventKind.REMOVED_FROM_STORAGE, actor, when, location_id=item.location_id, notes=notes,
+                    to_user=actor, details={"location": location.path if location else ""})
+    item.state, item.holder_id, item.location_id = ItemState.IN_CUSTODY.value, actor.id, None
+    return event
+
+
+def examine(item: Item, *, actor: User, notes: str, when: When = When()) -> CustodyEvent:
+    item = _lock(item)
+    _require_holder(item, actor, EventKind.EXAMINED)
+    if not notes.strip():
+        raise CustodyError("Say what was examined (or which examination was done).")
+    return _append(item, EventKind.EXAMINED, actor, when, notes=notes)
+
+
+def _seals_used(item: Item) -> set[str]:
+    return set(db.session.scalars(select(CustodyEvent.seal_number).where(
+        CustodyEvent.item_id == item.id, CustodyEvent.seal_number != "")))
+
+
+def seal(item: Item, *, actor: User, seal_number: str, when: When = When(), notes: str = "",
+         kind: EventKind = EventKind.SEALED) -> CustodyEvent:
+    item = _lock(item)
+    _require_holder(item, actor, kind)
+    seal_number = seal_number.strip()
+    if not seal_number:
+        raise CustodyError("Give the number of the seal.")
+    if item.sealed:
+        raise CustodyError(f"{exhibit(item).capitalize()} is already sealed (seal {item.seal_number}); "
+                           "break the seal first.")
+    if seal_number in _seals_used(item):
+        raise CustodyError(f"Seal number {seal_number} was already used on this item; a new seal needs a new number.")
+    event = _append(item, kind, actor, when, seal_number=seal_number, notes=notes)
+    item.sealed, item.seal_number = True, seal_number
+    return event
+
+
+def reseal(item: Item, *, actor: User, seal_number: str, when: When = When(), notes: str = "") -> CustodyEvent:
+    if not _lock(item).seal_number:
+        raise CustodyError("This item was never sealed: record 'sealed', not 'resealed'.")
+    return seal(item, actor=actor, seal_number=seal_number, when=when, notes=notes, kind=EventKind.RESEALED)
+
+
+def break_seal(item: Item, *, actor: User, notes: str, when: When = When()) -> CustodyEvent:
+    item = _lock(item)
+    _require_holder(item, actor, EventKind.SEAL_BROKEN)
+    if not item.sealed:
+        raise CustodyError(f"{exhibit(item).capitalize()} is not sealed.")
+    if not notes.strip():
+        raise CustodyError("Say why the seal is broken.")
+    event = _append(item, EventKind.SEAL_BROKEN, actor, when, seal_number=item.seal_number, notes=notes)
+    item.sealed = False
+    return event
+
+
+def sample(item: Item, *, actor: User, exhibit_number: str, item_type: str, description: str,
+           when: When = When(), notes: str = "") -> Item:
+    """Take a sub-item (a sample, a test-fire): a new item with its own chain that records its parent."""
+    item = _lock(item)
+    _require_holder(item, actor, EventKind.SAMPLED)
+    when = When(_check_time(when, previous=_previous_time(item)), when.offset_minutes)
+    child = register_item(item.case, actor=actor, exhibit_number=exhibit_number, item_type=item_type,
+                          description=description, when=when, parent=item,
+                          collected_place=f"sampled from exhibit {item.exhibit_number}")
+    _append(item, EventKind.SAMPLED, actor, when, notes=notes,
+            details={"sub_item_id": child.id, "sub_exhibit_number": child.exhibit_number})
+    return child
+
+
+def return_to_owner(item: Item, *, actor: User, recipient: str, when: When = When(), notes: str = "") -> CustodyEvent:
+    item = _lock(item)
+    _require_holder(item, actor, EventKind.RETURNED_TO_OWNER)
+    if not recipient.strip():
+        raise CustodyError("Name the person the item was returned to (and their document).")
+    event = _append(item, EventKind.RETURNED_TO_OWNER, actor, when, notes=notes,
+                    details={"recipient": recipient.strip()[:200]})
+    item.state, item.holder_id = ItemState.RETURNED.value, None
+    return event
+
+
+def destroy(item: Item, *, actor: User, witness_username: str, witness_password: str, method: str,
+            disposed: bool = False, when: When = When(), notes: str = "") -> CustodyEvent:
+    """Destroy or dispose of an item: a second authorised person witnesses it with their password."""
+    kind = EventKind.DISPOSED if disposed else EventKind.DESTROYED
+    item = _lock(item)
+    _require_holder(item, actor, kind)
+    if not method.strip():
+        raise CustodyError("Say how the item was destroyed or disposed of, and on whose authority.")
+    witness = authenticate_party(witness_username, witness_password, unit_id=item.unit_id, what="witness")
+    if witness.id == actor.id:
+        raise CustodyError("The witness must be a second person, not the one destroying the item.")
+    event = _append(item, kind, actor, when, witness=witness, notes=notes,
+                    details={"method": method.strip()[:500], "signatures": {"witness": "password re-entered"}})
+    item.state, item.holder_id = ItemState.DESTROYED.value, None
+    return event
+
+
+def correct(item: Item, *, actor: User, wrong_seq: int, correction: str, when: When = When()) -> CustodyEvent:
+    """A correction refers to the wrong event and says what is right; the wrong event stays as it was."""
+    item = _lock(item)
+    if not is_custodian(actor, item.unit_id):
+        raise CustodyError("Only a CSI officer or an examiner of the unit can record a correction.")
+    if not 1 <= wrong_seq <= item.head_seq:
+        raise CustodyError(f"There is no event #{wrong_seq} on this item to correct.")
+    if not correction.strip():
+        raise CustodyError("Say what was wrong and what is right.")
+    return _append(item, EventKind.CORRECTION, actor, when, refers_to_seq=wrong_seq, notes=correction)
+
+
+def record_photograph(item: Item, *, actor: User, sha256: str, caption: str) -> CustodyEvent:
+    """A photograph of the packaging or seal enters the chain by its hash."""
+    item = _lock(item)
+    _refuse_final(item, EventKind.PHOTOGRAPHED)
+    return _append(item, EventKind.PHOTOGRAPHED, actor, When(), notes=caption,
+                   details={"photo_sha256": sha256})

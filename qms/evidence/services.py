@@ -1,0 +1,105 @@
+"""Evidence reads for pages and the API, verification of the unit's chains, and the dashboard panel.
+
+The custody actions themselves are in `custody.py`, the hash chain in `chain.py`, signed checkpoints
+in `checkpoints.py`, labels and custody reports in `documents.py`, photographs in `photos.py`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
+
+from qms.auth.models import Membership, Role, User
+from qms.evidence.checkpoints import VerificationReport, verify_all
+from qms.evidence.custody import CUSTODIANS
+from qms.evidence.models import Case, CustodyEvent, Item, ItemPhoto, ItemState, StorageLocation
+from qms.extensions import db
+
+READERS = frozenset({Role.CSI_OFFICER, Role.EXAMINER, Role.QUALITY_MANAGER, Role.AUDITOR})
+ACTORS = CUSTODIANS
+
+
+def cases() -> list[Case]:
+    return list(db.session.scalars(select(Case).order_by(Case.opened_on.desc(), Case.id.desc())))
+
+
+def items_of(case: Case) -> list[Item]:
+    return list(db.session.scalars(select(Item).where(Item.case_id == case.id).order_by(Item.id)
+                                   .options(selectinload(Item.holder), selectinload(Item.location))))
+
+
+def events_of(item: Item, *, limit: int | None = None) -> list[CustodyEvent]:
+    stmt = select(CustodyEvent).where(CustodyEvent.item_id == item.id).order_by(CustodyEvent.seq)
+    if limit:
+        stmt = stmt.limit(limit)
+    return list(db.session.scalars(stmt))
+
+
+def users_by_id(events: list[CustodyEvent]) -> dict[int, User]:
+    ids = {i for e in events for i in (e.actor_id, e.from_user_id, e.to_user_id, e.witness_id) if i}
+    if not ids:
+        return {}
+    # Parties of an item's history are the unit's members; scoping on User already confines this.
+    return {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(ids)))}
+
+
+def photos_of(item: Item) -> list[ItemPhoto]:
+    return list(db.session.scalars(select(ItemPhoto).where(ItemPhoto.item_id == item.id).order_by(ItemPhoto.id)))
+
+
+def sub_items(item: Item) -> list[Item]:
+    return list(db.session.scalars(select(Item).where(Item.parent_item_id == item.id).order_by(Item.id)))
+
+
+def locations() -> list[StorageLocation]:
+    rows = list(db.session.scalars(select(StorageLocation).options(selectinload(StorageLocation.parent))))
+    return sorted(rows, key=lambda loc: loc.path)
+
+
+def custodians(unit_id: int) -> list[User]:
+    """Members of the unit who may hold evidence (CSI officers, examiners)."""
+    stmt = (select(User).join(Membership, Membership.user_id == User.id)
+            .where(Membership.unit_id == unit_id, Membership.role.in_([r.value for r in CUSTODIANS]),
+                   User.active.is_(True)).distinct().order_by(User.username))
+    return list(db.session.scalars(stmt))
+
+
+def find_user(username: str) -> User | None:
+    return db.session.scalar(select(User).where(User.username == username.strip()))
+
+
+def verify_unit() -> VerificationReport:
+    """Every chain of the current unit (the request scope decides which items) and every checkpoint."""
+    item_ids = list(db.session.scalars(select(Item.id)))
+    return verify_all(db.session.connection(), item_ids=item_ids)
+
+
+def verify_item(item: Item) -> VerificationReport:
+    return verify_all(db.session.connection(), item_ids=[item.id], check_files=False)
+
+
+@dataclass(frozen=True)
+class Counts:
+    cases: int
+    items: int
+    events: int
+
+
+def counts() -> Counts:
+    return Counts(db.session.scalar(select(func.count(Case.id))) or 0,
+                  db.session.scalar(select(func.count(Item.id))) or 0,
+                  db.session.scalar(select(func.count(CustodyEvent.id))) or 0)
+
+
+def dashboard_panels(user: User, unit_id: int | None, roles: frozenset[Role]) -> list[Any]:
+    """Items I hold and transfers waiting for me to accept."""
+    from qms.main.services import Panel
+
+    if unit_id is None or not roles & ACTORS:
+        return []
+    held = list(db.session.scalars(select(Item).where(Item.holder_id == user.id).order_by(Item.id).limit(20)))
+    waiting = list(db.session.scalars(select(Item).where(
+        Item.pending_to_id == user.id, Item.state == ItemState.IN_TRANSIT.value).order_by(Item.id)))
+    return [Panel("My evidence", "evidence/_panel.html", {"held": held, "waiting": waiting}, order=20)]
