@@ -438,7 +438,7 @@ def _pearson_shifted(a: np.ndarray, am: np.ndarray, b: np.ndarray, bm: np.ndarra
 
 def register(fixed: Surface, moving: Surface, *, angle_range: tuple[float, float] = (-180.0, 180.0),
              coarse_step_deg: float = 4.0, coarse_factor: int | None = None, fine_step_deg: float = 1.0,
-             fine_span_deg: float = 4.0, fine_factor: int | None = None, candidates: int = 3,
+             fine_span_deg: float = 3.0, fine_factor: int | None = None, candidates: int = 3,
              min_overlap: float = DEFAULT_MIN_OVERLAP) -> Alignment:
     """Rotation and translation of ``moving`` that maximise its masked NCC with ``fixed``.
 
@@ -453,7 +453,7 @@ def register(fixed: Surface, moving: Surface, *, angle_range: tuple[float, float
         Angle step of the coarse grid and the downsampling factor it runs at. The default factor
         keeps the coarse surface at least about 64 pixels across (8 for a 545-pixel Fadul scan).
     fine_step_deg, fine_span_deg, fine_factor : keyword-only
-        The fine grid: ``fine_span_deg`` either side of each coarse candidate, at ``fine_factor``
+        The fine grid (default 1 degree, +-3): ``fine_span_deg`` either side of each coarse candidate, at ``fine_factor``
         downsampling (default: half the coarse factor); the best fine angle is then refined by a
         parabola through its neighbours.
     candidates : int, keyword-only
