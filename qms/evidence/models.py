@@ -205,6 +205,13 @@ class CustodyEvent(UnitScoped, db.Model):  # type: ignore[name-defined]
     def kind_label(self) -> str:
         return EventKind(self.kind).label
 
+    @property
+    def offset_label(self) -> str:
+        """The local offset as recorded, e.g. "UTC+01:00"."""
+        sign = "+" if self.utc_offset_minutes >= 0 else "-"
+        hours, minutes = divmod(abs(self.utc_offset_minutes), 60)
+        return f"UTC{sign}{hours:02d}:{minutes:02d}"
+
 
 @append_only_model
 class Checkpoint(db.Model):  # type: ignore[name-defined]

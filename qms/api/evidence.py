@@ -1,0 +1,294 @@
+"""API: cases, items, custody events, two-party transfers and verification of the chain of custody.
+
+A request that names a record of another unit gets 404 before its body is read. A refused custody
+action answers 400 (409 for a concurrent change) with the reason; nothing is recorded.
+"""
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import marshmallow as ma
+from flask import abort, g, jsonify, request
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from qms.auth.permissions import Access
+from qms.evidence import custody, services
+from qms.evidence.custody import CustodyError, When
+from qms.evidence.models import Case, EventKind, Item, ItemType, StorageLocation
+from qms.extensions import db
+
+blp = Blueprint("api_evidence", __name__, url_prefix="/evidence",
+                description="Chain of custody: cases, items, custody events, transfers, verification")
+ACCESS = Access(read=services.READERS, write=services.ACTORS)
+
+
+class CaseSchema(ma.Schema):
+    id = ma.fields.Int(dump_only=True)
+    case_number = ma.fields.Str(required=True, validate=ma.validate.Length(min=1, max=64))
+    offence_type = ma.fields.Str(required=True, validate=ma.validate.Length(min=1, max=120))
+    offence_date = ma.fields.Date(allow_none=True)
+    opened_on = ma.fields.Date(load_default=date.today)
+    summary = ma.fields.Str(load_default="", validate=ma.validate.Length(max=4000))
+
+
+class ItemSchema(ma.Schema):
+    id = ma.fields.Int(dump_only=True)
+    case_id = ma.fields.Int(dump_only=True)
+    parent_item_id = ma.fields.Int(dump_only=True, allow_none=True)
+    exhibit_number = ma.fields.Str(required=True, validate=ma.validate.Length(min=1, max=32))
+    item_type = ma.fields.Str(required=True, validate=ma.validate.OneOf([t.value for t in ItemType]))
+    description = ma.fields.Str(required=True, validate=ma.validate.Length(min=1, max=4000))
+    make = ma.fields.Str(load_default="", validate=ma.validate.Length(max=80))
+    model = ma.fields.Str(load_default="", validate=ma.validate.Length(max=80))
+    serial_number = ma.fields.Str(load_default="", validate=ma.validate.Length(max=80))
+    calibre = ma.fields.Str(load_default="", validate=ma.validate.Length(max=40))
+    packaging = ma.fields.Str(load_default="", validate=ma.validate.Length(max=200))
+    seal_number = ma.fields.Str(load_default="", validate=ma.validate.Length(max=64))
+    collected_place = ma.fields.Str(load_default="", validate=ma.validate.Length(max=200))
+    label_code = ma.fields.Str(dump_only=True)
+    state = ma.fields.Str(dump_only=True)
+    holder_id = ma.fields.Int(dump_only=True, allow_none=True)
+    pending_to_id = ma.fields.Int(dump_only=True, allow_none=True)
+    location_id = ma.fields.Int(dump_only=True, allow_none=True)
+    sealed = ma.fields.Bool(dump_only=True)
+    head_seq = ma.fields.Int(dump_only=True)
+    head_hash = ma.fields.Str(dump_only=True)
+
+
+class EventSchema(ma.Schema):
+    seq = ma.fields.Int()
+    kind = ma.fields.Str()
+    occurred_at = ma.fields.DateTime()
+    utc_offset_minutes = ma.fields.Int()
+    recorded_at = ma.fields.DateTime()
+    actor_id = ma.fields.Int()
+    from_user_id = ma.fields.Int(allow_none=True)
+    to_user_id = ma.fields.Int(allow_none=True)
+    witness_id = ma.fields.Int(allow_none=True)
+    location_id = ma.fields.Int(allow_none=True)
+    seal_number = ma.fields.Str()
+    refers_to_seq = ma.fields.Int(allow_none=True)
+    notes = ma.fields.Str()
+    details = ma.fields.Dict()
+    hash_version = ma.fields.Int()
+    prev_hash = ma.fields.Str()
+    hash = ma.fields.Str()
+
+
+RECORDABLE = [EventKind.STORED, EventKind.REMOVED_FROM_STORAGE, EventKind.EXAMINED, EventKind.SEALED,
+              EventKind.SEAL_BROKEN, EventKind.RESEALED, EventKind.RETURNED_TO_OWNER, EventKind.CORRECTION]
+
+
+class TimedSchema(ma.Schema):
+    occurred_at = ma.fields.AwareDateTime(load_default=None, metadata={"description": "With its UTC offset."})
+    utc_offset_minutes = ma.fields.Int(load_default=0, validate=ma.validate.Range(min=-840, max=840))
+    notes = ma.fields.Str(load_default="", validate=ma.validate.Length(max=2000))
+
+
+class EventCreateSchema(TimedSchema):
+    kind = ma.fields.Str(required=True, validate=ma.validate.OneOf([k.value for k in RECORDABLE]))
+    location_id = ma.fields.Int(load_default=None)
+    seal_number = ma.fields.Str(load_default="", validate=ma.validate.Length(max=64))
+    recipient = ma.fields.Str(load_default="", validate=ma.validate.Length(max=200))
+    wrong_seq = ma.fields.Int(load_default=None)
+
+
+class OfferSchema(TimedSchema):
+    receiver_username = ma.fields.Str(required=True, validate=ma.validate.Length(min=1, max=64))
+
+
+class AcceptSchema(TimedSchema):
+    username = ma.fields.Str(required=True, validate=ma.validate.Length(min=1, max=64))
+    password = ma.fields.Str(required=True, load_only=True, validate=ma.validate.Length(min=1, max=1024))
+
+
+class VerifySchema(ma.Schema):
+    ok = ma.fields.Bool()
+    items_checked = ma.fields.Int()
+    events_checked = ma.fields.Int()
+    checkpoints_checked = ma.fields.Int()
+    problems = ma.fields.List(ma.fields.Str())
+
+
+def _get(model: type, record_id: int, what: str) -> Any:
+    record = db.session.get(model, record_id)
+    if record is None:
+        abort(404, description=f"No such {what}.")
+    return record
+
+
+def _body(schema: ma.Schema) -> dict[str, Any]:
+    """The JSON body, validated after the record lookup (so another unit's record answers 404 first)."""
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        abort(400, description="Send a JSON object.")
+    try:
+        return schema.load(data)
+    except ma.ValidationError as error:
+        abort(422, description="The request has invalid fields: " + "; ".join(
+            f"{field}: {' '.join(map(str, msgs)) if isinstance(msgs, list) else msgs}"
+            for field, msgs in error.normalized_messages().items()))
+
+
+def _when(body: dict[str, Any]) -> When:
+    return When(body.get("occurred_at"), body.get("utc_offset_minutes") or 0)
+
+
+def _act(action: Any) -> Any:
+    try:
+        return action()
+    except (custody.AuthenticationFailed, custody.Throttled) as error:
+        # Answered without an error handler, so the failed attempt is committed for the throttle.
+        response = jsonify(code=error.status, status="Refused", message=str(error))
+        response.status_code = error.status
+        return response
+    except CustodyError as error:
+        abort(error.status, description=str(error))
+
+
+def _request_body_doc(schema: type[ma.Schema]) -> dict[str, Any]:
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
+
+@blp.route("/cases")
+class Cases(MethodView):
+    access = ACCESS
+
+    @blp.response(200, CaseSchema(many=True))
+    def get(self):  # type: ignore[no-untyped-def]
+        """The cases of the unit."""
+        return services.cases()
+
+    @blp.arguments(CaseSchema)
+    @blp.response(201, CaseSchema)
+    def post(self, body: dict):  # type: ignore[no-untyped-def]
+        """Register a case."""
+        return _act(lambda: custody.register_case(unit_id=g.qms_unit_id, actor=g.qms_user, **body))
+
+
+@blp.route("/cases/<int:case_id>")
+class CaseItem(MethodView):
+    access = ACCESS
+
+    @blp.response(200, CaseSchema)
+    def get(self, case_id: int):  # type: ignore[no-untyped-def]
+        """One case."""
+        return _get(Case, case_id, "case")
+
+
+@blp.route("/cases/<int:case_id>/items")
+class CaseItems(MethodView):
+    access = ACCESS
+
+    @blp.response(200, ItemSchema(many=True))
+    def get(self, case_id: int):  # type: ignore[no-untyped-def]
+        """The items of a case."""
+        return services.items_of(_get(Case, case_id, "case"))
+
+    @blp.doc(**_request_body_doc(ItemSchema))
+    @blp.response(201, ItemSchema)
+    def post(self, case_id: int):  # type: ignore[no-untyped-def]
+        """Register an item: the caller takes it into custody ("collected", and "sealed" with a seal number)."""
+        case = _get(Case, case_id, "case")
+        body = _body(ItemSchema())
+        return _act(lambda: custody.register_item(case, actor=g.qms_user, **body))
+
+
+@blp.route("/items/<int:item_id>")
+class ItemView(MethodView):
+    access = ACCESS
+
+    @blp.response(200, ItemSchema)
+    def get(self, item_id: int):  # type: ignore[no-untyped-def]
+        """One item with its current custody (derived from its events)."""
+        return _get(Item, item_id, "item")
+
+
+@blp.route("/items/<int:item_id>/events")
+class ItemEvents(MethodView):
+    access = ACCESS
+
+    @blp.response(200, EventSchema(many=True))
+    def get(self, item_id: int):  # type: ignore[no-untyped-def]
+        """The item's custody events with their hashes, oldest first."""
+        return services.events_of(_get(Item, item_id, "item"))
+
+    @blp.doc(**_request_body_doc(EventCreateSchema))
+    @blp.response(201, EventSchema)
+    def post(self, item_id: int):  # type: ignore[no-untyped-def]
+        """Record a custody event (stored, removed_from_storage, examined, sealed, seal_broken, resealed,
+        returned_to_owner, correction). Impossible events are refused with the reason."""
+        item = _get(Item, item_id, "item")
+        body = _body(EventCreateSchema())
+        return _act(lambda: _record(item, body))
+
+
+def _record(item: Item, body: dict[str, Any]) -> Any:
+    kind, when, notes, actor = EventKind(body["kind"]), _when(body), body["notes"], g.qms_user
+    if kind == EventKind.STORED:
+        location = db.session.get(StorageLocation, body["location_id"]) if body["location_id"] else None
+        if location is None:
+            raise CustodyError("Give the id of a storage location of this unit (location_id).")
+        return custody.store(item, actor=actor, location=location, when=when, notes=notes)
+    simple = {EventKind.REMOVED_FROM_STORAGE: lambda: custody.remove_from_storage(item, actor=actor, when=when,
+                                                                                  notes=notes),
+              EventKind.EXAMINED: lambda: custody.examine(item, actor=actor, notes=notes, when=when),
+              EventKind.SEALED: lambda: custody.seal(item, actor=actor, seal_number=body["seal_number"], when=when,
+                                                     notes=notes),
+              EventKind.RESEALED: lambda: custody.reseal(item, actor=actor, seal_number=body["seal_number"],
+                                                         when=when, notes=notes),
+              EventKind.SEAL_BROKEN: lambda: custody.break_seal(item, actor=actor, notes=notes, when=when),
+              EventKind.RETURNED_TO_OWNER: lambda: custody.return_to_owner(item, actor=actor,
+                                                                           recipient=body["recipient"], when=when,
+                                                                           notes=notes)}
+    if kind in simple:
+        return simple[kind]()
+    if body["wrong_seq"] is None:
+        raise CustodyError("A correction names the wrong event (wrong_seq).")
+    return custody.correct(item, actor=actor, wrong_seq=body["wrong_seq"], correction=notes, when=when)
+
+
+@blp.route("/items/<int:item_id>/transfer-offer")
+class TransferOffer(MethodView):
+    access = ACCESS
+
+    @blp.doc(**_request_body_doc(OfferSchema))
+    @blp.response(201, EventSchema)
+    def post(self, item_id: int):  # type: ignore[no-untyped-def]
+        """Offer the item to a colleague; the caller keeps custody until the receiver accepts."""
+        item = _get(Item, item_id, "item")
+        body = _body(OfferSchema())
+        receiver = services.find_user(body["receiver_username"])
+        if receiver is None:
+            abort(400, description="No such user in this unit.")
+        return _act(lambda: custody.offer_transfer(item, actor=g.qms_user, receiver=receiver, when=_when(body),
+                                                   notes=body["notes"]))
+
+
+@blp.route("/items/<int:item_id>/transfer-accept")
+class TransferAccept(MethodView):
+    access = ACCESS
+
+    @blp.doc(**_request_body_doc(AcceptSchema))
+    @blp.response(201, EventSchema)
+    def post(self, item_id: int):  # type: ignore[no-untyped-def]
+        """The receiver accepts with their user name and password; custody moves to them."""
+        item = _get(Item, item_id, "item")
+        body = _body(AcceptSchema())
+        return _act(lambda: custody.accept_transfer(item, username=body["username"], password=body["password"],
+                                                    recorded_by=g.qms_user, when=_when(body), notes=body["notes"]))
+
+
+@blp.route("/verify")
+class Verify(MethodView):
+    access = ACCESS
+
+    @blp.response(200, VerifySchema)
+    def get(self):  # type: ignore[no-untyped-def]
+        """Check every custody chain of the unit against its hashes and every signed checkpoint."""
+        report = services.verify_unit()
+        return {"ok": report.ok, "items_checked": report.chains.items_checked,
+                "events_checked": report.chains.events_checked, "checkpoints_checked": report.checkpoints_checked,
+                "problems": report.lines()}

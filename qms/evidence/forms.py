@@ -1,0 +1,110 @@
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
+from wtforms import DateField, DateTimeLocalField, IntegerField, PasswordField, SelectField, StringField
+from wtforms import TextAreaField
+from wtforms.fields.choices import SelectChoice
+from wtforms.widgets import HiddenInput
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
+
+from qms.evidence.custody import When
+from qms.evidence.models import EventKind, ItemType, LocationKind
+
+ITEM_TYPES = [SelectChoice(t.value, t.value.replace("_", " ").capitalize()) for t in ItemType]
+LOCATION_KINDS = [SelectChoice(k.value, k.value.capitalize()) for k in LocationKind]
+# Events recorded with the generic form; transfers, destruction and sampling have their own.
+SIMPLE_KINDS = [EventKind.STORED, EventKind.REMOVED_FROM_STORAGE, EventKind.EXAMINED, EventKind.SEALED,
+                EventKind.SEAL_BROKEN, EventKind.RESEALED, EventKind.RETURNED_TO_OWNER, EventKind.CORRECTION]
+KIND_CHOICES = [SelectChoice(k.value, k.label) for k in SIMPLE_KINDS]
+
+
+class TimedForm(FlaskForm):
+    """When it happened, in the recorder's local time; the browser fills in its UTC offset."""
+
+    occurred_at = DateTimeLocalField("When (local time; empty = now)", validators=[Optional()],
+                                     format=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"])
+    utc_offset = IntegerField("UTC offset (minutes)", default=0, widget=HiddenInput(),
+                              validators=[Optional(), NumberRange(min=-14 * 60, max=14 * 60)],
+                              render_kw={"data-utc-offset": True})
+    notes = TextAreaField("Notes", validators=[Optional(), Length(max=2000)])
+
+    def when(self) -> When:
+        offset = self.utc_offset.data or 0
+        local = self.occurred_at.data
+        if local is None:
+            return When(None, offset)
+        return When((local - timedelta(minutes=offset)).replace(tzinfo=timezone.utc), offset)
+
+
+class CaseForm(FlaskForm):
+    case_number = StringField("Case number", validators=[DataRequired(), Length(max=64)])
+    offence_type = StringField("Offence type", validators=[DataRequired(), Length(max=120)])
+    offence_date = DateField("Date of the offence", validators=[Optional()])
+    opened_on = DateField("Case opened on", validators=[DataRequired()],
+                          default=lambda: datetime.now(timezone.utc).date())
+    summary = TextAreaField("Summary", validators=[Optional(), Length(max=4000)])
+
+
+class ItemForm(TimedForm):
+    exhibit_number = StringField("Exhibit number", validators=[DataRequired(), Length(max=32)])
+    item_type = SelectField("Type", choices=ITEM_TYPES)
+    description = TextAreaField("Description", validators=[DataRequired(), Length(max=4000)])
+    make = StringField("Make (firearms)", validators=[Optional(), Length(max=80)])
+    model = StringField("Model (firearms)", validators=[Optional(), Length(max=80)])
+    serial_number = StringField("Serial number (firearms)", validators=[Optional(), Length(max=80)])
+    calibre = StringField("Calibre", validators=[Optional(), Length(max=40)])
+    packaging = StringField("Packaging", validators=[Optional(), Length(max=200)])
+    seal_number = StringField("Seal number", validators=[Optional(), Length(max=64)])
+    collected_place = StringField("Collected where", validators=[Optional(), Length(max=200)])
+
+
+class OfferForm(TimedForm):
+    receiver = SelectField("Hand over to", choices=[], validate_choice=False)
+
+
+class PartyForm(TimedForm):
+    """A second person confirms with their own password (on this device or from their account)."""
+
+    username = StringField("User name", validators=[DataRequired(), Length(max=64)],
+                           render_kw={"autocomplete": "off"})
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=1024)],
+                             render_kw={"autocomplete": "off"})
+
+
+class CancelForm(TimedForm):
+    pass
+
+
+class EventForm(TimedForm):
+    kind = SelectField("Event", choices=KIND_CHOICES)
+    location_id = SelectField("Storage location", choices=[], validate_choice=False)
+    seal_number = StringField("New seal number", validators=[Optional(), Length(max=64)])
+    recipient = StringField("Returned to (name and identity document)", validators=[Optional(), Length(max=200)])
+    wrong_seq = IntegerField("Event # being corrected", validators=[Optional(), NumberRange(min=1)])
+
+
+class DestroyForm(PartyForm):
+    disposal = SelectField("What happens", choices=[SelectChoice("destroyed", "Destroyed"),
+                                                    SelectChoice("disposed", "Disposed of")])
+    method = StringField("How, and on whose authority", validators=[DataRequired(), Length(max=500)])
+
+
+class SampleForm(TimedForm):
+    exhibit_number = StringField("Exhibit number of the sub-item", validators=[DataRequired(), Length(max=32)])
+    item_type = SelectField("Type", choices=ITEM_TYPES)
+    description = TextAreaField("Description (e.g. test-fire, swab)", validators=[DataRequired(), Length(max=4000)])
+
+
+class PhotoForm(FlaskForm):
+    photo = FileField("Photograph of the packaging or seal (JPEG, PNG or TIFF)", validators=[FileRequired()])
+    caption = StringField("Caption", validators=[Optional(), Length(max=200)])
+
+
+class LocationForm(FlaskForm):
+    kind = SelectField("Kind", choices=LOCATION_KINDS)
+    name = StringField("Name", validators=[DataRequired(), Length(max=120)])
+    parent_id = SelectField("Inside", choices=[], validate_choice=False)
+
