@@ -259,7 +259,7 @@ def _search_on_dask(address: str, index: Any, query: Any, options: dict[str, Any
     from ballistics.search import search
 
     try:
-        client = Client(address, timeout="10s")
+        client = Client(address, timeout="5s")
     except (OSError, TimeoutError) as exc:
         raise ValueError(f"cannot reach the Dask scheduler at {address}: {exc}") from exc
     with client:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 import time
 from concurrent.futures import Executor, ProcessPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from functools import partial
 from multiprocessing import get_context
 from typing import Any, Callable, Literal, Mapping, Sequence
@@ -87,7 +87,8 @@ class Candidate:
     log10_lr: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        doc = asdict(self)
+        # Not dataclasses.asdict: it deep-copies, and the read-only metadata mapping does not copy.
+        doc = {f.name: getattr(self, f.name) for f in fields(self)}
         doc["metadata"] = dict(self.metadata)
         return doc
 
@@ -201,7 +202,7 @@ def _run(executor: Any, fn: Callable[..., Any], items: Sequence[Any], **common: 
         return []
     if _is_dask(executor):
         # Scatter the shared arguments once instead of embedding them in every task.
-        shared = {key: executor.scatter(value, broadcast=True) for key, value in common.items()}
+        shared = {key: executor.scatter(value, broadcast=True, hash=False) for key, value in common.items()}
         return executor.gather(executor.map(fn, list(items), pure=False, **shared))
     return list(executor.map(partial(fn, **common), items))
 
