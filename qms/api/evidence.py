@@ -24,6 +24,11 @@ blp = Blueprint("api_evidence", __name__, url_prefix="/evidence",
 ACCESS = Access(read=services.READERS, write=services.ACTORS)
 
 
+@blp.before_request
+def _fresh_outcome() -> None:
+    g.pop("qms_failed", None)  # see qms.evidence.views._fresh_outcome
+
+
 class CaseSchema(ma.Schema):
     id = ma.fields.Int(dump_only=True)
     case_number = ma.fields.Str(required=True, validate=ma.validate.Length(min=1, max=64))
@@ -145,6 +150,8 @@ def _act(action: Any) -> Any:
         response.status_code = error.status
         return response
     except CustodyError as error:
+        if isinstance(error, custody.CustodyConflict):
+            db.session.rollback()  # the failed flush left the session unusable
         abort(error.status, description=str(error))
 
 

@@ -19,6 +19,13 @@ from qms.transactions import mark_failed
 READ, WRITE = services.READERS, services.ACTORS
 
 
+@bp.before_request
+def _fresh_outcome() -> None:
+    # qms.transactions keeps "this request failed" in `g`; under one long-lived app context (the
+    # test client) `g` outlives a request, and a refusal would roll back the next request's work.
+    g.pop("qms_failed", None)
+
+
 def _get(model: type, record_id: int, what: str) -> Any:
     record = db.session.get(model, record_id)  # scoped: another unit's record is None
     if record is None:
@@ -31,6 +38,7 @@ def _attempt(action: Callable[[], Any], item: Item) -> Any:
     try:
         return action()
     except CustodyConflict as error:
+        db.session.rollback()  # the failed flush left the session unusable for the error page
         abort(409, description=str(error))
     except (custody.AuthenticationFailed, custody.Throttled) as error:
         # Not rolled back: the failed attempt is kept for the login throttle. No event was added.
