@@ -569,8 +569,7 @@ def _existing_dir(path: Path) -> Path:
 
 def _commit_batch(index: Index, batch: list[_Prepared], progress: Any) -> Index:
     """Surfaces first, then shard files, then the manifest (the commit point), then clean-up."""
-    for p in batch:
-        _atomic_write(index.path / p.entry.surface_file, p.data)
+    _write_surfaces(index.path, batch)
     generation = index.generation + 1
     shards = list(index.shards)
     # Top up the last shard (rewritten under a new name) before opening new ones.
@@ -593,6 +592,26 @@ def _commit_batch(index: Index, batch: list[_Prepared], progress: Any) -> Index:
     if progress is not None:
         progress(len(batch))
     return updated
+
+
+def _write_surfaces(root: Path, batch: list[_Prepared]) -> None:
+    """The `_atomic_write` protocol for a whole batch, with one ``sync`` instead of two fsyncs per file.
+
+    An fsync costs a journal commit (about 5 ms here), which made 100,000 adds take minutes; one
+    sync(2) before the renames and one after give the same guarantee: no rename of an unwritten
+    file, and every surface durable before the manifest that refers to it.
+    """
+    moves = []
+    for p in batch:
+        target = root / p.entry.surface_file
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        tmp.write_bytes(p.data)
+        moves.append((tmp, target))
+    os.sync()
+    for tmp, target in moves:
+        os.replace(tmp, target)
+    os.sync()
 
 
 def _next_seq(index: Index) -> int:
