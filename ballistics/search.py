@@ -207,9 +207,17 @@ def _run(executor: Any, fn: Callable[..., Any], items: Sequence[Any], **common: 
     return list(executor.map(partial(fn, **common), items))
 
 
+def _worker_init() -> None:
+    # One OpenCV thread per process: the pool already uses every core, more threads only contend.
+    import cv2
+
+    cv2.setNumThreads(1)
+
+
 def local_executor(workers: int | None = None) -> ProcessPoolExecutor:
     """A process pool of ``workers`` (default: all cores) started with "spawn" (no inherited locks)."""
-    return ProcessPoolExecutor(workers or os.cpu_count() or 1, mp_context=get_context("spawn"))
+    return ProcessPoolExecutor(workers or os.cpu_count() or 1, mp_context=get_context("spawn"),
+                               initializer=_worker_init)
 
 
 # --------------------------------------------------------------------------------------------------
