@@ -1,0 +1,209 @@
+"""SOPs, their revisions, the revision history (events with e-signatures) and acknowledgements.
+
+A revision is editable while it is a draft; once submitted its row is frozen (ORM refusal and a
+database trigger). What happens to it afterwards (rejected, approved, effective, superseded,
+retired, reviewed) is an append-only `RevisionEvent`. The one effective revision of an SOP is
+the cached `Sop.current_revision_id`: a single column, so two effective revisions cannot exist.
+"""
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (JSON, CheckConstraint, ForeignKey, ForeignKeyConstraint, Index, String, Text,
+                        UniqueConstraint, event, inspect)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from qms.db import utcnow
+from qms.extensions import db
+from qms.scoping import UnitScoped
+from qms.trail.audited import Audited
+from qms.trail.models import AppendOnlyError, append_only_model
+
+DISCIPLINES = ("scene examination", "firearms and ballistics", "evidence handling", "quality management",
+               "health and safety", "equipment")
+
+
+class SopStatus(enum.StrEnum):
+    DRAFT = "draft"  # no revision has been approved yet
+    IN_REVIEW = "in_review"
+    APPROVED = "approved"  # approved, waiting for its effective date
+    EFFECTIVE = "effective"
+    RETIRED = "retired"
+
+
+class RevisionState(enum.StrEnum):
+    DRAFT = "draft"
+    IN_REVIEW = "in_review"
+    REJECTED = "rejected"
+    APPROVED = "approved"
+    EFFECTIVE = "effective"
+    SUPERSEDED = "superseded"
+    RETIRED = "retired"
+
+
+class EventKind(enum.StrEnum):
+    SUBMITTED = "submitted"
+    REJECTED = "rejected"
+    APPROVED = "approved"
+    EFFECTIVE = "effective"
+    SUPERSEDED = "superseded"
+    RETIRED = "retired"
+    REVIEWED = "reviewed"  # periodic review, no change: restarts the review clock
+
+
+# The state each event leaves a revision in (REVIEWED leaves it as it was).
+STATE_AFTER = {EventKind.SUBMITTED: RevisionState.IN_REVIEW, EventKind.REJECTED: RevisionState.REJECTED,
+               EventKind.APPROVED: RevisionState.APPROVED, EventKind.EFFECTIVE: RevisionState.EFFECTIVE,
+               EventKind.SUPERSEDED: RevisionState.SUPERSEDED, EventKind.RETIRED: RevisionState.RETIRED}
+
+_STATUS_CHECK = "status IN (" + ", ".join(f"'{s.value}'" for s in SopStatus) + ")"
+_KIND_CHECK = "kind IN (" + ", ".join(f"'{k.value}'" for k in EventKind) + ")"
+
+
+class Sop(UnitScoped, Audited, db.Model):  # type: ignore[name-defined]
+    """A controlled document of a unit; its content lives in its revisions."""
+
+    __tablename__ = "sop"
+    __table_args__ = (
+        UniqueConstraint("unit_id", "code"),
+        CheckConstraint("review_months BETWEEN 1 AND 60", name="review_months_range"),
+        CheckConstraint(_STATUS_CHECK, name="status_known"),
+        # The effective revision must be one of this SOP's own revisions.
+        ForeignKeyConstraint(["current_revision_id", "id"], ["sop_revision.id", "sop_revision.sop_id"],
+                             use_alter=True, name="fk_sop_current_revision"),
+    )
+
+    # autoincrement spelled out: `id` is also part of the composite foreign key below.
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    code: Mapped[str] = mapped_column(String(32))
+    title: Mapped[str] = mapped_column(String(200))
+    discipline: Mapped[str] = mapped_column(String(64))
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    review_months: Mapped[int] = mapped_column(default=12)
+    applies_to: Mapped[list[str]] = mapped_column(JSON, default=list)  # role values that must acknowledge
+    status: Mapped[str] = mapped_column(String(16), default=SopStatus.DRAFT.value)
+    current_revision_id: Mapped[int | None]
+    last_reviewed_on: Mapped[date | None]
+    next_review_on: Mapped[date | None] = mapped_column(index=True)
+    retired_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    owner = relationship("User", foreign_keys=[owner_id])
+    revisions: Mapped[list[Revision]] = relationship(
+        back_populates="sop", order_by="Revision.number", foreign_keys="Revision.sop_id")
+
+
+class Revision(UnitScoped, Audited, db.Model):  # type: ignore[name-defined]
+    """One revision's content: Markdown, or an uploaded PDF/DOCX kept in the object store."""
+
+    __tablename__ = "sop_revision"
+    __table_args__ = (
+        UniqueConstraint("sop_id", "number"),
+        UniqueConstraint("id", "sop_id"),  # target of Sop.current_revision_id
+        CheckConstraint("(content_markdown IS NULL) <> (file_sha256 IS NULL)", name="one_kind_of_content"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sop_id: Mapped[int] = mapped_column(ForeignKey("sop.id"), index=True)
+    number: Mapped[int]
+    content_markdown: Mapped[str | None] = mapped_column(Text)
+    file_sha256: Mapped[str | None] = mapped_column(String(64))
+    filename: Mapped[str] = mapped_column(String(255), default="")
+    media_type: Mapped[str] = mapped_column(String(100), default="")
+    file_size: Mapped[int | None]
+    change_summary: Mapped[str] = mapped_column(Text, default="")
+    content_sha256: Mapped[str] = mapped_column(String(64))
+    requirement_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    editor_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    based_on_id: Mapped[int | None] = mapped_column(ForeignKey("sop_revision.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    submitted_at: Mapped[datetime | None]  # set once; from then on the row is frozen
+
+    sop: Mapped[Sop] = relationship(back_populates="revisions", foreign_keys=[sop_id])
+    author = relationship("User", foreign_keys=[author_id])
+    events: Mapped[list[RevisionEvent]] = relationship(back_populates="revision", order_by="RevisionEvent.id")
+
+    @property
+    def is_file(self) -> bool:
+        return self.file_sha256 is not None
+
+    @property
+    def state(self) -> RevisionState:
+        """Derived from the revision's events (the last one that changes state)."""
+        state = RevisionState.DRAFT
+        for ev in self.events:
+            state = STATE_AFTER.get(EventKind(ev.kind), state)
+        return state
+
+    def event(self, kind: EventKind) -> RevisionEvent | None:
+        return next((ev for ev in reversed(self.events) if ev.kind == kind.value), None)
+
+
+class RevisionImmutable(AppendOnlyError):
+    """A submitted revision was about to be changed."""
+
+
+@event.listens_for(Revision, "before_update")
+def _refuse_change_after_submission(mapper: Any, connection: Any, target: Revision) -> None:
+    state = inspect(target)
+    history = state.attrs.submitted_at.history
+    was_submitted = (history.deleted or history.unchanged or [None])[0] is not None
+    # before_update also fires when only a collection changed (a new event): look at the columns.
+    changed = any(state.attrs[attr.key].history.has_changes() for attr in state.mapper.column_attrs)
+    if was_submitted and changed:
+        raise RevisionImmutable(f"revision {target.number} of this SOP was submitted: it can no longer be changed")
+
+
+@event.listens_for(Revision, "before_delete")
+def _refuse_delete_after_submission(mapper: Any, connection: Any, target: Revision) -> None:
+    if target.submitted_at is not None:
+        raise RevisionImmutable(f"revision {target.number} of this SOP was submitted: it can no longer be deleted")
+
+
+@append_only_model
+class RevisionEvent(UnitScoped, Audited, db.Model):  # type: ignore[name-defined]
+    """A state change of a revision; an approval is an electronic signature.
+
+    The signature freezes who signed (id and name), when, what the signature means and the hash
+    of the content approved.
+    """
+
+    __tablename__ = "sop_revision_event"
+    __table_args__ = (
+        CheckConstraint(_KIND_CHECK, name="kind_known"),
+        # Each transition happens once per revision (a race cannot approve or enact it twice).
+        Index("uq_sop_revision_event_once", "revision_id", "kind", unique=True,
+              sqlite_where=db.text("kind <> 'reviewed'"), postgresql_where=db.text("kind <> 'reviewed'")),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sop_id: Mapped[int] = mapped_column(ForeignKey("sop.id"), index=True)
+    revision_id: Mapped[int] = mapped_column(ForeignKey("sop_revision.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    actor_name: Mapped[str] = mapped_column(String(200), default="")
+    comment: Mapped[str] = mapped_column(Text, default="")
+    content_sha256: Mapped[str] = mapped_column(String(64))
+    signature_meaning: Mapped[str] = mapped_column(String(200), default="")
+    effective_on: Mapped[date | None]
+
+    revision: Mapped[Revision] = relationship(back_populates="events")
+
+
+@append_only_model
+class Acknowledgement(UnitScoped, Audited, db.Model):  # type: ignore[name-defined]
+    """A staff member has read and understood this exact revision."""
+
+    __tablename__ = "sop_acknowledgement"
+    __table_args__ = (UniqueConstraint("revision_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sop_id: Mapped[int] = mapped_column(ForeignKey("sop.id"), index=True)
+    revision_id: Mapped[int] = mapped_column(ForeignKey("sop_revision.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    content_sha256: Mapped[str] = mapped_column(String(64))
+    acknowledged_at: Mapped[datetime] = mapped_column(default=utcnow)
