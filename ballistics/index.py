@@ -345,7 +345,7 @@ def _from_manifest(path: Path, doc: Mapping[str, Any]) -> Index:
 
 def create_index(path: str | os.PathLike[str], *, pixel_size: float, kind: str = "topography",
                  store_factor: int = 2, shard_size: int = 1000,
-                 descriptor: DescriptorParams = DescriptorParams(), cmc: CMCParams | None = None,
+                 descriptor: DescriptorParams | None = None, cmc: CMCParams | None = None,
                  calibration: Calibration | None = None) -> Index:
     """Create an empty index in a new (or empty) directory.
 
@@ -360,6 +360,7 @@ def create_index(path: str | os.PathLike[str], *, pixel_size: float, kind: str =
     shard_size : int, keyword-only
         Entries per shard file (one task of the first pass scores one shard).
     descriptor : DescriptorParams, keyword-only
+        Ring-spectrum settings (default `DescriptorParams()`).
     cmc : CMCParams, keyword-only
         Re-rank parameters; default: `CMCParams` with the translation threshold divided by
         ``store_factor``, so that it keeps its physical size (Song 2018: 20 px of 6.25 µm).
@@ -380,6 +381,7 @@ def create_index(path: str | os.PathLike[str], *, pixel_size: float, kind: str =
     if path.exists() and (not path.is_dir() or any(path.iterdir())):
         raise FileExistsError(f"{path} exists and is not an empty directory")
     path.mkdir(parents=True, exist_ok=True)
+    descriptor = descriptor or DescriptorParams()
     if cmc is None:
         defaults = CMCParams()
         cmc = replace(defaults, translation_threshold=defaults.translation_threshold / store_factor)

@@ -285,7 +285,8 @@ def _search(index: Index, stored: Surface, descriptor: np.ndarray, top: int, sho
                 k=max(top, shortlist))
     best = _merge(hits, max(top, shortlist), on_corrupt, skipped)
     first_pass = time.perf_counter()
-    found = [(e, s) for e, (_, _, s) in zip(_entries(index, best, on_corrupt, skipped), best) if e is not None]
+    listed = _entries(index, best, on_corrupt, skipped)
+    found = [(e, s) for e, (_, _, s) in zip(listed, best, strict=True) if e is not None]
     chosen = [entry for entry, _ in found]
     first = {entry.id: (score, rank) for rank, (entry, score) in enumerate(found, start=1)}
     payload = (np.asarray(stored.heights), stored.pixel_size)
@@ -306,7 +307,7 @@ def _merge(hits: list[ShardHits], k: int, on_corrupt: str,
         if hit.error is not None:
             _corrupt(hit.error, on_corrupt, skipped)
             continue
-        rows += [(position, int(r), float(s)) for r, s in zip(hit.rows, hit.scores)]
+        rows += [(position, int(r), float(s)) for r, s in zip(hit.rows, hit.scores, strict=True)]
     rows.sort(key=lambda t: (-t[2], t[0], t[1]))
     return rows[:k]
 

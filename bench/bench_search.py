@@ -127,7 +127,7 @@ def _fadul(work: Path, pool, shortlist: int, queries: int) -> dict[str, float] |
     t = time.perf_counter()
     index = ix.create_index(work / "fadul", pixel_size=PIXEL)
     index = ix.add(index, [ix.NewEntry(s, file=r["file"], metadata={"firearm": r["firearm"]})
-                           for s, r in zip(surfaces, rows)])
+                           for s, r in zip(surfaces, rows, strict=True)])
     build = time.perf_counter() - t
     rng = np.random.default_rng(5)
     chosen = [surfaces[i] for i in rng.choice(len(surfaces), queries + 1, replace=False)]
@@ -186,7 +186,8 @@ def main(argv: list[str] | None = None) -> int:
 def _print_row(row: dict) -> None:
     b = row["build"]
     print(f"{row['entries']:>7,} entries: query median {row['median_total_s']:.2f} s (first pass "
-          f"{row['median_first_pass_s']:.3f} s, re-rank {row['median_rerank_s']:.2f} s, max {row['max_total_s']:.2f} s); "
+          f"{row['median_first_pass_s']:.3f} s, re-rank {row['median_rerank_s']:.2f} s, "
+          f"max {row['max_total_s']:.2f} s); "
           f"built {b['entries']:,} in {b['total']:.0f} s ({row['build_entries_per_s']:.0f}/s, add alone "
           f"{row['add_entries_per_s']:.0f}/s); disk {row['apparent_mb']:.1f} MB ({row['allocated_mb']:.1f} MB "
           f"allocated), descriptors {row['descriptors_bytes_per_entry']:.0f} B/entry, surfaces "

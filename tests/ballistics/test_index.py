@@ -96,7 +96,7 @@ def _descriptors_by_id(index: ix.Index) -> dict[str, np.ndarray]:
     out = {}
     for shard in index.shards:
         rows = np.asarray(ix.read_descriptors(index, shard))
-        for entry, row in zip(ix.read_entries(index, shard), rows):
+        for entry, row in zip(ix.read_entries(index, shard), rows, strict=True):
             out[entry.id] = row
     return out
 

@@ -77,15 +77,24 @@ def test_fadul_same_firearm_ranks_first(fadul_dir, fadul_truth, tmp_path, pool):
 # Acceptance 2: a Dask cluster returns the local ranking
 # --------------------------------------------------------------------------------------------------
 
-def test_dask_cluster_returns_the_local_ranking(synthetic_index, pool):
+def test_dask_cluster_returns_the_local_ranking(synthetic_index, pool, tmp_path, capsys):
     from distributed import Client, LocalCluster
+
+    from ballistics.io import write_x3p
 
     index, query = synthetic_index
     local = search(index, query, top=12, shortlist=5, executor=pool)
+    write_x3p(query, tmp_path / "query.x3p")
     # TCP on loopback (not the in-process transport), so tasks and results really are serialised.
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, protocol="tcp://", host="127.0.0.1",
-                      dashboard_address=None) as cluster, Client(cluster) as client:
-        remote = search(index, query, top=12, shortlist=5, executor=client)
+                      dashboard_address=None) as cluster:
+        with Client(cluster) as client:
+            remote = search(index, query, top=12, shortlist=5, executor=client)
+        capsys.readouterr()
+        assert main(["search", str(index.path), str(tmp_path / "query.x3p"), "--top", "12", "--shortlist", "5",
+                     "--json", "--dask", cluster.scheduler_address]) == 0
+        by_cli = json.loads(capsys.readouterr().out)["candidates"]
+    assert [c["entry_id"] for c in by_cli] == [c.entry_id for c in local.candidates]
     assert len(local.candidates) == 12 and local.shortlist == 5
     assert [c.entry_id for c in remote.candidates] == [c.entry_id for c in local.candidates]
     assert [c.first_pass_score for c in remote.candidates] == [c.first_pass_score for c in local.candidates]
