@@ -10,6 +10,7 @@ from qms.documents.markdown import render_markdown
 from qms.documents.models import Revision, RevisionState, Sop
 from qms.documents.services import APPROVERS, AUTHORS, MANAGERS, READERS, DocumentError
 from qms.extensions import db
+from qms.transactions import mark_failed
 
 
 def _sop(sop_id: int) -> Sop:
@@ -73,6 +74,8 @@ def new():  # type: ignore[no-untyped-def]
             flash(f"{sop.code} is in the register. Write its first draft.", "success")
             return redirect(url_for("documents.edit_draft", revision_id=sop.revisions[0].id))
     status = 400 if request.method == "POST" else 200
+    if status >= 400:
+        mark_failed()
     return render_template("documents/sop_form.html", form=form, sop=None), status
 
 
@@ -105,6 +108,8 @@ def edit_sop(sop_id: int):  # type: ignore[no-untyped-def]
         else:
             return redirect(url_for("documents.sop_detail", sop_id=sop.id))
     status = 400 if request.method == "POST" else 200
+    if status >= 400:
+        mark_failed()
     return render_template("documents/sop_form.html", form=form, sop=sop), status
 
 
@@ -167,6 +172,8 @@ def acknowledgements():  # type: ignore[no-untyped-def]
 
 
 def _revision_page(rev: Revision, *, status: int = 200, error: str = "", approve_form: ApproveForm | None = None):  # type: ignore[no-untyped-def]
+    if status >= 400:
+        mark_failed()  # a refused action leaves nothing behind
     return render_template("documents/revision.html", rev=rev, sop=rev.sop, state=rev.state, error=error,
                            body=render_markdown(rev.content_markdown or "") if not rev.is_file else None,
                            approve_form=approve_form or ApproveForm(formdata=None),
@@ -199,6 +206,8 @@ def edit_draft(revision_id: int):  # type: ignore[no-untyped-def]
     elif request.method == "GET" and rev.state != RevisionState.DRAFT:
         abort(409, description=f"Revision {rev.number} was submitted: it can no longer be changed.")
     status = 400 if request.method == "POST" else 200
+    if status >= 400:
+        mark_failed()
     return render_template("documents/draft_form.html", form=form, rev=rev, sop=rev.sop), status
 
 

@@ -20,6 +20,21 @@ class Staff:
     csi: User
 
 
+@pytest.fixture(autouse=True)
+def _fresh_request_outcome(app):  # type: ignore[no-untyped-def]
+    """Each request starts unfailed, as in production.
+
+    The test app context outlives requests, so `g.qms_failed` set by one refused request would
+    make every later request of the test roll back (reported to the foundation owner).
+    """
+    from flask import g
+
+    def forget() -> None:
+        g.pop("qms_failed", None)
+
+    app.before_request_funcs.setdefault(None, []).insert(0, forget)
+
+
 @pytest.fixture()
 def staff(make_unit, make_user) -> Staff:
     unit = make_unit(code="FC-DOC")
