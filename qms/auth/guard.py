@@ -81,8 +81,9 @@ def _wants_json() -> bool:
 
 def gate() -> Response | None:
     # Under one long-lived app context (tests, CLI-driven requests) `g` outlives a request:
-    # forget any user Flask-Login resolved for an earlier one.
+    # forget any user Flask-Login resolved, and the outcome of, an earlier one.
     g.pop("_login_user", None)
+    g.pop("qms_failed", None)
     g.request_id = str(uuid.uuid4())
     g.qms_user, g.qms_unit_id, g.qms_roles, g.qms_via_token = None, None, frozenset(), False
     set_scope(())
