@@ -22,7 +22,7 @@ def _unit(code: str):  # type: ignore[no-untyped-def]
 @with_appcontext
 def import_library(unit_code: str) -> None:
     """Import the SOP library's templates as drafts into a unit (codes it already has are skipped)."""
-    from sop_library import TemplateError, load_templates
+    from sop_library.loader import TemplateError, load_templates
 
     from qms.documents import services
     from qms.extensions import db

@@ -28,7 +28,7 @@ def _adapted(markdown: str, unit_name: str) -> str:
 
 def seed_documents(accounts: Iterable[_Account]) -> None:
     """Once per demo database: import the SOP library into FC-MOI and take some SOPs through approval."""
-    from sop_library import load_templates
+    from sop_library.loader import load_templates
 
     from qms.documents import services
     from qms.documents.models import Sop

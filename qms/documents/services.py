@@ -27,7 +27,7 @@ from qms.documents.models import (DISCIPLINES, Acknowledgement, EventKind, Revis
 from qms.extensions import db
 from qms.storage import object_store
 from qms.trail.audited import audit_reason
-from sop_library import SopTemplate
+from sop_library.loader import SopTemplate
 
 READERS = frozenset(Role) - {Role.ADMIN}
 AUTHORS = frozenset({Role.QUALITY_MANAGER, Role.EXAMINER})  # draft and submit revisions

@@ -266,7 +266,7 @@ def test_master_list_csv(staff, draft, db_session):
 
 
 def test_library_import_is_idempotent(staff, db_session):
-    from sop_library import load_templates
+    from sop_library.loader import load_templates
 
     templates = load_templates()
     created, skipped = services.import_library(staff.unit.id, templates)
