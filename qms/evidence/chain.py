@@ -30,7 +30,11 @@ HASHED_FIELDS = ("hash_version", "unit_id", "item_id", "seq", "kind", "occurred_
 def _time(value: datetime) -> str:
     if value.tzinfo is None:
         raise ValueError("custody times must be timezone-aware")
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    if value.utcoffset():
+        value = value.astimezone(timezone.utc)
+    # Same text as strftime("%Y-%m-%dT%H:%M:%S.%fZ"), several times faster (verification speed).
+    return (f"{value.year:04d}-{value.month:02d}-{value.day:02d}T{value.hour:02d}:{value.minute:02d}:"
+            f"{value.second:02d}.{value.microsecond:06d}Z")
 
 
 def canonical_content(event: Mapping[str, Any]) -> bytes:
@@ -150,9 +154,11 @@ def _event_rows(connection: Connection, item_ids: list[int] | None, batch: int) 
     stmt = select(*(table.c[name] for name in EVENT_COLUMNS)).order_by(table.c.item_id, table.c.seq, table.c.id)
     if item_ids is not None:
         stmt = stmt.where(table.c.item_id.in_(item_ids))
-    result = connection.execution_options(yield_per=batch).execute(stmt)
-    for partition in result.mappings().partitions():
-        yield from partition
+    # Per statement: Connection.execution_options() would change the caller's connection for good.
+    result = connection.execute(stmt.execution_options(yield_per=batch))
+    for partition in result.partitions():
+        for row in partition:  # plain dicts: much faster to read than RowMapping
+            yield dict(zip(EVENT_COLUMNS, row, strict=True))
 
 
 def verify_chains(connection: Connection, *, item_ids: list[int] | None = None,

@@ -58,7 +58,7 @@ event_specs = st.lists(st.fixed_dictionaries({
     "kind": st.sampled_from(KINDS),
     "gap_seconds": st.integers(min_value=0, max_value=86_400 * 30),
     "utc_offset_minutes": st.sampled_from([0, 60, 120, -300, 330]),
-    "notes": st.text(max_size=20),
+    "notes": st.text(st.characters(blacklist_characters="\x00", blacklist_categories=("Cs",)), max_size=20),
     "seal_number": st.sampled_from(["", "S-1", "S-2"]),
     "witness": st.booleans(),
 }), min_size=1, max_size=8)

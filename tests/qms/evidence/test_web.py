@@ -140,7 +140,8 @@ def test_a_concurrent_writer_gets_409_with_a_message(lab, login_as, pistol, db_s
     with db.engine.begin() as other:
         row = other.execute(sa.select(CustodyEvent.__table__).where(CustodyEvent.item_id == pistol.id,
                                                                      CustodyEvent.seq == 2)).mappings().one()
-        other.execute(sa.insert(CustodyEvent.__table__).values({**row, "id": None, "seq": 3}))
+        copy = {k: v for k, v in row.items() if k != "id"}
+        other.execute(sa.insert(CustodyEvent.__table__).values({**copy, "seq": 3}))
     monkeypatch.setattr(custody, "_lock", lambda item: item)  # the item page's stale head: seq 2
     response = login_as(lab.csi).post(f"/evidence/items/{pistol.id}/events", data={
         "event-kind": "examined", "event-notes": "x"})
@@ -257,3 +258,18 @@ def test_custody_commands_checkpoint_and_verify(app, lab, pistol, db_session):
     result = runner.invoke(group, ["verify"])
     assert result.exit_code == 1
     assert f"item {item_id}, event #2: its content does not match its hash" in result.output
+
+
+def test_the_demo_evidence_is_seeded_once_and_verifies(app, db_session):
+    from qms.demo import seed_demo
+    from qms.evidence.checkpoints import verify_all
+    from qms.evidence.demo import seed_evidence
+
+    accounts = seed_demo()
+    seed_evidence(accounts)
+    seed_evidence(accounts)  # a second `qms demo` changes nothing
+    items = db_session.scalars(sa.select(Item).order_by(Item.id)).all()
+    assert [i.exhibit_number for i in items] == ["1", "2", "3", "4", "1-TF1"]
+    assert items[0].holder.username == "examiner" and items[1].state == "in_storage"
+    report = verify_all(db_session.connection())
+    assert report.ok and report.checkpoints_checked == 1, report.lines()
