@@ -243,3 +243,45 @@ def test_roles_that_may_not_write_are_refused(staff, draft, login_as, make_user)
     assert csi.post(f"/documents/revisions/{draft.id}/submit").status_code == 403
     admin = login_as(make_user(staff.unit, Role.ADMIN))
     assert admin.get("/documents").status_code == 403  # administrators hold no rights over quality records
+
+
+def test_every_page_renders_for_every_reader(staff, draft, login_as, make_user, db_session):
+    from qms.auth.models import Role
+    from qms.documents import services
+    from tests.qms.documents.conftest import make_effective
+
+    make_effective(staff, draft)
+    second = services.new_draft(draft.sop, staff.qm)
+    services.edit_draft(second, staff.qm, content_markdown="v2", change_summary="v2")
+    services.submit(second, staff.qm)
+    db_session.commit()
+    pages = ["/documents", "/documents/acknowledgements", f"/documents/{draft.sop_id}",
+             f"/documents/{draft.sop_id}/diff", f"/documents/revisions/{draft.id}", f"/documents/revisions/{second.id}",
+             "/"]
+    for role in (Role.QUALITY_MANAGER, Role.AUDITOR, Role.EXAMINER, Role.CSI_OFFICER, Role.VIEWER):
+        client = login_as(make_user(staff.unit, role))
+        for url in pages:
+            response = client.get(url)
+            assert response.status_code == 200, (role, url)
+        signing = client.get(f"/documents/revisions/{second.id}").get_data(as_text=True)
+        assert ("Sign and approve" in signing) == (role in (Role.QUALITY_MANAGER, Role.EXAMINER)), role
+
+
+def test_review_and_retire_through_the_pages(staff, draft, login_as, db_session):
+    from tests.qms.documents.conftest import make_effective
+
+    make_effective(staff, draft)
+    db_session.commit()
+    client = login_as(staff.qm)
+    assert client.post(f"/documents/{draft.sop_id}/review", data={"comment": ""}).status_code == 400
+    assert client.post(f"/documents/{draft.sop_id}/review", data={"comment": "No change needed."}).status_code == 302
+    assert login_as(staff.examiner).post(f"/documents/{draft.sop_id}/retire", data={"comment": "x"}).status_code == 403
+    assert client.post(f"/documents/{draft.sop_id}/retire", data={"comment": "Replaced by 901."}).status_code == 302
+    db_session.expire_all()
+    sop = db_session.get(Sop, draft.sop_id)
+    assert sop.status == "retired" and sop.current_revision_id is None
+    retired = db_session.scalars(sa.select(AuditEvent).where(AuditEvent.entity == "Sop", AuditEvent.action == "update")
+                                 .order_by(AuditEvent.id.desc())).first()
+    assert retired.reason == "Replaced by 901." and retired.after["status"] == "retired"
+    kinds = [e.kind for e in db_session.get(Revision, draft.id).events]
+    assert kinds == ["submitted", "approved", "effective", "reviewed", "retired"]
