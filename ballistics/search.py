@@ -52,8 +52,9 @@ DEFAULT_SHORTLIST = 10
 first pass put the first same-firearm scan within its top 10 for 38 to 40 of the 40 queries,
 depending on the random rotations (three sets of rotations; at rank 1 for 34 to 36; the worst
 first-pass rank seen was 20), and CMC then ranked it first whenever it was shortlisted: 39 of 40
-queries ranked a same-firearm scan first in the acceptance test (mean reciprocal rank 0.976). Each re-ranked entry costs one CMC comparison
-(about 0.4-1 s for a Fadul scan at 12.5 µm on one core), so this is the main cost of a search."""
+queries ranked a same-firearm scan first in the acceptance test (mean reciprocal rank 0.976).
+Each re-ranked entry costs one CMC comparison (about 0.4-1 s for a Fadul scan at 12.5 µm on one
+core), so this is the main cost of a search."""
 
 OnCorrupt = Literal["raise", "skip"]
 
@@ -267,8 +268,32 @@ def search(index: Index | str | os.PathLike[str], query: Surface, *, top: int = 
     descriptor = describe(stored, params=index.descriptor)
     if executor is None:
         with local_executor(min(os.cpu_count() or 1, max(len(index.shards), shortlist, 1))) as pool:
-            return _search(index, stored, descriptor, top, shortlist, pool, calibration, on_corrupt, start)
-    return _search(index, stored, descriptor, top, shortlist, executor, calibration, on_corrupt, start)
+            return _fresh(index, stored, descriptor, top, shortlist, pool, calibration, on_corrupt, start)
+    return _fresh(index, stored, descriptor, top, shortlist, executor, calibration, on_corrupt, start)
+
+
+def _fresh(index: Index, *args: Any) -> SearchResult:
+    """`_search`, once more on the new manifest if a writer committed meanwhile.
+
+    A writer deletes the shard files it replaced right after its commit, so a search that started on
+    the previous manifest can find a file gone; that is a stale snapshot, not corruption.
+    """
+    try:
+        result = _search(index, *args)
+    except IndexCorruptError:
+        if not _replaced(index):
+            raise
+        return _search(open_index(index.path), *args)
+    if result.skipped and _replaced(index):
+        return _search(open_index(index.path), *args)
+    return result
+
+
+def _replaced(index: Index) -> bool:
+    try:
+        return open_index(index.path).generation != index.generation
+    except (OSError, ValueError):
+        return False
 
 
 def _check_options(index: Index, top: int, shortlist: int, on_corrupt: str) -> None:

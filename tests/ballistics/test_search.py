@@ -158,6 +158,17 @@ def test_corrupt_entry_is_refused_or_skipped(synthetic_index, tmp_path, pool):
     assert victim.id in result.skipped[0] and victim.id not in {c.entry_id for c in result.candidates}
 
 
+def test_search_on_a_snapshot_older_than_a_write_uses_the_new_manifest(synthetic_index, tmp_path, pool):
+    index = _copy(synthetic_index[0], tmp_path)
+    extra = list(synthetic_set(1, 2, seed=99, shape=(64, 64)))
+    # The add rewrites the last (partial) shard under a new name and deletes the old file.
+    newer = ix.add(index, [ix.NewEntry(s, file=n, metadata={"firearm": "new"}, id=f"new-{n}") for n, _, s in extra])
+    assert not index.shard_path(index.shards[-1], "desc.npy").exists()
+    for on_corrupt in ("raise", "skip"):
+        result = search(index, synthetic_index[1], top=30, shortlist=0, executor=pool, on_corrupt=on_corrupt)
+        assert result.index_size == len(newer) == len(result.candidates) and result.skipped == ()
+
+
 # --------------------------------------------------------------------------------------------------
 # Bad input
 # --------------------------------------------------------------------------------------------------
