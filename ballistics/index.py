@@ -370,6 +370,17 @@ def create_index(path: str | os.PathLike[str], *, pixel_size: float, kind: str =
     Returns
     -------
     Index
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from ballistics.synth import synthetic_set
+    >>> folder = tempfile.mkdtemp()
+    >>> index = create_index(f"{folder}/index", pixel_size=6.25e-6, store_factor=1)
+    >>> scans = synthetic_set(2, 2, seed=0, shape=(48, 48))
+    >>> index = add(index, [NewEntry(s, file=name, metadata={"firearm": f}) for name, f, s in scans])
+    >>> len(index), verify(index).ok
+    (4, True)
     """
     path = Path(path)
     if not pixel_size > 0 or not np.isfinite(pixel_size):

@@ -260,6 +260,13 @@ def search(index: Index | str | os.PathLike[str], query: Surface, *, top: int = 
         Empty index, a query of another kind or pixel size, or bad options.
     IndexCorruptError
         A corrupt shard or entry, with ``on_corrupt="raise"``.
+
+    Examples
+    --------
+    >>> from ballistics.io import read_surface
+    >>> result = search("fadul-index", read_surface("Fadul 1-1.x3p"), top=5)  # doctest: +SKIP
+    >>> [(c.file, round(c.score, 3)) for c in result.candidates[:2]]  # doctest: +SKIP
+    [('Fadul 1-1.x3p', 1.01), ('Fadul 1-2.x3p', 0.913)]
     """
     start = time.perf_counter()
     index = index if isinstance(index, Index) else open_index(index)
