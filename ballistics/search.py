@@ -265,8 +265,8 @@ def search(index: Index | str | os.PathLike[str], query: Surface, *, top: int = 
     --------
     >>> from ballistics.io import read_surface
     >>> result = search("fadul-index", read_surface("Fadul 1-1.x3p"), top=5)  # doctest: +SKIP
-    >>> [(c.file, round(c.score, 3)) for c in result.candidates[:2]]  # doctest: +SKIP
-    [('Fadul 1-1.x3p', 1.01), ('Fadul 1-2.x3p', 0.913)]
+    >>> best = result.candidates[0]  # doctest: +SKIP
+    >>> best.file, best.metadata["firearm"], best.score, best.first_pass_rank  # doctest: +SKIP
     """
     start = time.perf_counter()
     index = index if isinstance(index, Index) else open_index(index)
