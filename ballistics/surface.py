@@ -54,6 +54,12 @@ class Surface:
         object.__setattr__(self, "heights", heights)
         object.__setattr__(self, "metadata", MappingProxyType(dict(self.metadata)))
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle through the constructor (the read-only metadata view cannot be pickled itself),
+        so surfaces travel to process-pool and Dask workers."""
+        return (type(self), (np.asarray(self.heights), self.pixel_size, self.kind, self.processed,
+                             dict(self.metadata)))
+
     @property
     def mask(self) -> np.ndarray:
         """Validity mask: True where a height was measured."""
