@@ -86,3 +86,13 @@ def drop_append_only_ddl(table: str, dialect: str) -> list[str]:
     if dialect == "sqlite":
         return [f"DROP TRIGGER IF EXISTS {table}_no_update", f"DROP TRIGGER IF EXISTS {table}_no_delete"]
     return []
+
+
+def enforce_sqlite_foreign_keys(dbapi_connection: object, connection_record: object) -> None:
+    """SQLite checks foreign keys only when asked, per connection; the records need them checked."""
+    import sqlite3
+
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.close()

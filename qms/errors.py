@@ -39,9 +39,18 @@ def handle_csrf(error: CSRFError):  # type: ignore[no-untyped-def]
 def handle_unexpected(error: Exception):  # type: ignore[no-untyped-def]
     if isinstance(error, HTTPException):
         return render_error(error)
-    log.exception("unhandled error on %s %s (request %s)", request.method, request.path, g.get("request_id"))
+    from sqlalchemy.exc import IntegrityError
+
     from qms.extensions import db
 
+    if isinstance(error, IntegrityError):  # a concurrent change won a unique or foreign-key race
+        from werkzeug.exceptions import Conflict
+
+        from qms.transactions import CONFLICT_MESSAGE
+
+        db.session.rollback()
+        return render_error(Conflict(description=CONFLICT_MESSAGE))
+    log.exception("unhandled error on %s %s (request %s)", request.method, request.path, g.get("request_id"))
     db.session.rollback()
     return render_error(InternalServerError())
 

@@ -5,10 +5,15 @@ from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
 
-from qms.db import Base
+from qms.db import Base, enforce_sqlite_foreign_keys
+from qms.scoping import ScopedSession
 
-db = SQLAlchemy(model_class=Base)
+db = SQLAlchemy(model_class=Base, session_options={"class_": ScopedSession})
 migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
+
+event.listen(Engine, "connect", enforce_sqlite_foreign_keys)

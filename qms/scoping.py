@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from typing import Any
+
 from flask import g, has_request_context
+from flask_sqlalchemy.session import Session as FlaskSession
 from sqlalchemy import ForeignKey, event, select
 from sqlalchemy.orm import Mapped, ORMExecuteState, Session, mapped_column, with_loader_criteria
 
@@ -55,3 +58,19 @@ def _confine_to_scope(state: ORMExecuteState) -> None:
         with_loader_criteria(Unit, Unit.id.in_(units), include_aliases=True),
         with_loader_criteria(User, User.id.in_(members), include_aliases=True),
     )
+
+
+class ScopedSession(FlaskSession):
+    """A session whose `get` cannot bypass the scope through its identity map.
+
+    `Session.get` returns an object already in the session without any SQL, so the scope
+    criteria above would never see it (an object loaded earlier in the request on purpose
+    without scope, such as the user's memberships in every unit). Inside a request scope it
+    always asks the database, through the scoped query.
+    """
+
+    def get(self, entity: Any, ident: Any, **kwargs: Any) -> Any:
+        unscoped = (kwargs.get("execution_options") or {}).get("unscoped")
+        if current_scope() is not None and not unscoped:
+            kwargs.setdefault("populate_existing", True)
+        return super().get(entity, ident, **kwargs)

@@ -46,9 +46,12 @@ def _migrate(config: dict[str, object]) -> None:
         db.engine.dispose()
 
 
-def _pg_database_url(worker: str) -> str:
-    """A database of our own on the PostgreSQL server, created fresh for this session."""
-    name = f"qms_test_{worker}"
+def _pg_database_url() -> str:
+    """A database of our own on the PostgreSQL server, created fresh for this test run.
+
+    Named after the process, so several runs on one server never drop each other's database.
+    """
+    name = f"qms_test_{os.getpid()}"
     admin = sa.create_engine(PG_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
@@ -57,15 +60,21 @@ def _pg_database_url(worker: str) -> str:
     return PG_URL.rsplit("/", 1)[0] + "/" + name
 
 
+def _drop_pg_database(url: str) -> None:
+    admin = sa.create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)'))
+    admin.dispose()
+
+
 @pytest.fixture(scope="session")
-def migrated_database(tmp_path_factory: pytest.TempPathFactory, worker_id: str = "main") -> dict[str, str]:
+def migrated_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     instance = tmp_path_factory.mktemp("template")
-    if PG_URL:
-        url = _pg_database_url(os.environ.get("PYTEST_XDIST_WORKER", "main"))
-    else:
-        url = f"sqlite:///{instance / 'template.sqlite3'}"
+    url = _pg_database_url() if PG_URL else f"sqlite:///{instance / 'template.sqlite3'}"
     _migrate(_base_config(instance, url))
-    return {"url": url, "template": str(instance / "template.sqlite3")}
+    yield {"url": url, "template": str(instance / "template.sqlite3")}
+    if PG_URL:
+        _drop_pg_database(url)
 
 
 def _empty_postgres(url: str) -> None:

@@ -178,3 +178,14 @@ def test_a_token_acts_only_with_its_own_role(app: Flask, world: World, db_sessio
     assert client.get(f"/api/v1/units/{unit_a.id}", headers=headers).status_code == 200
     refused = client.patch(f"/api/v1/units/{unit_a.id}", headers=headers, json={"name": "Renamed"})
     assert refused.status_code == 403
+
+
+def test_scope_holds_for_records_already_in_the_session(app: Flask, world: World, db_session):
+    from qms.auth.models import Unit
+    from qms.scoping import set_scope
+
+    assert db_session.get(Unit, world.unit_b_id) is not None  # loaded outside a request: no scope
+    with app.test_request_context():
+        set_scope((world.unit_a_id,))
+        assert db_session.get(Unit, world.unit_b_id) is None
+        assert db_session.get(Unit, world.unit_a_id) is not None

@@ -6,6 +6,7 @@ from flask import Flask
 
 from qms.auth import services
 from qms.auth.models import Role
+from tests.qms.test_access import _domain_builders, _url
 
 GARBAGE = [
     {},
@@ -25,14 +26,14 @@ def test_garbage_posted_to_every_route_is_refused_cleanly(app: Flask, make_unit,
     _, clear = services.issue_token(user, unit_id=unit.id, role=role, name="fuzz")
     db_session.commit()
     params = {"user_id": target.id, "unit_id": unit.id, "token_id": 1, "role": "viewer", "filename": "x"}
+    for build in _domain_builders():  # each domain's records, here in the caller's own unit
+        params.update(build(unit, user))
+        db_session.commit()
     client = login_as(user)
     for rule in app.url_map.iter_rules():
         if rule.endpoint == "auth.logout":
             continue
-        url = rule.rule
-        for name in rule.arguments:
-            url = url.replace(f"<int:{name}>", str(params[name])).replace(f"<path:{name}>", str(params[name]))
-            url = url.replace(f"<{name}>", str(params[name]))
+        url = _url(rule, params)
         for method in rule.methods - {"GET", "HEAD", "OPTIONS"}:
             for payload in GARBAGE:
                 if rule.rule.startswith("/api/"):
