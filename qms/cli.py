@@ -112,7 +112,19 @@ def demo_command(host: str, port: int, no_serve: bool) -> None:
     serve(app, host=host, port=port, threads=8, ident="CSI-QMS")
 
 
+def _add_domain_commands() -> None:
+    from qms.documents.cli import documents_tick, import_library
+    from qms.evidence.cli import custody
+
+    for command in (import_library, documents_tick, custody):
+        main.add_command(command)
+
+
+_add_domain_commands()
+OWN_COMMANDS = ("init", "create-unit", "create-user", "demo", "import-library", "documents-tick", "custody")
+
+
 def init_app(app) -> None:  # type: ignore[no-untyped-def]
     """Make the same commands available as `flask --app qms ...`."""
-    for name in ("init", "create-unit", "create-user", "demo"):
+    for name in OWN_COMMANDS:
         app.cli.add_command(main.commands[name])

@@ -55,7 +55,9 @@ def seed_demo() -> list[DemoAccount]:
     """Create the demo units and accounts once; later runs only read back their passwords."""
     path = _accounts_file()
     if path.exists():
-        return [DemoAccount(**row) for row in json.loads(path.read_text())]
+        accounts = [DemoAccount(**row) for row in json.loads(path.read_text())]
+        _seed_domains(accounts)
+        return accounts
     set_actor(db.session, user_id=None, username="demo-seed", unit_id=None)
     units = {code: _unit(code, name, country) for code, name, country in UNITS}
     accounts = []
@@ -67,7 +69,18 @@ def seed_demo() -> list[DemoAccount]:
     db.session.commit()
     path.write_text(json.dumps([asdict(a) for a in accounts], indent=2))
     path.chmod(0o600)
+    _seed_domains(accounts)
     return accounts
+
+
+def _seed_domains(accounts: list[DemoAccount]) -> None:
+    """Each domain's demo records; every seeder does its work once per database."""
+    from qms.documents.demo import seed_documents
+    from qms.evidence.demo import seed_evidence
+
+    for seed in (seed_documents, seed_evidence):
+        seed(accounts)
+        db.session.commit()
 
 
 def _unit(code: str, name: str, country: str) -> Unit:
