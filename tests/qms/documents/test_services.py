@@ -278,3 +278,15 @@ def test_library_import_is_idempotent(staff, db_session):
     assert created == [] and len(skipped) == len(templates)
     assert db_session.scalar(sa.select(sa.func.count()).select_from(Revision)) == count
     assert db_session.scalar(sa.select(sa.func.count()).select_from(Sop)) == len(templates)
+
+
+def test_database_refuses_an_effective_revision_of_another_sop(staff, draft, db_session):
+    if db_session.get_bind().dialect.name != "postgresql":
+        pytest.skip("SQLite here does not enforce foreign keys; PostgreSQL does")
+    other = services.create_sop(unit_id=staff.unit.id, code="CSI-SOP-901", title="Other",
+                                discipline="equipment", author=staff.qm)
+    db_session.commit()
+    with pytest.raises(IntegrityError):
+        db_session.execute(sa.text("UPDATE sop SET current_revision_id = :rev WHERE id = :sop"),
+                           {"rev": draft.id, "sop": other.id})
+    db_session.rollback()
