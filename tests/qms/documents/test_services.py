@@ -281,8 +281,6 @@ def test_library_import_is_idempotent(staff, db_session):
 
 
 def test_database_refuses_an_effective_revision_of_another_sop(staff, draft, db_session):
-    if db_session.get_bind().dialect.name != "postgresql":
-        pytest.skip("SQLite here does not enforce foreign keys; PostgreSQL does")
     other = services.create_sop(unit_id=staff.unit.id, code="CSI-SOP-901", title="Other",
                                 discipline="equipment", author=staff.qm)
     db_session.commit()
