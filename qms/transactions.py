@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, g, jsonify, request
+from flask import Flask, Response, current_app, g, request
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from qms.extensions import db
@@ -30,9 +30,14 @@ def commit_or_rollback(response: Response) -> Response:
     except (IntegrityError, OperationalError) as error:
         db.session.rollback()
         log.warning("commit refused on %s %s: %s", request.method, request.path, error.__class__.__name__)
-        conflict = jsonify(code=409, status="Conflict", message=CONFLICT_MESSAGE)
-        conflict.status_code = 409
-        return conflict
+        from werkzeug.exceptions import Conflict
+
+        from qms.errors import render_error
+
+        conflict = Conflict(description=CONFLICT_MESSAGE)
+        body, status = render_error(conflict)  # JSON for the API, the error page for browsers
+        db.session.rollback()
+        return current_app.make_response((body, status))
     return response
 
 

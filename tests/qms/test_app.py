@@ -104,3 +104,25 @@ def test_unit_switch_only_to_own_units(make_unit, make_user, login_as, db_sessio
     assert b"Examiner" in client.get("/").data
     refused = client.post("/unit", data={"unit_id": unit_c.id})
     assert refused.status_code == 400 and b"not a member" in refused.data
+
+
+def test_a_conflict_at_commit_is_a_409_page_and_changes_nothing(app: Flask, make_unit, make_user, login_as, db_session):
+    from qms.auth.models import Unit
+
+    unit = make_unit(code="DUP")
+    unit_count = db_session.query(Unit).count()
+
+    @requires(ALL_ROLES)
+    def duplicate():  # type: ignore[no-untyped-def]
+        from qms.extensions import db
+
+        db.session.add(Unit(code="DUP", name="Second with the same code"))
+        return "saved?"
+
+    app.add_url_rule("/duplicate", "duplicate", duplicate)
+    response = login_as(make_user(unit, Role.VIEWER)).get("/duplicate")
+    assert response.status_code == 409
+    assert "Someone else changed this record" in response.get_data(as_text=True)
+    assert response.mimetype == "text/html"
+    db_session.rollback()
+    assert db_session.query(Unit).count() == unit_count
