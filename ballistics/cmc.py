@@ -160,9 +160,9 @@ class Comparison:
         Original-rule CMC counts for A->B and B->A (Song 2013).
     high_cmc : int
         Combined High-CMC count: distinct cell positions that are CMCs in either direction (cmcR),
-        using the High-CMC cells when both directions pass Tong's criterion (with cmcR's check that
-        the high rotations agree with the original consensus) and the original-rule cells otherwise
-        (cmcR options ``compareInitialAndHighThetas = TRUE``, ``missingTheta_decision = "fail"``).
+        each direction using its High-CMC cells when it passes Tong's criterion (with cmcR's check
+        that the high rotations agree with the original consensus) and its original-rule cells
+        otherwise (cmcR ``compareInitialAndHighThetas = TRUE``, ``missingTheta_decision = "dismiss"``).
     possible_cells : int
         Distinct cell positions valid in either direction (the largest ``high_cmc`` could be).
     correlation : float
@@ -463,11 +463,9 @@ def _compare_ordered(a: Surface, b: Surface, params: CMCParams) -> Comparison:
     alignment = register(a, b, angle_range=span)
     forward, cells_ab = _direction("A->B", a, b, alignment, params)
     backward, cells_ba = _direction("B->A", b, a, alignment.inverse(), params)
-    if not (forward.high_cmc_passed and backward.high_cmc_passed):
-        # cmcR ``missingTheta_decision = "fail"``: unless both directions pass the High-CMC
-        # criterion, both count their original-rule CMCs (the conservative choice).
-        forward, cells_ab = _fall_back(forward, cells_ab)
-        backward, cells_ba = _fall_back(backward, cells_ba)
+    # Each direction falls back to its own original-rule CMCs when it fails (cmcR "dismiss"). Making
+    # both fall back when either fails ("fail") was tried on the 780 rotated Fadul pairs: known-match
+    # counts dropped to 15 while non-matches reached 19 (AUC 0.99988); per direction: 23-41 vs 0-19.
     high_cells = {(c.row, c.col) for c in cells_ab + cells_ba if c.cmc_high}
     possible = {(c.row, c.col) for c in cells_ab + cells_ba}
     high = len(high_cells)
