@@ -201,6 +201,7 @@ def add_subcommand(register: Register) -> Register:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every registered subcommand."""
+    import ballistics.index_cli  # noqa: F401  (registers index, search and synth)
     parser = argparse.ArgumentParser(prog="ballistics", description="Cartridge-case scans: inspect, "
                                      "convert, compare (Congruent Matching Cells) and validate.")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
