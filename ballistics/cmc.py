@@ -475,12 +475,6 @@ def _compare_ordered(a: Surface, b: Surface, params: CMCParams) -> Comparison:
                       tuple(cells_ab + cells_ba), params, (a.shape, b.shape))
 
 
-def _fall_back(result: DirectionResult, cells: list[CellResult]) -> tuple[DirectionResult, list[CellResult]]:
-    """The direction counted by the original rule only."""
-    cells = [replace(c, cmc_high=c.cmc_original) for c in cells]
-    return replace(result, high_cmc=result.cmc_original), cells
-
-
 def _swap(result: Comparison) -> Comparison:
     """The same comparison seen from the other side: directions and alignment swapped."""
     rename = {"A->B": "B->A", "B->A": "A->B"}
