@@ -209,8 +209,10 @@ _WRITER = textwrap.dedent("""
 
 
 def test_sigkill_while_adding_leaves_whole_entries_only(tmp_path):
-    n, rng = 24, np.random.default_rng(11)
-    expected = {name: s for name, _, s in synthetic_set(8, 3, seed=7, shape=(48, 48))}
+    # Enough entries that every round still has work left when the kill comes, however fast the
+    # machine (later rounds skip what earlier ones committed).
+    n, rng = 120, np.random.default_rng(11)
+    expected = {name: s for name, _, s in synthetic_set(40, 3, seed=7, shape=(48, 48))}
     order = list(expected)[:n]
     index = ix.create_index(tmp_path / "index", pixel_size=PIXEL, shard_size=5, store_factor=1)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
