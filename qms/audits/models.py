@@ -1,0 +1,367 @@
+"""Audit programmes, audits, checklists, results (append-only), findings and corrective actions.
+
+An audit's checklist is generated once from its scope and is then history: items are never
+changed. A requirement's result is an append-only `RequirementResult`; its *current* result is
+the latest row for its checklist item. A corrective action's story (correction, root cause,
+action plan, implementation, effectiveness review, closure) is an append-only `ActionStep`;
+`CorrectiveAction.status` is a cache derived from its steps.
+"""
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from qms.db import utcnow
+from qms.extensions import db
+from qms.scoping import UnitScoped
+from qms.trail.audited import Audited
+from qms.trail.models import append_only_model
+
+
+class RiskLevel(enum.StrEnum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+
+
+class AuditKind(enum.StrEnum):
+    INTERNAL = "internal"  # management-system audit
+    TECHNICAL = "technical"  # vertical audit of a discipline's work
+    RE_AUDIT = "re_audit"  # started from a previous audit, results reset
+
+
+class AuditStatus(enum.StrEnum):
+    PLANNED = "planned"
+    IN_PROGRESS = "in_progress"
+    REPORTED = "reported"
+    CLOSED = "closed"
+
+
+class TeamRole(enum.StrEnum):
+    AUDITOR = "auditor"
+    TECHNICAL_EXPERT = "technical_expert"
+    OBSERVER = "observer"
+
+
+class Result(enum.StrEnum):
+    CONFORMING = "conforming"
+    PARTIALLY_CONFORMING = "partially_conforming"
+    NON_CONFORMING = "non_conforming"
+    NOT_APPLICABLE = "not_applicable"  # needs a justification
+    NOT_ASSESSED = "not_assessed"
+
+    @property
+    def label(self) -> str:
+        return self.value.replace("_", " ").capitalize()
+
+
+class Grade(enum.StrEnum):
+    MAJOR = "major"
+    MINOR = "minor"
+    OBSERVATION = "observation"
+    OPPORTUNITY = "opportunity"  # opportunity for improvement
+
+    @property
+    def label(self) -> str:
+        return GRADE_LABELS[self]
+
+
+GRADE_LABELS = {Grade.MAJOR: "Major nonconformity", Grade.MINOR: "Minor nonconformity",
+                Grade.OBSERVATION: "Observation", Grade.OPPORTUNITY: "Opportunity for improvement"}
+
+
+class ActionStatus(enum.StrEnum):
+    OPEN = "open"  # raised; correction, root cause and plan being recorded
+    IMPLEMENTED = "implemented"  # evidence of implementation recorded, waiting for review
+    EFFECTIVE = "effective"  # reviewed effective by someone other than the owner
+    CLOSED = "closed"
+
+
+class StepKind(enum.StrEnum):
+    CORRECTION = "correction"  # the immediate fix of the nonconformity itself
+    ROOT_CAUSE = "root_cause"
+    ACTION_PLAN = "action_plan"
+    IMPLEMENTATION = "implementation"
+    EFFECTIVENESS_REVIEW = "effectiveness_review"
+    CLOSURE = "closure"
+
+    @property
+    def label(self) -> str:
+        return self.value.replace("_", " ").capitalize()
+
+
+class RootCauseMethod(enum.StrEnum):
+    FIVE_WHYS = "five_whys"
+    FISHBONE = "fishbone"
+    FAULT_TREE = "fault_tree"
+    OTHER = "other"
+
+
+def _check(column: str, values: type[enum.StrEnum], *, nullable: bool = False) -> str:
+    listed = f"{column} IN (" + ", ".join(f"'{v.value}'" for v in values) + ")"
+    return f"({column} IS NULL OR {listed})" if nullable else listed
+
+
+class AuditProgramme(UnitScoped, Audited, db.Model):  # type: ignore[name-defined]
+    """A unit's yearly, risk-based plan of audits."""
+
+    __tablename__ = "audit_programme"
+    __table_args__ = (UniqueConstraint("unit_id", "year"),
+                      CheckConstraint("year BETWEEN 2000 AND 2200", name="year_range"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    year: Mapped[int]
+    title: Mapped[str] = mapped_column(String(200))
+    risk_notes: Mapped[str] = mapped_column(Text, default="")
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    entries: Mapped[list[ProgrammeEntry]] = relationship(
+        back_populates="programme", order_by="(ProgrammeEntry.planned_month, ProgrammeEntry.id)")
+
+
+class ProgrammeEntry(UnitScoped, Audited, db.Model):  # type: ignore[name-defined]
+    """One planned audit of a process against clauses, with the risk that sets its priority."""
+
+    __tablename__ = "audit_programme_entry"
+    __table_args__ = (CheckConstraint("planned_month BETWEEN 1 AND 12", name="month_range"),
+                      CheckConstraint(_check("risk_level", RiskLevel), name="risk_known"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    programme_id: Mapped[int] = mapped_column(ForeignKey("audit_programme.id"), index=True)
+    process: Mapped[str] = mapped_column(String(200))
+    clauses: Mapped[list[str]] = mapped_column(JSON, default=list)  # clause prefixes, e.g. ["17020:7.1"]
+    planned_month: Mapped[int]
+    risk_level: Mapped[str] = mapped_column(String(8), default=RiskLevel.MEDIUM.value)
+    rationale: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    programme: Mapped[AuditProgramme] = relationship(back_populates="entries")
+    audits: Mapped[list[Audit]] = relationship(back_populates="programme_entry", order_by="Audit.id")
+
+
+class Audit(UnitScoped, Audited, db.Model):  # type: ignore[name-defined]
+    """One audit: scope, dates, lead auditor and team, and its status."""
+
+    __tablename__ = "audit"
+    __table_args__ = (
+        CheckConstraint(_check("kind", AuditKind), name="kind_known"),
+        CheckConstraint(_check("status", AuditStatus), name="status_known"),
+        CheckConstraint("body_type IN ('A', 'B', 'C')", name="body_type_known"),
+        CheckConstraint("planned_end >= planned_start", name="dates_ordered"),
+        CheckConstraint("kind <> 're_audit' OR previous_audit_id IS NOT NULL", name="re_audit_has_previous"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    programme_entry_id: Mapped[int | None] = mapped_column(ForeignKey("audit_programme_entry.id"), index=True)
+    previous_audit_id: Mapped[int | None] = mapped_column(ForeignKey("audit.id"), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(16), default=AuditKind.INTERNAL.value)
+    body_type: Mapped[str] = mapped_column(String(1), default="A")
+    # [{"catalogue": "iso17020-2012", "include": ["6.1"], "exclude": []}, ...] (audits.checklist.Scope)
+    scope: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    checklist_template: Mapped[str] = mapped_column(String(64), default="")  # audits/checklists/<id>.yaml
+    catalogue_versions: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)  # audited against
+    planned_start: Mapped[date]
+    planned_end: Mapped[date]
+    lead_auditor_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    auditee: Mapped[str] = mapped_column(String(200), default="")
+    areas: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(16), default=AuditStatus.PLANNED.value, index=True)
+    conclusion: Mapped[str] = mapped_column(Text, default="")
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None]
+    reported_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+
+    programme_entry: Mapped[ProgrammeEntry | None] = relationship(back_populates="audits")
+    previous_audit: Mapped[Audit | None] = relationship(remote_side=[id])
+    lead_auditor = relationship("User", foreign_keys=[lead_auditor_id])
+    team: Mapped[list[TeamMember]] = relationship(back_populates="audit", order_by="TeamMember.id")
+    items: Mapped[list[ChecklistItem]] = relationship(back_populates="audit", order_by="ChecklistItem.position")
+    findings: Mapped[list[Finding]] = relationship(back_populates="audit", order_by="Finding.number")
+
+
+class TeamMember(UnitScoped, Audited, db.Model):  # type: ignore[name-defined]
+    """A member of an audit team besides the lead auditor."""
+
+    __tablename__ = "audit_team_member"
+    __table_args__ = (UniqueConstraint("audit_id", "user_id"),
+                      CheckConstraint(_check("role", TeamRole), name="role_known"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    audit_id: Mapped[int] = mapped_column(ForeignKey("audit.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    role: Mapped[str] = mapped_column(String(20), default=TeamRole.AUDITOR.value)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    audit: Mapped[Audit] = relationship(back_populates="team")
+    user = relationship("User")
+
+
+@append_only_model
+class ChecklistItem(UnitScoped, Audited, db.Model):  # type: ignore[name-defined]
+    """One requirement on an audit's checklist, with a snapshot of its catalogue text."""
+
+    __tablename__ = "audit_checklist_item"
+    __table_args__ = (UniqueConstraint("audit_id", "requirement_id"), UniqueConstraint("audit_id", "position"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    audit_id: Mapped[int] = mapped_column(ForeignKey("audit.id"), index=True)
+    position: Mapped[int]
+    catalogue_id: Mapped[str] = mapped_column(String(64))
+    requirement_id: Mapped[str] = mapped_column(String(100))  # e.g. "17020:6.1.3"
+    clause: Mapped[str] = mapped_column(String(32))  # e.g. "6.1.3"
+    section_id: Mapped[str] = mapped_column(String(100))  # the top-level clause, e.g. "17020:6"
+    section_title: Mapped[str] = mapped_column(String(200), default="")
+    title: Mapped[str] = mapped_column(String(300))
+    topic: Mapped[str] = mapped_column(Text, default="")
+
+    audit: Mapped[Audit] = relationship(back_populates="items")
+    results: Mapped[list[RequirementResult]] = relationship(
+        back_populates="item", order_by="RequirementResult.id")
+
+
+@append_only_model
+class RequirementResult(UnitScoped, Audited, db.Model):  # type: ignore[name-defined]
+    """A result recorded for a checklist item; the latest row per item is its current result."""
+
+    __tablename__ = "audit_result"
+    __table_args__ = (
+        CheckConstraint(_check("result", Result), name="result_known"),
+        # A requirement judged not applicable must say why, even when written below the application.
+        CheckConstraint("result <> 'not_applicable' OR length(trim(justification)) > 0",
+                        name="not_applicable_justified"),
+        Index("ix_audit_result_item_id_id", "item_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    audit_id: Mapped[int] = mapped_column(ForeignKey("audit.id"), index=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("audit_checklist_item.id"))
+    result: Mapped[str] = mapped_column(String(24))
+    evidence_note: Mapped[str] = mapped_column(Text, default="")  # the objective evidence seen
+    justification: Mapped[str] = mapped_column(Text, default="")
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    item: Mapped[ChecklistItem] = relationship(back_populates="results")
+    recorded_by = relationship("User")
+    sop_links: Mapped[list[ResultSopLink]] = relationship(back_populates="result", order_by="ResultSopLink.id")
+    files: Mapped[list[ResultFile]] = relationship(back_populates="result", order_by="ResultFile.id")
+
+
+@append_only_model
+class ResultSopLink(UnitScoped, Audited, db.Model):  # type: ignore[name-defined]
+    """An SOP revision the auditor examined as evidence for a result."""
+
+    __tablename__ = "audit_result_sop"
+    __table_args__ = (UniqueConstraint("result_id", "revision_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    result_id: Mapped[int] = mapped_column(ForeignKey("audit_result.id"), index=True)
+    revision_id: Mapped[int] = mapped_column(ForeignKey("sop_revision.id"), index=True)
+
+    result: Mapped[RequirementResult] = relationship(back_populates="sop_links")
+    revision = relationship("Revision")
+
+
+@append_only_model
+class ResultFile(UnitScoped, Audited, db.Model):  # type: ignore[name-defined]
+    """A file of objective evidence for a result, kept in the object store."""
+
+    __tablename__ = "audit_result_file"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    result_id: Mapped[int] = mapped_column(ForeignKey("audit_result.id"), index=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    filename: Mapped[str] = mapped_column(String(255))
+    media_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int]
+
+    result: Mapped[RequirementResult] = relationship(back_populates="files")
+
+
+class Finding(UnitScoped, Audited, db.Model):  # type: ignore[name-defined]
+    """A graded finding against one requirement of an audit's checklist."""
+
+    __tablename__ = "audit_finding"
+    __table_args__ = (UniqueConstraint("audit_id", "number"),
+                      CheckConstraint(_check("grade", Grade), name="grade_known"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    audit_id: Mapped[int] = mapped_column(ForeignKey("audit.id"), index=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("audit_checklist_item.id"), index=True)
+    number: Mapped[int]  # 1, 2, ... within the audit
+    grade: Mapped[str] = mapped_column(String(16))
+    statement: Mapped[str] = mapped_column(Text)
+    evidence: Mapped[str] = mapped_column(Text, default="")
+    raised_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    raised_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    audit: Mapped[Audit] = relationship(back_populates="findings")
+    item: Mapped[ChecklistItem] = relationship()
+    raised_by = relationship("User")
+    actions: Mapped[list[CorrectiveAction]] = relationship(back_populates="finding", order_by="CorrectiveAction.id")
+
+
+class CorrectiveAction(UnitScoped, Audited, db.Model):  # type: ignore[name-defined]
+    """The response to a finding, owned by one person, due by a date; its story is its steps."""
+
+    __tablename__ = "audit_corrective_action"
+    __table_args__ = (CheckConstraint(_check("status", ActionStatus), name="status_known"),
+                      Index("ix_audit_corrective_action_status_due_on", "status", "due_on"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    finding_id: Mapped[int] = mapped_column(ForeignKey("audit_finding.id"), index=True)
+    audit_id: Mapped[int] = mapped_column(ForeignKey("audit.id"), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    owner_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    due_on: Mapped[date]
+    status: Mapped[str] = mapped_column(String(16), default=ActionStatus.OPEN.value)
+    raised_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    closed_at: Mapped[datetime | None]
+
+    finding: Mapped[Finding] = relationship(back_populates="actions")
+    owner = relationship("User", foreign_keys=[owner_id])
+    steps: Mapped[list[ActionStep]] = relationship(back_populates="action", order_by="ActionStep.id")
+
+    def latest(self, kind: StepKind) -> ActionStep | None:
+        return next((step for step in reversed(self.steps) if step.kind == kind.value), None)
+
+
+@append_only_model
+class ActionStep(UnitScoped, Audited, db.Model):  # type: ignore[name-defined]
+    """One recorded step of a corrective action: who did or decided what, and when."""
+
+    __tablename__ = "audit_action_step"
+    __table_args__ = (
+        CheckConstraint(_check("kind", StepKind), name="kind_known"),
+        CheckConstraint(_check("method", RootCauseMethod, nullable=True), name="method_known"),
+        CheckConstraint("kind <> 'root_cause' OR method IS NOT NULL", name="root_cause_has_method"),
+        CheckConstraint("kind <> 'effectiveness_review' OR effective IS NOT NULL", name="review_has_verdict"),
+        CheckConstraint("length(trim(text)) > 0", name="text_present"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    action_id: Mapped[int] = mapped_column(ForeignKey("audit_corrective_action.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(24))
+    text: Mapped[str] = mapped_column(Text)
+    method: Mapped[str | None] = mapped_column(String(16))  # root cause method
+    effective: Mapped[bool | None]  # effectiveness review verdict
+    planned_due_on: Mapped[date | None]  # action plan: the date the plan commits to
+    file_sha256: Mapped[str | None] = mapped_column(String(64))  # implementation evidence
+    filename: Mapped[str] = mapped_column(String(255), default="")
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    actor_name: Mapped[str] = mapped_column(String(200), default="")
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    action: Mapped[CorrectiveAction] = relationship(back_populates="steps")
+
+
+APPEND_ONLY = ("audit_checklist_item", "audit_result", "audit_result_sop", "audit_result_file", "audit_action_step")
