@@ -223,8 +223,8 @@ class ChecklistItem(UnitScoped, Audited, db.Model):  # type: ignore[name-defined
     topic: Mapped[str] = mapped_column(Text, default="")
 
     audit: Mapped[Audit] = relationship(back_populates="items")
-    results: Mapped[list[RequirementResult]] = relationship(
-        back_populates="item", order_by="RequirementResult.id")
+    # View-only: appending a result must not mark the (append-only) item as changed.
+    results: Mapped[list[RequirementResult]] = relationship(order_by="RequirementResult.id", viewonly=True)
 
 
 @append_only_model
@@ -249,10 +249,11 @@ class RequirementResult(UnitScoped, Audited, db.Model):  # type: ignore[name-def
     recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
 
-    item: Mapped[ChecklistItem] = relationship(back_populates="results")
+    item: Mapped[ChecklistItem] = relationship()
     recorded_by = relationship("User")
-    sop_links: Mapped[list[ResultSopLink]] = relationship(back_populates="result", order_by="ResultSopLink.id")
-    files: Mapped[list[ResultFile]] = relationship(back_populates="result", order_by="ResultFile.id")
+    # View-only, as above: links and files are added beside the result, never changing its row.
+    sop_links: Mapped[list[ResultSopLink]] = relationship(order_by="ResultSopLink.id", viewonly=True)
+    files: Mapped[list[ResultFile]] = relationship(order_by="ResultFile.id", viewonly=True)
 
 
 @append_only_model
@@ -266,7 +267,7 @@ class ResultSopLink(UnitScoped, Audited, db.Model):  # type: ignore[name-defined
     result_id: Mapped[int] = mapped_column(ForeignKey("audit_result.id"), index=True)
     revision_id: Mapped[int] = mapped_column(ForeignKey("sop_revision.id"), index=True)
 
-    result: Mapped[RequirementResult] = relationship(back_populates="sop_links")
+    result: Mapped[RequirementResult] = relationship()
     revision = relationship("Revision")
 
 
@@ -283,7 +284,7 @@ class ResultFile(UnitScoped, Audited, db.Model):  # type: ignore[name-defined]
     media_type: Mapped[str] = mapped_column(String(100))
     size: Mapped[int]
 
-    result: Mapped[RequirementResult] = relationship(back_populates="files")
+    result: Mapped[RequirementResult] = relationship()
 
 
 class Finding(UnitScoped, Audited, db.Model):  # type: ignore[name-defined]

@@ -1,0 +1,809 @@
+"""Audit programme, audits, results, findings, corrective actions, re-audits and their counts.
+
+Services add and flush; the request (or CLI command) commits. Refusals raise `AuditError` (or a
+subclass) with a message that is safe to show and an HTTP status for the views.
+
+Meaning of the words used by every page, export and report:
+- the *current result* of a checklist item is its latest `RequirementResult` row (highest id);
+  earlier rows are its history. An item without any row counts as "not assessed".
+- `audit_summary(audit)` counts items by current result, the same per section (top-level clause
+  of each catalogue), and findings by grade; the report and exports use it, so every figure
+  shown anywhere equals these counts.
+
+Independence (an auditor may not audit their own work): nobody may lead or join the team of an
+audit whose checklist covers a requirement that an SOP they own, or whose effective revision
+they wrote, claims to meet (the SOP's requirement list, directly or through a catalogue mapping).
+"""
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from sqlalchemy import func, select
+
+import audits as content
+from audits.checklist import Scope, expand_scopes, load_checklist
+from qms.audits.models import (ActionStatus, ActionStep, Audit, AuditKind, AuditProgramme, AuditStatus,
+                               ChecklistItem, CorrectiveAction, Finding, Grade, ProgrammeEntry,
+                               RequirementResult, Result, ResultFile, ResultSopLink, RiskLevel,
+                               RootCauseMethod, StepKind, TeamMember, TeamRole)
+from qms.auth.models import Membership, Role, User
+from qms.db import utcnow
+from qms.extensions import db
+from qms.storage import object_store
+from qms.trail.audited import audit_reason
+
+READERS = frozenset(Role) - {Role.ADMIN}
+PLANNERS = frozenset({Role.QUALITY_MANAGER, Role.AUDITOR})  # plan and run audits, review actions
+REVIEWERS = PLANNERS  # review effectiveness and close actions (never their own)
+
+MAX_EVIDENCE_BYTES = 20 * 1024 * 1024
+MAX_TEXT = 20_000
+NONCONFORMITY_GRADES = (Grade.MAJOR, Grade.MINOR)
+OPEN_ACTION_STATES = (ActionStatus.OPEN.value, ActionStatus.IMPLEMENTED.value)
+# Order of results for progress: higher is better. Not applicable / not assessed are not ranked.
+RANK = {Result.NON_CONFORMING.value: 0, Result.PARTIALLY_CONFORMING.value: 1, Result.CONFORMING.value: 2}
+OWNER_STEPS = (StepKind.CORRECTION, StepKind.ROOT_CAUSE, StepKind.ACTION_PLAN, StepKind.IMPLEMENTATION)
+_MEDIA = ((b"%PDF-", "application/pdf"), (b"\x89PNG\r\n\x1a\n", "image/png"), (b"\xff\xd8\xff", "image/jpeg"))
+
+
+class AuditError(ValueError):
+    """A refused audit action; the message is safe to show."""
+
+    status = 400
+
+
+class NotPermitted(AuditError):
+    """The user may not do this (not on the team, own work, own action)."""
+
+    status = 403
+
+
+class StateConflict(AuditError):
+    """The audit or action is not in a state that allows this."""
+
+    status = 409
+
+
+# --- small helpers ----------------------------------------------------------------------------
+
+def today() -> date:
+    return utcnow().date()
+
+
+def _text(value: str | None, what: str, *, required: bool = False, limit: int = MAX_TEXT) -> str:
+    text = (value or "").strip()
+    if required and not text:
+        raise AuditError(f"{what} is required.")
+    if len(text) > limit:
+        raise AuditError(f"{what} is longer than {limit} characters.")
+    return text
+
+
+def _enum(enum_type: type[Any], value: str, what: str) -> Any:
+    try:
+        return enum_type(value)
+    except ValueError:
+        raise AuditError(f"Unknown {what}: {str(value)[:40]!r}.") from None
+
+
+def _member(user_id: int | None, unit_id: int, what: str) -> User:
+    user = db.session.get(User, user_id) if user_id else None
+    if user is None or not any(m.unit_id == unit_id for m in user.memberships):
+        raise AuditError(f"The {what} must be a member of this unit.")
+    return user
+
+
+def roles_in(user: User, unit_id: int) -> frozenset[Role]:
+    return frozenset(Role(m.role) for m in user.memberships if m.unit_id == unit_id)
+
+
+def unit_members(unit_id: int) -> list[User]:
+    stmt = (select(User).join(Membership).where(Membership.unit_id == unit_id, User.active.is_(True))
+            .distinct().order_by(User.full_name))
+    return list(db.session.scalars(stmt))
+
+
+def auditors(unit_id: int) -> list[User]:
+    stmt = (select(User).join(Membership).where(Membership.unit_id == unit_id, User.active.is_(True),
+                                                Membership.role.in_([r.value for r in PLANNERS]))
+            .distinct().order_by(User.full_name))
+    return list(db.session.scalars(stmt))
+
+
+# --- programme --------------------------------------------------------------------------------
+
+def programmes() -> list[AuditProgramme]:
+    return list(db.session.scalars(select(AuditProgramme).order_by(AuditProgramme.year.desc())))
+
+
+def create_programme(*, unit_id: int, actor: User, year: int, title: str, risk_notes: str = "") -> AuditProgramme:
+    """A unit's audit programme for one year."""
+    if not 2000 <= year <= 2200:
+        raise AuditError("The year must be between 2000 and 2200.")
+    if db.session.scalar(select(AuditProgramme).where(AuditProgramme.unit_id == unit_id,
+                                                      AuditProgramme.year == year)):
+        raise StateConflict(f"This unit already has an audit programme for {year}.")
+    programme = AuditProgramme(unit_id=unit_id, year=year, title=_text(title, "A title", required=True, limit=200),
+                               risk_notes=_text(risk_notes, "Risk notes"), created_by_id=actor.id)
+    db.session.add(programme)
+    db.session.flush()
+    return programme
+
+
+def parse_clauses(text: str) -> list[str]:
+    """Requirement or clause-group ids from free text, each checked against the catalogues."""
+    ids = list(dict.fromkeys(part for part in re.split(r"[\s,;]+", text or "") if part))
+    unknown = [i for i in ids if not _resolves(i)]
+    if unknown:
+        raise AuditError(f"Unknown clause id(s): {', '.join(unknown[:10])[:300]}. Use ids such as 17020:7.1.")
+    return ids
+
+
+def _resolves(requirement_id: str) -> bool:
+    try:
+        content.resolve(requirement_id)
+    except content.UnknownRequirementError:
+        return False
+    return True
+
+
+def add_entry(programme: AuditProgramme, *, process: str, clauses: Sequence[str], planned_month: int,
+              risk_level: str, rationale: str = "") -> ProgrammeEntry:
+    """Plan one audit of a process; its risk level sets its priority in the programme."""
+    if not 1 <= planned_month <= 12:
+        raise AuditError("The planned month must be 1 to 12.")
+    risk = _enum(RiskLevel, risk_level, "risk level")
+    entry = ProgrammeEntry(unit_id=programme.unit_id, programme=programme,
+                           process=_text(process, "A process", required=True, limit=200),
+                           clauses=parse_clauses(" ".join(clauses)), planned_month=planned_month,
+                           risk_level=risk.value, rationale=_text(rationale, "A rationale"))
+    db.session.add(entry)
+    db.session.flush()
+    return entry
+
+
+def entries_by_risk(programme: AuditProgramme) -> list[ProgrammeEntry]:
+    """The programme's entries, highest risk first, then by month."""
+    order = {RiskLevel.HIGH.value: 0, RiskLevel.MEDIUM.value: 1, RiskLevel.LOW.value: 2}
+    return sorted(programme.entries, key=lambda e: (order[e.risk_level], e.planned_month, e.id))
+
+
+# --- scope, checklist and independence ------------------------------------------------------------
+
+def scope_from_template(template_id: str, body_type: str) -> tuple[list[dict[str, Any]], list[Any], dict[str, str]]:
+    """(scope, requirements, catalogue versions) of a checklist file in audits/checklists."""
+    if template_id not in content.checklist_names():
+        raise AuditError(f"Unknown checklist: {template_id[:64]!r}.")
+    checklist = load_checklist(template_id, body_type=body_type)
+    scope = [{"catalogue": s.catalogue, "include": list(s.include), "exclude": list(s.exclude)}
+             for s in checklist.scopes]
+    return scope, list(checklist.requirements), dict(checklist.catalogue_versions)
+
+
+def scope_from_clauses(clause_ids: Sequence[str], body_type: str) -> tuple[list[dict[str, Any]], list[Any], dict[str, str]]:
+    """(scope, requirements, catalogue versions) of a list of clause ids such as 17020:6.1."""
+    catalogues = content.load_all()
+    by_catalogue: dict[str, list[str]] = {}
+    for requirement_id in parse_clauses(" ".join(clause_ids)):
+        requirement = content.resolve(requirement_id, catalogues)
+        by_catalogue.setdefault(requirement.catalogue_id, []).append(requirement.clause)
+    if not by_catalogue:
+        raise AuditError("Name at least one clause, or choose a checklist.")
+    scopes = [Scope(catalogue=cat, include=tuple(clauses)) for cat, clauses in by_catalogue.items()]
+    requirements = expand_scopes(scopes, catalogues, body_type=body_type)
+    scope = [{"catalogue": s.catalogue, "include": list(s.include), "exclude": []} for s in scopes]
+    return scope, list(requirements), {cat: catalogues[cat].version for cat in by_catalogue}
+
+
+def _section(requirement: Any, catalogues: dict[str, Any]) -> tuple[str, str]:
+    """The top-level clause (id, title) a requirement sits under."""
+    current = requirement
+    while current.parent:
+        current = catalogues[current.catalogue_id].get(current.parent)
+    return current.id, current.title
+
+
+def _add_items(audit: Audit, requirements: Iterable[Any]) -> None:
+    catalogues = content.load_all()
+    for position, requirement in enumerate(requirements, start=1):
+        section_id, section_title = _section(requirement, catalogues)
+        db.session.add(ChecklistItem(unit_id=audit.unit_id, audit=audit, position=position,
+                                     catalogue_id=requirement.catalogue_id, requirement_id=requirement.id,
+                                     clause=requirement.clause, section_id=section_id,
+                                     section_title=section_title[:200], title=requirement.title[:300],
+                                     topic=requirement.topic))
+
+
+def _covered_ids(requirement_ids: Iterable[str]) -> set[str]:
+    """Requirement ids plus what they map to, so an SOP citing 17020 is matched by a best-practice item."""
+    catalogues = content.load_all()
+    covered: set[str] = set()
+    for requirement_id in requirement_ids:
+        covered.add(requirement_id)
+        try:
+            covered.update(content.resolve(requirement_id, catalogues).maps_to)
+        except content.UnknownRequirementError:
+            continue
+    return covered
+
+
+def own_work_conflicts(user_id: int, unit_id: int, requirement_ids: Iterable[str]) -> list[str]:
+    """Codes of the SOPs this user owns or whose effective revision they wrote, met by these requirements."""
+    from qms.documents.models import Revision, Sop
+
+    covered = _covered_ids(requirement_ids)
+    stmt = (select(Sop, Revision).outerjoin(Revision, Revision.id == Sop.current_revision_id)
+            .where(Sop.unit_id == unit_id))
+    codes = []
+    for sop, revision in db.session.execute(stmt):
+        if revision is None or not (sop.owner_id == user_id or revision.author_id == user_id):
+            continue
+        if covered & set(revision.requirement_ids or ()):
+            codes.append(sop.code)
+    return sorted(codes)
+
+
+def check_independence(audit: Audit, user: User) -> None:
+    """Refuse a lead auditor or team member whose own SOPs fall in the audit's scope."""
+    conflicts = own_work_conflicts(user.id, audit.unit_id, (item.requirement_id for item in audit.items))
+    if conflicts:
+        raise NotPermitted(f"{user.full_name} may not audit their own work: the scope covers "
+                           f"{', '.join(conflicts[:5])}, which they own or wrote.")
+
+
+# --- audits -----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class AuditPlan:
+    """What a new audit needs; either a checklist file or a list of clauses sets its scope."""
+
+    title: str
+    planned_start: date
+    planned_end: date
+    lead_auditor_id: int
+    kind: str = AuditKind.INTERNAL.value
+    body_type: str = "A"
+    checklist_template: str = ""
+    clauses: tuple[str, ...] = ()
+    auditee: str = ""
+    areas: str = ""
+    programme_entry_id: int | None = None
+    team: tuple[tuple[int, str], ...] = ()  # (user id, TeamRole value)
+
+
+def audits(*, status: str | None = None) -> list[Audit]:
+    stmt = select(Audit).order_by(Audit.planned_start.desc(), Audit.id.desc())
+    if status:
+        stmt = stmt.where(Audit.status == _enum(AuditStatus, status, "status").value)
+    return list(db.session.scalars(stmt))
+
+
+def _check_plan(plan: AuditPlan, unit_id: int) -> None:
+    if plan.body_type not in content.BODY_TYPES:
+        raise AuditError("The body type must be A, B or C.")
+    kind = _enum(AuditKind, plan.kind, "kind of audit")
+    if kind is AuditKind.RE_AUDIT:
+        raise AuditError("A re-audit is started from a previous audit.")
+    if plan.planned_end < plan.planned_start:
+        raise AuditError("The planned end is before the planned start.")
+    if plan.programme_entry_id is not None:
+        entry = db.session.get(ProgrammeEntry, plan.programme_entry_id)
+        if entry is None or entry.unit_id != unit_id:
+            raise AuditError("No such programme entry in this unit.")
+
+
+def create_audit(plan: AuditPlan, *, unit_id: int, actor: User) -> Audit:
+    """Plan an audit: its scope, dates and team, and generate its checklist from the scope."""
+    _check_plan(plan, unit_id)
+    if plan.checklist_template:
+        scope, requirements, versions = scope_from_template(plan.checklist_template, plan.body_type)
+    else:
+        scope, requirements, versions = scope_from_clauses(plan.clauses, plan.body_type)
+    if not requirements:
+        raise AuditError("The scope holds no assessable requirement for this body type.")
+    lead = _member(plan.lead_auditor_id, unit_id, "lead auditor")
+    if not roles_in(lead, unit_id) & PLANNERS:
+        raise AuditError("The lead auditor must hold the auditor or quality manager role in this unit.")
+    audit = Audit(unit_id=unit_id, title=_text(plan.title, "A title", required=True, limit=200), kind=plan.kind,
+                  body_type=plan.body_type, scope=scope, checklist_template=plan.checklist_template,
+                  catalogue_versions=versions, planned_start=plan.planned_start, planned_end=plan.planned_end,
+                  lead_auditor_id=lead.id, auditee=_text(plan.auditee, "The auditee", limit=200),
+                  areas=_text(plan.areas, "The areas"), programme_entry_id=plan.programme_entry_id,
+                  created_by_id=actor.id)
+    db.session.add(audit)
+    _add_items(audit, requirements)
+    db.session.flush()
+    check_independence(audit, lead)
+    for user_id, role in plan.team:
+        add_team_member(audit, user_id=user_id, role=role)
+    return audit
+
+
+def add_team_member(audit: Audit, *, user_id: int, role: str = TeamRole.AUDITOR.value) -> TeamMember:
+    """Add someone to the audit team, after checking they would not audit their own work."""
+    if audit.status in (AuditStatus.REPORTED.value, AuditStatus.CLOSED.value):
+        raise StateConflict("The team of a reported or closed audit cannot change.")
+    team_role = _enum(TeamRole, role, "team role")
+    user = _member(user_id, audit.unit_id, "team member")
+    if user.id == audit.lead_auditor_id or any(m.user_id == user.id for m in audit.team):
+        raise StateConflict(f"{user.full_name} is already on this audit.")
+    check_independence(audit, user)
+    member = TeamMember(unit_id=audit.unit_id, audit=audit, user_id=user.id, role=team_role.value)
+    db.session.add(member)
+    db.session.flush()
+    return member
+
+
+def may_record(audit: Audit, user: User) -> bool:
+    """The lead auditor and the team's auditors and technical experts record results and findings."""
+    if user.id == audit.lead_auditor_id:
+        return True
+    return any(m.user_id == user.id and m.role != TeamRole.OBSERVER.value for m in audit.team)
+
+
+def _require_recorder(audit: Audit, user: User) -> None:
+    if not may_record(audit, user):
+        raise NotPermitted("Only the lead auditor and the audit team record results and findings.")
+
+
+def _require_status(audit: Audit, *allowed: AuditStatus, doing: str) -> None:
+    if audit.status not in {s.value for s in allowed}:
+        raise StateConflict(f"This audit is {audit.status.replace('_', ' ')}: it cannot {doing}.")
+
+
+def _require_planner(audit: Audit, user: User) -> None:
+    if not roles_in(user, audit.unit_id) & PLANNERS:
+        raise NotPermitted("Only auditors and quality managers run audits.")
+
+
+def start_audit(audit: Audit, actor: User) -> Audit:
+    """Planned → in progress: results can now be recorded."""
+    _require_planner(audit, actor)
+    _require_status(audit, AuditStatus.PLANNED, doing="start")
+    audit.status = AuditStatus.IN_PROGRESS.value
+    audit.started_at = utcnow()
+    db.session.flush()
+    return audit
+
+
+def report_audit(audit: Audit, actor: User, conclusion: str) -> Audit:
+    """In progress → reported, with the lead auditor's conclusion."""
+    if actor.id != audit.lead_auditor_id:
+        raise NotPermitted("Only the lead auditor reports the audit.")
+    _require_status(audit, AuditStatus.IN_PROGRESS, doing="be reported")
+    audit.conclusion = _text(conclusion, "A conclusion", required=True)
+    audit.status = AuditStatus.REPORTED.value
+    audit.reported_at = utcnow()
+    db.session.flush()
+    return audit
+
+
+def close_audit(audit: Audit, actor: User) -> Audit:
+    """Reported → closed, once every nonconformity has a corrective action and all actions are closed."""
+    _require_planner(audit, actor)
+    _require_status(audit, AuditStatus.REPORTED, doing="be closed")
+    for finding in audit.findings:
+        if Grade(finding.grade) in NONCONFORMITY_GRADES and not finding.actions:
+            raise StateConflict(f"Finding {finding.number} is a nonconformity without a corrective action.")
+        if any(a.status != ActionStatus.CLOSED.value for a in finding.actions):
+            raise StateConflict(f"Finding {finding.number} still has an open corrective action.")
+    audit.status = AuditStatus.CLOSED.value
+    audit.closed_at = utcnow()
+    db.session.flush()
+    return audit
+
+
+# --- results ----------------------------------------------------------------------------------
+
+def current_results(audit: Audit) -> dict[int, RequirementResult]:
+    """The current result of each checklist item that has one: its latest row (highest id)."""
+    latest = (select(func.max(RequirementResult.id)).where(RequirementResult.audit_id == audit.id)
+              .group_by(RequirementResult.item_id))
+    rows = db.session.scalars(select(RequirementResult).where(RequirementResult.id.in_(latest)))
+    return {row.item_id: row for row in rows}
+
+
+def result_of(item_id: int, results: dict[int, RequirementResult]) -> str:
+    """The current result value of an item; an item never assessed is "not assessed"."""
+    row = results.get(item_id)
+    return row.result if row else Result.NOT_ASSESSED.value
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """An uploaded file of objective evidence."""
+
+    data: bytes
+    filename: str
+
+
+def sniff_evidence(data: bytes, filename: str) -> str:
+    """The media type of an evidence file (PDF, PNG, JPEG or plain UTF-8 text); anything else is refused."""
+    if not data:
+        raise AuditError(f"The file {filename[:80]!r} is empty.")
+    if len(data) > MAX_EVIDENCE_BYTES:
+        raise AuditError(f"The file {filename[:80]!r} is larger than {MAX_EVIDENCE_BYTES // (1024 * 1024)} MB.")
+    for magic, media_type in _MEDIA:
+        if data.startswith(magic):
+            return media_type
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise AuditError(f"The file {filename[:80]!r} is not a PDF, PNG, JPEG or text file.") from None
+    return "text/plain"
+
+
+def _sop_revisions(revision_ids: Iterable[int], unit_id: int) -> list[Any]:
+    from qms.documents.models import Revision
+
+    revisions = []
+    for revision_id in dict.fromkeys(revision_ids):
+        revision = db.session.get(Revision, revision_id)
+        if revision is None or revision.unit_id != unit_id:
+            raise AuditError("No such SOP revision in this unit.")
+        revisions.append(revision)
+    return revisions
+
+
+def record_result(item: ChecklistItem, actor: User, *, result: str, evidence_note: str = "",
+                  justification: str = "", revision_ids: Sequence[int] = (),
+                  files: Sequence[Evidence] = ()) -> RequirementResult:
+    """Append a result for a requirement; not applicable needs a justification."""
+    audit = item.audit
+    _require_recorder(audit, actor)
+    _require_status(audit, AuditStatus.IN_PROGRESS, doing="take results")
+    value = _enum(Result, result, "result")
+    justification = _text(justification, "The justification")
+    if value is Result.NOT_APPLICABLE and not justification:
+        raise AuditError("A requirement marked not applicable needs a justification.")
+    revisions = _sop_revisions(revision_ids, audit.unit_id)
+    kinds = [(evidence, sniff_evidence(evidence.data, evidence.filename)) for evidence in files]
+    row = RequirementResult(unit_id=audit.unit_id, audit_id=audit.id, item=item, result=value.value,
+                            evidence_note=_text(evidence_note, "The evidence note"), justification=justification,
+                            recorded_by_id=actor.id)
+    db.session.add(row)
+    for revision in revisions:
+        db.session.add(ResultSopLink(unit_id=audit.unit_id, result=row, revision_id=revision.id))
+    for evidence, media_type in kinds:
+        db.session.add(ResultFile(unit_id=audit.unit_id, result=row, sha256=object_store().put(evidence.data),
+                                  filename=(evidence.filename or "evidence")[:255], media_type=media_type,
+                                  size=len(evidence.data)))
+    db.session.flush()
+    return row
+
+
+def item_history(item: ChecklistItem) -> list[RequirementResult]:
+    return list(item.results)
+
+
+def result_file(file_id: int) -> tuple[ResultFile, bytes]:
+    row = db.session.get(ResultFile, file_id)
+    if row is None:
+        raise AuditError("No such evidence file in this unit.")
+    return row, object_store().get(row.sha256)
+
+
+@dataclass(frozen=True)
+class ChecklistRow:
+    item: ChecklistItem
+    result: RequirementResult | None
+
+    @property
+    def value(self) -> str:
+        return self.result.result if self.result else Result.NOT_ASSESSED.value
+
+
+def checklist(audit: Audit, *, section: str = "", result: str = "") -> list[ChecklistRow]:
+    """The checklist with each item's current result, optionally filtered by section and result."""
+    if result:
+        result = _enum(Result, result, "result").value
+    current = current_results(audit)
+    rows = [ChecklistRow(item, current.get(item.id)) for item in audit.items]
+    return [row for row in rows if (not section or row.item.section_id == section)
+            and (not result or row.value == result)]
+
+
+def sections(audit: Audit) -> list[tuple[str, str]]:
+    """(section id, title) of the audit's checklist, in checklist order."""
+    return list(dict.fromkeys((item.section_id, item.section_title) for item in audit.items))
+
+
+# --- summary ----------------------------------------------------------------------------------
+
+@dataclass
+class AuditSummary:
+    """The counts of an audit; every figure on pages, exports and the report comes from here."""
+
+    items: int = 0
+    by_result: dict[str, int] = field(default_factory=dict)  # every Result value, 0 when none
+    by_section: dict[str, dict[str, int]] = field(default_factory=dict)  # section id -> result -> count
+    section_titles: dict[str, str] = field(default_factory=dict)
+    findings_by_grade: dict[str, int] = field(default_factory=dict)  # every Grade value
+    actions_by_status: dict[str, int] = field(default_factory=dict)  # every ActionStatus value
+    overdue_actions: int = 0
+
+
+def _zeroes(values: Iterable[Any]) -> dict[str, int]:
+    return {v.value: 0 for v in values}
+
+
+def audit_summary(audit: Audit) -> AuditSummary:
+    """Counts by current result (overall and per section), findings by grade, actions by status."""
+    summary = AuditSummary(by_result=_zeroes(Result), findings_by_grade=_zeroes(Grade),
+                           actions_by_status=_zeroes(ActionStatus))
+    current = current_results(audit)
+    for item in audit.items:
+        value = result_of(item.id, current)
+        summary.items += 1
+        summary.by_result[value] += 1
+        summary.section_titles.setdefault(item.section_id, item.section_title)
+        summary.by_section.setdefault(item.section_id, _zeroes(Result))[value] += 1
+    for finding in audit.findings:
+        summary.findings_by_grade[finding.grade] += 1
+        for action in finding.actions:
+            summary.actions_by_status[action.status] += 1
+            summary.overdue_actions += is_overdue(action)
+    return summary
+
+
+# --- findings ---------------------------------------------------------------------------------
+
+def _check_grade_fits(item: ChecklistItem, grade: Grade) -> None:
+    if grade not in NONCONFORMITY_GRADES:
+        return
+    current = current_results(item.audit).get(item.id)
+    if current is None or current.result not in (Result.NON_CONFORMING.value, Result.PARTIALLY_CONFORMING.value):
+        raise AuditError("A nonconformity needs the requirement's result to be non-conforming or partially "
+                         "conforming: record the result first.")
+
+
+def raise_finding(item: ChecklistItem, actor: User, *, grade: str, statement: str, evidence: str = "") -> Finding:
+    """A graded finding against one requirement of the checklist."""
+    audit = item.audit
+    _require_recorder(audit, actor)
+    _require_status(audit, AuditStatus.IN_PROGRESS, doing="take findings")
+    value = _enum(Grade, grade, "grade")
+    _check_grade_fits(item, value)
+    number = (db.session.scalar(select(func.max(Finding.number)).where(Finding.audit_id == audit.id)) or 0) + 1
+    finding = Finding(unit_id=audit.unit_id, audit=audit, item=item, number=number, grade=value.value,
+                      statement=_text(statement, "A statement", required=True),
+                      evidence=_text(evidence, "The evidence"), raised_by_id=actor.id)
+    db.session.add(finding)
+    db.session.flush()
+    return finding
+
+
+def revise_finding(finding: Finding, actor: User, *, grade: str, statement: str, evidence: str,
+                   reason: str) -> Finding:
+    """Correct a finding's grade or wording before the audit is reported; the reason goes to the trail."""
+    _require_recorder(finding.audit, actor)
+    _require_status(finding.audit, AuditStatus.IN_PROGRESS, doing="change findings")
+    value = _enum(Grade, grade, "grade")
+    _check_grade_fits(finding.item, value)
+    why = _text(reason, "A reason for the change", required=True, limit=500)
+    with audit_reason(db.session, why):
+        finding.grade = value.value
+        finding.statement = _text(statement, "A statement", required=True)
+        finding.evidence = _text(evidence, "The evidence")
+        db.session.flush()
+    return finding
+
+
+def findings(*, grade: str = "") -> list[Finding]:
+    stmt = select(Finding).order_by(Finding.raised_at.desc(), Finding.id.desc())
+    if grade:
+        stmt = stmt.where(Finding.grade == _enum(Grade, grade, "grade").value)
+    return list(db.session.scalars(stmt))
+
+
+# --- corrective actions -----------------------------------------------------------------------
+
+def is_overdue(action: CorrectiveAction, on: date | None = None) -> bool:
+    """Open or implemented-but-unreviewed past its due date."""
+    return action.status in OPEN_ACTION_STATES and action.due_on < (on or today())
+
+
+def raise_action(finding: Finding, actor: User, *, title: str, owner_id: int, due_on: date) -> CorrectiveAction:
+    """A corrective action for a finding, owned by one member of the unit and due by a date."""
+    audit = finding.audit
+    if not (may_record(audit, actor) or roles_in(actor, audit.unit_id) & {Role.QUALITY_MANAGER}):
+        raise NotPermitted("Only the audit team or a quality manager raises corrective actions.")
+    _require_status(audit, AuditStatus.IN_PROGRESS, AuditStatus.REPORTED, doing="take corrective actions")
+    owner = _member(owner_id, audit.unit_id, "owner")
+    if due_on < today():
+        raise AuditError("The due date is in the past.")
+    action = CorrectiveAction(unit_id=audit.unit_id, finding=finding, audit_id=audit.id, owner_id=owner.id,
+                              title=_text(title, "A title", required=True, limit=200), due_on=due_on,
+                              raised_by_id=actor.id)
+    db.session.add(action)
+    db.session.flush()
+    return action
+
+
+def _step(action: CorrectiveAction, actor: User, kind: StepKind, text: str, **fields: Any) -> ActionStep:
+    step = ActionStep(unit_id=action.unit_id, action=action, kind=kind.value,
+                      text=_text(text, f"The {kind.label.lower()}", required=True), actor_id=actor.id,
+                      actor_name=actor.full_name, **fields)
+    db.session.add(step)
+    db.session.flush()
+    return step
+
+
+def _require_owner_or_manager(action: CorrectiveAction, actor: User) -> None:
+    if actor.id != action.owner_id and Role.QUALITY_MANAGER not in roles_in(actor, action.unit_id):
+        raise NotPermitted("Only the action's owner (or a quality manager) records its steps.")
+
+
+def record_step(action: CorrectiveAction, actor: User, *, kind: str, text: str, method: str = "",
+                planned_due_on: date | None = None, evidence: Evidence | None = None) -> ActionStep:
+    """Record the correction, root cause, action plan or implementation of an action."""
+    step_kind = _enum(StepKind, kind, "step")
+    if step_kind not in OWNER_STEPS:
+        raise AuditError("Effectiveness reviews and closure have their own forms.")
+    _require_owner_or_manager(action, actor)
+    if action.status != ActionStatus.OPEN.value:
+        raise StateConflict(f"This action is {action.status}: its steps are recorded while it is open.")
+    fields: dict[str, Any] = {}
+    if step_kind is StepKind.ROOT_CAUSE:
+        fields["method"] = _enum(RootCauseMethod, method, "root cause method").value
+    if step_kind is StepKind.ACTION_PLAN and planned_due_on is not None:
+        if planned_due_on > action.due_on:
+            raise AuditError("The plan must finish by the action's due date.")
+        fields["planned_due_on"] = planned_due_on
+    if step_kind is StepKind.IMPLEMENTATION:
+        _require_steps_before_implementation(action)
+        if evidence is not None:
+            sniff_evidence(evidence.data, evidence.filename)
+            fields.update(file_sha256=object_store().put(evidence.data), filename=evidence.filename[:255])
+    step = _step(action, actor, step_kind, text, **fields)
+    if step_kind is StepKind.IMPLEMENTATION:
+        action.status = ActionStatus.IMPLEMENTED.value
+        db.session.flush()
+    return step
+
+
+def _require_steps_before_implementation(action: CorrectiveAction) -> None:
+    missing = [k.label.lower() for k in (StepKind.ROOT_CAUSE, StepKind.ACTION_PLAN) if action.latest(k) is None]
+    if missing:
+        raise StateConflict(f"Record the {' and the '.join(missing)} before the implementation.")
+
+
+def review_effectiveness(action: CorrectiveAction, reviewer: User, *, effective: bool, text: str) -> ActionStep:
+    """Someone other than the owner judges whether the implemented action worked."""
+    if reviewer.id == action.owner_id:
+        raise NotPermitted("The effectiveness of an action is reviewed by someone other than its owner.")
+    if not roles_in(reviewer, action.unit_id) & REVIEWERS:
+        raise NotPermitted("Only auditors and quality managers review effectiveness.")
+    if action.status != ActionStatus.IMPLEMENTED.value:
+        raise StateConflict("Only an implemented action can be reviewed for effectiveness.")
+    step = _step(action, reviewer, StepKind.EFFECTIVENESS_REVIEW, text, effective=effective)
+    # Not effective: back to open, so the owner revisits the root cause and plan.
+    action.status = ActionStatus.EFFECTIVE.value if effective else ActionStatus.OPEN.value
+    db.session.flush()
+    return step
+
+
+def close_action(action: CorrectiveAction, actor: User, *, text: str) -> ActionStep:
+    """Close an action whose latest effectiveness review, by someone other than the owner, found it effective."""
+    if not roles_in(actor, action.unit_id) & REVIEWERS or actor.id == action.owner_id:
+        raise NotPermitted("An action is closed by an auditor or quality manager other than its owner.")
+    review = action.latest(StepKind.EFFECTIVENESS_REVIEW)
+    if (action.status != ActionStatus.EFFECTIVE.value or review is None or not review.effective
+            or review.actor_id == action.owner_id):
+        raise StateConflict("An action cannot close without an effectiveness review, by someone other than "
+                            "its owner, that found it effective.")
+    step = _step(action, actor, StepKind.CLOSURE, text)
+    action.status = ActionStatus.CLOSED.value
+    action.closed_at = utcnow()
+    db.session.flush()
+    return step
+
+
+def actions(*, owner_id: int | None = None, status: str = "", overdue: bool = False) -> list[CorrectiveAction]:
+    stmt = select(CorrectiveAction).order_by(CorrectiveAction.due_on, CorrectiveAction.id)
+    if owner_id is not None:
+        stmt = stmt.where(CorrectiveAction.owner_id == owner_id)
+    if status:
+        stmt = stmt.where(CorrectiveAction.status == _enum(ActionStatus, status, "status").value)
+    if overdue:
+        stmt = stmt.where(CorrectiveAction.status.in_(OPEN_ACTION_STATES), CorrectiveAction.due_on < today())
+    return list(db.session.scalars(stmt))
+
+
+def action_step_file(step_id: int) -> tuple[ActionStep, bytes]:
+    step = db.session.get(ActionStep, step_id)
+    if step is None or step.file_sha256 is None:
+        raise AuditError("No such evidence file in this unit.")
+    return step, object_store().get(step.file_sha256)
+
+
+# --- re-audit and progress --------------------------------------------------------------------
+
+def start_reaudit(previous: Audit, actor: User, *, title: str, planned_start: date, planned_end: date,
+                  lead_auditor_id: int) -> Audit:
+    """A new audit of the same checklist as a reported or closed one, with every result reset."""
+    _require_planner(previous, actor)
+    _require_status(previous, AuditStatus.REPORTED, AuditStatus.CLOSED, doing="be re-audited yet")
+    if planned_end < planned_start:
+        raise AuditError("The planned end is before the planned start.")
+    lead = _member(lead_auditor_id, previous.unit_id, "lead auditor")
+    if not roles_in(lead, previous.unit_id) & PLANNERS:
+        raise AuditError("The lead auditor must hold the auditor or quality manager role in this unit.")
+    audit = Audit(unit_id=previous.unit_id, title=_text(title, "A title", required=True, limit=200),
+                  kind=AuditKind.RE_AUDIT.value, body_type=previous.body_type, scope=previous.scope,
+                  checklist_template=previous.checklist_template, catalogue_versions=previous.catalogue_versions,
+                  planned_start=planned_start, planned_end=planned_end, lead_auditor_id=lead.id,
+                  auditee=previous.auditee, areas=previous.areas, previous_audit_id=previous.id,
+                  programme_entry_id=previous.programme_entry_id, created_by_id=actor.id)
+    db.session.add(audit)
+    # The same items as before (not a fresh expansion), so every row compares with its predecessor.
+    for item in previous.items:
+        db.session.add(ChecklistItem(unit_id=audit.unit_id, audit=audit, position=item.position,
+                                     catalogue_id=item.catalogue_id, requirement_id=item.requirement_id,
+                                     clause=item.clause, section_id=item.section_id,
+                                     section_title=item.section_title, title=item.title, topic=item.topic))
+    db.session.flush()
+    check_independence(audit, lead)
+    return audit
+
+
+@dataclass(frozen=True)
+class ProgressRow:
+    item: ChecklistItem
+    before: str
+    after: str
+
+    @property
+    def change(self) -> str:
+        """improved, worse, same, or unranked (not applicable / not assessed on either side)."""
+        if self.before not in RANK or self.after not in RANK:
+            return "unranked"
+        delta = RANK[self.after] - RANK[self.before]
+        return "improved" if delta > 0 else "worse" if delta < 0 else "same"
+
+
+@dataclass(frozen=True)
+class Progress:
+    previous: Audit
+    rows: list[ProgressRow]
+
+    @property
+    def counts(self) -> dict[str, int]:
+        counted = Counter(row.change for row in self.rows)
+        return {key: counted.get(key, 0) for key in ("improved", "same", "worse", "unranked")}
+
+
+def progress(audit: Audit) -> Progress:
+    """Each requirement's result in the previous audit beside its result in this re-audit."""
+    if audit.previous_audit is None:
+        raise AuditError("This audit does not follow a previous audit.")
+    before_items = {item.requirement_id: item.id for item in audit.previous_audit.items}
+    before, after = current_results(audit.previous_audit), current_results(audit)
+    rows = [ProgressRow(item, result_of(before_items.get(item.requirement_id, 0), before),
+                        result_of(item.id, after)) for item in audit.items]
+    return Progress(audit.previous_audit, rows)
+
+
+# --- dashboard --------------------------------------------------------------------------------
+
+def dashboard_panels(user: User, unit_id: int | None, roles: frozenset[Role]) -> list[Any]:
+    """Overdue actions (planners), the user's own open actions, audits in progress."""
+    from qms.main.services import Panel
+
+    if unit_id is None or not roles & READERS:
+        return []
+    panels = []
+    mine = [a for a in actions(owner_id=user.id) if a.status in OPEN_ACTION_STATES]
+    panels.append(Panel("My corrective actions", "audits/_panel_my_actions.html",
+                        {"actions": mine, "today": today()}, order=30))
+    if roles & PLANNERS:
+        panels.append(Panel("Overdue corrective actions", "audits/_panel_overdue.html",
+                            {"actions": actions(overdue=True), "today": today()}, order=31))
+        panels.append(Panel("Audits in progress", "audits/_panel_in_progress.html",
+                            {"audits": audits(status=AuditStatus.IN_PROGRESS.value)}, order=32))
+    return panels
