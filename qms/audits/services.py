@@ -40,6 +40,7 @@ from qms.trail.audited import audit_reason
 READERS = frozenset(Role) - {Role.ADMIN}
 PLANNERS = frozenset({Role.QUALITY_MANAGER, Role.AUDITOR})  # plan and run audits, review actions
 REVIEWERS = PLANNERS  # review effectiveness and close actions (never their own)
+WRITERS = READERS - {Role.VIEWER}  # record results (when on the team) and own corrective actions
 
 MAX_EVIDENCE_BYTES = 20 * 1024 * 1024
 MAX_TEXT = 20_000
@@ -615,6 +616,8 @@ def raise_action(finding: Finding, actor: User, *, title: str, owner_id: int, du
         raise NotPermitted("Only the audit team or a quality manager raises corrective actions.")
     _require_status(audit, AuditStatus.IN_PROGRESS, AuditStatus.REPORTED, doing="take corrective actions")
     owner = _member(owner_id, audit.unit_id, "owner")
+    if not roles_in(owner, audit.unit_id) & WRITERS:
+        raise AuditError("The owner of an action must be staff who can record its steps (not a viewer).")
     if due_on < today():
         raise AuditError("The due date is in the past.")
     action = CorrectiveAction(unit_id=audit.unit_id, finding=finding, audit_id=audit.id, owner_id=owner.id,
@@ -807,3 +810,19 @@ def dashboard_panels(user: User, unit_id: int | None, roles: frozenset[Role]) ->
         panels.append(Panel("Audits in progress", "audits/_panel_in_progress.html",
                             {"audits": audits(status=AuditStatus.IN_PROGRESS.value)}, order=32))
     return panels
+
+
+# --- choices for forms ------------------------------------------------------------------------
+
+def effective_revisions(unit_id: int) -> list[Any]:
+    """The unit's SOP revisions in force, to link as evidence of a result."""
+    from qms.documents.models import Revision, Sop
+
+    stmt = (select(Revision).join(Sop, Sop.current_revision_id == Revision.id)
+            .where(Sop.unit_id == unit_id).order_by(Sop.code))
+    return list(db.session.scalars(stmt))
+
+
+def checklist_templates() -> list[tuple[str, str]]:
+    """(id, title) of the checklist files an audit can start from."""
+    return [(name, load_checklist(name).title) for name in content.checklist_names()]
