@@ -256,10 +256,10 @@ def _item_page(item_id: int, status: int = 200, **forms: Any) -> tuple[str, int]
         result_form=result_form, finding_form=forms.get("finding") or FindingForm(formdata=None)), status
 
 
-@bp.get("/audits/items/<int:item_id>")
+@bp.get("/audits/items/<int:checklist_item_id>")
 @requires(READERS)
-def item(item_id: int):  # type: ignore[no-untyped-def]
-    return _item_page(item_id)
+def item(checklist_item_id: int):  # type: ignore[no-untyped-def]
+    return _item_page(checklist_item_id)
 
 
 def _uploads(name: str) -> list[Evidence]:
@@ -267,13 +267,13 @@ def _uploads(name: str) -> list[Evidence]:
     return [Evidence(f.read(services.MAX_EVIDENCE_BYTES + 1), f.filename or "evidence") for f in files]
 
 
-@bp.post("/audits/items/<int:item_id>/result")
+@bp.post("/audits/items/<int:checklist_item_id>/result")
 @requires(READERS, WRITERS)
-def result_new(item_id: int):  # type: ignore[no-untyped-def]
-    target = _get(ChecklistItem, item_id, "checklist item")
+def result_new(checklist_item_id: int):  # type: ignore[no-untyped-def]
+    target = _get(ChecklistItem, checklist_item_id, "checklist item")
     form = ResultForm()
     form.revision_ids.choices = [SelectChoice(r.id, "") for r in services.effective_revisions(target.unit_id)]
-    page = lambda status: _item_page(item_id, status, result=form)  # noqa: E731
+    page = lambda status: _item_page(checklist_item_id, status, result=form)  # noqa: E731
     if not form.validate():
         return _invalid(form, page)
     done = _attempt(lambda: services.record_result(
@@ -286,12 +286,12 @@ def result_new(item_id: int):  # type: ignore[no-untyped-def]
     return redirect(url_for("audits.audit", audit_id=target.audit_id, _anchor=f"item-{target.id}"))
 
 
-@bp.post("/audits/items/<int:item_id>/findings")
+@bp.post("/audits/items/<int:checklist_item_id>/findings")
 @requires(READERS, WRITERS)
-def finding_new(item_id: int):  # type: ignore[no-untyped-def]
-    target = _get(ChecklistItem, item_id, "checklist item")
+def finding_new(checklist_item_id: int):  # type: ignore[no-untyped-def]
+    target = _get(ChecklistItem, checklist_item_id, "checklist item")
     form = FindingForm()
-    page = lambda status: _item_page(item_id, status, finding=form)  # noqa: E731
+    page = lambda status: _item_page(checklist_item_id, status, finding=form)  # noqa: E731
     if not form.validate():
         return _invalid(form, page)
     made = _attempt(lambda: services.raise_finding(target, g.qms_user, grade=form.grade.data,
