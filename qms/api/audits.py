@@ -1,0 +1,495 @@
+"""API: audit programmes, audits and their checklists, results, findings, corrective actions, re-audits."""
+from __future__ import annotations
+
+from typing import Any
+
+import marshmallow as ma
+from flask import abort, g
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from qms.audits import services
+from qms.audits.models import (ActionStatus, Audit, AuditProgramme, AuditStatus, ChecklistItem, CorrectiveAction,
+                               Finding, Grade, Result, RiskLevel, StepKind)
+from qms.audits.services import PLANNERS, READERS, WRITERS, AuditError
+from qms.auth.permissions import Access
+from qms.extensions import db
+
+blp = Blueprint("api_audits", __name__, url_prefix="/audits",
+                description="Audits against ISO/IEC 17020: programme, checklists, results, findings, actions")
+
+_TEXT = ma.validate.Length(max=services.MAX_TEXT)
+
+
+class EntrySchema(ma.Schema):
+    id = ma.fields.Int(dump_only=True)
+    process = ma.fields.Str(dump_only=True)
+    clauses = ma.fields.List(ma.fields.Str(), dump_only=True)
+    planned_month = ma.fields.Int(dump_only=True)
+    risk_level = ma.fields.Str(dump_only=True)
+    rationale = ma.fields.Str(dump_only=True)
+    audit_ids = ma.fields.Function(lambda e: [a.id for a in e.audits], dump_only=True)
+
+
+class ProgrammeSchema(ma.Schema):
+    id = ma.fields.Int(dump_only=True)
+    year = ma.fields.Int(required=True, validate=ma.validate.Range(min=2000, max=2200))
+    title = ma.fields.Str(required=True, validate=ma.validate.Length(min=1, max=200))
+    risk_notes = ma.fields.Str(load_default="", validate=_TEXT)
+    entries = ma.fields.List(ma.fields.Nested(EntrySchema), dump_only=True)
+
+
+# Nothing is `required` on bodies of URLs that name a record: the record is looked up first (404
+# for another unit's), then the service says clearly what is missing (400).
+class EntryCreateSchema(ma.Schema):
+    process = ma.fields.Str(load_default="", validate=ma.validate.Length(max=200))
+    clauses = ma.fields.List(ma.fields.Str(validate=ma.validate.Length(max=100)), load_default=list)
+    planned_month = ma.fields.Int(load_default=0)
+    risk_level = ma.fields.Str(load_default=RiskLevel.MEDIUM.value,
+                               validate=ma.validate.OneOf([r.value for r in RiskLevel]))
+    rationale = ma.fields.Str(load_default="", validate=_TEXT)
+
+
+class TeamMemberSchema(ma.Schema):
+    user_id = ma.fields.Int()
+    role = ma.fields.Str()
+
+
+class AuditSchema(ma.Schema):
+    id = ma.fields.Int()
+    title = ma.fields.Str()
+    kind = ma.fields.Str()
+    body_type = ma.fields.Str()
+    scope = ma.fields.List(ma.fields.Dict())
+    checklist_template = ma.fields.Str()
+    catalogue_versions = ma.fields.Dict()
+    planned_start = ma.fields.Date()
+    planned_end = ma.fields.Date()
+    lead_auditor_id = ma.fields.Int()
+    team = ma.fields.List(ma.fields.Nested(TeamMemberSchema))
+    auditee = ma.fields.Str()
+    areas = ma.fields.Str()
+    status = ma.fields.Str()
+    conclusion = ma.fields.Str()
+    programme_entry_id = ma.fields.Int(allow_none=True)
+    previous_audit_id = ma.fields.Int(allow_none=True)
+    started_at = ma.fields.DateTime(allow_none=True)
+    reported_at = ma.fields.DateTime(allow_none=True)
+    closed_at = ma.fields.DateTime(allow_none=True)
+    item_count = ma.fields.Function(lambda a: len(a.items))
+
+
+class AuditCreateSchema(ma.Schema):
+    title = ma.fields.Str(required=True, validate=ma.validate.Length(min=1, max=200))
+    planned_start = ma.fields.Date(required=True)
+    planned_end = ma.fields.Date(required=True)
+    lead_auditor_id = ma.fields.Int(required=True)
+    kind = ma.fields.Str(load_default="internal", validate=ma.validate.OneOf(["internal", "technical"]))
+    body_type = ma.fields.Str(load_default="A", validate=ma.validate.OneOf(["A", "B", "C"]))
+    checklist_template = ma.fields.Str(load_default="", validate=ma.validate.Length(max=64))
+    clauses = ma.fields.List(ma.fields.Str(validate=ma.validate.Length(max=100)), load_default=list)
+    auditee = ma.fields.Str(load_default="", validate=ma.validate.Length(max=200))
+    areas = ma.fields.Str(load_default="", validate=_TEXT)
+    programme_entry_id = ma.fields.Int(load_default=None, allow_none=True)
+    team = ma.fields.List(ma.fields.Nested(TeamMemberSchema), load_default=list)
+
+
+class AuditQuerySchema(ma.Schema):
+    status = ma.fields.Str(load_default="", validate=ma.validate.OneOf(["", *(s.value for s in AuditStatus)]))
+
+
+class ConclusionSchema(ma.Schema):
+    conclusion = ma.fields.Str(load_default="", validate=_TEXT)
+
+
+class ReauditSchema(ma.Schema):
+    title = ma.fields.Str(load_default="", validate=ma.validate.Length(max=200))
+    planned_start = ma.fields.Date(load_default=None, allow_none=True)
+    planned_end = ma.fields.Date(load_default=None, allow_none=True)
+    lead_auditor_id = ma.fields.Int(load_default=None, allow_none=True)
+
+
+class ResultSchema(ma.Schema):
+    id = ma.fields.Int(dump_only=True)
+    item_id = ma.fields.Int(dump_only=True)
+    result = ma.fields.Str(load_default="", validate=ma.validate.OneOf(["", *(r.value for r in Result)]))
+    evidence_note = ma.fields.Str(load_default="", validate=_TEXT)
+    justification = ma.fields.Str(load_default="", validate=_TEXT)
+    revision_ids = ma.fields.List(ma.fields.Int(), load_default=list, load_only=True)
+    sop_revision_ids = ma.fields.Function(lambda r: [link.revision_id for link in r.sop_links], dump_only=True)
+    file_ids = ma.fields.Function(lambda r: [f.id for f in r.files], dump_only=True)
+    recorded_by_id = ma.fields.Int(dump_only=True, allow_none=True)
+    recorded_at = ma.fields.DateTime(dump_only=True)
+
+
+class ChecklistRowSchema(ma.Schema):
+    id = ma.fields.Function(lambda row: row.item.id)
+    position = ma.fields.Function(lambda row: row.item.position)
+    requirement_id = ma.fields.Function(lambda row: row.item.requirement_id)
+    section_id = ma.fields.Function(lambda row: row.item.section_id)
+    title = ma.fields.Function(lambda row: row.item.title)
+    result = ma.fields.Function(lambda row: row.value)
+    current = ma.fields.Function(lambda row: ResultSchema().dump(row.result) if row.result else None)
+
+
+class ChecklistQuerySchema(ma.Schema):
+    section = ma.fields.Str(load_default="", validate=ma.validate.Length(max=100))
+    result = ma.fields.Str(load_default="", validate=ma.validate.OneOf(["", *(r.value for r in Result)]))
+
+
+class SummarySchema(ma.Schema):
+    items = ma.fields.Int()
+    by_result = ma.fields.Dict(keys=ma.fields.Str(), values=ma.fields.Int())
+    by_section = ma.fields.Dict(keys=ma.fields.Str(), values=ma.fields.Dict())
+    section_titles = ma.fields.Dict(keys=ma.fields.Str(), values=ma.fields.Str())
+    findings_by_grade = ma.fields.Dict(keys=ma.fields.Str(), values=ma.fields.Int())
+    actions_by_status = ma.fields.Dict(keys=ma.fields.Str(), values=ma.fields.Int())
+    overdue_actions = ma.fields.Int()
+
+
+class FindingSchema(ma.Schema):
+    id = ma.fields.Int(dump_only=True)
+    audit_id = ma.fields.Int(dump_only=True)
+    item_id = ma.fields.Int(dump_only=True)
+    number = ma.fields.Int(dump_only=True)
+    grade = ma.fields.Str(load_default="", validate=ma.validate.OneOf(["", *(g.value for g in Grade)]))
+    statement = ma.fields.Str(load_default="", validate=_TEXT)
+    evidence = ma.fields.Str(load_default="", validate=_TEXT)
+    raised_by_id = ma.fields.Int(dump_only=True, allow_none=True)
+    raised_at = ma.fields.DateTime(dump_only=True)
+    action_ids = ma.fields.Function(lambda f: [a.id for a in f.actions], dump_only=True)
+
+
+class StepSchema(ma.Schema):
+    id = ma.fields.Int(dump_only=True)
+    kind = ma.fields.Str(load_default="", validate=ma.validate.OneOf(
+        ["", *(k.value for k in (StepKind.CORRECTION, StepKind.ROOT_CAUSE, StepKind.ACTION_PLAN,
+                                 StepKind.IMPLEMENTATION))]))
+    text = ma.fields.Str(load_default="", validate=_TEXT)
+    method = ma.fields.Str(load_default="", validate=ma.validate.Length(max=16))
+    planned_due_on = ma.fields.Date(load_default=None, allow_none=True)
+    effective = ma.fields.Bool(dump_only=True, allow_none=True)
+    actor_id = ma.fields.Int(dump_only=True, allow_none=True)
+    actor_name = ma.fields.Str(dump_only=True)
+    at = ma.fields.DateTime(dump_only=True)
+
+
+class ActionSchema(ma.Schema):
+    id = ma.fields.Int(dump_only=True)
+    finding_id = ma.fields.Int(dump_only=True)
+    audit_id = ma.fields.Int(dump_only=True)
+    title = ma.fields.Str(load_default="", validate=ma.validate.Length(max=200))
+    owner_id = ma.fields.Int(load_default=None, allow_none=True)
+    due_on = ma.fields.Date(load_default=None, allow_none=True)
+    status = ma.fields.Str(dump_only=True)
+    overdue = ma.fields.Function(lambda a: services.is_overdue(a), dump_only=True)
+    closed_at = ma.fields.DateTime(dump_only=True, allow_none=True)
+    steps = ma.fields.List(ma.fields.Nested(StepSchema), dump_only=True)
+
+
+class ActionQuerySchema(ma.Schema):
+    status = ma.fields.Str(load_default="", validate=ma.validate.OneOf(["", *(s.value for s in ActionStatus)]))
+    mine = ma.fields.Bool(load_default=False)
+    overdue = ma.fields.Bool(load_default=False)
+
+
+class ReviewSchema(ma.Schema):
+    effective = ma.fields.Bool(load_default=None, allow_none=True)
+    text = ma.fields.Str(load_default="", validate=_TEXT)
+
+
+class NoteSchema(ma.Schema):
+    text = ma.fields.Str(load_default="", validate=_TEXT)
+
+
+class ProgressRowSchema(ma.Schema):
+    requirement_id = ma.fields.Function(lambda row: row.item.requirement_id)
+    before = ma.fields.Str()
+    after = ma.fields.Str()
+    change = ma.fields.Str()
+
+
+class ProgressSchema(ma.Schema):
+    previous_audit_id = ma.fields.Function(lambda p: p.previous.id)
+    counts = ma.fields.Dict(keys=ma.fields.Str(), values=ma.fields.Int())
+    rows = ma.fields.List(ma.fields.Nested(ProgressRowSchema))
+
+
+def _get(model: type, record_id: int, what: str) -> Any:
+    record = db.session.get(model, record_id)
+    if record is None:
+        abort(404, description=f"No such {what} in this unit.")
+    return record
+
+
+def _act(action, *args, **kwargs):  # type: ignore[no-untyped-def]
+    try:
+        return action(*args, **kwargs)
+    except AuditError as error:
+        abort(error.status, description=str(error))
+
+
+def _needed(value: Any, what: str) -> Any:
+    if value is None:
+        abort(400, description=f"{what} is required.")
+    return value
+
+
+@blp.route("/programmes")
+class Programmes(MethodView):
+    access = Access(read=READERS, write=PLANNERS)
+
+    @blp.response(200, ProgrammeSchema(many=True))
+    def get(self):  # type: ignore[no-untyped-def]
+        """The unit's audit programmes, newest year first."""
+        return services.programmes()
+
+    @blp.arguments(ProgrammeSchema)
+    @blp.response(201, ProgrammeSchema)
+    def post(self, data: dict):  # type: ignore[no-untyped-def]
+        """A new yearly audit programme (auditors and quality managers)."""
+        return _act(services.create_programme, unit_id=g.qms_unit_id, actor=g.qms_user, **data)
+
+
+@blp.route("/programmes/<int:programme_id>")
+class ProgrammeItem(MethodView):
+    access = Access(read=READERS)
+
+    @blp.response(200, ProgrammeSchema)
+    def get(self, programme_id: int):  # type: ignore[no-untyped-def]
+        """One programme with its planned audits."""
+        return _get(AuditProgramme, programme_id, "audit programme")
+
+
+@blp.route("/programmes/<int:programme_id>/entries")
+class ProgrammeEntries(MethodView):
+    access = Access(read=READERS, write=PLANNERS)
+
+    @blp.arguments(EntryCreateSchema)
+    @blp.response(201, EntrySchema)
+    def post(self, data: dict, programme_id: int):  # type: ignore[no-untyped-def]
+        """Plan an audit of a process against clauses, with its risk level."""
+        return _act(services.add_entry, _get(AuditProgramme, programme_id, "audit programme"), **data)
+
+
+@blp.route("")
+class Audits(MethodView):
+    access = Access(read=READERS, write=PLANNERS)
+
+    @blp.arguments(AuditQuerySchema, location="query")
+    @blp.response(200, AuditSchema(many=True))
+    def get(self, args: dict):  # type: ignore[no-untyped-def]
+        """The unit's audits, newest first (filter by status)."""
+        return services.audits(status=args["status"] or None)
+
+    @blp.arguments(AuditCreateSchema)
+    @blp.response(201, AuditSchema)
+    def post(self, data: dict):  # type: ignore[no-untyped-def]
+        """Plan an audit; its checklist is generated from the checklist file or the clauses."""
+        team = tuple((m.get("user_id"), m.get("role") or "auditor") for m in data.pop("team"))
+        plan = services.AuditPlan(**data | {"clauses": tuple(data["clauses"]), "team": team})
+        return _act(services.create_audit, plan, unit_id=g.qms_unit_id, actor=g.qms_user)
+
+
+@blp.route("/<int:audit_id>")
+class AuditItem(MethodView):
+    access = Access(read=READERS)
+
+    @blp.response(200, AuditSchema)
+    def get(self, audit_id: int):  # type: ignore[no-untyped-def]
+        """One audit: scope, dates, team, status."""
+        return _get(Audit, audit_id, "audit")
+
+
+@blp.route("/<int:audit_id>/summary")
+class AuditSummary(MethodView):
+    access = Access(read=READERS)
+
+    @blp.response(200, SummarySchema)
+    def get(self, audit_id: int):  # type: ignore[no-untyped-def]
+        """Counts by current result (overall and per section), findings by grade, actions by status."""
+        return services.audit_summary(_get(Audit, audit_id, "audit"))
+
+
+@blp.route("/<int:audit_id>/checklist")
+class AuditChecklist(MethodView):
+    access = Access(read=READERS)
+
+    @blp.arguments(ChecklistQuerySchema, location="query")
+    @blp.response(200, ChecklistRowSchema(many=True))
+    def get(self, args: dict, audit_id: int):  # type: ignore[no-untyped-def]
+        """The checklist with each requirement's current result (filter by section and result)."""
+        return _act(services.checklist, _get(Audit, audit_id, "audit"), **args)
+
+
+def _lifecycle(audit_id: int, action, *args):  # type: ignore[no-untyped-def]
+    audit = _get(Audit, audit_id, "audit")
+    _act(action, audit, g.qms_user, *args)
+    return audit
+
+
+@blp.route("/<int:audit_id>/start")
+class StartAudit(MethodView):
+    access = Access(read=READERS, write=PLANNERS)
+
+    @blp.response(200, AuditSchema)
+    def post(self, audit_id: int):  # type: ignore[no-untyped-def]
+        """Planned → in progress."""
+        return _lifecycle(audit_id, services.start_audit)
+
+
+@blp.route("/<int:audit_id>/report")
+class ReportAudit(MethodView):
+    access = Access(read=READERS, write=PLANNERS)
+
+    @blp.arguments(ConclusionSchema)
+    @blp.response(200, AuditSchema)
+    def post(self, data: dict, audit_id: int):  # type: ignore[no-untyped-def]
+        """In progress → reported, with the lead auditor's conclusion."""
+        return _lifecycle(audit_id, services.report_audit, data["conclusion"])
+
+
+@blp.route("/<int:audit_id>/close")
+class CloseAudit(MethodView):
+    access = Access(read=READERS, write=PLANNERS)
+
+    @blp.response(200, AuditSchema)
+    def post(self, audit_id: int):  # type: ignore[no-untyped-def]
+        """Reported → closed, once every nonconformity's actions are closed."""
+        return _lifecycle(audit_id, services.close_audit)
+
+
+@blp.route("/<int:audit_id>/reaudit")
+class Reaudit(MethodView):
+    access = Access(read=READERS, write=PLANNERS)
+
+    @blp.arguments(ReauditSchema)
+    @blp.response(201, AuditSchema)
+    def post(self, data: dict, audit_id: int):  # type: ignore[no-untyped-def]
+        """A re-audit of a reported or closed audit: same checklist, results reset."""
+        previous = _get(Audit, audit_id, "audit")
+        return _act(services.start_reaudit, previous, g.qms_user, title=data["title"],
+                    planned_start=_needed(data["planned_start"], "planned_start"),
+                    planned_end=_needed(data["planned_end"], "planned_end"),
+                    lead_auditor_id=_needed(data["lead_auditor_id"], "lead_auditor_id"))
+
+
+@blp.route("/<int:audit_id>/progress")
+class AuditProgress(MethodView):
+    access = Access(read=READERS)
+
+    @blp.response(200, ProgressSchema)
+    def get(self, audit_id: int):  # type: ignore[no-untyped-def]
+        """Each requirement's result in the previous audit beside its result in this re-audit."""
+        return _act(services.progress, _get(Audit, audit_id, "audit"))
+
+
+@blp.route("/items/<int:checklist_item_id>/results")
+class ItemResults(MethodView):
+    access = Access(read=READERS, write=WRITERS)
+
+    @blp.response(200, ResultSchema(many=True))
+    def get(self, checklist_item_id: int):  # type: ignore[no-untyped-def]
+        """Every result recorded for a checklist item, oldest first; the last is the current one."""
+        return services.item_history(_get(ChecklistItem, checklist_item_id, "checklist item"))
+
+    @blp.arguments(ResultSchema)
+    @blp.response(201, ResultSchema)
+    def post(self, data: dict, checklist_item_id: int):  # type: ignore[no-untyped-def]
+        """Record a result (lead auditor and team); not applicable needs a justification."""
+        item = _get(ChecklistItem, checklist_item_id, "checklist item")
+        return _act(services.record_result, item, g.qms_user, **data)
+
+
+@blp.route("/items/<int:checklist_item_id>/findings")
+class ItemFindings(MethodView):
+    access = Access(read=READERS, write=WRITERS)
+
+    @blp.arguments(FindingSchema)
+    @blp.response(201, FindingSchema)
+    def post(self, data: dict, checklist_item_id: int):  # type: ignore[no-untyped-def]
+        """Raise a graded finding against this requirement (lead auditor and team)."""
+        item = _get(ChecklistItem, checklist_item_id, "checklist item")
+        return _act(services.raise_finding, item, g.qms_user, **data)
+
+
+@blp.route("/findings/<int:finding_id>")
+class FindingItem(MethodView):
+    access = Access(read=READERS)
+
+    @blp.response(200, FindingSchema)
+    def get(self, finding_id: int):  # type: ignore[no-untyped-def]
+        """One finding with the ids of its corrective actions."""
+        return _get(Finding, finding_id, "finding")
+
+
+@blp.route("/findings/<int:finding_id>/actions")
+class FindingActions(MethodView):
+    access = Access(read=READERS, write=WRITERS)
+
+    @blp.arguments(ActionSchema)
+    @blp.response(201, ActionSchema)
+    def post(self, data: dict, finding_id: int):  # type: ignore[no-untyped-def]
+        """Raise a corrective action with an owner and a due date."""
+        finding = _get(Finding, finding_id, "finding")
+        return _act(services.raise_action, finding, g.qms_user, title=data["title"],
+                    owner_id=_needed(data["owner_id"], "owner_id"), due_on=_needed(data["due_on"], "due_on"))
+
+
+@blp.route("/actions")
+class Actions(MethodView):
+    access = Access(read=READERS)
+
+    @blp.arguments(ActionQuerySchema, location="query")
+    @blp.response(200, ActionSchema(many=True))
+    def get(self, args: dict):  # type: ignore[no-untyped-def]
+        """Corrective actions by due date (filter: status, mine, overdue)."""
+        return services.actions(owner_id=g.qms_user.id if args["mine"] else None, status=args["status"],
+                                overdue=args["overdue"])
+
+
+@blp.route("/actions/<int:action_id>")
+class ActionItem(MethodView):
+    access = Access(read=READERS)
+
+    @blp.response(200, ActionSchema)
+    def get(self, action_id: int):  # type: ignore[no-untyped-def]
+        """One corrective action with its steps."""
+        return _get(CorrectiveAction, action_id, "corrective action")
+
+
+@blp.route("/actions/<int:action_id>/steps")
+class ActionSteps(MethodView):
+    access = Access(read=READERS, write=WRITERS)
+
+    @blp.arguments(StepSchema)
+    @blp.response(201, StepSchema)
+    def post(self, data: dict, action_id: int):  # type: ignore[no-untyped-def]
+        """Record the correction, root cause (with method), action plan or implementation (owner)."""
+        return _act(services.record_step, _get(CorrectiveAction, action_id, "corrective action"), g.qms_user,
+                    **data)
+
+
+@blp.route("/actions/<int:action_id>/review")
+class ActionReview(MethodView):
+    access = Access(read=READERS, write=PLANNERS)
+
+    @blp.arguments(ReviewSchema)
+    @blp.response(201, StepSchema)
+    def post(self, data: dict, action_id: int):  # type: ignore[no-untyped-def]
+        """Effectiveness review by an auditor or quality manager other than the owner."""
+        action = _get(CorrectiveAction, action_id, "corrective action")
+        return _act(services.review_effectiveness, action, g.qms_user,
+                    effective=_needed(data["effective"], "effective (true or false)"), text=data["text"])
+
+
+@blp.route("/actions/<int:action_id>/close")
+class ActionClose(MethodView):
+    access = Access(read=READERS, write=PLANNERS)
+
+    @blp.arguments(NoteSchema)
+    @blp.response(201, StepSchema)
+    def post(self, data: dict, action_id: int):  # type: ignore[no-untyped-def]
+        """Close an action found effective by someone other than its owner."""
+        return _act(services.close_action, _get(CorrectiveAction, action_id, "corrective action"), g.qms_user,
+                    text=data["text"])
