@@ -1,0 +1,441 @@
+"""The audit (gap) report as PDF: a plain `GapReport` built from the database, rendered by WeasyPrint.
+
+`build_gap_report(audit)` gathers everything the report shows into frozen dataclasses, so the
+template only loops and prints, and the benchmark can render a synthetic report of full size.
+Every count in it comes from `services.audit_summary` (the same counting as the pages), every
+result is the *current result* defined there, and every auditor note of every result row is
+kept as objective evidence. `gap_report_pdf(audit)` renders it through `qms.pdf.render_pdf`
+(sandboxed: the renderer may read only the application's own static files).
+"""
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload, selectinload
+
+import audits as content
+from qms.audits import charts, services
+from qms.audits.gap import POINTS, covering_sops, effective_sops, section_and_clause
+from qms.audits.models import (GRADE_LABELS, ActionStep, Audit, AuditKind, ChecklistItem, CorrectiveAction,
+                               Finding, Grade, RequirementResult, Result, ResultSopLink, StepKind, TeamRole)
+from qms.auth.models import Unit
+from qms.db import utcnow
+from qms.documents.models import Revision
+from qms.extensions import db
+
+KIND_LABELS = {AuditKind.INTERNAL.value: "Internal audit", AuditKind.TECHNICAL.value: "Technical audit",
+               AuditKind.RE_AUDIT.value: "Re-audit"}
+TEAM_LABELS = {TeamRole.AUDITOR.value: "Auditor", TeamRole.TECHNICAL_EXPERT.value: "Technical expert",
+               TeamRole.OBSERVER.value: "Observer"}
+RESULT_ORDER = tuple(r.value for r in Result)
+
+
+def result_label(value: str) -> str:
+    return Result(value).label
+
+
+def grade_label(value: str) -> str:
+    return GRADE_LABELS[Grade(value)]
+
+
+def score_from_counts(counts: dict[str, int]) -> float | None:
+    """Conformity score of result counts: conforming 1, partially 0.5, non-conforming 0; others left out."""
+    scored = sum(counts.get(result, 0) for result in POINTS)
+    if not scored:
+        return None
+    return sum(points * counts.get(result, 0) for result, points in POINTS.items()) / scored
+
+
+# --- the report's data ------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Note:
+    """One auditor note (objective evidence) with who wrote it and when."""
+
+    text: str
+    author: str
+    at: datetime
+    result: str = ""
+
+
+@dataclass(frozen=True)
+class ActionLine:
+    """A corrective action as the action plan shows it."""
+
+    id: int
+    title: str
+    owner: str
+    due_on: date
+    status: str
+    overdue: bool = False
+    correction: str = ""
+    root_cause: str = ""
+    root_cause_method: str = ""
+    plan: str = ""
+    implementation: str = ""
+    review: str = ""
+
+
+@dataclass(frozen=True)
+class FindingLine:
+    number: int
+    grade: str
+    clause: str
+    requirement_id: str
+    requirement_title: str
+    statement: str
+    evidence: str
+    raised_by: str
+    actions: tuple[ActionLine, ...] = ()
+
+    @property
+    def grade_label(self) -> str:
+        return grade_label(self.grade)
+
+    @property
+    def reference(self) -> str:
+        return f"F{self.number}"
+
+
+@dataclass(frozen=True)
+class ChecklistRow:
+    """One requirement of the checklist with its current result, evidence, documents and findings."""
+
+    position: int
+    requirement_id: str
+    catalogue_id: str
+    section_id: str
+    section_title: str
+    section_label: str
+    clause_id: str
+    clause_label: str
+    clause: str
+    title: str
+    topic: str
+    result: str
+    documents: tuple[str, ...] = ()
+    notes: tuple[Note, ...] = ()
+    justification: str = ""
+    justified_by: str = ""
+    justified_at: datetime | None = None
+    findings: tuple[FindingLine, ...] = ()
+
+    @property
+    def result_label(self) -> str:
+        return result_label(self.result)
+
+    @property
+    def actions(self) -> tuple[ActionLine, ...]:
+        return tuple(action for finding in self.findings for action in finding.actions)
+
+
+@dataclass(frozen=True)
+class SectionLine:
+    id: str
+    label: str
+    counts: dict[str, int]
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def score(self) -> float | None:
+        return score_from_counts(self.counts)
+
+
+@dataclass(frozen=True)
+class ProgressLine:
+    section_label: str
+    previous_score: float | None
+    current_score: float | None
+
+
+@dataclass(frozen=True)
+class ChangedRow:
+    clause: str
+    title: str
+    before: str
+    after: str
+    change: str
+
+
+@dataclass(frozen=True)
+class ProgressReport:
+    """This re-audit against the audit it follows."""
+
+    previous_reference: str
+    previous_title: str
+    previous_dates: str
+    counts: dict[str, int]  # improved, same, worse, unranked
+    sections: tuple[ProgressLine, ...]
+    changed: tuple[ChangedRow, ...]
+
+
+@dataclass(frozen=True)
+class Person:
+    name: str
+    role: str
+
+
+@dataclass(frozen=True)
+class GapReport:
+    """Everything the PDF shows, as plain data (no database object)."""
+
+    reference: str
+    title: str
+    unit_code: str
+    unit_name: str
+    kind: str
+    body_type: str
+    status: str
+    scope: tuple[str, ...]
+    planned_start: date
+    planned_end: date
+    started_at: datetime | None
+    reported_at: datetime | None
+    closed_at: datetime | None
+    lead_auditor: str
+    team: tuple[Person, ...]
+    auditee: str
+    areas: str
+    conclusion: str
+    summary: services.AuditSummary
+    sections: tuple[SectionLine, ...]
+    rows: tuple[ChecklistRow, ...]
+    findings: tuple[FindingLine, ...]
+    progress: ProgressReport | None = None
+    generated_at: datetime = field(default_factory=utcnow)
+    generated_by: str = ""
+
+    @property
+    def kind_label(self) -> str:
+        return KIND_LABELS.get(self.kind, self.kind)
+
+    @property
+    def not_applicable(self) -> tuple[ChecklistRow, ...]:
+        return tuple(row for row in self.rows if row.result == Result.NOT_APPLICABLE.value)
+
+    @property
+    def score(self) -> float | None:
+        return score_from_counts(self.summary.by_result)
+
+    def grouped_rows(self) -> list[tuple[str, list[ChecklistRow]]]:
+        """Checklist rows by section, in checklist order."""
+        groups: dict[str, tuple[str, list[ChecklistRow]]] = {}
+        for row in self.rows:
+            groups.setdefault(row.section_id, (row.section_label, []))[1].append(row)
+        return list(groups.values())
+
+
+# --- building it from the database ------------------------------------------------------------
+
+def build_gap_report(audit: Audit, *, generated_by: str = "") -> GapReport:
+    """The report's data for one audit (counts from `services.audit_summary`)."""
+    summary = services.audit_summary(audit)
+    unit = db.session.get(Unit, audit.unit_id)
+    labels = section_labels(summary.section_titles)
+    findings = _findings(audit)
+    return GapReport(
+        reference=audit_reference(audit), title=audit.title, unit_code=unit.code if unit else "",
+        unit_name=unit.name if unit else "", kind=audit.kind, body_type=audit.body_type, status=audit.status,
+        scope=tuple(scope_lines(audit.scope, audit.catalogue_versions)), planned_start=audit.planned_start,
+        planned_end=audit.planned_end, started_at=audit.started_at, reported_at=audit.reported_at,
+        closed_at=audit.closed_at, lead_auditor=audit.lead_auditor.full_name if audit.lead_auditor else "",
+        team=tuple(Person(m.user.full_name, TEAM_LABELS.get(m.role, m.role)) for m in audit.team),
+        auditee=audit.auditee, areas=audit.areas, conclusion=audit.conclusion, summary=summary,
+        sections=tuple(SectionLine(sid, labels[sid], dict(counts)) for sid, counts in summary.by_section.items()),
+        rows=tuple(_rows(audit, labels, findings)), findings=tuple(findings),
+        progress=_progress(audit, summary) if audit.previous_audit_id else None, generated_by=generated_by)
+
+
+def audit_reference(audit: Audit) -> str:
+    return f"AUD-{audit.planned_start.year}-{audit.id:04d}"
+
+
+def section_labels(titles: dict[str, str]) -> dict[str, str]:
+    """"6 Resource requirements" for each section id; the catalogue is named when several are audited."""
+    catalogues = content.load_all()
+    prefixes = {sid.partition(":")[0] for sid in titles}
+    labels = {}
+    for sid, title in titles.items():
+        prefix, _, clause = sid.partition(":")
+        name = next((c.title.split(" ")[0] for c in catalogues.values() if c.id_prefix == prefix), prefix)
+        labels[sid] = f"{name} {clause} {title}" if len(prefixes) > 1 else f"{clause} {title}"
+    return labels
+
+
+def scope_lines(scope: Sequence[dict[str, object]], versions: dict[str, str]) -> list[str]:
+    """One readable line per scope entry: catalogue, version, included and excluded clauses."""
+    catalogues = content.load_all()
+    lines = []
+    for entry in scope:
+        cat_id = str(entry.get("catalogue", ""))
+        title = catalogues[cat_id].title if cat_id in catalogues else cat_id
+        include = ", ".join(str(c) for c in entry.get("include") or []) or "all clauses"  # type: ignore[attr-defined]
+        exclude = ", ".join(str(c) for c in entry.get("exclude") or [])  # type: ignore[attr-defined]
+        version = f" (version {versions[cat_id]})" if cat_id in versions else ""
+        lines.append(f"{title}{version}: {include}" + (f"; excluding {exclude}" if exclude else ""))
+    return lines
+
+
+def _items(audit: Audit) -> list[ChecklistItem]:
+    """The checklist with every result row, its author and its SOP links, in a few queries."""
+    stmt = (select(ChecklistItem).where(ChecklistItem.audit_id == audit.id).order_by(ChecklistItem.position)
+            .options(selectinload(ChecklistItem.results).options(
+                joinedload(RequirementResult.recorded_by),
+                selectinload(RequirementResult.sop_links).joinedload(ResultSopLink.revision)
+                .joinedload(Revision.sop))))
+    return list(db.session.scalars(stmt))
+
+
+def _clause_of(item: ChecklistItem, catalogues: dict[str, content.Catalogue]) -> tuple[str, str]:
+    """(clause group id, label) of an item; the section when the catalogue no longer has the item."""
+    catalogue = catalogues.get(item.catalogue_id)
+    if catalogue is None or item.requirement_id not in catalogue:
+        return item.section_id, item.section_title
+    _, clause = section_and_clause(catalogue.get(item.requirement_id), catalogue)
+    return clause.id, f"{clause.clause} {clause.title}"
+
+
+def _documents(item: ChecklistItem, catalogues: dict[str, content.Catalogue],
+               in_force: dict[str, list[object]]) -> tuple[str, ...]:
+    """SOP revisions the auditors examined for this item, then SOPs in force that claim to cover it."""
+    examined = [f"{link.revision.sop.code} rev. {link.revision.number}"
+                for result in item.results for link in result.sop_links]
+    catalogue = catalogues.get(item.catalogue_id)
+    covering: list[str] = []
+    if catalogue is not None and item.requirement_id in catalogue:
+        covering = [ref.label for ref in covering_sops(catalogue.get(item.requirement_id), catalogue,
+                                                        in_force)]  # type: ignore[arg-type]
+    return tuple(dict.fromkeys(examined + covering))
+
+
+def _notes(results: Iterable[RequirementResult]) -> tuple[Note, ...]:
+    return tuple(Note(r.evidence_note, r.recorded_by.full_name if r.recorded_by else "", r.recorded_at, r.result)
+                 for r in results if r.evidence_note.strip())
+
+
+def _rows(audit: Audit, labels: dict[str, str], findings: list[FindingLine]) -> list[ChecklistRow]:
+    catalogues = content.load_all()
+    current = services.current_results(audit)
+    in_force = effective_sops(audit.unit_id)
+    by_requirement: dict[str, list[FindingLine]] = {}
+    for finding in findings:
+        by_requirement.setdefault(finding.requirement_id, []).append(finding)
+    rows = []
+    for item in _items(audit):
+        now = current.get(item.id)
+        clause_id, clause_label = _clause_of(item, catalogues)
+        na = now is not None and now.result == Result.NOT_APPLICABLE.value
+        rows.append(ChecklistRow(
+            position=item.position, requirement_id=item.requirement_id, catalogue_id=item.catalogue_id,
+            section_id=item.section_id, section_title=item.section_title,
+            section_label=labels.get(item.section_id, item.section_title),
+            clause_id=clause_id, clause_label=clause_label, clause=item.clause, title=item.title, topic=item.topic,
+            result=services.result_of(item.id, current), documents=_documents(item, catalogues, in_force),
+            notes=_notes(item.results), justification=now.justification if now else "",
+            justified_by=(now.recorded_by.full_name if na and now.recorded_by else ""),
+            justified_at=now.recorded_at if na else None,
+            findings=tuple(by_requirement.get(item.requirement_id, ()))))
+    return rows
+
+
+def _findings(audit: Audit) -> list[FindingLine]:
+    stmt = (select(Finding).where(Finding.audit_id == audit.id).order_by(Finding.number)
+            .options(joinedload(Finding.item), joinedload(Finding.raised_by),
+                     selectinload(Finding.actions).options(joinedload(CorrectiveAction.owner),
+                                                           selectinload(CorrectiveAction.steps))))
+    return [FindingLine(f.number, f.grade, f.item.clause, f.item.requirement_id, f.item.title, f.statement,
+                        f.evidence, f.raised_by.full_name if f.raised_by else "",
+                        tuple(_action_line(a) for a in f.actions))
+            for f in db.session.scalars(stmt)]
+
+
+def _action_line(action: CorrectiveAction) -> ActionLine:
+    def text(kind: StepKind) -> str:
+        step: ActionStep | None = action.latest(kind)
+        return step.text if step else ""
+
+    root = action.latest(StepKind.ROOT_CAUSE)
+    review = action.latest(StepKind.EFFECTIVENESS_REVIEW)
+    verdict = ""
+    if review is not None:
+        verdict = f"{'Effective' if review.effective else 'Not effective'} ({review.actor_name}, " \
+                  f"{review.at:%Y-%m-%d}): {review.text}"
+    return ActionLine(action.id, action.title, action.owner.full_name if action.owner else "", action.due_on,
+                      action.status, services.is_overdue(action), correction=text(StepKind.CORRECTION),
+                      root_cause=root.text if root else "",
+                      root_cause_method=(root.method or "").replace("_", " ") if root else "",
+                      plan=text(StepKind.ACTION_PLAN), implementation=text(StepKind.IMPLEMENTATION), review=verdict)
+
+
+def _progress(audit: Audit, summary: services.AuditSummary) -> ProgressReport:
+    comparison = services.progress(audit)
+    previous = comparison.previous
+    before = services.audit_summary(previous)
+    labels = section_labels(summary.section_titles)
+    sections = tuple(ProgressLine(labels[sid], score_from_counts(before.by_section.get(sid, {})),
+                                  score_from_counts(counts)) for sid, counts in summary.by_section.items())
+    changed = tuple(ChangedRow(row.item.clause, row.item.title, row.before, row.after, row.change)
+                    for row in comparison.rows if row.before != row.after)
+    return ProgressReport(audit_reference(previous), previous.title,
+                          f"{previous.planned_start:%Y-%m-%d} to {previous.planned_end:%Y-%m-%d}",
+                          comparison.counts, sections, changed)
+
+
+# --- rendering --------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ReportCharts:
+    """The charts as data: URIs of SVG images (an <img> keeps the chart out of the page's style cascade,
+    which renders much faster than inline <svg> and is all the sandboxed renderer accepts besides our files)."""
+
+    results_by_section: str
+    findings_by_grade: str
+    progress: str = ""
+
+
+def _data_uri(svg: str) -> str:
+    return "data:image/svg+xml;base64," + base64.b64encode(svg.encode("utf-8")).decode("ascii") if svg else ""
+
+
+def report_charts(report: GapReport) -> ReportCharts:
+    """The summary charts of a report, as SVG data: URIs."""
+    by_section = charts.results_by_section_svg([(s.label, s.counts) for s in report.sections], RESULT_ORDER)
+    by_grade = charts.findings_by_grade_svg(report.summary.findings_by_grade)
+    progress = ""
+    if report.progress is not None:
+        lines = report.progress.sections
+        progress = charts.progress_svg([line.section_label for line in lines],
+                                       [line.previous_score for line in lines],
+                                       [line.current_score for line in lines],
+                                       previous_label=report.progress.previous_reference,
+                                       current_label=report.reference)
+    return ReportCharts(_data_uri(by_section), _data_uri(by_grade), _data_uri(progress))
+
+
+def render_gap_report(report: GapReport) -> bytes:
+    """PDF bytes of a report (needs an application context for the templates)."""
+    from qms.pdf import render_pdf
+
+    return render_pdf("audits/report_pdf.html", report=report, charts=report_charts(report),
+                      result_label=result_label, grade_label=grade_label, results=RESULT_ORDER)
+
+
+def gap_report_pdf(audit: Audit, *, generated_by: str | None = None) -> bytes:
+    """The audit's report as PDF; the signed-in user is named as the one who generated it."""
+    return render_gap_report(build_gap_report(audit, generated_by=generated_by or _signed_in_name()))
+
+
+def _signed_in_name() -> str:
+    from flask import has_request_context
+    from flask_login import current_user
+
+    if has_request_context() and current_user.is_authenticated:
+        return str(current_user.full_name)
+    return ""
