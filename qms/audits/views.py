@@ -514,3 +514,36 @@ def gap():  # type: ignore[no-untyped-def]
     from qms.audits.gap import unit_gap_analysis
 
     return render_template("audits/gap.html", analysis=unit_gap_analysis(g.qms_unit_id))
+
+
+def _file_stem(audit: Audit) -> str:
+    return f"audit-{audit.id}-{audit.planned_start.isoformat()}"
+
+
+@bp.get("/audits/<int:audit_id>/report.pdf")
+@requires(READERS)
+def report_pdf(audit_id: int):  # type: ignore[no-untyped-def]
+    from qms.audits.report import gap_report_pdf
+
+    audit = _get(Audit, audit_id, "audit")
+    return _download(gap_report_pdf(audit, generated_by=g.qms_user.full_name), f"{_file_stem(audit)}.pdf",
+                     "application/pdf")
+
+
+@bp.get("/audits/<int:audit_id>/checklist.csv")
+@requires(READERS)
+def checklist_csv(audit_id: int):  # type: ignore[no-untyped-def]
+    from qms.audits.exports import checklist_csv as export
+
+    audit = _get(Audit, audit_id, "audit")
+    return _download(export(audit), f"{_file_stem(audit)}-checklist.csv", "text/csv")
+
+
+@bp.get("/audits/<int:audit_id>/checklist.xlsx")
+@requires(READERS)
+def checklist_xlsx(audit_id: int):  # type: ignore[no-untyped-def]
+    from qms.audits.exports import checklist_xlsx as export
+
+    audit = _get(Audit, audit_id, "audit")
+    return _download(export(audit), f"{_file_stem(audit)}-checklist.xlsx",
+                     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")

@@ -171,3 +171,31 @@ def test_reaudit_pages(running, staff, login_as, db_session) -> None:
     page = qm.get(response.headers["Location"].rstrip("/") + "/progress")
     assert page.status_code == 200 and "not assessed" in page.get_data(as_text=True)
     assert qm.get(f"/audits/{running.id}/progress").status_code == 400  # not a re-audit
+
+
+def test_report_and_exports_download(running, staff, login_as, db_session) -> None:
+    from qms.audits import services
+
+    services.record_result(item(running, "17020:6.1.1"), staff.lead, result="conforming", evidence_note=CYRILLIC)
+    db_session.commit()
+    viewer = login_as(staff.csi)
+    pdf = viewer.get(f"/audits/{running.id}/report.pdf")
+    assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF") and pdf.mimetype == "application/pdf"
+    assert "attachment" in pdf.headers["Content-Disposition"]
+    csv = viewer.get(f"/audits/{running.id}/checklist.csv")
+    assert csv.status_code == 200 and CYRILLIC in csv.data.decode("utf-8-sig")
+    xlsx = viewer.get(f"/audits/{running.id}/checklist.xlsx")
+    assert xlsx.status_code == 200 and xlsx.data.startswith(b"PK")
+    page = viewer.get(f"/audits/{running.id}").get_data(as_text=True)
+    assert f"/audits/{running.id}/report.pdf" in page and f"/audits/{running.id}/checklist.xlsx" in page
+    assert viewer.get("/audits/999999/report.pdf").status_code == 404
+
+
+def test_gap_analysis_page(running, staff, login_as, db_session) -> None:
+    from qms.audits import services
+
+    services.record_result(item(running, "17020:6.1.1"), staff.lead, result="conforming")
+    db_session.commit()
+    page = login_as(staff.examiner).get("/audits/gap")
+    assert page.status_code == 200 and "Gap analysis" in page.get_data(as_text=True)
+    assert "6.1.1" in page.get_data(as_text=True)
