@@ -280,3 +280,15 @@ def test_programme_orders_entries_by_risk(staff, db_session) -> None:
         services.add_entry(programme, process="X", clauses=["nope:1"], planned_month=1, risk_level="low")
     with pytest.raises(AuditError, match="risk level"):
         services.add_entry(programme, process="X", clauses=["17020:7.3"], planned_month=1, risk_level="extreme")
+
+
+@pytest.mark.parametrize("table", ["audit_result", "audit_action_step", "audit_checklist_item"])
+def test_history_tables_refuse_raw_sql_changes(running, staff, db_session, table) -> None:
+    action = _implemented(running, staff, db_session)
+    assert action.steps
+    with pytest.raises(sa.exc.DBAPIError, match="append-only"):
+        db_session.execute(sa.text(f"UPDATE {table} SET id = id"))
+    db_session.rollback()
+    with pytest.raises(sa.exc.DBAPIError, match="append-only"):
+        db_session.execute(sa.text(f"DELETE FROM {table}"))
+    db_session.rollback()
