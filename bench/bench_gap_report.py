@@ -57,7 +57,8 @@ def _sops(unit, qm, examiner, requirement_ids: list[str]) -> None:  # type: igno
     for number, start in enumerate(range(0, len(requirement_ids), 6), start=1):
         sop = documents.create_sop(unit_id=unit.id, code=f"CSI-SOP-{number:03d}", title=f"Procedure {number}",
                                    discipline="quality management", author=qm, owner_id=qm.id,
-                                   content_markdown=f"# Procedure {number}\n", requirement_ids=requirement_ids[start:start + 3])
+                                   content_markdown=f"# Procedure {number}\n",
+                                   requirement_ids=requirement_ids[start:start + 3])
         documents.submit(sop.revisions[0], qm)
         documents.approve(sop.revisions[0], examiner, password=PASSWORD)
 

@@ -56,7 +56,7 @@ def results_by_section_svg(sections: Sequence[tuple[str, Mapping[str, int]]],
             widths = [counts.get(result, 0) for _, counts in sections]
             ax.barh(labels, widths, left=left, color=RESULT_COLOURS.get(result, _FALLBACK), label=_label(result),
                     edgecolor="white", linewidth=0.5)
-            left = [a + b for a, b in zip(left, widths)]
+            left = [a + b for a, b in zip(left, widths, strict=True)]
         ax.invert_yaxis()  # first section on top, as in the checklist
         ax.set_xlabel("requirements")
         ax.xaxis.get_major_locator().set_params(integer=True)

@@ -32,6 +32,9 @@ KIND_LABELS = {AuditKind.INTERNAL.value: "Internal audit", AuditKind.TECHNICAL.v
 TEAM_LABELS = {TeamRole.AUDITOR.value: "Auditor", TeamRole.TECHNICAL_EXPERT.value: "Technical expert",
                TeamRole.OBSERVER.value: "Observer"}
 RESULT_ORDER = tuple(r.value for r in Result)
+SHORT_LABELS = {Result.CONFORMING.value: "C", Result.PARTIALLY_CONFORMING.value: "PC",
+                Result.NON_CONFORMING.value: "NC", Result.NOT_APPLICABLE.value: "N/A",
+                Result.NOT_ASSESSED.value: "Not assessed"}
 
 
 def result_label(value: str) -> str:
@@ -424,7 +427,8 @@ def render_gap_report(report: GapReport) -> bytes:
     from qms.pdf import render_pdf
 
     return render_pdf("audits/report_pdf.html", report=report, charts=report_charts(report),
-                      result_label=result_label, grade_label=grade_label, results=RESULT_ORDER)
+                      result_label=result_label, grade_label=grade_label, results=RESULT_ORDER,
+                      short_labels=SHORT_LABELS)
 
 
 def gap_report_pdf(audit: Audit, *, generated_by: str | None = None) -> bytes:
