@@ -113,10 +113,11 @@ def demo_command(host: str, port: int, no_serve: bool) -> None:
 
 
 def _add_domain_commands() -> None:
+    from qms.audits.cli import audits
     from qms.documents.cli import documents_tick, import_library
     from qms.evidence.cli import custody
 
-    for command in (import_library, documents_tick, custody):
+    for command in (import_library, documents_tick, custody, audits):
         main.add_command(command)
 
 

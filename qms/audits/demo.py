@@ -69,7 +69,8 @@ def _reported_audit(unit: Unit, programme: AuditProgramme, users: dict[str, User
                                  owner_id=examiner.id, due_on=services.today())
     with audit_reason(db.session, "demo: the action was due three weeks ago"):
         late.due_on = services.today() - timedelta(days=21)
-    services.record_step(late, examiner, kind="correction", text="Witnessed examinations planned for both new examiners.")
+    services.record_step(late, examiner, kind="correction",
+                         text="Witnessed examinations planned for both new examiners.")
     _closed_action(closed, users)
     services.report_audit(audit, auditor, "Competence is managed, but authorisation and monitoring records lag.")
     return audit

@@ -176,7 +176,10 @@ def entries_by_risk(programme: AuditProgramme) -> list[ProgrammeEntry]:
 
 # --- scope, checklist and independence ------------------------------------------------------------
 
-def scope_from_template(template_id: str, body_type: str) -> tuple[list[dict[str, Any]], list[Any], dict[str, str]]:
+ScopeParts = tuple[list[dict[str, Any]], list[Any], dict[str, str]]  # scope, requirements, catalogue versions
+
+
+def scope_from_template(template_id: str, body_type: str) -> ScopeParts:
     """(scope, requirements, catalogue versions) of a checklist file in audits/checklists."""
     if template_id not in content.checklist_names():
         raise AuditError(f"Unknown checklist: {template_id[:64]!r}.")
@@ -186,7 +189,7 @@ def scope_from_template(template_id: str, body_type: str) -> tuple[list[dict[str
     return scope, list(checklist.requirements), dict(checklist.catalogue_versions)
 
 
-def scope_from_clauses(clause_ids: Sequence[str], body_type: str) -> tuple[list[dict[str, Any]], list[Any], dict[str, str]]:
+def scope_from_clauses(clause_ids: Sequence[str], body_type: str) -> ScopeParts:
     """(scope, requirements, catalogue versions) of a list of clause ids such as 17020:6.1."""
     catalogues = content.load_all()
     by_catalogue: dict[str, list[str]] = {}

@@ -11,8 +11,8 @@ from qms.audits import bp, services
 from qms.audits.forms import (ActionForm, AuditForm, CloseForm, ConclusionForm, EntryForm, FindingForm,
                               ProgrammeForm, ReauditForm, ResultForm, ReviewForm, ReviseFindingForm, StepForm,
                               TeamForm)
-from qms.audits.models import (ActionStatus, ActionStep, Audit, AuditProgramme, AuditStatus, ChecklistItem,
-                               CorrectiveAction, Finding, Grade, Result, ResultFile)
+from qms.audits.models import (ActionStatus, Audit, AuditProgramme, AuditStatus, ChecklistItem,
+                               CorrectiveAction, Finding, Grade, Result)
 from qms.audits.services import PLANNERS, READERS, WRITERS, AuditError, Evidence
 from qms.auth.permissions import requires
 from qms.extensions import db

@@ -7,7 +7,7 @@ import pytest
 import sqlalchemy as sa
 
 from qms.audits import services
-from qms.audits.models import ActionStatus, AuditStatus, RequirementResult, Result
+from qms.audits.models import ActionStatus, AuditStatus, RequirementResult
 from qms.audits.services import AuditError, Evidence, NotPermitted, StateConflict
 from qms.trail.models import AppendOnlyError, AuditEvent
 from tests.qms.audits.conftest import CYRILLIC, item, plan
