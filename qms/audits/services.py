@@ -252,9 +252,18 @@ def own_work_conflicts(user_id: int, unit_id: int, requirement_ids: Iterable[str
     return sorted(codes)
 
 
-def check_independence(audit: Audit, user: User) -> None:
+def _lead_auditor(user_id: int, unit_id: int, requirement_ids: Sequence[str]) -> User:
+    """The lead auditor: an auditor or quality manager of the unit, independent of the scope."""
+    lead = _member(user_id, unit_id, "lead auditor")
+    if not roles_in(lead, unit_id) & PLANNERS:
+        raise AuditError("The lead auditor must hold the auditor or quality manager role in this unit.")
+    check_independence(lead, unit_id, requirement_ids)
+    return lead
+
+
+def check_independence(user: User, unit_id: int, requirement_ids: Iterable[str]) -> None:
     """Refuse a lead auditor or team member whose own SOPs fall in the audit's scope."""
-    conflicts = own_work_conflicts(user.id, audit.unit_id, (item.requirement_id for item in audit.items))
+    conflicts = own_work_conflicts(user.id, unit_id, requirement_ids)
     if conflicts:
         raise NotPermitted(f"{user.full_name} may not audit their own work: the scope covers "
                            f"{', '.join(conflicts[:5])}, which they own or wrote.")
@@ -310,9 +319,10 @@ def create_audit(plan: AuditPlan, *, unit_id: int, actor: User) -> Audit:
         scope, requirements, versions = scope_from_clauses(plan.clauses, plan.body_type)
     if not requirements:
         raise AuditError("The scope holds no assessable requirement for this body type.")
-    lead = _member(plan.lead_auditor_id, unit_id, "lead auditor")
-    if not roles_in(lead, unit_id) & PLANNERS:
-        raise AuditError("The lead auditor must hold the auditor or quality manager role in this unit.")
+    ids = [r.id for r in requirements]
+    lead = _lead_auditor(plan.lead_auditor_id, unit_id, ids)
+    for user_id, _ in plan.team:  # everyone is checked before anything is added
+        check_independence(_member(user_id, unit_id, "team member"), unit_id, ids)
     audit = Audit(unit_id=unit_id, title=_text(plan.title, "A title", required=True, limit=200), kind=plan.kind,
                   body_type=plan.body_type, scope=scope, checklist_template=plan.checklist_template,
                   catalogue_versions=versions, planned_start=plan.planned_start, planned_end=plan.planned_end,
@@ -322,7 +332,6 @@ def create_audit(plan: AuditPlan, *, unit_id: int, actor: User) -> Audit:
     db.session.add(audit)
     _add_items(audit, requirements)
     db.session.flush()
-    check_independence(audit, lead)
     for user_id, role in plan.team:
         add_team_member(audit, user_id=user_id, role=role)
     return audit
@@ -336,7 +345,7 @@ def add_team_member(audit: Audit, *, user_id: int, role: str = TeamRole.AUDITOR.
     user = _member(user_id, audit.unit_id, "team member")
     if user.id == audit.lead_auditor_id or any(m.user_id == user.id for m in audit.team):
         raise StateConflict(f"{user.full_name} is already on this audit.")
-    check_independence(audit, user)
+    check_independence(user, audit.unit_id, (item.requirement_id for item in audit.items))
     member = TeamMember(unit_id=audit.unit_id, audit=audit, user_id=user.id, role=team_role.value)
     db.session.add(member)
     db.session.flush()
@@ -737,9 +746,7 @@ def start_reaudit(previous: Audit, actor: User, *, title: str, planned_start: da
     _require_status(previous, AuditStatus.REPORTED, AuditStatus.CLOSED, doing="be re-audited yet")
     if planned_end < planned_start:
         raise AuditError("The planned end is before the planned start.")
-    lead = _member(lead_auditor_id, previous.unit_id, "lead auditor")
-    if not roles_in(lead, previous.unit_id) & PLANNERS:
-        raise AuditError("The lead auditor must hold the auditor or quality manager role in this unit.")
+    lead = _lead_auditor(lead_auditor_id, previous.unit_id, [item.requirement_id for item in previous.items])
     audit = Audit(unit_id=previous.unit_id, title=_text(title, "A title", required=True, limit=200),
                   kind=AuditKind.RE_AUDIT.value, body_type=previous.body_type, scope=previous.scope,
                   checklist_template=previous.checklist_template, catalogue_versions=previous.catalogue_versions,
@@ -754,7 +761,6 @@ def start_reaudit(previous: Audit, actor: User, *, title: str, planned_start: da
                                      clause=item.clause, section_id=item.section_id,
                                      section_title=item.section_title, title=item.title, topic=item.topic))
     db.session.flush()
-    check_independence(audit, lead)
     return audit
 
 

@@ -7,7 +7,7 @@ import pytest
 import sqlalchemy as sa
 
 from qms.audits import services
-from qms.audits.models import ActionStatus, AuditStatus, RequirementResult
+from qms.audits.models import ActionStatus, Audit, AuditStatus, RequirementResult
 from qms.audits.services import AuditError, Evidence, NotPermitted, StateConflict
 from qms.trail.models import AppendOnlyError, AuditEvent
 from tests.qms.audits.conftest import CYRILLIC, item, plan
@@ -67,10 +67,16 @@ def test_an_auditor_may_not_audit_their_own_sop(staff, db_session) -> None:
     with pytest.raises(NotPermitted, match="own work.*CSI-SOP-301"):
         services.create_audit(plan(staff, team=((staff.auditor.id, "auditor"),)), unit_id=staff.unit.id,
                               actor=staff.qm)
+    with pytest.raises(NotPermitted, match="own work"):
+        services.create_audit(plan(staff, lead_auditor_id=staff.auditor.id), unit_id=staff.unit.id, actor=staff.qm)
+    assert db_session.scalar(sa.select(sa.func.count()).select_from(Audit)) == 0  # refused before anything was added
     # Outside the scope the same auditor is independent.
     made = services.create_audit(plan(staff, clauses=("17020:7.1",), team=((staff.auditor.id, "auditor"),)),
                                  unit_id=staff.unit.id, actor=staff.qm)
     assert [m.user_id for m in made.team] == [staff.auditor.id]
+    with pytest.raises(NotPermitted, match="own work"):
+        services.add_team_member(services.create_audit(plan(staff), unit_id=staff.unit.id, actor=staff.qm),
+                                 user_id=staff.auditor.id)
 
 
 def test_results_need_a_running_audit_and_a_team_member(audit, staff) -> None:
@@ -292,3 +298,12 @@ def test_history_tables_refuse_raw_sql_changes(running, staff, db_session, table
     with pytest.raises(sa.exc.DBAPIError, match="append-only"):
         db_session.execute(sa.text(f"DELETE FROM {table}"))
     db_session.rollback()
+
+
+def test_independence_follows_catalogue_mappings(staff, db_session) -> None:
+    # bpm-firearms:4.1-05 maps onto 17020:6.1.3, which the auditor's SOP claims to meet.
+    _sop_owned_by(staff, db_session, staff.auditor, ["17020:6.1.3"])
+    with pytest.raises(NotPermitted, match="CSI-SOP-301"):
+        services.create_audit(plan(staff, clauses=("bpm-firearms:4.1",), lead_auditor_id=staff.auditor.id),
+                              unit_id=staff.unit.id, actor=staff.qm)
+    assert services.own_work_conflicts(staff.lead.id, staff.unit.id, ["bpm-firearms:4.1-05"]) == []
