@@ -71,3 +71,18 @@ def running(audit: Audit, staff: Staff, db_session) -> Audit:
 
 def item(audit: Audit, requirement_id: str) -> ChecklistItem:
     return next(i for i in audit.items if i.requirement_id == requirement_id)
+
+
+def effective_sop(staff: Staff, db_session, owner: User, requirement_ids: list[str]):  # type: ignore[no-untyped-def]
+    """An SOP owned and written by `owner`, in force, claiming to meet these requirements."""
+    from qms.documents import services as documents
+    from tests.conftest import PASSWORD
+
+    sop = documents.create_sop(unit_id=staff.unit.id, code="CSI-SOP-301", title="Competence", author=owner,
+                               discipline="quality management", owner_id=owner.id, applies_to=[],
+                               content_markdown="# Competence\n", change_summary="First.",
+                               requirement_ids=requirement_ids)
+    documents.submit(sop.revisions[0], owner)
+    documents.approve(sop.revisions[0], staff.qm if owner is not staff.qm else staff.examiner, password=PASSWORD)
+    db_session.flush()
+    return sop

@@ -10,7 +10,7 @@ from qms.audits import services
 from qms.audits.models import ActionStatus, Audit, AuditStatus, RequirementResult
 from qms.audits.services import AuditError, Evidence, NotPermitted, StateConflict
 from qms.trail.models import AppendOnlyError, AuditEvent
-from tests.qms.audits.conftest import CYRILLIC, item, plan
+from tests.qms.audits.conftest import CYRILLIC, effective_sop, item, plan
 
 PDF = b"%PDF-1.4\n% test evidence\n"
 
@@ -48,22 +48,8 @@ def test_lead_auditor_needs_an_auditing_role(staff) -> None:
         services.create_audit(plan(staff, lead_auditor_id=staff.examiner.id), unit_id=staff.unit.id, actor=staff.qm)
 
 
-def _sop_owned_by(staff, db_session, owner, requirement_ids):  # type: ignore[no-untyped-def]
-    from qms.documents import services as documents
-    from tests.conftest import PASSWORD
-
-    sop = documents.create_sop(unit_id=staff.unit.id, code="CSI-SOP-301", title="Competence", author=owner,
-                               discipline="quality management", owner_id=owner.id, applies_to=[],
-                               content_markdown="# Competence\n", change_summary="First.",
-                               requirement_ids=requirement_ids)
-    documents.submit(sop.revisions[0], owner)
-    documents.approve(sop.revisions[0], staff.qm if owner is not staff.qm else staff.examiner, password=PASSWORD)
-    db_session.flush()
-    return sop
-
-
 def test_an_auditor_may_not_audit_their_own_sop(staff, db_session) -> None:
-    _sop_owned_by(staff, db_session, staff.auditor, ["17020:6.1.3"])
+    effective_sop(staff, db_session, staff.auditor, ["17020:6.1.3"])
     with pytest.raises(NotPermitted, match="own work.*CSI-SOP-301"):
         services.create_audit(plan(staff, team=((staff.auditor.id, "auditor"),)), unit_id=staff.unit.id,
                               actor=staff.qm)
@@ -122,7 +108,7 @@ def test_current_result_is_the_latest_row_and_history_stays(running, staff, db_s
 
 
 def test_result_links_sop_revisions_and_files(running, staff, db_session, app) -> None:
-    sop = _sop_owned_by(staff, db_session, staff.examiner, ["17020:8.3.1"])
+    sop = effective_sop(staff, db_session, staff.examiner, ["17020:8.3.1"])
     row = services.record_result(item(running, "17020:7.1.1"), staff.lead, result="conforming",
                                  revision_ids=[sop.current_revision_id],
                                  files=[Evidence(PDF, "records.pdf")])
@@ -302,7 +288,7 @@ def test_history_tables_refuse_raw_sql_changes(running, staff, db_session, table
 
 def test_independence_follows_catalogue_mappings(staff, db_session) -> None:
     # bpm-firearms:4.1-05 maps onto 17020:6.1.3, which the auditor's SOP claims to meet.
-    _sop_owned_by(staff, db_session, staff.auditor, ["17020:6.1.3"])
+    effective_sop(staff, db_session, staff.auditor, ["17020:6.1.3"])
     with pytest.raises(NotPermitted, match="CSI-SOP-301"):
         services.create_audit(plan(staff, clauses=("bpm-firearms:4.1",), lead_auditor_id=staff.auditor.id),
                               unit_id=staff.unit.id, actor=staff.qm)

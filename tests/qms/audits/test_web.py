@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from qms.audits.models import ActionStep, CorrectiveAction, Finding, RequirementResult
 from qms.trail.models import AuditEvent
-from tests.qms.audits.conftest import CYRILLIC, item
+from tests.qms.audits.conftest import CYRILLIC, effective_sop, item
 
 TODAY = date.today()
 
@@ -199,3 +199,35 @@ def test_gap_analysis_page(running, staff, login_as, db_session) -> None:
     page = login_as(staff.examiner).get("/audits/gap")
     assert page.status_code == 200 and "Gap analysis" in page.get_data(as_text=True)
     assert "6.1.1" in page.get_data(as_text=True)
+
+
+def test_team_member_auditing_own_work_is_refused_on_the_page(audit, staff, login_as, db_session) -> None:
+    from qms.audits.models import TeamMember
+
+    effective_sop(staff, db_session, staff.examiner, ["17020:7.1.2"])
+    db_session.commit()
+    qm = login_as(staff.qm)
+    response = qm.post(f"/audits/{audit.id}/team", data={"user_id": staff.examiner.id, "role": "technical_expert"})
+    assert response.status_code == 403 and "may not audit their own work" in response.get_data(as_text=True)
+    assert response.get_data(as_text=True).count("CSI-SOP-301") >= 1
+    assert [m.user_id for m in db_session.scalars(sa.select(TeamMember))] == [staff.auditor.id]
+    assert qm.post(f"/audits/{audit.id}/team", data={"user_id": staff.csi.id, "role": "observer"}).status_code == 302
+
+
+def test_a_finding_correction_keeps_its_reason_on_the_trail(running, staff, login_as, db_session) -> None:
+    from qms.audits import services
+
+    target = item(running, "17020:6.1.5")
+    services.record_result(target, staff.lead, result="non_conforming")
+    finding = services.raise_finding(target, staff.lead, grade="observation", statement="Looks thin.")
+    db_session.commit()
+    lead = login_as(staff.lead)
+    refused = lead.post(f"/audits/findings/{finding.id}/revise", data={"grade": "major", "statement": "Missing."})
+    assert refused.status_code == 400 and "Reason for the change" in refused.get_data(as_text=True)
+    done = lead.post(f"/audits/findings/{finding.id}/revise", data={
+        "grade": "major", "statement": "No monitoring at all.", "reason": "Second sample confirmed it."})
+    assert done.status_code == 302
+    row = db_session.scalars(sa.select(AuditEvent).where(AuditEvent.entity == "Finding",
+                                                         AuditEvent.action == "update")).one()
+    assert (row.username, row.reason, row.before["grade"], row.after["grade"]) == (
+        "lead", "Second sample confirmed it.", "observation", "major")
