@@ -13,6 +13,9 @@ Meaning of the words used by every page, export and report:
 Independence (an auditor may not audit their own work): nobody may lead or join the team of an
 audit whose checklist covers a requirement that an SOP they own, or whose effective revision
 they wrote, claims to meet (the SOP's requirement list, directly or through a catalogue mapping).
+
+A corrective action closes only after an effectiveness review that found it effective, by an
+auditor or quality manager who is neither its owner nor the one who recorded its implementation.
 """
 from __future__ import annotations
 
@@ -690,8 +693,10 @@ def _require_steps_before_implementation(action: CorrectiveAction) -> None:
 
 def review_effectiveness(action: CorrectiveAction, reviewer: User, *, effective: bool, text: str) -> ActionStep:
     """Someone other than the owner judges whether the implemented action worked."""
-    if reviewer.id == action.owner_id:
-        raise NotPermitted("The effectiveness of an action is reviewed by someone other than its owner.")
+    implementation = action.latest(StepKind.IMPLEMENTATION)
+    if reviewer.id == action.owner_id or (implementation is not None and implementation.actor_id == reviewer.id):
+        raise NotPermitted("The effectiveness of an action is reviewed by someone other than its owner "
+                           "and whoever implemented it.")
     if not roles_in(reviewer, action.unit_id) & REVIEWERS:
         raise NotPermitted("Only auditors and quality managers review effectiveness.")
     if action.status != ActionStatus.IMPLEMENTED.value:

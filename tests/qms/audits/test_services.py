@@ -293,3 +293,14 @@ def test_independence_follows_catalogue_mappings(staff, db_session) -> None:
         services.create_audit(plan(staff, clauses=("bpm-firearms:4.1",), lead_auditor_id=staff.auditor.id),
                               unit_id=staff.unit.id, actor=staff.qm)
     assert services.own_work_conflicts(staff.lead.id, staff.unit.id, ["bpm-firearms:4.1-05"]) == []
+
+
+def test_whoever_implemented_an_action_may_not_review_it(running, staff, db_session) -> None:
+    action = services.raise_action(_finding(running, staff), staff.lead, title="Fix", owner_id=staff.examiner.id,
+                                   due_on=date.today() + timedelta(days=5))
+    services.record_step(action, staff.examiner, kind="root_cause", method="other", text="Cause.")
+    services.record_step(action, staff.examiner, kind="action_plan", text="Plan.")
+    services.record_step(action, staff.qm, kind="implementation", text="Done on the owner's behalf.")
+    with pytest.raises(NotPermitted, match="whoever implemented it"):
+        services.review_effectiveness(action, staff.qm, effective=True, text="Fine.")
+    services.review_effectiveness(action, staff.auditor, effective=True, text="Fine.")
