@@ -231,3 +231,14 @@ def test_a_finding_correction_keeps_its_reason_on_the_trail(running, staff, logi
                                                          AuditEvent.action == "update")).one()
     assert (row.username, row.reason, row.before["grade"], row.after["grade"]) == (
         "lead", "Second sample confirmed it.", "observation", "major")
+
+
+def test_list_filters_refuse_unknown_values(audit, staff, login_as) -> None:
+    viewer = login_as(staff.csi)
+    assert "Personnel and methods" in viewer.get("/audits?status=planned").get_data(as_text=True)
+    assert "Personnel and methods" not in viewer.get("/audits?status=closed").get_data(as_text=True)
+    assert viewer.get("/audits?status=bogus").status_code == 400
+    assert viewer.get("/audits/findings?grade=bogus").status_code == 400
+    assert viewer.get("/audits/actions?status=bogus").status_code == 400
+    page = viewer.get(f"/audits/{audit.id}").get_data(as_text=True)
+    assert "Start the audit" not in page  # a CSI officer reads, the auditors run it
