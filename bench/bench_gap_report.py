@@ -15,6 +15,7 @@ separate run because tracing slows Python down) and the process's peak RSS. Targ
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import statistics
 import sys
@@ -154,18 +155,21 @@ def _measure(audit_id: int, args: argparse.Namespace) -> None:
     print(f"audit: {len(audit.items)} checklist items, {len(audit.findings)} findings, "
           f"{sum(len(f.actions) for f in audit.findings)} corrective actions")
     pdf = _render(audit_id)  # warm-up: imports, fonts, template compilation
-    times = []
+    times, cpu = [], []
     for _ in range(args.runs):
-        started = time.perf_counter()
+        started, started_cpu = time.perf_counter(), time.process_time()
         pdf = _render(audit_id)
         times.append(time.perf_counter() - started)
+        cpu.append(time.process_time() - started_cpu)
     tracemalloc.start()
     _render(audit_id)
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"render: median {statistics.median(times):.2f} s, worst {max(times):.2f} s over {args.runs} runs "
-          f"(build from the database + charts + WeasyPrint); PDF {len(pdf) / 1024:.0f} KiB")
+          f"(build from the database + charts + WeasyPrint); CPU median {statistics.median(cpu):.2f} s; "
+          f"PDF {len(pdf) / 1024:.0f} KiB")
+    print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} during the runs")
     print(f"memory: peak Python allocation {peak / 2**20:.0f} MiB (tracemalloc, one render); "
           f"peak RSS of the process {rss_mb:.0f} MiB")
     print(f"target: under 5 s -> {'met' if statistics.median(times) < 5 else 'NOT met'}")
