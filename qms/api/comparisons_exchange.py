@@ -1,0 +1,2 @@
+"""API endpoints for exchange packages and the lead report, on the comparisons API blueprint."""
+from __future__ import annotations
