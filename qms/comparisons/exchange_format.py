@@ -45,8 +45,8 @@ MANIFEST = "manifest.json"
 SIGNATURE = "signature"
 ENTRY_FILES = ("surface.x3p", "metadata.json")
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # fixed member dates: the manifest's created_at is the one that counts
-_SAFE_PATH = re.compile(r"^entries/[0-9a-f-]{36}/(surface\.x3p|metadata\.json|original\.[a-z0-9]{1,8})$")
-_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+_SAFE_PATH = re.compile(r"^entries/(?:[0-9a-f]{32}|[0-9a-f-]{36})/(surface\.x3p|metadata\.json|original\.[a-z0-9]{1,8})$")
+_UUID = re.compile(r"^(?:[0-9a-f]{32}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$")  # hex or dashed
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 # What zipfile and zlib raise on damaged archives (as in ballistics.io).
 _ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, OSError, ValueError,
