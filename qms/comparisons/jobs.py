@@ -52,12 +52,12 @@ def queue(app: Flask | None = None) -> Huey:
 
 
 def _make_queue(app: Flask) -> Huey:
-    url = app.config.get("REDIS_URL")
+    url, name = app.config.get("REDIS_URL"), app.config.get("JOB_QUEUE_NAME", "qms-jobs")
     if url:
-        huey: Huey = RedisHuey("qms-jobs", url=url)
+        huey: Huey = RedisHuey(name, url=url)
     else:
         path = Path(app.config.get("JOB_QUEUE_PATH") or Path(app.config["INSTANCE_PATH"]) / "jobs.sqlite3")
-        huey = SqliteHuey("qms-jobs", filename=str(path))
+        huey = SqliteHuey(name, filename=str(path))
 
     @huey.task(name="qms.correlate")
     def correlate(job_id: int) -> None:
