@@ -138,8 +138,12 @@ def imageable(item: Item) -> bool:
 
 def add_entry(item: Item, *, actor: User, data: bytes, filename: str, calibre: str = "", firearm_make: str = "",
               firearm_model: str = "", device: str = "", settings: dict[str, Any] | None = None,
-              pixel_size_um: float | None = None, acquired_at: datetime | None = None) -> BallisticEntry:
-    """An upload of a custody item's scan becomes an entry; its original is kept, its job is queued."""
+              pixel_size_um: float | None = None, acquired_at: datetime | None = None,
+              search: bool = True) -> BallisticEntry:
+    """An upload of a custody item's scan becomes an entry; its original is kept, its job is queued.
+
+    With ``search=False`` no job is queued (the caller indexes the entry itself, e.g. the demo seed).
+    """
     if not imageable(item):
         raise EntryError(f"Exhibit {item.exhibit_number} is a {item.item_type.replace('_', ' ')}; only cartridge "
                          "cases (scene finds or test fires) are imaged for comparison.")
@@ -157,7 +161,8 @@ def add_entry(item: Item, *, actor: User, data: bytes, filename: str, calibre: s
         index_entry_id=uuid.uuid4().hex, origin=Origin.LOCAL.value)
     db.session.add(entry)
     db.session.flush()
-    enqueue_correlation(entry, requested_by=actor)
+    if search:
+        enqueue_correlation(entry, requested_by=actor)
     return entry
 
 
