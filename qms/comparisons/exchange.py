@@ -134,7 +134,7 @@ def add_partner_key(*, unit_id: int, name: str, key_text: str, actor: User) -> P
     try:
         public_key = public_key_from_text(key_text)
     except ValueError as error:
-        raise ExchangeError(str(error).capitalize() + ".") from error
+        raise ExchangeError(str(error)[:1].upper() + str(error)[1:] + ".") from error
     print_ = fingerprint(public_key)
     if print_ == own_fingerprint():
         raise ExchangeError("This is this server's own key: it is trusted already.")
