@@ -107,6 +107,10 @@ def demo_command(host: str, port: int, no_serve: bool) -> None:
         return
     from waitress import serve
 
+    import signal
+
+    # SIGTERM (how a service manager or a test stops the demo) unwinds like Ctrl+C, so the worker stops too.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     worker = _start_worker()
     click.echo(f"\nServing on http://{host}:{port}/ with a correlation worker (pid {worker.pid})  (Ctrl+C stops)")
     sys.stdout.flush()
