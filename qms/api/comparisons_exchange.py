@@ -166,7 +166,7 @@ class RevokeKey(MethodView):
     def post(self):  # type: ignore[no-untyped-def]
         """Stop trusting a partner key."""
         body = _body(RevokeSchema())
-        key = db.session.get(PartnerKey, body["key_id"])  # scoped: another unit's key is None
+        key = exchange.scoped_get(PartnerKey, body["key_id"])  # scoped: another unit's key is None
         if key is None:
             abort(404, description="No such partner key in this unit.")
         try:
@@ -182,7 +182,7 @@ class LeadReport(MethodView):
     @blp.doc(responses={"200": {"description": "The lead report.", "content": {"application/pdf": {}}}})
     def get(self, link_id: int):  # type: ignore[no-untyped-def]
         """The lead report of a confirmed link, as PDF."""
-        link = db.session.get(CaseLink, link_id)
+        link = exchange.scoped_get(CaseLink, link_id)
         if link is None:
             abort(404, description="No such case link.")
         return Response(lead_report.lead_report_pdf(link, printed_by=g.qms_user), mimetype="application/pdf")

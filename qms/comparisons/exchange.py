@@ -65,6 +65,15 @@ class ImportOutcome:
     skipped: list[str] = field(default_factory=list)  # uuids already in the unit
 
 
+def scoped_get(model: Any, record_id: int) -> Any:
+    """A record of the request's unit by id, or None: a SELECT, which the unit scope always confines.
+
+    (`Session.get` answers from the identity map when the object is already in the session, without
+    the scope's criteria.)
+    """
+    return db.session.scalar(select(model).where(model.id == record_id))
+
+
 # --- this server's key and identity ---------------------------------------------------------------------
 
 def key_path() -> Path:

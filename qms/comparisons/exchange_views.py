@@ -108,7 +108,7 @@ def partner_keys():  # type: ignore[no-untyped-def]
 @requires(KEY_KEEPERS)
 def revoke_partner_key():  # type: ignore[no-untyped-def]
     form = RevokeKeyForm(prefix="revoke")
-    key = db.session.get(PartnerKey, form.key_id.data) if form.validate_on_submit() else None
+    key = exchange.scoped_get(PartnerKey, form.key_id.data) if form.validate_on_submit() else None
     if key is None:  # scoped: another unit's key is None too
         mark_failed()
         abort(404 if form.key_id.data else 400, description="No such partner key in this unit.")
@@ -124,7 +124,7 @@ def revoke_partner_key():  # type: ignore[no-untyped-def]
 @bp.get("/comparisons/links/<int:link_id>/report.pdf")
 @requires(READ)
 def lead_report_pdf(link_id: int):  # type: ignore[no-untyped-def]
-    link = db.session.get(CaseLink, link_id)  # scoped: another unit's link is None
+    link = exchange.scoped_get(CaseLink, link_id)  # scoped: another unit's link is None
     if link is None:
         abort(404, description="No such case link.")
     pdf = lead_report.lead_report_pdf(link, printed_by=g.qms_user)
