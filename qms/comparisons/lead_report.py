@@ -11,13 +11,12 @@ import base64
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
-
 from qms.auth.models import User
 from qms.comparisons import explain
 from qms.comparisons.models import BallisticEntry, Candidate, CaseLink, DerivedKind
 from qms.db import utcnow
 from qms.evidence import services as evidence
+from qms.evidence.checkpoints import write_checkpoint
 from qms.evidence.models import Item
 from qms.extensions import db
 from qms.pdf import render_pdf
@@ -108,11 +107,8 @@ def report_context(link: CaseLink) -> dict[str, Any]:
 
 
 def lead_report_pdf(link: CaseLink, *, printed_by: User) -> bytes:
-    """The lead report of a confirmed link, as PDF bytes."""
+    """The lead report of a confirmed link, as PDF bytes; like every export, it signs a custody checkpoint first."""
+    checkpoint = write_checkpoint(db.session, reason=f"lead report of link {link.id} by {printed_by.username}")
     return render_pdf("comparisons/lead_report_pdf.html", printed_at=utcnow(), printed_by=printed_by,
-                      **report_context(link))
+                      checkpoint=checkpoint, **report_context(link))
 
-
-def links_of_entry(entry: BallisticEntry) -> list[CaseLink]:
-    stmt = select(CaseLink).where((CaseLink.entry_low_id == entry.id) | (CaseLink.entry_high_id == entry.id))
-    return list(db.session.scalars(stmt.order_by(CaseLink.id)))
