@@ -107,22 +107,48 @@ def demo_command(host: str, port: int, no_serve: bool) -> None:
         return
     from waitress import serve
 
-    click.echo(f"\nServing on http://{host}:{port}/  (Ctrl+C stops)")
+    import signal
+
+    # SIGTERM (how a service manager or a test stops the demo) unwinds like Ctrl+C, so the worker stops too.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    worker = _start_worker()
+    click.echo(f"\nServing on http://{host}:{port}/ with a correlation worker (pid {worker.pid})  (Ctrl+C stops)")
     sys.stdout.flush()
-    serve(app, host=host, port=port, threads=8, ident="CSI-QMS")
+    try:
+        serve(app, host=host, port=port, threads=8, ident="CSI-QMS")
+    finally:
+        _stop_worker(worker)
+
+
+def _start_worker():  # type: ignore[no-untyped-def]
+    """`qms worker` beside the demo server, on the same instance folder (the environment is inherited)."""
+    import subprocess
+
+    return subprocess.Popen([sys.executable, "-c", "from qms.cli import main; main()", "worker", "--workers", "2"])
+
+
+def _stop_worker(worker) -> None:  # type: ignore[no-untyped-def]
+    import subprocess
+
+    worker.terminate()  # huey finishes the running job on SIGTERM... or is killed after 20 s
+    try:
+        worker.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        worker.kill()
 
 
 def _add_domain_commands() -> None:
     from qms.audits.cli import audits
+    from qms.comparisons.cli import worker
     from qms.documents.cli import documents_tick, import_library
     from qms.evidence.cli import custody
 
-    for command in (import_library, documents_tick, custody, audits):
+    for command in (import_library, documents_tick, custody, audits, worker):
         main.add_command(command)
 
 
 _add_domain_commands()
-OWN_COMMANDS = ("init", "create-unit", "create-user", "demo", "import-library", "documents-tick", "custody")
+OWN_COMMANDS = ("init", "create-unit", "create-user", "demo", "import-library", "documents-tick", "custody", "audits", "worker")
 
 
 def init_app(app) -> None:  # type: ignore[no-untyped-def]

@@ -76,10 +76,11 @@ def seed_demo() -> list[DemoAccount]:
 def _seed_domains(accounts: list[DemoAccount]) -> None:
     """Each domain's demo records; every seeder does its work once per database."""
     from qms.audits.demo import seed_audits
+    from qms.comparisons.demo import seed_comparisons
     from qms.documents.demo import seed_documents
     from qms.evidence.demo import seed_evidence
 
-    for seed in (seed_documents, seed_evidence, seed_audits):
+    for seed in (seed_documents, seed_evidence, seed_audits, seed_comparisons):
         seed(accounts)
         db.session.commit()
 

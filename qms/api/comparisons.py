@@ -1,0 +1,280 @@
+"""API: ballistic entries, correlation jobs and their ranked candidates, blind decisions, case links.
+
+A request that names a record of another unit gets 404. Decisions follow the same blind rule as
+the pages: the first examiner's conclusion and note are withheld until the verification is in.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import marshmallow as ma
+from flask import abort, g, jsonify, request
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from qms.auth.permissions import Access
+from qms.comparisons import services
+from qms.comparisons.models import BallisticEntry, Candidate, Conclusion, CorrelationJob
+from qms.comparisons.services import EntryError
+from qms.evidence.models import Item
+from qms.extensions import db
+from qms.transactions import mark_failed
+
+blp = Blueprint("api_comparisons", __name__, url_prefix="/comparisons",
+                description="Ballistic intelligence: entries, correlation jobs, candidates, decisions, links")
+ACCESS = Access(read=services.READERS, write=services.EXAMINERS)
+
+
+@blp.before_request
+def _fresh_outcome() -> None:
+    g.pop("qms_failed", None)  # see qms.evidence.views._fresh_outcome
+
+
+class EntrySchema(ma.Schema):
+    id = ma.fields.Int()
+    item_id = ma.fields.Int(allow_none=True)
+    label = ma.fields.Str()
+    calibre = ma.fields.Str()
+    firearm_make = ma.fields.Str()
+    firearm_model = ma.fields.Str()
+    device = ma.fields.Str()
+    settings = ma.fields.Dict()
+    acquired_by_name = ma.fields.Str()
+    acquired_at = ma.fields.DateTime()
+    kind = ma.fields.Str()
+    pixel_size_um = ma.fields.Float()
+    original_sha256 = ma.fields.Str()
+    original_name = ma.fields.Str()
+    original_type = ma.fields.Str()
+    original_size = ma.fields.Int()
+    processed_sha256 = ma.fields.Str(allow_none=True)
+    origin = ma.fields.Str()
+    source_unit = ma.fields.Str()
+
+
+class JobSchema(ma.Schema):
+    id = ma.fields.Int()
+    entry_id = ma.fields.Int()
+    state = ma.fields.Str()
+    stage = ma.fields.Str()
+    progress = ma.fields.Int()
+    attempts = ma.fields.Int()
+    error = ma.fields.Str()
+    index_size = ma.fields.Int(allow_none=True)
+    timings = ma.fields.Dict()
+    created_at = ma.fields.DateTime()
+    finished_at = ma.fields.DateTime(allow_none=True)
+
+
+class CandidateSchema(ma.Schema):
+    id = ma.fields.Int()
+    job_id = ma.fields.Int()
+    rank = ma.fields.Int()
+    entry_id = ma.fields.Int(allow_none=True)
+    first_pass_score = ma.fields.Float()
+    first_pass_rank = ma.fields.Int()
+    score = ma.fields.Float(allow_none=True)
+    high_cmc = ma.fields.Int(allow_none=True)
+    possible_cells = ma.fields.Int(allow_none=True)
+    cmc_original = ma.fields.List(ma.fields.Int(), allow_none=True)
+    correlation = ma.fields.Float(allow_none=True)
+    angle_deg = ma.fields.Float(allow_none=True)
+    log10_lr = ma.fields.Float(allow_none=True)
+    calibration_name = ma.fields.Str()
+    calibration_size = ma.fields.Int(allow_none=True)
+
+
+class DecisionSchema(ma.Schema):
+    id = ma.fields.Int()
+    role = ma.fields.Str()
+    conclusion = ma.fields.Str()
+    note = ma.fields.Str()
+    examiner_id = ma.fields.Int()
+    signed_at = ma.fields.DateTime()
+
+
+class PairSchema(ma.Schema):
+    blind = ma.fields.Bool(metadata={"description": "True while a first decision exists that you may not see yet."})
+    first = ma.fields.Nested(DecisionSchema, allow_none=True)
+    verification = ma.fields.Nested(DecisionSchema, allow_none=True)
+    my_role = ma.fields.Str(allow_none=True, metadata={"description": "The role you may still record, if any."})
+    link_id = ma.fields.Int(allow_none=True)
+
+
+class DecisionCreateSchema(ma.Schema):
+    conclusion = ma.fields.Str(required=True, validate=ma.validate.OneOf([c.value for c in Conclusion]))
+    note = ma.fields.Str(load_default="", validate=ma.validate.Length(max=4000))
+    password = ma.fields.Str(required=True, load_only=True, validate=ma.validate.Length(min=1, max=1024))
+
+
+class LinkSchema(ma.Schema):
+    id = ma.fields.Int()
+    entry_low_id = ma.fields.Int()
+    entry_high_id = ma.fields.Int()
+    case_low_id = ma.fields.Int(allow_none=True)
+    case_high_id = ma.fields.Int(allow_none=True)
+    first_decision_id = ma.fields.Int()
+    verification_id = ma.fields.Int()
+    confirmed_at = ma.fields.DateTime()
+
+
+def _get(model: type, record_id: int, what: str) -> Any:
+    record = db.session.get(model, record_id)
+    if record is None:
+        abort(404, description=f"No such {what}.")
+    return record
+
+
+def _refuse(error: EntryError) -> Any:
+    if getattr(error, "keep_attempt", False):
+        # Answered without an error handler, so the failed password is committed for the throttle.
+        response = jsonify(code=error.status, status="Refused", message=str(error))
+        response.status_code = error.status
+        return response
+    mark_failed()
+    abort(error.status, description=str(error))
+
+
+def _body(schema: ma.Schema) -> dict[str, Any]:
+    """The JSON body, validated after the record lookup (so another unit's record answers 404 first)."""
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        abort(400, description="Send a JSON object.")
+    try:
+        return schema.load(data)
+    except ma.ValidationError as error:
+        abort(422, description="The request has invalid fields: " + "; ".join(
+            f"{field}: {' '.join(map(str, msgs)) if isinstance(msgs, list) else msgs}"
+            for field, msgs in error.normalized_messages().items()))
+
+
+def _number(value: str | None, what: str) -> float | None:
+    if value in (None, ""):
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        abort(400, description=f"{what} must be a number.")
+
+
+@blp.route("/entries")
+class Entries(MethodView):
+    access = ACCESS
+
+    @blp.response(200, EntrySchema(many=True))
+    def get(self):  # type: ignore[no-untyped-def]
+        """The ballistic entries of the unit (its own and imported ones)."""
+        return services.entries()
+
+    @blp.doc(requestBody={"required": True, "content": {"multipart/form-data": {"schema": {
+        "type": "object", "required": ["item_id", "scan"],
+        "properties": {"item_id": {"type": "integer"}, "scan": {"type": "string", "format": "binary"},
+                       "pixel_size_um": {"type": "number"}, "calibre": {"type": "string"},
+                       "firearm_make": {"type": "string"}, "firearm_model": {"type": "string"},
+                       "device": {"type": "string"}}}}}})
+    @blp.response(201, EntrySchema)
+    def post(self):  # type: ignore[no-untyped-def]
+        """Upload a scan of a custody item: stored unchanged, then processed and searched in the background."""
+        item_id = request.form.get("item_id", "")
+        item = db.session.get(Item, int(item_id)) if item_id.isdigit() else None
+        if item is None:
+            abort(404, description="No such custody item.")
+        scan = request.files.get("scan")
+        if scan is None:
+            abort(400, description="Send the scan as the multipart field 'scan'.")
+        try:
+            return services.add_entry(
+                item, actor=g.qms_user, data=scan.read(services.upload_limit() + 1), filename=scan.filename or "",
+                calibre=request.form.get("calibre", "")[:40], firearm_make=request.form.get("firearm_make", "")[:80],
+                firearm_model=request.form.get("firearm_model", "")[:80], device=request.form.get("device", "")[:120],
+                pixel_size_um=_number(request.form.get("pixel_size_um"), "pixel_size_um"))
+        except EntryError as error:
+            return _refuse(error)
+
+
+@blp.route("/entries/<int:entry_id>")
+class EntryItem(MethodView):
+    access = ACCESS
+
+    @blp.response(200, EntrySchema)
+    def get(self, entry_id: int):  # type: ignore[no-untyped-def]
+        """One entry."""
+        return _get(BallisticEntry, entry_id, "ballistic entry")
+
+
+@blp.route("/entries/<int:entry_id>/jobs")
+class EntryJobs(MethodView):
+    access = ACCESS
+
+    @blp.response(200, JobSchema(many=True))
+    def get(self, entry_id: int):  # type: ignore[no-untyped-def]
+        """The correlation jobs of an entry, newest first."""
+        return services.jobs_of(_get(BallisticEntry, entry_id, "ballistic entry"))
+
+    @blp.response(201, JobSchema)
+    def post(self, entry_id: int):  # type: ignore[no-untyped-def]
+        """Queue a new search of the entry against the unit's database."""
+        return services.enqueue_correlation(_get(BallisticEntry, entry_id, "ballistic entry"), requested_by=g.qms_user)
+
+
+@blp.route("/jobs/<int:job_id>")
+class JobItem(MethodView):
+    access = ACCESS
+
+    @blp.response(200, JobSchema)
+    def get(self, job_id: int):  # type: ignore[no-untyped-def]
+        """A job's state and progress."""
+        return _get(CorrelationJob, job_id, "correlation job")
+
+
+@blp.route("/jobs/<int:job_id>/candidates")
+class JobCandidates(MethodView):
+    access = ACCESS
+
+    @blp.response(200, CandidateSchema(many=True))
+    def get(self, job_id: int):  # type: ignore[no-untyped-def]
+        """The ranked candidates of a finished job (empty until it is done)."""
+        return services.candidates_of(_get(CorrelationJob, job_id, "correlation job"))
+
+
+def _pair(candidate: Candidate) -> dict[str, Any]:
+    if candidate.entry_id is None:
+        abort(409, description="This candidate has no entry record here; it cannot be decided.")
+    view = services.pair_view(candidate.job.entry_id, candidate.entry_id, g.qms_user, g.qms_unit_id)
+    return {"blind": view.blind, "first": view.first, "verification": view.verification, "my_role": view.my_role,
+            "link_id": view.link.id if view.link else None}
+
+
+@blp.route("/candidates/<int:candidate_id>/decisions")
+class CandidateDecisions(MethodView):
+    access = ACCESS
+
+    @blp.response(200, PairSchema)
+    def get(self, candidate_id: int):  # type: ignore[no-untyped-def]
+        """The decisions on the pair, as you may see them (blind until the verification is in)."""
+        return _pair(_get(Candidate, candidate_id, "candidate"))
+
+    @blp.doc(requestBody={"required": True, "content": {"application/json": {"schema": DecisionCreateSchema}}})
+    @blp.response(201, PairSchema)
+    def post(self, candidate_id: int):  # type: ignore[no-untyped-def]
+        """Sign your decision (first) or your blind verification; two identification leads link the cases."""
+        candidate = _get(Candidate, candidate_id, "candidate")
+        body = _body(DecisionCreateSchema())
+        try:
+            services.record_decision(candidate, examiner=g.qms_user, unit_id=g.qms_unit_id, **body)
+        except EntryError as error:
+            return _refuse(error)
+        return _pair(candidate)
+
+
+@blp.route("/links")
+class Links(MethodView):
+    access = ACCESS
+
+    @blp.response(200, LinkSchema(many=True))
+    def get(self):  # type: ignore[no-untyped-def]
+        """Confirmed links (verified identification leads) of the unit."""
+        return services.links()
+
+
+from qms.api import comparisons_exchange  # noqa: E402,F401

@@ -1,0 +1,46 @@
+"""Demo ballistics: scans of the demo case's casings in the unit's index, and one correlation job.
+
+The two casings of case FC-2026/0147 get Fadul 2-1 and 3-1 (indexed at once); the test fire of the
+pistol gets Fadul 2-2, fired by the same slide as 2-1, and its job runs when `qms demo` starts its
+worker, so the examiner finds casing 2 ranked first. Skipped when the scans are not on this machine.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import select
+
+from qms.auth.models import Unit, User
+from qms.comparisons import services
+from qms.comparisons.models import BallisticEntry
+from qms.evidence.demo import CASE_NUMBER
+from qms.evidence.models import Case, Item
+from qms.extensions import db
+from qms.trail.audited import set_actor
+
+DEFAULT_SCANS = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "fadul"
+SCANS = {"2": ("2-1", False), "3": ("3-1", False), "1-TF1": ("2-2", True)}  # exhibit: (Fadul scan, run a job)
+
+
+def seed_comparisons(accounts: list[Any]) -> None:
+    """Once per database, when the Fadul scans are present."""
+    folder = Path(current_app.config.get("DEMO_SCANS") or DEFAULT_SCANS)
+    unit = db.session.scalar(select(Unit).where(Unit.code == "FC-MOI"))
+    case = db.session.scalar(select(Case).where(Case.case_number == CASE_NUMBER))
+    if unit is None or case is None or not folder.is_dir() or db.session.scalar(select(BallisticEntry.id).limit(1)):
+        return
+    examiner = db.session.scalar(select(User).where(User.username == "examiner"))
+    set_actor(db.session, user_id=examiner.id, username=examiner.username, unit_id=unit.id)
+    items = {i.exhibit_number: i for i in db.session.scalars(select(Item).where(Item.case_id == case.id))}
+    for exhibit, (scan, search) in SCANS.items():
+        path = folder / f"Fadul {scan}.x3p"
+        if exhibit not in items or not path.exists():
+            continue
+        entry = services.add_entry(items[exhibit], actor=examiner, data=path.read_bytes(), filename=path.name,
+                                   device="NanoFocus confocal microscope (NIST scan)", calibre="9x19 mm",
+                                   settings={"lateral resolution": "3.125 µm, processed to 6.25 µm"}, search=search)
+        if not search:
+            services.index_entry(entry, services.processed_surface(entry))
+    db.session.commit()

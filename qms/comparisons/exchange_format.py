@@ -1,0 +1,340 @@
+"""The exchange package: ballistic entries moved between units or servers as one signed zip file.
+
+Layout of a package (format "csi-qms-exchange", version 1)::
+
+    manifest.json                    format, version, exporting unit and server, created_at, exporter,
+                                     the signer's public key and fingerprint, the entry list, and the
+                                     SHA-256 and size of every other file
+    entries/<uuid>/surface.x3p       the processed surface (ISO 25178-72, float64: exact round trip)
+    entries/<uuid>/original.<ext>    the file as uploaded, unchanged (its hash is in metadata.json)
+    entries/<uuid>/metadata.json     calibre, firearm, device, settings, acquisition, custody reference
+                                     as text (never another unit's database ids)
+    signature                        Ed25519 over the exact bytes of manifest.json, hex
+
+Opening a package checks, in this order and before the caller stores anything: sizes and zip
+structure (zip-bomb limits), every file's SHA-256 against the manifest (and no file missing or
+extra), the signature with the public key named in the manifest, and finally that the caller
+trusts that key. Every refusal is a `PackageRefused` whose message names the problem.
+This module needs no web application: it is bytes in, bytes out.
+
+References
+----------
+RFC 8032, Edwards-Curve Digital Signature Algorithm (Ed25519).
+OWASP ASVS 5.0, V5.2 "File upload" (archive size, member count and compression-ratio limits).
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import re
+import struct
+import zipfile
+import zlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+FORMAT = "csi-qms-exchange"
+VERSION = 1
+MANIFEST = "manifest.json"
+SIGNATURE = "signature"
+ENTRY_FILES = ("surface.x3p", "metadata.json")
+_ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # fixed member dates: the manifest's created_at is the one that counts
+_SAFE_PATH = re.compile(r"^entries/(?:[0-9a-f]{32}|[0-9a-f-]{36})/(surface\.x3p|metadata\.json|original\.[a-z0-9]{1,8})$")
+_UUID = re.compile(r"^(?:[0-9a-f]{32}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$")  # hex or dashed
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+# What zipfile and zlib raise on damaged archives (as in ballistics.io).
+_ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, OSError, ValueError,
+               NotImplementedError, RuntimeError, struct.error, UnicodeDecodeError, KeyError, IndexError)
+
+
+class PackageRefused(ValueError):
+    """A package that is refused: the message says why and is safe to show to the importer."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What a package may declare before anything is decompressed."""
+
+    max_bytes: int = 64 * 1024 * 1024  # the upload limit of the web app
+    max_members: int = 3 * 500 + 2
+    max_entries: int = 500
+    max_member_bytes: int = 110 * 1024 * 1024  # ballistics.io's surface limit, plus the zip overhead
+    max_total_bytes: int = 512 * 1024 * 1024
+    max_ratio: int = 100  # X3P float data deflates about 1.1:1; a bomb reaches 1000:1
+    max_json_bytes: int = 4 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class EntryFiles:
+    """One entry as packaged: its uuid, metadata and files (name -> bytes, e.g. "surface.x3p")."""
+
+    uuid: str
+    metadata: Mapping[str, Any]
+    files: Mapping[str, bytes]
+
+
+@dataclass(frozen=True)
+class OpenedPackage:
+    """A package whose hashes, signature and signer were all checked."""
+
+    sha256: str
+    manifest: Mapping[str, Any]
+    fingerprint: str
+    entries: list[EntryFiles] = field(default_factory=list)
+
+    @property
+    def source(self) -> Mapping[str, Any]:
+        return self.manifest["source"]
+
+
+# --- keys ---------------------------------------------------------------------------------------------
+
+def raw_public_key(public_key: Ed25519PublicKey) -> bytes:
+    return public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+
+def fingerprint(public_key: Ed25519PublicKey) -> str:
+    """SHA-256 of the raw 32-byte public key, hex (what partners compare by telephone)."""
+    return hashlib.sha256(raw_public_key(public_key)).hexdigest()
+
+
+def public_key_from_text(text: str) -> Ed25519PublicKey:
+    """An Ed25519 public key from PEM, or from 64 hex digits of the raw key; ValueError otherwise."""
+    text = text.strip()
+    if re.fullmatch(r"[0-9a-fA-F]{64}", text):
+        return Ed25519PublicKey.from_public_bytes(bytes.fromhex(text))
+    try:
+        key = serialization.load_pem_public_key(text.encode("ascii", "replace"))
+    except (ValueError, TypeError) as error:
+        raise ValueError("not a public key: paste the PEM block or the 64 hex digits of an Ed25519 key") from error
+    if not isinstance(key, Ed25519PublicKey):
+        raise ValueError("the key is not an Ed25519 public key")
+    return key
+
+
+def public_key_pem(public_key: Ed25519PublicKey) -> str:
+    return public_key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+
+
+# --- writing ------------------------------------------------------------------------------------------
+
+def _json(document: Any) -> bytes:
+    return json.dumps(document, sort_keys=True, indent=1, ensure_ascii=False).encode("utf-8")
+
+
+def _serialise(manifest_bytes: bytes, files: Mapping[str, bytes], signature: bytes) -> bytes:
+    """The one canonical zip of a package's content: every member stored (the X3P files are already
+    compressed), fixed dates and attributes, manifest first, files sorted, signature last.
+
+    Because the layout is canonical, an importer rebuilds it from the checked content and compares:
+    a changed byte in a zip header, which no hash covers, is noticed too.
+    """
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+        for path, data in [(MANIFEST, manifest_bytes), *sorted(files.items()), (SIGNATURE, signature)]:
+            info = zipfile.ZipInfo(path, date_time=_ZIP_DATE)
+            info.create_system = 3  # as written on POSIX, whatever the exporting platform
+            info.external_attr = 0o644 << 16
+            archive.writestr(info, data)
+    return buffer.getvalue()
+
+
+def build_package(entries: list[EntryFiles], *, source: Mapping[str, Any], key: Ed25519PrivateKey) -> bytes:
+    """A signed package of `entries`; `source` names the exporting unit, server, exporter and time."""
+    if not entries:
+        raise ValueError("an exchange package needs at least one entry")
+    files: dict[str, bytes] = {}
+    listed = []
+    for entry in entries:
+        folder = f"entries/{entry.uuid}/"
+        files[folder + "metadata.json"] = _json(dict(entry.metadata))
+        for name, data in entry.files.items():
+            files[folder + name] = data
+        listed.append({"uuid": entry.uuid, "files": sorted(n for n in files if n.startswith(folder))})
+    public_key = key.public_key()
+    manifest = {"format": FORMAT, "version": VERSION, "source": dict(source), "entries": listed,
+                "signer": {"public_key": raw_public_key(public_key).hex(), "fingerprint": fingerprint(public_key)},
+                "files": {path: {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
+                          for path, data in sorted(files.items())}}
+    manifest_bytes = _json(manifest)
+    return _serialise(manifest_bytes, files, key.sign(manifest_bytes).hex().encode("ascii") + b"\n")
+
+
+# --- opening ------------------------------------------------------------------------------------------
+
+def open_package(data: bytes, *, is_trusted: Callable[[str], bool], limits: Limits = Limits()) -> OpenedPackage:
+    """Check a package completely (limits, hashes, signature, signer) and return its entries.
+
+    Raises `PackageRefused` naming the first problem found; nothing is returned half-checked.
+    """
+    _check_size(data, limits)
+    members = _read_members(data, limits)
+    manifest_bytes = members.pop(MANIFEST, None)
+    signature = members.pop(SIGNATURE, None)
+    if manifest_bytes is None or signature is None:
+        raise PackageRefused("This is not an exchange package: manifest.json or signature is missing.")
+    manifest = _parse_manifest(manifest_bytes)
+    _check_hashes(manifest, members)
+    if _serialise(manifest_bytes, members, signature) != data:
+        raise PackageRefused("The package was altered: its zip structure differs from the canonical layout of "
+                             "its signed content (a header byte was changed).")
+    public_key = _check_signature(manifest, manifest_bytes, signature)
+    signer = fingerprint(public_key)
+    if not is_trusted(signer):
+        raise PackageRefused(f"The package is signed by an unknown key (fingerprint {signer}). A quality manager "
+                             "must add the sending server's key as a partner key before its packages are accepted.")
+    if len(manifest["entries"]) > limits.max_entries:
+        raise PackageRefused(f"The package holds {len(manifest['entries']):,} entries, above the limit of "
+                             f"{limits.max_entries:,}.")
+    entries = [_entry(item, members, limits) for item in manifest["entries"]]
+    _check_every_file_belongs(entries, members)
+    return OpenedPackage(hashlib.sha256(data).hexdigest(), manifest, signer, entries)
+
+
+def _check_size(data: bytes, limits: Limits) -> None:
+    if len(data) > limits.max_bytes:
+        raise PackageRefused(f"The package is {len(data):,} bytes, above the limit of {limits.max_bytes:,}.")
+    if not data.startswith(b"PK\x03\x04"):
+        raise PackageRefused("This is not an exchange package: the file is not a zip archive.")
+    tail = data[-(65_535 + 22):]
+    position = tail.rfind(b"PK\x05\x06")
+    if position < 0 or len(tail) - position < 22:
+        raise PackageRefused("The package is damaged: the zip archive is truncated (no end-of-archive record).")
+    (count,) = struct.unpack_from("<H", tail, position + 10)
+    if count > limits.max_members:
+        raise PackageRefused(f"The package declares {count:,} files, above the limit of {limits.max_members:,}.")
+
+
+def _read_members(data: bytes, limits: Limits) -> dict[str, bytes]:
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+        infos = archive.infolist()
+    except _ZIP_ERRORS as error:
+        raise PackageRefused(f"The package is damaged: not a readable zip archive ({error}).") from error
+    _check_declared(infos, limits)
+    members: dict[str, bytes] = {}
+    with archive:
+        for info in infos:
+            try:
+                with archive.open(info) as member:
+                    # zipfile stops at the declared size and checks the CRC-32: a lying header
+                    # cannot make this read more than was checked above.
+                    members[info.filename] = member.read(info.file_size + 1)
+            except _ZIP_ERRORS as error:
+                raise PackageRefused(f"The package is damaged: {info.filename[:120]} cannot be read ({error}).") from error
+    return members
+
+
+def _check_declared(infos: list[zipfile.ZipInfo], limits: Limits) -> None:
+    """Names, counts, sizes and compression ratios, from the zip directory alone."""
+    if len(infos) > limits.max_members:
+        raise PackageRefused(f"The package holds {len(infos):,} files, above the limit of {limits.max_members:,}.")
+    names = [info.filename for info in infos]
+    if len(set(names)) != len(names):
+        raise PackageRefused("The package is damaged: a file name appears twice in the archive.")
+    total = 0
+    for info in infos:
+        name = info.filename[:120]
+        if info.filename not in (MANIFEST, SIGNATURE) and not _SAFE_PATH.match(info.filename):
+            raise PackageRefused(f"The package holds a file that does not belong in an exchange package: {name!r}.")
+        if info.flag_bits & 0x1:
+            raise PackageRefused(f"The package holds an encrypted file ({name}).")
+        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            raise PackageRefused(f"The package uses an unsupported compression for {name}.")
+        if info.file_size > limits.max_member_bytes:
+            raise PackageRefused(f"{name} declares {info.file_size:,} bytes, above the limit of "
+                                 f"{limits.max_member_bytes:,}.")
+        if info.file_size > 1024 * 1024 and info.file_size > limits.max_ratio * max(info.compress_size, 1):
+            raise PackageRefused(f"{name} expands {info.file_size // max(info.compress_size, 1):,} times: "
+                                 "refused as a decompression bomb.")
+        total += info.file_size
+    if total > limits.max_total_bytes:
+        raise PackageRefused(f"The package expands to {total:,} bytes, above the limit of {limits.max_total_bytes:,}.")
+
+
+def _parse_manifest(manifest_bytes: bytes) -> dict[str, Any]:
+    try:
+        manifest = json.loads(manifest_bytes.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as error:
+        raise PackageRefused(f"The package is damaged: manifest.json is not valid JSON ({error}).") from error
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise PackageRefused("This is not an exchange package: manifest.json does not declare the format "
+                             f"{FORMAT!r}.")
+    if manifest.get("version") != VERSION:
+        raise PackageRefused(f"The package has format version {manifest.get('version')!r}; this server reads "
+                             f"version {VERSION}.")
+    files, entries, signer = manifest.get("files"), manifest.get("entries"), manifest.get("signer")
+    if not (isinstance(files, dict) and isinstance(entries, list) and entries and isinstance(signer, dict)
+            and isinstance(manifest.get("source"), dict)):
+        raise PackageRefused("The package is damaged: manifest.json lacks its file list, entry list, source or signer.")
+    for path, facts in files.items():
+        if not (isinstance(facts, dict) and isinstance(facts.get("sha256"), str) and _HEX64.match(facts["sha256"])
+                and isinstance(facts.get("size"), int)):
+            raise PackageRefused(f"The package is damaged: manifest.json has no valid SHA-256 for {str(path)[:120]}.")
+    return manifest
+
+
+def _check_hashes(manifest: Mapping[str, Any], members: Mapping[str, bytes]) -> None:
+    """Every listed file present with its size and SHA-256; no file that the manifest does not list."""
+    listed = manifest["files"]
+    extra = sorted(set(members) - set(listed))
+    if extra:
+        raise PackageRefused(f"The package holds a file its manifest does not list: {extra[0][:120]}.")
+    for path, facts in listed.items():
+        data = members.get(path)
+        if data is None:
+            raise PackageRefused(f"The package is incomplete: {str(path)[:120]} is listed in the manifest but missing.")
+        if len(data) != facts["size"] or hashlib.sha256(data).hexdigest() != facts["sha256"]:
+            raise PackageRefused(f"The package was altered: the SHA-256 of {path} does not match its manifest.")
+
+
+def _check_signature(manifest: Mapping[str, Any], manifest_bytes: bytes, signature: bytes) -> Ed25519PublicKey:
+    signer = manifest["signer"]
+    try:
+        public_key = Ed25519PublicKey.from_public_bytes(bytes.fromhex(str(signer.get("public_key", ""))))
+        signature_bytes = bytes.fromhex(signature.decode("ascii").strip())
+    except (ValueError, UnicodeDecodeError) as error:
+        raise PackageRefused("The package is damaged: its signature or signer key cannot be read.") from error
+    try:
+        public_key.verify(signature_bytes, manifest_bytes)
+    except InvalidSignature as error:
+        raise PackageRefused("The package was altered: its signature does not match its manifest.") from error
+    if signer.get("fingerprint") != fingerprint(public_key):
+        raise PackageRefused("The package is damaged: the signer's fingerprint does not match its key.")
+    return public_key
+
+
+def _check_every_file_belongs(entries: list[EntryFiles], members: Mapping[str, bytes]) -> None:
+    uuids = [entry.uuid for entry in entries]
+    if len(set(uuids)) != len(uuids):
+        raise PackageRefused("The package is damaged: an entry appears twice in its manifest.")
+    folders = tuple(f"entries/{uuid}/" for uuid in uuids)
+    stray = sorted(path for path in members if not path.startswith(folders))
+    if stray:
+        raise PackageRefused(f"The package holds a file of no listed entry: {stray[0][:120]}.")
+
+
+def _entry(item: Any, members: Mapping[str, bytes], limits: Limits) -> EntryFiles:
+    if not isinstance(item, dict) or not isinstance(item.get("uuid"), str) or not _UUID.match(item["uuid"]):
+        raise PackageRefused("The package is damaged: an entry of the manifest has no valid uuid.")
+    folder = f"entries/{item['uuid']}/"
+    files = {path.removeprefix(folder): data for path, data in members.items() if path.startswith(folder)}
+    missing = [name for name in ENTRY_FILES if name not in files]
+    if missing:
+        raise PackageRefused(f"The package is incomplete: entry {item['uuid']} has no {missing[0]}.")
+    metadata_bytes = files.pop("metadata.json")
+    if len(metadata_bytes) > limits.max_json_bytes:
+        raise PackageRefused(f"The metadata of entry {item['uuid']} is too large.")
+    try:
+        metadata = json.loads(metadata_bytes.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as error:
+        raise PackageRefused(f"The metadata of entry {item['uuid']} is not valid JSON ({error}).") from error
+    if not isinstance(metadata, dict):
+        raise PackageRefused(f"The metadata of entry {item['uuid']} is not a JSON object.")
+    return EntryFiles(item["uuid"], metadata, files)

@@ -1,0 +1,28 @@
+"""Forms of the exchange pages: export a selection, import a package, add or revoke a partner key."""
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
+from wtforms import IntegerField, SelectMultipleField, StringField, TextAreaField
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
+from wtforms.widgets import CheckboxInput, HiddenInput, ListWidget
+
+
+class ExportForm(FlaskForm):
+    entry_ids = SelectMultipleField("Entries to export", coerce=int, choices=[], validate_choice=False,
+                                    widget=ListWidget(prefix_label=False), option_widget=CheckboxInput(),
+                                    validators=[InputRequired("Choose at least one entry to export.")])
+
+
+class ImportForm(FlaskForm):
+    package = FileField("Exchange package (.zip)", validators=[FileRequired("Choose the package file.")])
+
+
+class PartnerKeyForm(FlaskForm):
+    name = StringField("Partner (unit and server)", validators=[DataRequired(), Length(max=200)])
+    public_key = TextAreaField("Their public key (PEM block or 64 hex digits)",
+                               validators=[DataRequired(), Length(max=2000)])
+
+
+class RevokeKeyForm(FlaskForm):
+    key_id = IntegerField("Key", widget=HiddenInput(), validators=[InputRequired(), NumberRange(min=1)])

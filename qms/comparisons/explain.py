@@ -1,0 +1,79 @@
+"""Images an examiner reviews a candidate with: the two aligned surfaces, the overlay, the CMC cell map.
+
+Made once per candidate from the surfaces stored in the unit's index (the same ones the search
+compared), kept as derived objects that name their source entry's processed surface.
+"""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from ballistics import index as bindex
+from ballistics.cmc import compare
+from ballistics.plots import cell_grid, overlay
+from ballistics.registration import warp
+from ballistics.surface import Surface
+from qms.comparisons.models import BallisticEntry, Candidate, DerivedKind, DerivedObject
+from qms.extensions import db
+from qms.storage import object_store
+
+VIEW_KINDS = (DerivedKind.QUERY_VIEW, DerivedKind.ALIGNED_VIEW, DerivedKind.OVERLAY, DerivedKind.CELLMAP)
+
+
+class NotExplainable(RuntimeError):
+    """The candidate's surface is not in the unit's index (removed, or the index was rebuilt)."""
+
+
+def _stored(index: bindex.Index, index_entry_id: str) -> Surface:
+    for entry in index.entries():
+        if entry.id == index_entry_id:
+            return bindex.load_surface(index, entry)
+    raise NotExplainable(f"entry {index_entry_id} is not in the unit's index")
+
+
+def greyscale_png(surface: Surface) -> bytes:
+    """Heights as an 8-bit grey PNG (1st-99th percentile stretch), missing points transparent."""
+    heights = surface.heights
+    valid = np.isfinite(heights)
+    lo, hi = np.percentile(heights[valid], [1, 99]) if valid.any() else (0.0, 1.0)
+    grey = np.clip((np.nan_to_num(heights) - lo) / (hi - lo if hi > lo else 1.0), 0, 1)
+    grey8 = (grey * 255).astype(np.uint8)
+    rgba = np.dstack([grey8, grey8, grey8, np.where(valid, 255, 0).astype(np.uint8)])
+    ok, data = cv2.imencode(".png", rgba)
+    if not ok:
+        raise RuntimeError("PNG encoding failed")
+    return data.tobytes()
+
+
+def views_of(candidate: Candidate) -> dict[str, DerivedObject]:
+    rows = db.session.scalars(db.select(DerivedObject).where(DerivedObject.candidate_id == candidate.id))
+    return {row.kind: row for row in rows}
+
+
+def ensure_views(candidate: Candidate, query: BallisticEntry) -> dict[str, DerivedObject]:
+    """The candidate's review images, made and stored on first use."""
+    existing = views_of(candidate)
+    if all(kind.value in existing for kind in VIEW_KINDS):
+        return existing
+    from qms.comparisons.services import open_unit_index
+
+    index = open_unit_index(query.unit_id, query.kind)
+    a, b = _stored(index, query.index_entry_id), _stored(index, candidate.index_entry_id)
+    result = compare(a, b, params=index.cmc)
+    images = {DerivedKind.QUERY_VIEW: greyscale_png(a),
+              DerivedKind.ALIGNED_VIEW: greyscale_png(warp(b, result.alignment, a.shape)),
+              DerivedKind.OVERLAY: overlay(a, b, result.alignment, labels=("query", "candidate")),
+              DerivedKind.CELLMAP: cell_grid(a, result)}
+    parameters = {"angle_deg": result.alignment.angle_deg, "dx": result.alignment.dx, "dy": result.alignment.dy,
+                  "score": result.score, "pixel_size_um": index.stored_pixel_size * 1e6}
+    store = object_store()
+    for kind, data in images.items():
+        if kind.value in existing:
+            continue
+        existing[kind.value] = DerivedObject(
+            unit_id=query.unit_id, entry_id=query.id, candidate_id=candidate.id, kind=kind.value,
+            sha256=store.put(data), media_type="image/png", source_sha256=query.processed_sha256 or query.original_sha256,
+            parameters=parameters)
+        db.session.add(existing[kind.value])
+    db.session.flush()
+    return existing

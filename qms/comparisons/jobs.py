@@ -1,0 +1,279 @@
+"""Correlation jobs in the background: a huey queue carries job ids, the database row is the truth.
+
+The queue is SqliteHuey in the instance folder by default, RedisHuey when `QMS_REDIS_URL` is set;
+`qms worker` consumes it. Huey removes a message before running it, so a worker killed mid-job
+would lose the message: the job row therefore keeps its state, attempt number, worker and lease,
+and every step is idempotent (processing reuses the stored surface, indexing skips an entry whose
+uuid is present, candidates are written once, with the final state, in one transaction). A
+starting worker, and a periodic task, put back jobs whose worker died or whose lease expired;
+a duplicate message is harmless because claiming a job is a compare-and-set on its version.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import Executor, ThreadPoolExecutor
+from contextlib import contextmanager, nullcontext
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, current_app, has_app_context
+from huey import Huey, RedisHuey, SqliteHuey, crontab
+from sqlalchemy import event, select, update
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from qms.comparisons.models import CorrelationJob, JobState
+from qms.db import utcnow
+from qms.extensions import db
+from qms.trail.audited import audit_reason, set_actor
+
+log = logging.getLogger(__name__)
+
+LEASE = timedelta(seconds=120)  # a job whose worker has not renewed this long is taken back
+HEARTBEAT_SECONDS = 20.0
+_PENDING = "qms_enqueue_jobs"
+
+
+# --- the queue --------------------------------------------------------------------------------------
+
+def queue(app: Flask | None = None) -> Huey:
+    """The app's huey instance (created on first use) with the correlation task registered."""
+    app = app or current_app._get_current_object()  # type: ignore[attr-defined]
+    existing = app.extensions.get("qms_huey")
+    if existing is None:
+        existing = app.extensions["qms_huey"] = _make_queue(app)
+    return existing
+
+
+def _make_queue(app: Flask) -> Huey:
+    url, name = app.config.get("REDIS_URL"), app.config.get("JOB_QUEUE_NAME", "qms-jobs")
+    if url:
+        huey: Huey = RedisHuey(name, url=url)
+    else:
+        path = Path(app.config.get("JOB_QUEUE_PATH") or Path(app.config["INSTANCE_PATH"]) / "jobs.sqlite3")
+        huey = SqliteHuey(name, filename=str(path))
+
+    @huey.task(name="qms.correlate")
+    def correlate(job_id: int) -> None:
+        with _app_context(app):
+            run_job(job_id)
+
+    @huey.periodic_task(crontab(minute="*"), name="qms.recover")
+    def recover_periodically() -> None:
+        with _app_context(app):
+            recover()
+
+    huey.qms_correlate = correlate  # type: ignore[attr-defined]
+    return huey
+
+
+@contextmanager
+def _app_context(app: Flask) -> Iterator[None]:
+    """The app's context; reused when already active (jobs run in-process by tests and commands)."""
+    active = has_app_context() and current_app._get_current_object() is app  # type: ignore[attr-defined]
+    with nullcontext() if active else app.app_context():
+        yield
+
+
+def enqueue(job_id: int) -> None:
+    queue().qms_correlate(job_id)  # type: ignore[attr-defined]
+
+
+def enqueue_after_commit(session: Session, job_id: int) -> None:
+    """Hand the job to the queue when (and only if) the transaction that created it commits."""
+    session.info.setdefault(_PENDING, []).append(job_id)
+
+
+@event.listens_for(Session, "after_commit")
+def _send_committed(session: Session) -> None:
+    pending = session.info.pop(_PENDING, None)
+    if not pending or not has_app_context():
+        return
+    for job_id in pending:
+        try:
+            enqueue(job_id)
+        except Exception:  # the row stays queued; a starting worker or the periodic task sends it again
+            log.exception("could not hand job %s to the queue; it stays queued", job_id)
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_rolled_back(session: Session) -> None:
+    session.info.pop(_PENDING, None)
+
+
+def run_queued(app: Flask | None = None, *, limit: int = 100) -> int:
+    """Run the queued messages in this process, one after the other; how many ran (for tests and the bench)."""
+    huey = queue(app)
+    ran = 0
+    while ran < limit:
+        task = huey.dequeue()
+        if task is None:
+            break
+        huey.execute(task)
+        ran += 1
+    return ran
+
+
+# --- who runs a job -------------------------------------------------------------------------------------
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _alive_here(worker: str) -> bool | None:
+    """Whether a worker of this host is alive; None for another host's worker (trust its lease)."""
+    host, _, pid = worker.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return None
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def recover() -> list[int]:
+    """Put back every job left queued, or running under a dead worker or an expired lease; their ids."""
+    set_actor(db.session, user_id=None, username="qms-worker", unit_id=None)
+    now = utcnow()
+    stmt = select(CorrelationJob).where(CorrelationJob.state.in_([JobState.QUEUED.value, JobState.RUNNING.value]))
+    back = []
+    for job in db.session.scalars(stmt):
+        if job.state == JobState.RUNNING.value:
+            alive = _alive_here(job.worker)
+            if alive or (alive is None and job.lease_until is not None and job.lease_until > now):
+                continue
+            with audit_reason(db.session, f"worker {job.worker} stopped during attempt {job.attempts}; resumed"):
+                job.state, job.stage, job.lease_until = JobState.QUEUED.value, "waiting for a worker (resumed)", None
+        back.append(job.id)
+    db.session.commit()
+    for job_id in back:
+        enqueue(job_id)
+    return back
+
+
+# --- one job ----------------------------------------------------------------------------------------
+
+def claim(job_id: int) -> CorrelationJob | None:
+    """Take the job for this worker, or None if it is done, failed or held by a live worker."""
+    job = db.session.get(CorrelationJob, job_id)
+    if job is None or job.state in (JobState.DONE.value, JobState.FAILED.value):
+        return None
+    if job.state == JobState.RUNNING.value and job.lease_until is not None and job.lease_until > utcnow() \
+            and _alive_here(job.worker) is not False:
+        return None
+    job.state, job.worker, job.attempts = JobState.RUNNING.value, worker_name(), job.attempts + 1
+    job.lease_until, job.started_at, job.error = utcnow() + LEASE, job.started_at or utcnow(), ""
+    try:
+        db.session.commit()  # the version check makes this a compare-and-set
+    except StaleDataError:
+        db.session.rollback()
+        return None
+    return job
+
+
+def _stage(job: CorrelationJob, stage: str, progress: int) -> None:
+    job.stage, job.progress, job.lease_until = stage, progress, utcnow() + LEASE
+    db.session.commit()
+
+
+@contextmanager
+def _heartbeat(job_id: int, worker: str) -> Iterator[None]:
+    """Renew the lease while a long step runs (a plain UPDATE: the lease is bookkeeping, not a record)."""
+    stop = threading.Event()
+    engine = db.engine
+
+    def beat() -> None:
+        while not stop.wait(HEARTBEAT_SECONDS):
+            table = CorrelationJob.__table__
+            with engine.begin() as connection:
+                connection.execute(update(table).where(table.c.id == job_id, table.c.worker == worker)
+                                   .values(lease_until=utcnow() + LEASE))
+
+    thread = threading.Thread(target=beat, name=f"lease-{job_id}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+
+
+def run_job(job_id: int) -> CorrelationJob | None:
+    """Process, index and search one job's entry, if this worker can claim it."""
+    from qms.comparisons import services
+
+    set_actor(db.session, user_id=None, username="qms-worker", unit_id=None)
+    job = claim(job_id)
+    if job is None:
+        return None
+    started, timings = time.perf_counter(), {}
+    try:
+        _stage(job, "processing the scan", 10)
+        surface = services.processed_surface(job.entry)
+        timings["process_s"] = time.perf_counter() - started
+        _stage(job, "adding to the unit's index", 35)
+        if services.index_entry(job.entry, surface):
+            job.entry.indexed_at = utcnow()
+        timings["index_s"] = time.perf_counter() - started - timings["process_s"]
+        _stage(job, "searching the index", 50)
+        with _heartbeat(job.id, job.worker):
+            ranked = services.search_entry(job.entry, surface=surface, executor=search_executor())
+        timings["search_s"] = time.perf_counter() - started - timings["process_s"] - timings["index_s"]
+        services.record_candidates(job, ranked)
+        job.index_size = len(services.open_unit_index(job.unit_id, job.entry.kind))
+        job.state, job.stage, job.progress, job.finished_at = JobState.DONE.value, "done", 100, utcnow()
+        job.lease_until, job.timings = None, {**timings, "total_s": time.perf_counter() - started}
+        db.session.commit()
+    except StaleDataError:
+        db.session.rollback()  # another worker took the job back meanwhile: its attempt counts
+        return None
+    except Exception as error:  # a job fails with its reason instead of retrying forever
+        db.session.rollback()
+        log.exception("correlation job %s failed", job_id)
+        job = db.session.get(CorrelationJob, job_id)
+        if job is not None:
+            services.job_failed(job, f"{type(error).__name__}: {error}")
+            db.session.commit()
+    return job
+
+
+_EXECUTOR: Executor | None = None
+_EXECUTOR_LOCK = threading.Lock()
+
+
+def search_executor() -> Executor:
+    """One pool per worker process for the searches (`SEARCH_PROCESSES`: 0 = threads, default all cores)."""
+    global _EXECUTOR
+    with _EXECUTOR_LOCK:
+        if _EXECUTOR is None:
+            processes = int(current_app.config.get("SEARCH_PROCESSES", os.cpu_count() or 1))
+            if processes <= 0:
+                _EXECUTOR = ThreadPoolExecutor(max(1, os.cpu_count() or 1))
+            else:
+                from ballistics.search import local_executor
+
+                _EXECUTOR = local_executor(processes)
+        return _EXECUTOR
+
+
+def shutdown_executor() -> None:
+    global _EXECUTOR
+    with _EXECUTOR_LOCK:
+        if _EXECUTOR is not None:
+            _EXECUTOR.shutdown(wait=False, cancel_futures=True)
+            _EXECUTOR = None
+
+
+def state_of(job: CorrelationJob) -> dict[str, Any]:
+    """What the page polls: state, stage, progress and, when done, how many candidates."""
+    return {"id": job.id, "state": job.state, "stage": job.stage, "progress": job.progress,
+            "attempts": job.attempts, "error": job.error, "done": job.state == JobState.DONE.value}

@@ -1,0 +1,482 @@
+"""Ballistic entries, the unit's search index, candidates, blind-verified decisions and case links.
+
+Used by the views, the API, the background job (`qms.comparisons.jobs`) and the exchange
+(`qms.comparisons.exchange`). Services add and flush; the request, command or job commits.
+
+For the exchange:
+- `add_entry(item, ...)` turns an upload into an entry (and queues its correlation job);
+- `enqueue_correlation(entry)` queues a job for any entry (an imported one too): the job processes
+  it, adds it to its unit's index and searches; `index_entry(entry, surface)` only indexes;
+- `search_entry(entry)` is the search the job runs: ranked candidates from the entry's unit index;
+- `unit_index_path(unit_id)` is where a unit's index lives (one per kind of surface).
+"""
+from __future__ import annotations
+
+import tempfile
+import uuid
+import warnings
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import or_, select, tuple_
+from sqlalchemy.orm import selectinload
+
+from ballistics import index as bindex
+from ballistics.io import (DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, SurfaceFormatError, SurfaceWarning, read_surface,
+                          sniff_format, write_x3p)
+from ballistics.preprocess import AlreadyProcessedError, preprocess, resample
+from ballistics.search import DEFAULT_SHORTLIST, Candidate as Hit, search
+from ballistics.surface import Surface
+from qms.auth.models import Role, User
+from qms.auth.services import roles_in
+from qms.comparisons.models import (BallisticEntry, Candidate, CaseLink, Conclusion, CorrelationJob, Decision,
+                                    DecisionRole, DerivedKind, DerivedObject, JobState, Origin, SurfaceKind)
+from qms.db import utcnow
+from qms.evidence.models import Case, Item, ItemType
+from qms.extensions import db
+from qms.storage import object_store
+
+READERS = frozenset({Role.EXAMINER, Role.QUALITY_MANAGER, Role.AUDITOR})
+EXAMINERS = frozenset({Role.EXAMINER})
+INDEX_PIXEL_SIZE = 6.25e-6  # the comparison resolution of every unit index (cmcR: 6.25 µm)
+TOP = 20  # candidates kept per search
+MEDIA_TYPES = {"x3p": "application/x-iso5436-2", "png": "image/png", "tiff": "image/tiff", "jpeg": "image/jpeg"}
+
+
+class EntryError(ValueError):
+    """An upload or an action that is refused, with the reason for the examiner; nothing is stored."""
+
+    status = 400
+
+
+class DecisionError(EntryError):
+    """A decision that cannot be recorded (wrong person, already decided, not verifiable)."""
+
+
+class DecisionConflict(DecisionError):
+    status = 409
+
+
+# --- the unit's index --------------------------------------------------------------------------------
+
+def unit_index_path(unit_id: int, kind: str = SurfaceKind.TOPOGRAPHY.value) -> Path:
+    """Directory of a unit's search index for one kind of surface (under the instance folder)."""
+    root = current_app.config.get("BALLISTIC_INDEX_ROOT") or Path(current_app.config["INSTANCE_PATH"]) / "ballistic-index"
+    return Path(root) / f"unit-{unit_id}" / kind
+
+
+def open_unit_index(unit_id: int, kind: str = SurfaceKind.TOPOGRAPHY.value) -> bindex.Index:
+    """The unit's index, created empty on first use."""
+    path = unit_index_path(unit_id, kind)
+    if (path / "index.json").exists():
+        return bindex.open_index(path)
+    try:
+        return bindex.create_index(path, pixel_size=INDEX_PIXEL_SIZE, kind=kind)
+    except FileExistsError:  # another worker created it meanwhile
+        return bindex.open_index(path)
+
+
+def index_entry(entry: BallisticEntry, surface: Surface) -> bool:
+    """Add the entry's processed surface to its unit's index under its uuid; False if already there.
+
+    Idempotent, so a job retried after a crash never adds an entry twice.
+    """
+    index = open_unit_index(entry.unit_id, entry.kind)
+    if entry_in_index(index, entry.index_entry_id):
+        return False
+    metadata = {"entry_id": entry.id, "unit_id": entry.unit_id, "calibre": entry.calibre, "origin": entry.origin}
+    try:
+        bindex.add(index, [bindex.NewEntry(surface, file=entry.original_name or entry.index_entry_id,
+                                           metadata=metadata, id=entry.index_entry_id)])
+    except ValueError as error:
+        if "already in the index" in str(error):  # a concurrent retry got there first
+            return False
+        raise
+    return True
+
+
+def entry_in_index(index: bindex.Index, index_entry_id: str) -> bool:
+    return any(e.id == index_entry_id for e in index.entries())
+
+
+# --- uploads ----------------------------------------------------------------------------------------
+
+def upload_limit() -> int:
+    return min(DEFAULT_MAX_BYTES, int(current_app.config.get("MAX_CONTENT_LENGTH") or DEFAULT_MAX_BYTES))
+
+
+def read_upload(data: bytes, filename: str, *, pixel_size_um: float | None) -> tuple[Surface, str, list[str]]:
+    """Decode an upload as the comparison engine would (size limits first); the surface, type, warnings."""
+    if not data:
+        raise EntryError("The file is empty; nothing was stored.")
+    if len(data) > upload_limit():
+        raise EntryError(f"The file is larger than {upload_limit() // 1_000_000} MB; nothing was stored.")
+    name = Path(filename or "upload").name[:200]
+    try:
+        file_type = sniff_format(data, name=name)
+        with tempfile.TemporaryDirectory() as folder, warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", SurfaceWarning)
+            path = Path(folder) / "upload"
+            path.write_bytes(data)
+            surface = read_surface(path, pixel_size=None if pixel_size_um is None else pixel_size_um * 1e-6,
+                                   max_bytes=upload_limit(), max_pixels=DEFAULT_MAX_PIXELS)
+    except SurfaceFormatError as error:
+        raise EntryError(f"The file cannot be read as a scan: {str(error).replace('upload: ', '')}. "
+                         "Nothing was stored.") from None
+    except ValueError as error:  # e.g. an image without a pixel size
+        raise EntryError(f"{error}. Nothing was stored.") from None
+    return surface, file_type, [str(w.message).replace("upload: ", "") for w in caught]
+
+
+def imageable(item: Item) -> bool:
+    """Only cartridge cases (scene finds, or test fires registered as sub-items of a firearm) are imaged."""
+    return item.item_type == ItemType.CARTRIDGE_CASE.value
+
+
+def add_entry(item: Item, *, actor: User, data: bytes, filename: str, calibre: str = "", firearm_make: str = "",
+              firearm_model: str = "", device: str = "", settings: dict[str, Any] | None = None,
+              pixel_size_um: float | None = None, acquired_at: datetime | None = None,
+              search: bool = True) -> BallisticEntry:
+    """An upload of a custody item's scan becomes an entry; its original is kept, its job is queued.
+
+    With ``search=False`` no job is queued (the caller indexes the entry itself, e.g. the demo seed).
+    """
+    if not imageable(item):
+        raise EntryError(f"Exhibit {item.exhibit_number} is a {item.item_type.replace('_', ' ')}; only cartridge "
+                         "cases (scene finds or test fires) are imaged for comparison.")
+    surface, file_type, notes = read_upload(data, filename, pixel_size_um=pixel_size_um)
+    firearm = item.parent_item if item.parent_item is not None and item.parent_item.item_type == "firearm" else None
+    digest = object_store().put(data)
+    entry = BallisticEntry(
+        unit_id=item.unit_id, item_id=item.id, calibre=(calibre or item.calibre or (firearm.calibre if firearm else ""))[:40],
+        firearm_make=(firearm_make or (firearm.make if firearm else ""))[:80],
+        firearm_model=(firearm_model or (firearm.model if firearm else ""))[:80], device=(device or "")[:120],
+        settings={**(settings or {}), **({"reader_notes": notes} if notes else {})},
+        acquired_by_id=actor.id, acquired_by_name=actor.full_name[:120], acquired_at=acquired_at or utcnow(),
+        kind=surface.kind, pixel_size_um=surface.pixel_size_um, original_sha256=digest,
+        original_name=Path(filename or "").name[:200], original_type=file_type, original_size=len(data),
+        index_entry_id=uuid.uuid4().hex, origin=Origin.LOCAL.value)
+    db.session.add(entry)
+    db.session.flush()
+    if search:
+        enqueue_correlation(entry, requested_by=actor)
+    return entry
+
+
+def enqueue_correlation(entry: BallisticEntry, *, requested_by: User | None = None) -> CorrelationJob:
+    """A correlation job for the entry, handed to the queue once the transaction commits."""
+    from qms.comparisons import jobs
+
+    job = CorrelationJob(unit_id=entry.unit_id, entry_id=entry.id, requested_by_id=requested_by.id if requested_by else None)
+    db.session.add(job)
+    db.session.flush()
+    jobs.enqueue_after_commit(db.session, job.id)
+    return job
+
+
+# --- processing and search (run by the job) ------------------------------------------------------------
+
+def original_bytes(entry: BallisticEntry) -> bytes:
+    return object_store().get(entry.original_sha256)
+
+
+def processed_surface(entry: BallisticEntry) -> Surface:
+    """The entry's processed surface at the index resolution; computed once and kept as a derived X3P."""
+    store = object_store()
+    if entry.processed_sha256:
+        return _read_bytes(store.get(entry.processed_sha256), processed=True)
+    surface = _read_bytes(original_bytes(entry), pixel_size=entry.pixel_size_um * 1e-6)
+    try:
+        surface = preprocess(surface)
+        parameters: dict[str, Any] = {"preprocess": "ballistics.preprocess defaults"}
+    except AlreadyProcessedError:
+        parameters = {"preprocess": "none: the upload is already processed"}
+    if abs(surface.pixel_size - INDEX_PIXEL_SIZE) > INDEX_PIXEL_SIZE * 1e-3:
+        surface = resample(surface, pixel_size=INDEX_PIXEL_SIZE)
+        parameters["resampled_to_um"] = INDEX_PIXEL_SIZE * 1e6
+    with tempfile.TemporaryDirectory() as folder:
+        data = write_x3p(surface, Path(folder) / "processed.x3p").read_bytes()
+    digest = store.put(data)
+    db.session.add(DerivedObject(unit_id=entry.unit_id, entry_id=entry.id, kind=DerivedKind.PROCESSED.value,
+                                 sha256=digest, media_type=MEDIA_TYPES["x3p"], source_sha256=entry.original_sha256,
+                                 parameters=parameters))
+    entry.processed_sha256 = digest
+    db.session.flush()
+    return surface
+
+
+def _read_bytes(data: bytes, **options: Any) -> Surface:
+    with tempfile.TemporaryDirectory() as folder, warnings.catch_warnings():
+        warnings.simplefilter("ignore", SurfaceWarning)
+        path = Path(folder) / "surface"
+        path.write_bytes(data)
+        return read_surface(path, **options)
+
+
+@dataclass(frozen=True)
+class Ranked:
+    """One candidate of a search: its rank among the others (the query itself left out)."""
+
+    rank: int
+    hit: Hit
+
+
+def search_entry(entry: BallisticEntry, *, top: int = TOP, shortlist: int = DEFAULT_SHORTLIST,
+                 executor: Any = None, surface: Surface | None = None) -> list[Ranked]:
+    """Rank the entries of the entry's unit index against it (the entry itself excluded)."""
+    index = open_unit_index(entry.unit_id, entry.kind)
+    if len(index) == 0:
+        return []
+    query = surface if surface is not None else processed_surface(entry)
+    # The query is in the index itself: ask for one more, in the shortlist too, and drop it.
+    result = search(index, query, top=min(top + 1, len(index)), shortlist=min(shortlist + 1, len(index)),
+                    executor=executor)
+    others = [hit for hit in result.candidates if hit.entry_id != entry.index_entry_id][:top]
+    return [Ranked(rank, hit) for rank, hit in enumerate(others, start=1)]
+
+
+def calibration_of(unit_id: int, kind: str) -> tuple[str, int | None]:
+    """Name and size of the calibration stored with the unit's index, or ("", None)."""
+    calibration = open_unit_index(unit_id, kind).calibration
+    if calibration is None:
+        return "", None
+    return (f"{calibration.method} on {calibration.n_same} known matches and {calibration.n_different} known "
+            f"non-matches", calibration.n_same + calibration.n_different)
+
+
+def record_candidates(job: CorrelationJob, ranked: list[Ranked]) -> list[Candidate]:
+    """Write a job's candidates (all at once, with its attempt number)."""
+    ids = [r.hit.entry_id for r in ranked]
+    entries = {e.index_entry_id: e.id for e in db.session.scalars(
+        select(BallisticEntry).where(BallisticEntry.index_entry_id.in_(ids)))} if ids else {}
+    name, size = calibration_of(job.unit_id, job.entry.kind)
+    rows = [Candidate(unit_id=job.unit_id, job_id=job.id, attempt=job.attempts, rank=r.rank,
+                      index_entry_id=r.hit.entry_id, entry_id=entries.get(r.hit.entry_id),
+                      first_pass_score=float(r.hit.first_pass_score), first_pass_rank=r.hit.first_pass_rank,
+                      score=r.hit.score, high_cmc=r.hit.high_cmc, possible_cells=r.hit.possible_cells,
+                      cmc_original=list(r.hit.cmc_original) if r.hit.cmc_original else None,
+                      correlation=r.hit.correlation, angle_deg=r.hit.angle_deg, log10_lr=r.hit.log10_lr,
+                      calibration_name=name if r.hit.log10_lr is not None else "",
+                      calibration_size=size if r.hit.log10_lr is not None else None) for r in ranked]
+    db.session.add_all(rows)
+    db.session.flush()
+    return rows
+
+
+# --- reads ------------------------------------------------------------------------------------------
+
+def entries() -> list[BallisticEntry]:
+    return list(db.session.scalars(select(BallisticEntry).order_by(BallisticEntry.id.desc())
+                                   .options(selectinload(BallisticEntry.item).selectinload(Item.case))))
+
+
+def entries_of_item(item: Item) -> list[BallisticEntry]:
+    return list(db.session.scalars(select(BallisticEntry).where(BallisticEntry.item_id == item.id)
+                                   .order_by(BallisticEntry.id)))
+
+
+def imageable_items() -> list[Item]:
+    return list(db.session.scalars(select(Item).where(Item.item_type == ItemType.CARTRIDGE_CASE.value)
+                                   .options(selectinload(Item.case)).order_by(Item.id.desc())))
+
+
+def latest_job(entry: BallisticEntry) -> CorrelationJob | None:
+    return db.session.scalar(select(CorrelationJob).where(CorrelationJob.entry_id == entry.id)
+                             .order_by(CorrelationJob.id.desc()).limit(1))
+
+
+def jobs_of(entry: BallisticEntry) -> list[CorrelationJob]:
+    return list(db.session.scalars(select(CorrelationJob).where(CorrelationJob.entry_id == entry.id)
+                                   .order_by(CorrelationJob.id.desc())))
+
+
+def candidates_of(job: CorrelationJob) -> list[Candidate]:
+    return list(db.session.scalars(select(Candidate).where(Candidate.job_id == job.id).order_by(Candidate.rank)
+                                   .options(selectinload(Candidate.entry))))
+
+
+def derived_of(entry: BallisticEntry) -> list[DerivedObject]:
+    return list(db.session.scalars(select(DerivedObject).where(DerivedObject.entry_id == entry.id)
+                                   .order_by(DerivedObject.id)))
+
+
+# --- decisions and links -------------------------------------------------------------------------------
+
+def _pair(a: int, b: int) -> tuple[int, int]:
+    if a == b:
+        raise DecisionError("An entry cannot be compared with itself.")
+    return (a, b) if a < b else (b, a)
+
+
+def decisions_of(a: int, b: int) -> dict[str, Decision]:
+    low, high = _pair(a, b)
+    rows = db.session.scalars(select(Decision).where(Decision.entry_low_id == low, Decision.entry_high_id == high))
+    return {d.role: d for d in rows}
+
+
+@dataclass(frozen=True)
+class PairView:
+    """What one examiner may see of a pair's decisions: blind until they have recorded their own."""
+
+    mine: Decision | None
+    first: Decision | None  # None while hidden from a verifier who has not decided
+    verification: Decision | None
+    my_role: str | None  # the role this user can still record, if any
+    blind: bool
+    link: CaseLink | None
+
+
+def pair_view(a: int, b: int, user: User, unit_id: int) -> PairView:
+    """The decisions of a pair as `user` may see them (blind verification)."""
+    decided = decisions_of(a, b)
+    first, verification = decided.get(DecisionRole.FIRST.value), decided.get(DecisionRole.VERIFICATION.value)
+    mine = next((d for d in decided.values() if d.examiner_id == user.id), None)
+    may_decide = Role.EXAMINER in roles_in(user, unit_id)
+    role: str | None = None
+    if may_decide and first is None:
+        role = DecisionRole.FIRST.value
+    elif may_decide and verification is None and first is not None and first.examiner_id != user.id:
+        role = DecisionRole.VERIFICATION.value
+    # Until the verification is in, the first decision is shown to its author only.
+    blind = first is not None and verification is None and mine is None
+    low, high = _pair(a, b)
+    link = db.session.scalar(select(CaseLink).where(CaseLink.entry_low_id == low, CaseLink.entry_high_id == high))
+    return PairView(mine, None if blind else first, verification, role, blind, link)
+
+
+def awaiting_verification(user: User) -> list[Decision]:
+    """First decisions (leads and inconclusives) of other examiners that nobody has verified yet."""
+    verified = select(Decision.entry_low_id, Decision.entry_high_id).where(
+        Decision.role == DecisionRole.VERIFICATION.value)
+    stmt = (select(Decision).where(Decision.role == DecisionRole.FIRST.value, Decision.examiner_id != user.id,
+                                   Decision.conclusion != Conclusion.EXCLUDED.value,
+                                   ~tuple_(Decision.entry_low_id, Decision.entry_high_id).in_(verified))
+            .order_by(Decision.id))
+    return list(db.session.scalars(stmt))
+
+
+def record_decision(candidate: Candidate, *, examiner: User, unit_id: int, conclusion: str, note: str,
+                    password: str) -> Decision:
+    """Record the examiner's signed conclusion on a candidate pair; a verified lead links the cases."""
+    if candidate.entry_id is None:
+        raise DecisionError("This candidate has no entry record here; it cannot be decided.")
+    try:
+        chosen = Conclusion(conclusion)
+    except ValueError:
+        raise DecisionError("Choose identification lead, inconclusive or excluded.") from None
+    _confirm_password(examiner, password, unit_id)
+    view = pair_view(candidate.job.entry_id, candidate.entry_id, examiner, unit_id)
+    if view.my_role is None:
+        raise DecisionError(_why_not(view))
+    low, high = _pair(candidate.job.entry_id, candidate.entry_id)
+    decision = Decision(unit_id=unit_id, entry_low_id=low, entry_high_id=high, candidate_id=candidate.id,
+                        role=view.my_role, conclusion=chosen.value, note=(note or "").strip()[:4000],
+                        examiner_id=examiner.id, signed_at=utcnow())
+    db.session.add(decision)
+    try:
+        db.session.flush()
+    except Exception as error:  # the unique pair-and-role constraint: someone decided meanwhile
+        from sqlalchemy.exc import IntegrityError
+
+        if isinstance(error, IntegrityError):
+            raise DecisionConflict("Another examiner recorded this decision at the same time. Reload the page.") from error
+        raise
+    if decision.role == DecisionRole.VERIFICATION.value:
+        _link_if_confirmed(low, high)
+    return decision
+
+
+def _why_not(view: PairView) -> str:
+    if view.mine is not None:
+        return "You have already recorded your decision on this pair; the second one must be another examiner's."
+    if view.verification is not None:
+        return "This pair has been decided and verified already."
+    return "Only examiners of this unit record decisions."
+
+
+def _confirm_password(examiner: User, password: str, unit_id: int) -> None:
+    from qms.evidence import custody
+
+    try:
+        user = custody.authenticate_party(examiner.username, password, unit_id=unit_id, what="examiner")
+    except (custody.AuthenticationFailed, custody.Throttled) as error:
+        failure = DecisionError(str(error).replace("Nothing was recorded.", "Your decision was not recorded."))
+        failure.status = error.status
+        failure.keep_attempt = True  # type: ignore[attr-defined]
+        raise failure from None
+    except custody.CustodyError as error:
+        raise DecisionError(str(error)) from None
+    if user.id != examiner.id:
+        raise DecisionError("Sign with your own password.")
+
+
+def _link_if_confirmed(low: int, high: int) -> CaseLink | None:
+    decided = decisions_of(low, high)
+    first, second = decided.get(DecisionRole.FIRST.value), decided.get(DecisionRole.VERIFICATION.value)
+    lead = Conclusion.IDENTIFICATION_LEAD.value
+    if first is None or second is None or first.conclusion != lead or second.conclusion != lead:
+        return None
+    entry_low, entry_high = db.session.get(BallisticEntry, low), db.session.get(BallisticEntry, high)
+    link = CaseLink(unit_id=first.unit_id, entry_low_id=low, entry_high_id=high,
+                    case_low_id=entry_low.case.id if entry_low and entry_low.case else None,
+                    case_high_id=entry_high.case.id if entry_high and entry_high.case else None,
+                    first_decision_id=first.id, verification_id=second.id, confirmed_at=utcnow())
+    db.session.add(link)
+    db.session.flush()
+    return link
+
+
+def links() -> list[CaseLink]:
+    return list(db.session.scalars(select(CaseLink).order_by(CaseLink.id.desc())))
+
+
+@dataclass(frozen=True)
+class LinkedCase:
+    case: Case | None
+    label: str
+    link: CaseLink
+    firearms: list[Item]
+
+
+def linked_cases(case: Case) -> list[LinkedCase]:
+    """Cases joined to this one by confirmed links, transitively (the link graph), with their firearms."""
+    seen, frontier, found = {case.id}, [case.id], []
+    while frontier:
+        rows = list(db.session.scalars(select(CaseLink).where(or_(CaseLink.case_low_id.in_(frontier),
+                                                                  CaseLink.case_high_id.in_(frontier)))))
+        frontier = []
+        for link in rows:
+            for entry in (link.entry_low, link.entry_high):
+                other = entry.case
+                key = other.id if other is not None else None
+                if key is not None and key in seen:
+                    continue
+                if key is not None:
+                    seen.add(key)
+                    frontier.append(key)
+                found.append(LinkedCase(other, entry.label, link, _firearms(other) if other else []))
+    return found
+
+
+def _firearms(case: Case) -> list[Item]:
+    return list(db.session.scalars(select(Item).where(Item.case_id == case.id,
+                                                      Item.item_type == ItemType.FIREARM.value).order_by(Item.id)))
+
+
+def dashboard_panels(user: User, unit_id: int | None, roles: frozenset[Role]) -> list[Any]:
+    """Pairs waiting for my blind verification, and my recent correlation jobs."""
+    from qms.main.services import Panel
+
+    if unit_id is None or Role.EXAMINER not in roles:
+        return []
+    waiting = awaiting_verification(user)
+    recent = list(db.session.scalars(select(CorrelationJob).where(CorrelationJob.requested_by_id == user.id)
+                                     .order_by(CorrelationJob.id.desc()).limit(5)))
+    return [Panel("Ballistics", "comparisons/_panel.html", {"waiting": waiting, "recent": recent}, order=30)]
+
+
+def job_failed(job: CorrelationJob, message: str) -> None:
+    job.state, job.error, job.finished_at, job.lease_until = JobState.FAILED.value, message[:2000], utcnow(), None

@@ -1,0 +1,205 @@
+"""Ballistic entries, jobs, review, decisions and case links: thin views over services.py."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, abort, flash, g, jsonify, redirect, render_template, request, url_for
+from wtforms.fields.choices import SelectChoice
+
+from qms.auth.permissions import requires
+from qms.comparisons import bp, explain, jobs, services
+from qms.comparisons.forms import DecisionForm, EntryForm
+from qms.comparisons.models import BallisticEntry, Candidate, CorrelationJob, DerivedObject
+from qms.comparisons.services import EntryError
+from qms.evidence.models import Item
+from qms.extensions import db
+from qms.storage import ObjectCorrupted, ObjectMissing
+from qms.transactions import mark_failed
+
+READ, WRITE = services.READERS, services.EXAMINERS
+
+
+@bp.before_request
+def _fresh_outcome() -> None:
+    g.pop("qms_failed", None)  # see qms.evidence.views._fresh_outcome
+
+
+@bp.app_context_processor
+def _partials() -> dict[str, Any]:
+    """What the evidence pages' ballistics partials call (linked cases, entries of an item)."""
+    return {"ballistic_links_of": services.linked_cases, "ballistic_entries_of": services.entries_of_item,
+            "ballistics_reader": lambda: bool(g.get("qms_roles", frozenset()) & READ),
+            "ballistics_writer": lambda: bool(g.get("qms_roles", frozenset()) & WRITE)}
+
+
+def _get(model: type, record_id: int, what: str) -> Any:
+    record = db.session.get(model, record_id)  # scoped: another unit's record is None
+    if record is None:
+        abort(404, description=f"No such {what}.")
+    return record
+
+
+def _can_act() -> bool:
+    return bool(g.qms_roles & WRITE)
+
+
+@bp.get("/comparisons")
+@requires(READ)
+def entries():  # type: ignore[no-untyped-def]
+    return render_template("comparisons/entries.html", entries=services.entries(), links=services.links(),
+                           waiting=services.awaiting_verification(g.qms_user), can_act=_can_act())
+
+
+def _entry_form() -> EntryForm:
+    form = EntryForm()
+    form.item_id.choices = [SelectChoice(str(i.id), f"{i.case.case_number} / exhibit {i.exhibit_number}: "
+                                         f"{i.description[:60]}") for i in services.imageable_items()]
+    if request.method == "GET" and request.args.get("item_id"):
+        form.item_id.data = request.args["item_id"]
+    return form
+
+
+@bp.route("/comparisons/entries/new", methods=["GET", "POST"])
+@requires(WRITE)
+def entry_new():  # type: ignore[no-untyped-def]
+    form = _entry_form()
+    if form.validate_on_submit():
+        item = db.session.get(Item, int(form.item_id.data))
+        try:
+            if item is None:
+                raise EntryError("Choose a custody item of this unit.")
+            data = form.scan.data.read(services.upload_limit() + 1)
+            entry = services.add_entry(
+                item, actor=g.qms_user, data=data, filename=form.scan.data.filename or "",
+                calibre=form.calibre.data or "", firearm_make=form.firearm_make.data or "",
+                firearm_model=form.firearm_model.data or "", device=form.device.data,
+                settings={"description": form.settings.data} if form.settings.data else {},
+                pixel_size_um=float(form.pixel_size_um.data) if form.pixel_size_um.data else None)
+        except EntryError as error:
+            mark_failed()
+            form.scan.errors = [str(error)]
+        else:
+            flash("Scan stored and queued for correlation against the unit's database.", "success")
+            return redirect(url_for("comparisons.entry", entry_id=entry.id))
+    if form.errors:
+        mark_failed()
+    return render_template("comparisons/entry_new.html", form=form), 400 if form.errors else 200
+
+
+@bp.get("/comparisons/entries/<int:entry_id>")
+@requires(READ)
+def entry(entry_id: int):  # type: ignore[no-untyped-def]
+    record = _get(BallisticEntry, entry_id, "ballistic entry")
+    job = services.latest_job(record)
+    return render_template("comparisons/entry.html", entry=record, job=job, jobs=services.jobs_of(record),
+                           candidates=services.candidates_of(job) if job else [],
+                           derived=services.derived_of(record), can_act=_can_act())
+
+
+@bp.get("/comparisons/entries/<int:entry_id>/original")
+@requires(READ)
+def original(entry_id: int):  # type: ignore[no-untyped-def]
+    record = _get(BallisticEntry, entry_id, "ballistic entry")
+    try:
+        data = services.original_bytes(record)
+    except (ObjectMissing, ObjectCorrupted) as error:
+        abort(409, description=f"The original cannot be served: {error}. Report it to the quality manager.")
+    name = record.original_name or f"entry-{record.id}.{record.original_type}"
+    return Response(data, mimetype=services.MEDIA_TYPES.get(record.original_type, "application/octet-stream"),
+                    headers={"Content-Disposition": f"attachment; filename=\"{name}\"",
+                             "X-Content-SHA256": record.original_sha256})
+
+
+@bp.post("/comparisons/entries/<int:entry_id>/correlate")
+@requires(READ, WRITE)
+def correlate(entry_id: int):  # type: ignore[no-untyped-def]
+    record = _get(BallisticEntry, entry_id, "ballistic entry")
+    services.enqueue_correlation(record, requested_by=g.qms_user)
+    flash("A new search against the unit's database is queued.", "success")
+    return redirect(url_for("comparisons.entry", entry_id=record.id))
+
+
+@bp.get("/comparisons/jobs/<int:job_id>")
+@requires(READ)
+def job_state(job_id: int):  # type: ignore[no-untyped-def]
+    return jsonify(jobs.state_of(_get(CorrelationJob, job_id, "correlation job")))
+
+
+# --- review ---------------------------------------------------------------------------------------------
+
+def _review(candidate: Candidate, form: DecisionForm | None = None, status: int = 200):  # type: ignore[no-untyped-def]
+    if status >= 400:
+        db.session.rollback()
+    candidate = _get(Candidate, candidate.id, "candidate")
+    query = candidate.job.entry
+    others = services.candidates_of(candidate.job)
+    position = next(i for i, c in enumerate(others) if c.id == candidate.id)
+    views, unavailable = {}, ""
+    try:
+        views = explain.ensure_views(candidate, query)
+    except explain.NotExplainable as error:
+        unavailable = str(error)
+    pair = services.pair_view(query.id, candidate.entry_id, g.qms_user, g.qms_unit_id) if candidate.entry_id else None
+    return render_template("comparisons/review.html", candidate=candidate, query=query, others=others,
+                           previous=others[position - 1] if position > 0 else None,
+                           next=others[position + 1] if position + 1 < len(others) else None,
+                           views=views, unavailable=unavailable, pair=pair, form=form or DecisionForm(),
+                           can_act=_can_act()), status
+
+
+@bp.get("/comparisons/candidates/<int:candidate_id>")
+@requires(READ)
+def review(candidate_id: int):  # type: ignore[no-untyped-def]
+    return _review(_get(Candidate, candidate_id, "candidate"))
+
+
+@bp.get("/comparisons/candidates/<int:candidate_id>/<kind>.png")
+@requires(READ)
+def view_image(candidate_id: int, kind: str):  # type: ignore[no-untyped-def]
+    candidate = _get(Candidate, candidate_id, "candidate")
+    row = db.session.scalar(db.select(DerivedObject).where(DerivedObject.candidate_id == candidate.id,
+                                                           DerivedObject.kind == kind))
+    if row is None:
+        abort(404, description="No such image for this candidate; open the review page first.")
+    try:
+        data = services.object_store().get(row.sha256)
+    except (ObjectMissing, ObjectCorrupted) as error:
+        abort(409, description=f"The image cannot be served: {error}.")
+    return Response(data, mimetype=row.media_type, headers={"X-Content-SHA256": row.sha256,
+                                                            "Cache-Control": "private, max-age=3600"})
+
+
+@bp.post("/comparisons/candidates/<int:candidate_id>/decision")
+@requires(READ, WRITE)
+def decide(candidate_id: int):  # type: ignore[no-untyped-def]
+    candidate = _get(Candidate, candidate_id, "candidate")
+    form = DecisionForm()
+    if not form.validate_on_submit():
+        mark_failed()
+        return _review(candidate, form, 400)
+    try:
+        decision = services.record_decision(candidate, examiner=g.qms_user, unit_id=g.qms_unit_id,
+                                            conclusion=form.conclusion.data, note=form.note.data or "",
+                                            password=form.password.data)
+    except EntryError as error:
+        if not getattr(error, "keep_attempt", False):
+            mark_failed()  # a wrong password is kept (the login throttle counts it); nothing else is
+        flash(str(error), "error")
+        return _review(candidate, form, error.status) if not getattr(error, "keep_attempt", False) \
+            else _review_keeping_attempt(candidate, form, error.status)
+    flash(f"Decision recorded: {decision.conclusion_label.lower()}.", "success")
+    return redirect(url_for("comparisons.review", candidate_id=candidate.id))
+
+
+def _review_keeping_attempt(candidate: Candidate, form: DecisionForm, status: int):  # type: ignore[no-untyped-def]
+    page, _ = _review(candidate, form)
+    return page, status
+
+
+@bp.get("/comparisons/verification")
+@requires(READ)
+def verification():  # type: ignore[no-untyped-def]
+    return render_template("comparisons/verification.html", waiting=services.awaiting_verification(g.qms_user))
+
+
+from qms.comparisons import exchange_views  # noqa: E402,F401

@@ -1,0 +1,106 @@
+"""Entries, correlation jobs and their candidates, through the services and the job runner."""
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from datetime import timedelta
+
+import pytest
+
+from ballistics.index import open_index
+from qms.comparisons import jobs, services
+from qms.comparisons.models import CorrelationJob, DerivedObject, JobState
+from qms.comparisons.services import EntryError
+from qms.db import utcnow
+from qms.extensions import db
+
+
+def _upload(bench, scans, casing: int, name: str):  # type: ignore[no-untyped-def]
+    entry = services.add_entry(bench.casings[casing], actor=bench.examiner, data=scans[name], filename=f"{name}.x3p",
+                               device="confocal microscope", settings={"objective": "20x"})
+    db.session.commit()
+    return entry
+
+
+def test_an_upload_is_kept_unchanged_and_its_job_finds_the_mate_first(bench, scans) -> None:
+    first = _upload(bench, scans, 0, "F0000-S00")
+    _upload(bench, scans, 1, "F0001-S00")
+    query = _upload(bench, scans, 2, "F0000-S01")
+    assert jobs.run_queued() == 3
+    db.session.expire_all()
+    assert services.original_bytes(query) == scans["F0000-S01"]
+    job = services.latest_job(query)
+    assert job.state == JobState.DONE.value and job.progress == 100 and job.attempts == 1
+    ranked = services.candidates_of(job)
+    assert [c.entry_id for c in ranked][:1] == [first.id]
+    assert query.id not in [c.entry_id for c in ranked]
+    processed = db.session.query(DerivedObject).filter_by(entry_id=query.id, kind="processed").one()
+    assert processed.source_sha256 == query.original_sha256
+
+
+def test_running_a_job_twice_adds_nothing(bench, scans) -> None:
+    entry = _upload(bench, scans, 0, "F0000-S00")
+    job = services.latest_job(entry)
+    jobs.run_queued()
+    assert jobs.run_job(job.id) is None  # done: a duplicate message is ignored
+    jobs.enqueue(job.id)
+    jobs.run_queued()
+    index = open_index(services.unit_index_path(bench.unit.id))
+    assert [e.id for e in index.entries()] == [entry.index_entry_id]
+    assert db.session.query(CorrelationJob).count() == 1
+
+
+def _dead_pid() -> int:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def _as_left_by(job: CorrelationJob, worker: str) -> None:
+    """The row as a worker leaves it when killed mid-search: claimed, leased, no candidates."""
+    db.session.execute(db.update(CorrelationJob).where(CorrelationJob.id == job.id).values(
+        state="running", worker=worker, attempts=1, progress=50, lease_until=utcnow() + timedelta(minutes=5)))
+    db.session.commit()
+
+
+def test_a_job_whose_worker_died_is_resumed_and_completes_once(bench, scans) -> None:
+    _upload(bench, scans, 0, "F0000-S00")
+    jobs.run_queued()
+    entry = _upload(bench, scans, 1, "F0000-S01")
+    jobs.queue().dequeue()  # the dead worker had taken the message
+    job = services.latest_job(entry)
+    _as_left_by(job, f"{socket.gethostname()}:{_dead_pid()}")
+    assert jobs.recover() == [job.id]
+    assert jobs.run_queued() == 1
+    db.session.expire_all()
+    assert job.state == "done" and job.attempts == 2
+    assert len(services.candidates_of(job)) == 1
+    index = open_index(services.unit_index_path(bench.unit.id))
+    ids = [e.id for e in index.entries()]
+    assert sorted(ids) == sorted({e.index_entry_id for e in services.entries()}) and len(ids) == 2
+
+
+def test_a_job_held_by_a_live_worker_elsewhere_waits_for_its_lease(bench, scans) -> None:
+    entry = _upload(bench, scans, 0, "F0000-S00")
+    jobs.queue().dequeue()
+    job = services.latest_job(entry)
+    _as_left_by(job, "another-host:123")
+    assert jobs.recover() == []
+    assert jobs.run_job(job.id) is None
+    db.session.execute(db.update(CorrelationJob).where(CorrelationJob.id == job.id).values(
+        lease_until=utcnow() - timedelta(seconds=1)))
+    db.session.commit()
+    assert jobs.recover() == [job.id]
+
+
+@pytest.mark.parametrize(("data", "message"), [
+    (b"", "empty"),
+    (b"GIF89a not a scan", "cannot be read as a scan"),
+    (b"PK\x03\x04 truncated zip", "cannot be read as a scan"),
+])
+def test_bad_uploads_are_refused_with_the_reason_and_nothing_is_stored(bench, data, message) -> None:
+    with pytest.raises(EntryError, match=message):
+        services.add_entry(bench.casings[0], actor=bench.examiner, data=data, filename="bad.x3p")
+    db.session.rollback()
+    assert services.entries() == []

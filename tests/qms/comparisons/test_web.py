@@ -1,0 +1,108 @@
+"""The examiner's pages: upload, job progress, ranked candidates, review, blind verification, links."""
+from __future__ import annotations
+
+import io
+
+from qms.comparisons import jobs, services
+from qms.comparisons.models import CaseLink, Decision
+from qms.extensions import db
+from tests.conftest import PASSWORD
+
+NOTE = "FIRST-EXAMINER-NOTE breech-face striae agree in the three-o-clock sector"
+
+
+def _upload(client, bench, scans, casing: int, name: str):  # type: ignore[no-untyped-def]
+    return client.post("/comparisons/entries/new", data={
+        "item_id": str(bench.casings[casing].id), "device": "NanoFocus confocal", "settings": "20x objective",
+        "scan": (io.BytesIO(scans[name]), f"{name}.x3p")}, content_type="multipart/form-data")
+
+
+def _uploaded(client, bench, scans):  # type: ignore[no-untyped-def]
+    for casing, name in ((0, "F0000-S00"), (1, "F0001-S00"), (2, "F0000-S01")):
+        assert _upload(client, bench, scans, casing, name).status_code == 302
+    jobs.run_queued()
+    db.session.expire_all()
+    query = services.entries()[0]
+    return query, services.candidates_of(services.latest_job(query))
+
+
+def test_upload_search_review_and_blind_verification_link_the_cases(bench, scans, login_as) -> None:
+    examiner, verifier = login_as(bench.examiner), login_as(bench.verifier)
+    query, candidates = _uploaded(examiner, bench, scans)
+    page = examiner.get(f"/comparisons/entries/{query.id}").get_data(as_text=True)
+    assert "Ranked candidates" in page and "2026/100 / 1" in page
+    mate = candidates[0]
+    assert mate.entry.case.id == bench.cases[0].id
+
+    review = examiner.get(f"/comparisons/candidates/{mate.id}")
+    assert review.status_code == 200 and 'type="range"' in review.get_data(as_text=True)
+    assert "No calibration" in review.get_data(as_text=True)
+    for kind in ("query_view", "aligned_view", "cellmap", "overlay"):
+        image = examiner.get(f"/comparisons/candidates/{mate.id}/{kind}.png")
+        assert image.status_code == 200 and image.data.startswith(b"\x89PNG")
+
+    decided = examiner.post(f"/comparisons/candidates/{mate.id}/decision", data={
+        "conclusion": "identification_lead", "note": NOTE, "password": PASSWORD})
+    assert decided.status_code == 302
+    blind = verifier.get(f"/comparisons/candidates/{mate.id}").get_data(as_text=True)
+    assert NOTE not in blind and "Identification lead</strong> by" not in blind and "blind-notice" in blind
+    api_blind = verifier.get(f"/api/v1/comparisons/candidates/{mate.id}/decisions").get_data(as_text=True)
+    assert NOTE not in api_blind and "identification_lead" not in api_blind
+    assert "Pair #" in verifier.get("/comparisons/verification").get_data(as_text=True)
+
+    verified = verifier.post(f"/comparisons/candidates/{mate.id}/decision", data={
+        "conclusion": "identification_lead", "note": "agree", "password": PASSWORD})
+    assert verified.status_code == 302
+    after = verifier.get(f"/comparisons/candidates/{mate.id}").get_data(as_text=True)
+    assert NOTE in after and "link-confirmed" in after
+    assert db.session.query(CaseLink).count() == 1
+    for case, other in ((bench.cases[0], bench.cases[2]), (bench.cases[2], bench.cases[0])):
+        case_page = examiner.get(f"/evidence/cases/{case.id}").get_data(as_text=True)
+        assert f"Case {other.case_number}</a>" in case_page
+
+
+def test_the_same_examiner_cannot_verify_their_own_decision(bench, scans, login_as) -> None:
+    examiner = login_as(bench.examiner)
+    _query, candidates = _uploaded(examiner, bench, scans)
+    url = f"/comparisons/candidates/{candidates[0].id}/decision"
+    assert examiner.post(url, data={"conclusion": "identification_lead", "password": PASSWORD}).status_code == 302
+    again = examiner.post(url, data={"conclusion": "identification_lead", "password": PASSWORD})
+    assert again.status_code == 400 and "already recorded your decision" in again.get_data(as_text=True)
+    assert db.session.query(Decision).count() == 1 and db.session.query(CaseLink).count() == 0
+
+
+def test_a_disagreeing_verification_links_nothing(bench, scans, login_as) -> None:
+    examiner, verifier = login_as(bench.examiner), login_as(bench.verifier)
+    _query, candidates = _uploaded(examiner, bench, scans)
+    url = f"/comparisons/candidates/{candidates[0].id}/decision"
+    examiner.post(url, data={"conclusion": "identification_lead", "password": PASSWORD})
+    assert verifier.post(url, data={"conclusion": "inconclusive", "password": PASSWORD}).status_code == 302
+    assert db.session.query(Decision).count() == 2 and db.session.query(CaseLink).count() == 0
+
+
+def test_a_wrong_password_records_no_decision(bench, scans, login_as) -> None:
+    examiner = login_as(bench.examiner)
+    _query, candidates = _uploaded(examiner, bench, scans)
+    refused = examiner.post(f"/comparisons/candidates/{candidates[0].id}/decision",
+                            data={"conclusion": "excluded", "password": "wrong password here"})
+    assert refused.status_code == 401 or refused.status_code == 400
+    assert "not recorded" in refused.get_data(as_text=True)
+    assert db.session.query(Decision).count() == 0
+
+
+def test_a_bad_file_is_refused_with_its_reason(bench, login_as) -> None:
+    examiner = login_as(bench.examiner)
+    response = examiner.post("/comparisons/entries/new", data={
+        "item_id": str(bench.casings[0].id), "device": "scanner",
+        "scan": (io.BytesIO(b"PK\x03\x04 not really a zip"), "broken.x3p")}, content_type="multipart/form-data")
+    assert response.status_code == 400 and "cannot be read as a scan" in response.get_data(as_text=True)
+    assert services.entries() == []
+
+
+def test_a_job_page_reports_progress_as_json(bench, scans, login_as) -> None:
+    examiner = login_as(bench.examiner)
+    _upload(examiner, bench, scans, 0, "F0000-S00")
+    job = services.latest_job(services.entries()[0])
+    assert examiner.get(f"/comparisons/jobs/{job.id}").get_json()["state"] == "queued"
+    jobs.run_queued()
+    assert examiner.get(f"/comparisons/jobs/{job.id}").get_json()["state"] == "done"
