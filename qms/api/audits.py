@@ -21,7 +21,7 @@ blp = Blueprint("api_audits", __name__, url_prefix="/audits",
 _TEXT = ma.validate.Length(max=services.MAX_TEXT)
 
 
-class EntrySchema(ma.Schema):
+class ProgrammeEntrySchema(ma.Schema):
     id = ma.fields.Int(dump_only=True)
     process = ma.fields.Str(dump_only=True)
     clauses = ma.fields.List(ma.fields.Str(), dump_only=True)
@@ -36,12 +36,12 @@ class ProgrammeSchema(ma.Schema):
     year = ma.fields.Int(required=True, validate=ma.validate.Range(min=2000, max=2200))
     title = ma.fields.Str(required=True, validate=ma.validate.Length(min=1, max=200))
     risk_notes = ma.fields.Str(load_default="", validate=_TEXT)
-    entries = ma.fields.List(ma.fields.Nested(EntrySchema), dump_only=True)
+    entries = ma.fields.List(ma.fields.Nested(ProgrammeEntrySchema), dump_only=True)
 
 
 # Nothing is `required` on bodies of URLs that name a record: the record is looked up first (404
 # for another unit's), then the service says clearly what is missing (400).
-class EntryCreateSchema(ma.Schema):
+class ProgrammeEntryCreateSchema(ma.Schema):
     process = ma.fields.Str(load_default="", validate=ma.validate.Length(max=200))
     clauses = ma.fields.List(ma.fields.Str(validate=ma.validate.Length(max=100)), load_default=list)
     planned_month = ma.fields.Int(load_default=0)
@@ -265,8 +265,8 @@ class ProgrammeItem(MethodView):
 class ProgrammeEntries(MethodView):
     access = Access(read=READERS, write=PLANNERS)
 
-    @blp.arguments(EntryCreateSchema)
-    @blp.response(201, EntrySchema)
+    @blp.arguments(ProgrammeEntryCreateSchema)
+    @blp.response(201, ProgrammeEntrySchema)
     def post(self, data: dict, programme_id: int):  # type: ignore[no-untyped-def]
         """Plan an audit of a process against clauses, with its risk level."""
         return _act(services.add_entry, _get(AuditProgramme, programme_id, "audit programme"), **data)
