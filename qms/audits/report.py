@@ -19,7 +19,7 @@ from sqlalchemy.orm import joinedload, selectinload
 
 import audits as content
 from qms.audits import charts, services
-from qms.audits.gap import POINTS, covering_sops, effective_sops, section_and_clause
+from qms.audits.gap import POINTS, SopRef, covering_sops, effective_sops, section_and_clause
 from qms.audits.models import (GRADE_LABELS, ActionStep, Audit, AuditKind, ChecklistItem, CorrectiveAction,
                                Finding, Grade, RequirementResult, Result, ResultSopLink, StepKind, TeamRole)
 from qms.auth.models import Unit
@@ -306,15 +306,14 @@ def _clause_of(item: ChecklistItem, catalogues: dict[str, content.Catalogue]) ->
 
 
 def _documents(item: ChecklistItem, catalogues: dict[str, content.Catalogue],
-               in_force: dict[str, list[object]]) -> tuple[str, ...]:
+               in_force: dict[str, list[SopRef]]) -> tuple[str, ...]:
     """SOP revisions the auditors examined for this item, then SOPs in force that claim to cover it."""
     examined = [f"{link.revision.sop.code} rev. {link.revision.number}"
                 for result in item.results for link in result.sop_links]
     catalogue = catalogues.get(item.catalogue_id)
     covering: list[str] = []
     if catalogue is not None and item.requirement_id in catalogue:
-        covering = [ref.label for ref in covering_sops(catalogue.get(item.requirement_id), catalogue,
-                                                        in_force)]  # type: ignore[arg-type]
+        covering = [ref.label for ref in covering_sops(catalogue.get(item.requirement_id), catalogue, in_force)]
     return tuple(dict.fromkeys(examined + covering))
 
 
@@ -334,7 +333,7 @@ def _rows(audit: Audit, labels: dict[str, str], findings: list[FindingLine]) -> 
     for item in _items(audit):
         now = current.get(item.id)
         clause_id, clause_label = _clause_of(item, catalogues)
-        na = now is not None and now.result == Result.NOT_APPLICABLE.value
+        na = now if now is not None and now.result == Result.NOT_APPLICABLE.value else None
         rows.append(ChecklistRow(
             position=item.position, requirement_id=item.requirement_id, catalogue_id=item.catalogue_id,
             section_id=item.section_id, section_title=item.section_title,
@@ -342,8 +341,8 @@ def _rows(audit: Audit, labels: dict[str, str], findings: list[FindingLine]) -> 
             clause_id=clause_id, clause_label=clause_label, clause=item.clause, title=item.title, topic=item.topic,
             result=services.result_of(item.id, current), documents=_documents(item, catalogues, in_force),
             notes=_notes(item.results), justification=now.justification if now else "",
-            justified_by=(now.recorded_by.full_name if na and now.recorded_by else ""),
-            justified_at=now.recorded_at if na else None,
+            justified_by=na.recorded_by.full_name if na and na.recorded_by else "",
+            justified_at=na.recorded_at if na else None,
             findings=tuple(by_requirement.get(item.requirement_id, ()))))
     return rows
 
