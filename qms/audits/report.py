@@ -147,12 +147,24 @@ class SectionLine:
         return sum(self.counts.values())
 
     @property
+    def number(self) -> str:
+        """The section's number ("6"), which labels it in the charts (the tables give the titles)."""
+        return chart_label(self.id)
+
+    @property
     def score(self) -> float | None:
         return score_from_counts(self.counts)
 
 
+def chart_label(section_id: str) -> str:
+    """§6 for 17020:6; the catalogue prefix is kept for other catalogues (bpm-scene:6)."""
+    prefix, _, number = section_id.partition(":")
+    return f"§{number}" if prefix == "17020" else section_id
+
+
 @dataclass(frozen=True)
 class ProgressLine:
+    section_id: str
     section_label: str
     previous_score: float | None
     current_score: float | None
@@ -381,7 +393,7 @@ def _progress(audit: Audit, summary: services.AuditSummary) -> ProgressReport:
     previous = comparison.previous
     before = services.audit_summary(previous)
     labels = section_labels(summary.section_titles)
-    sections = tuple(ProgressLine(labels[sid], score_from_counts(before.by_section.get(sid, {})),
+    sections = tuple(ProgressLine(sid, labels[sid], score_from_counts(before.by_section.get(sid, {})),
                                   score_from_counts(counts)) for sid, counts in summary.by_section.items())
     changed = tuple(ChangedRow(row.item.clause, row.item.title, row.before, row.after, row.change)
                     for row in comparison.rows if row.before != row.after)
@@ -408,12 +420,13 @@ def _data_uri(svg: str) -> str:
 
 def report_charts(report: GapReport) -> ReportCharts:
     """The summary charts of a report, as SVG data: URIs."""
-    by_section = charts.results_by_section_svg([(s.label, s.counts) for s in report.sections], RESULT_ORDER)
+    # Short labels: glyphs are most of a chart's drawing time, and the tables beside it name the sections.
+    by_section = charts.results_by_section_svg([(s.number, s.counts) for s in report.sections], RESULT_ORDER)
     by_grade = charts.findings_by_grade_svg(report.summary.findings_by_grade)
     progress = ""
     if report.progress is not None:
         lines = report.progress.sections
-        progress = charts.progress_svg([line.section_label for line in lines],
+        progress = charts.progress_svg([chart_label(line.section_id) for line in lines],
                                        [line.previous_score for line in lines],
                                        [line.current_score for line in lines],
                                        previous_label=report.progress.previous_reference,
