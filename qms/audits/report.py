@@ -273,14 +273,13 @@ def audit_reference(audit: Audit) -> str:
 
 
 def section_labels(titles: dict[str, str]) -> dict[str, str]:
-    """"6 Resource requirements" for each section id; the catalogue is named when several are audited."""
-    catalogues = content.load_all()
+    """"6 Resource requirements" for each section id; "17020 6 Resource requirements" when several
+    catalogues are audited together."""
     prefixes = {sid.partition(":")[0] for sid in titles}
     labels = {}
     for sid, title in titles.items():
         prefix, _, clause = sid.partition(":")
-        name = next((c.title.split(" ")[0] for c in catalogues.values() if c.id_prefix == prefix), prefix)
-        labels[sid] = f"{name} {clause} {title}" if len(prefixes) > 1 else f"{clause} {title}"
+        labels[sid] = f"{prefix} {clause} {title}" if len(prefixes) > 1 else f"{clause} {title}"
     return labels
 
 
