@@ -273,8 +273,8 @@ def audit_reference(audit: Audit) -> str:
 
 
 def section_labels(titles: dict[str, str]) -> dict[str, str]:
-    """"6 Resource requirements" for each section id; "17020 6 Resource requirements" when several
-    catalogues are audited together."""
+    """A label per section id, such as "6 Resource requirements" ("17020 6 Resource requirements" when
+    several catalogues are audited together)."""
     prefixes = {sid.partition(":")[0] for sid in titles}
     labels = {}
     for sid, title in titles.items():
