@@ -10,7 +10,8 @@ text among them), some not applicable with a justification, 40 findings each wit
 action that has a correction, root cause and plan, and effective SOPs covering half of the
 clauses. Each run then builds the report from the database and renders the PDF; the script
 prints the median and worst time, the peak Python allocation (tracemalloc, measured on a
-separate run because tracing slows Python down) and the process's peak RSS. Target: under 5 s.
+separate run because tracing slows Python down) and the process's peak RSS, then the time of the
+CSV and XLSX exports of the same checklist. Target: under 5 s for the PDF.
 """
 from __future__ import annotations
 
@@ -147,6 +148,18 @@ def _render(audit_id: int) -> bytes:
     return gap_report_pdf(db.session.get(Audit, audit_id), generated_by="bench")
 
 
+def _exports(audit_id: int) -> None:
+    from qms.audits import exports
+    from qms.audits.models import Audit
+    from qms.extensions import db
+
+    for name, export in (("CSV", exports.checklist_csv), ("XLSX", exports.checklist_xlsx)):
+        db.session.expunge_all()
+        started = time.perf_counter()
+        data = export(db.session.get(Audit, audit_id))
+        print(f"export: checklist {name} in {time.perf_counter() - started:.2f} s ({len(data) / 1024:.0f} KiB)")
+
+
 def _measure(audit_id: int, args: argparse.Namespace) -> None:
     from qms.audits.models import Audit
     from qms.extensions import db
@@ -173,6 +186,7 @@ def _measure(audit_id: int, args: argparse.Namespace) -> None:
     print(f"memory: peak Python allocation {peak / 2**20:.0f} MiB (tracemalloc, one render); "
           f"peak RSS of the process {rss_mb:.0f} MiB")
     print(f"target: under 5 s -> {'met' if statistics.median(times) < 5 else 'NOT met'}")
+    _exports(audit_id)
     if args.keep:
         args.keep.write_bytes(pdf)
         print(f"wrote {args.keep}")

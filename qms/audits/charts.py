@@ -10,14 +10,22 @@ from __future__ import annotations
 
 import io
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 # Result and grade colours, chosen to stay distinguishable when printed in grey.
 RESULT_COLOURS = {"conforming": "#2e7d32", "partially_conforming": "#f9a825", "non_conforming": "#c62828",
                   "not_applicable": "#9e9e9e", "not_assessed": "#e0e0e0"}
 GRADE_COLOURS = {"major": "#b71c1c", "minor": "#ef6c00", "observation": "#1565c0", "opportunity": "#00838f"}
 _FALLBACK = "#607d8b"
-_SVG_RC = {"svg.hashsalt": "csi-qms-audit-report", "svg.fonttype": "path", "font.family": "DejaVu Sans",
+_SVG_RC: dict[str, Any] = {"svg.hashsalt": "csi-qms-audit-report", "svg.fonttype": "path", "font.family": "DejaVu Sans",
            "font.size": 8.0}
+
+
+def _rc():  # type: ignore[no-untyped-def]
+    """The chart settings, applied only inside a `with` block (matplotlib's global defaults stay untouched)."""
+    import matplotlib  # imported on first use: it is slow to import and most requests draw no chart
+
+    return matplotlib.rc_context(_SVG_RC)  # type: ignore[arg-type]
 
 
 def _label(value: str) -> str:
@@ -25,29 +33,24 @@ def _label(value: str) -> str:
 
 
 def _svg(fig) -> str:  # type: ignore[no-untyped-def]
-    import matplotlib
-
     buffer = io.StringIO()
-    with matplotlib.rc_context(_SVG_RC):
+    with _rc():
         fig.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None}, bbox_inches="tight")
     text = buffer.getvalue()
     return text[text.index("<svg"):]
 
 
 def _figure(width_mm: float, height_mm: float):  # type: ignore[no-untyped-def]
-    import matplotlib
     from matplotlib.figure import Figure
 
-    with matplotlib.rc_context(_SVG_RC):
+    with _rc():
         return Figure(figsize=(width_mm / 25.4, height_mm / 25.4))
 
 
 def results_by_section_svg(sections: Sequence[tuple[str, Mapping[str, int]]],
                            results: Sequence[str] = tuple(RESULT_COLOURS)) -> str:
     """Stacked horizontal bars: for each section (label, counts by result), how many items had each result."""
-    import matplotlib
-
-    with matplotlib.rc_context(_SVG_RC):
+    with _rc():
         fig = _figure(170, 12 + 7 * max(len(sections), 1))
         ax = fig.add_subplot()
         labels = [label for label, _ in sections]
@@ -67,9 +70,7 @@ def results_by_section_svg(sections: Sequence[tuple[str, Mapping[str, int]]],
 
 def findings_by_grade_svg(counts: Mapping[str, int]) -> str:
     """Vertical bars: the number of findings of each grade (every grade shown, zero included)."""
-    import matplotlib
-
-    with matplotlib.rc_context(_SVG_RC):
+    with _rc():
         fig = _figure(80, 55)
         ax = fig.add_subplot()
         grades = list(counts)
@@ -87,11 +88,9 @@ def findings_by_grade_svg(counts: Mapping[str, int]) -> str:
 def progress_svg(sections: Sequence[str], previous: Sequence[float | None], current: Sequence[float | None],
                  *, previous_label: str = "previous audit", current_label: str = "this audit") -> str:
     """Paired bars per section: conformity score (0 to 100 %) of the previous audit and of this one."""
-    import matplotlib
-
     if not len(sections) == len(previous) == len(current):
         raise ValueError("sections, previous and current must have the same length")
-    with matplotlib.rc_context(_SVG_RC):
+    with _rc():
         fig = _figure(170, 12 + 9 * max(len(sections), 1))
         ax = fig.add_subplot()
         rows = range(len(sections))

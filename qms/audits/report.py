@@ -19,7 +19,7 @@ from sqlalchemy.orm import joinedload, selectinload
 
 import audits as content
 from qms.audits import charts, services
-from qms.audits.gap import POINTS, covering_sops, effective_sops, section_and_clause
+from qms.audits.gap import POINTS, SopRef, covering_sops, effective_sops, section_and_clause
 from qms.audits.models import (GRADE_LABELS, ActionStep, Audit, AuditKind, ChecklistItem, CorrectiveAction,
                                Finding, Grade, RequirementResult, Result, ResultSopLink, StepKind, TeamRole)
 from qms.auth.models import Unit
@@ -147,12 +147,24 @@ class SectionLine:
         return sum(self.counts.values())
 
     @property
+    def number(self) -> str:
+        """The section's number ("6"), which labels it in the charts (the tables give the titles)."""
+        return chart_label(self.id)
+
+    @property
     def score(self) -> float | None:
         return score_from_counts(self.counts)
 
 
+def chart_label(section_id: str) -> str:
+    """§6 for 17020:6; the catalogue prefix is kept for other catalogues (bpm-scene:6)."""
+    prefix, _, number = section_id.partition(":")
+    return f"§{number}" if prefix == "17020" else section_id
+
+
 @dataclass(frozen=True)
 class ProgressLine:
+    section_id: str
     section_label: str
     previous_score: float | None
     current_score: float | None
@@ -261,14 +273,13 @@ def audit_reference(audit: Audit) -> str:
 
 
 def section_labels(titles: dict[str, str]) -> dict[str, str]:
-    """"6 Resource requirements" for each section id; the catalogue is named when several are audited."""
-    catalogues = content.load_all()
+    """A label per section id, such as "6 Resource requirements" ("17020 6 Resource requirements" when
+    several catalogues are audited together)."""
     prefixes = {sid.partition(":")[0] for sid in titles}
     labels = {}
     for sid, title in titles.items():
         prefix, _, clause = sid.partition(":")
-        name = next((c.title.split(" ")[0] for c in catalogues.values() if c.id_prefix == prefix), prefix)
-        labels[sid] = f"{name} {clause} {title}" if len(prefixes) > 1 else f"{clause} {title}"
+        labels[sid] = f"{prefix} {clause} {title}" if len(prefixes) > 1 else f"{clause} {title}"
     return labels
 
 
@@ -306,15 +317,14 @@ def _clause_of(item: ChecklistItem, catalogues: dict[str, content.Catalogue]) ->
 
 
 def _documents(item: ChecklistItem, catalogues: dict[str, content.Catalogue],
-               in_force: dict[str, list[object]]) -> tuple[str, ...]:
+               in_force: dict[str, list[SopRef]]) -> tuple[str, ...]:
     """SOP revisions the auditors examined for this item, then SOPs in force that claim to cover it."""
     examined = [f"{link.revision.sop.code} rev. {link.revision.number}"
                 for result in item.results for link in result.sop_links]
     catalogue = catalogues.get(item.catalogue_id)
     covering: list[str] = []
     if catalogue is not None and item.requirement_id in catalogue:
-        covering = [ref.label for ref in covering_sops(catalogue.get(item.requirement_id), catalogue,
-                                                        in_force)]  # type: ignore[arg-type]
+        covering = [ref.label for ref in covering_sops(catalogue.get(item.requirement_id), catalogue, in_force)]
     return tuple(dict.fromkeys(examined + covering))
 
 
@@ -334,7 +344,7 @@ def _rows(audit: Audit, labels: dict[str, str], findings: list[FindingLine]) -> 
     for item in _items(audit):
         now = current.get(item.id)
         clause_id, clause_label = _clause_of(item, catalogues)
-        na = now is not None and now.result == Result.NOT_APPLICABLE.value
+        na = now if now is not None and now.result == Result.NOT_APPLICABLE.value else None
         rows.append(ChecklistRow(
             position=item.position, requirement_id=item.requirement_id, catalogue_id=item.catalogue_id,
             section_id=item.section_id, section_title=item.section_title,
@@ -342,8 +352,8 @@ def _rows(audit: Audit, labels: dict[str, str], findings: list[FindingLine]) -> 
             clause_id=clause_id, clause_label=clause_label, clause=item.clause, title=item.title, topic=item.topic,
             result=services.result_of(item.id, current), documents=_documents(item, catalogues, in_force),
             notes=_notes(item.results), justification=now.justification if now else "",
-            justified_by=(now.recorded_by.full_name if na and now.recorded_by else ""),
-            justified_at=now.recorded_at if na else None,
+            justified_by=na.recorded_by.full_name if na and na.recorded_by else "",
+            justified_at=na.recorded_at if na else None,
             findings=tuple(by_requirement.get(item.requirement_id, ()))))
     return rows
 
@@ -382,7 +392,7 @@ def _progress(audit: Audit, summary: services.AuditSummary) -> ProgressReport:
     previous = comparison.previous
     before = services.audit_summary(previous)
     labels = section_labels(summary.section_titles)
-    sections = tuple(ProgressLine(labels[sid], score_from_counts(before.by_section.get(sid, {})),
+    sections = tuple(ProgressLine(sid, labels[sid], score_from_counts(before.by_section.get(sid, {})),
                                   score_from_counts(counts)) for sid, counts in summary.by_section.items())
     changed = tuple(ChangedRow(row.item.clause, row.item.title, row.before, row.after, row.change)
                     for row in comparison.rows if row.before != row.after)
@@ -409,12 +419,13 @@ def _data_uri(svg: str) -> str:
 
 def report_charts(report: GapReport) -> ReportCharts:
     """The summary charts of a report, as SVG data: URIs."""
-    by_section = charts.results_by_section_svg([(s.label, s.counts) for s in report.sections], RESULT_ORDER)
+    # Short labels: glyphs are most of a chart's drawing time, and the tables beside it name the sections.
+    by_section = charts.results_by_section_svg([(s.number, s.counts) for s in report.sections], RESULT_ORDER)
     by_grade = charts.findings_by_grade_svg(report.summary.findings_by_grade)
     progress = ""
     if report.progress is not None:
         lines = report.progress.sections
-        progress = charts.progress_svg([line.section_label for line in lines],
+        progress = charts.progress_svg([chart_label(line.section_id) for line in lines],
                                        [line.previous_score for line in lines],
                                        [line.current_score for line in lines],
                                        previous_label=report.progress.previous_reference,

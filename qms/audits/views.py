@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from flask import Response, abort, current_app, flash, g, redirect, render_template, request, url_for
+from flask import Response, abort, flash, g, redirect, render_template, request, url_for
 from werkzeug.utils import secure_filename
 from wtforms.fields.choices import SelectChoice
 
@@ -190,7 +190,7 @@ def _audit_page(audit_id: int, status: int = 200, **forms: Any) -> tuple[str, in
         sections=services.sections(audit), results=list(Result), summary=services.audit_summary(audit),
         can_record=services.may_record(audit, g.qms_user), can_plan=bool(g.qms_roles & PLANNERS),
         team_form=team_form, conclusion_form=forms.get("conclusion") or ConclusionForm(formdata=None),
-        is_overdue=services.is_overdue, Status=AuditStatus, report_endpoints=current_app.view_functions), status
+        is_overdue=services.is_overdue, Status=AuditStatus), status
 
 
 @bp.get("/audits/<int:audit_id>")

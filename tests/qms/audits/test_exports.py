@@ -112,3 +112,19 @@ def test_neutralise_leaves_ordinary_text_alone() -> None:
     assert exports.neutralise("6.1.3 conforming") == "6.1.3 conforming"
     assert exports.neutralise("=1") == "'=1"
     assert exports.neutralise(None) == ""
+
+
+def test_an_audit_over_two_catalogues_keeps_each_catalogue_in_its_order(staff: Staff, db_session) -> None:
+    from tests.qms.audits.conftest import plan
+
+    mixed = services.create_audit(plan(staff, clauses=("17020:6.1", "bpm-scene:4.1")), unit_id=staff.unit.id,
+                                  actor=staff.qm)
+    db_session.commit()
+    rows = csv_rows(mixed)
+    iso = [r.id for r in audits.load_catalogue("iso17020-2012").assessable("A") if r.clause.startswith("6.1.")]
+    bpm = [r.id for r in audits.load_catalogue("bpm-scene").assessable("A") if r.parent == "bpm-scene:4.1"]
+    assert [r["requirement id"] for r in rows] == iso + bpm
+    scene = rows[len(iso)]
+    assert (scene["catalogue"], scene["section"], scene["clause"], scene["clause title"]) == \
+        ("bpm-scene", "4", "4.1", "Personnel")
+    assert {r["result"] for r in rows} == {"Not assessed"}
