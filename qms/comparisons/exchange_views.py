@@ -15,7 +15,8 @@ from qms.comparisons.models import CaseLink
 from qms.extensions import db
 from qms.transactions import mark_failed
 
-READ, EXCHANGERS, KEY_READERS, KEY_KEEPERS = exchange.READ, exchange.EXCHANGERS, exchange.KEY_READERS, exchange.KEY_KEEPERS
+READ, EXCHANGERS = exchange.READ, exchange.EXCHANGERS
+KEY_READERS, KEY_KEEPERS = exchange.KEY_READERS, exchange.KEY_KEEPERS
 
 
 def _exchange_page(*, status: int = 200, export_form: ExportForm | None = None,

@@ -107,7 +107,8 @@ def test_a_package_imported_on_a_second_server_gives_identical_search_results(be
     assert a_rankings[exported.entries[2].index_entry_id][0][1] == exported.entries[0].index_entry_id  # mate first
     a_fingerprint = exchange.own_public_key()
     # Read on server A now: inside server B's context these objects would reload from B's database.
-    code_a, label_a, original_a = bench.unit.code, exported.entries[0].label, services.original_bytes(exported.entries[0])
+    code_a, label_a = bench.unit.code, exported.entries[0].label
+    original_a = services.original_bytes(exported.entries[0])
     mate_uuid = exported.entries[0].index_entry_id
     with server_b.app_context():
         unit_b, examiner_b = _unit_and_examiner("SRV-B")
@@ -264,8 +265,8 @@ def test_an_unknown_signer_is_refused_until_a_partner_key_is_added_and_again_onc
         exchange.import_package(foreign, unit=receiver, actor=qm)
     db.session.rollback()
     assert _stored_counts(receiver.id) == before
-    key = exchange.add_partner_key(unit_id=receiver.id, name="Partner lab", key_text=public_key_pem(stranger.public_key()),
-                                   actor=qm)
+    key = exchange.add_partner_key(unit_id=receiver.id, name="Partner lab",
+                                   key_text=public_key_pem(stranger.public_key()), actor=qm)
     assert key.fingerprint in str(refusal.value)
     db.session.commit()
     exchange.revoke_partner_key(key, actor=qm)
