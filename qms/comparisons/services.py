@@ -22,6 +22,7 @@ from typing import Any
 
 from flask import current_app
 from sqlalchemy import or_, select, tuple_
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from ballistics import index as bindex
@@ -58,6 +59,10 @@ class DecisionError(EntryError):
 
 class DecisionConflict(DecisionError):
     status = 409
+
+
+class SignatureRefused(DecisionError):
+    """Wrong password or throttled: nothing is recorded, but the failed attempt is kept for the throttle."""
 
 
 # --- the unit's index --------------------------------------------------------------------------------
@@ -378,12 +383,8 @@ def record_decision(candidate: Candidate, *, examiner: User, unit_id: int, concl
     db.session.add(decision)
     try:
         db.session.flush()
-    except Exception as error:  # the unique pair-and-role constraint: someone decided meanwhile
-        from sqlalchemy.exc import IntegrityError
-
-        if isinstance(error, IntegrityError):
-            raise DecisionConflict("Another examiner recorded this decision at the same time. Reload the page.") from error
-        raise
+    except IntegrityError as error:  # the unique pair-and-role constraint: someone decided meanwhile
+        raise DecisionConflict("Another examiner recorded this decision at the same time. Reload the page.") from error
     if decision.role == DecisionRole.VERIFICATION.value:
         _link_if_confirmed(low, high)
     return decision
@@ -403,9 +404,8 @@ def _confirm_password(examiner: User, password: str, unit_id: int) -> None:
     try:
         user = custody.authenticate_party(examiner.username, password, unit_id=unit_id, what="examiner")
     except (custody.AuthenticationFailed, custody.Throttled) as error:
-        failure = DecisionError(str(error).replace("Nothing was recorded.", "Your decision was not recorded."))
+        failure = SignatureRefused(str(error).replace("Nothing was recorded.", "Your decision was not recorded."))
         failure.status = error.status
-        failure.keep_attempt = True  # type: ignore[attr-defined]
         raise failure from None
     except custody.CustodyError as error:
         raise DecisionError(str(error)) from None

@@ -104,3 +104,25 @@ def test_bad_uploads_are_refused_with_the_reason_and_nothing_is_stored(bench, da
         services.add_entry(bench.casings[0], actor=bench.examiner, data=data, filename="bad.x3p")
     db.session.rollback()
     assert services.entries() == []
+
+
+def test_a_unit_searches_only_its_own_entries(bench, scans, make_unit, make_user) -> None:
+    from datetime import date
+
+    from qms.auth.models import Role
+    from qms.evidence import custody
+
+    other_unit = make_unit(code="OTHER")
+    other = make_user(other_unit, Role.EXAMINER, username="other1")
+    case = custody.register_case(unit_id=other_unit.id, actor=other, case_number="O/1", offence_type="Shooting",
+                                 opened_on=date(2026, 11, 1))
+    casing = custody.register_item(case, actor=other, exhibit_number="1", item_type="cartridge_case",
+                                   description="casing")
+    foreign = services.add_entry(casing, actor=other, data=scans["F0000-S00"], filename="mate-elsewhere.x3p")
+    db.session.commit()
+    query = _upload(bench, scans, 0, "F0000-S01")
+    jobs.run_queued()
+    db.session.expire_all()
+    ranked = services.candidates_of(services.latest_job(query))
+    assert ranked == []  # the mate exists, but in another unit's database
+    assert foreign.index_entry_id not in {e.id for e in open_index(services.unit_index_path(bench.unit.id)).entries()}

@@ -106,3 +106,11 @@ def test_a_job_page_reports_progress_as_json(bench, scans, login_as) -> None:
     assert examiner.get(f"/comparisons/jobs/{job.id}").get_json()["state"] == "queued"
     jobs.run_queued()
     assert examiner.get(f"/comparisons/jobs/{job.id}").get_json()["state"] == "done"
+
+
+def test_an_upload_above_the_limit_is_refused_before_it_is_read(app, bench, scans, login_as) -> None:
+    app.config["MAX_CONTENT_LENGTH"] = 10_000
+    examiner = login_as(bench.examiner)
+    response = _upload(examiner, bench, scans, 0, "F0000-S00")
+    assert response.status_code == 413 and "exceeds" in response.get_data(as_text=True)
+    assert services.entries() == []
