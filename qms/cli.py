@@ -138,16 +138,16 @@ def _stop_worker(worker) -> None:  # type: ignore[no-untyped-def]
 
 
 def _add_domain_commands() -> None:
-    from qms.comparisons.cli import worker
+    from qms.comparisons.cli import calibrate, worker
     from qms.documents.cli import documents_tick, import_library
     from qms.evidence.cli import custody
 
-    for command in (import_library, documents_tick, custody, worker):
+    for command in (import_library, documents_tick, custody, worker, calibrate):
         main.add_command(command)
 
 
 _add_domain_commands()
-OWN_COMMANDS = ("init", "create-unit", "create-user", "demo", "import-library", "documents-tick", "custody", "worker")
+OWN_COMMANDS = ("init", "create-unit", "create-user", "demo", "import-library", "documents-tick", "custody", "worker", "calibrate")
 
 
 def init_app(app) -> None:  # type: ignore[no-untyped-def]

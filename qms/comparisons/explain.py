@@ -72,8 +72,8 @@ def ensure_views(candidate: Candidate, query: BallisticEntry) -> dict[str, Deriv
             continue
         existing[kind.value] = DerivedObject(
             unit_id=query.unit_id, entry_id=query.id, candidate_id=candidate.id, kind=kind.value,
-            sha256=store.put(data), media_type="image/png", source_sha256=query.processed_sha256 or query.original_sha256,
-            parameters=parameters)
+            sha256=store.put(data), media_type="image/png",
+            source_sha256=query.processed_sha256 or query.original_sha256, parameters=parameters)
         db.session.add(existing[kind.value])
     db.session.flush()
     return existing

@@ -69,7 +69,8 @@ class SignatureRefused(DecisionError):
 
 def unit_index_path(unit_id: int, kind: str = SurfaceKind.TOPOGRAPHY.value) -> Path:
     """Directory of a unit's search index for one kind of surface (under the instance folder)."""
-    root = current_app.config.get("BALLISTIC_INDEX_ROOT") or Path(current_app.config["INSTANCE_PATH"]) / "ballistic-index"
+    default = Path(current_app.config["INSTANCE_PATH"]) / "ballistic-index"
+    root = current_app.config.get("BALLISTIC_INDEX_ROOT") or default
     return Path(root) / f"unit-{unit_id}" / kind
 
 
@@ -156,7 +157,8 @@ def add_entry(item: Item, *, actor: User, data: bytes, filename: str, calibre: s
     firearm = item.parent_item if item.parent_item is not None and item.parent_item.item_type == "firearm" else None
     digest = object_store().put(data)
     entry = BallisticEntry(
-        unit_id=item.unit_id, item_id=item.id, calibre=(calibre or item.calibre or (firearm.calibre if firearm else ""))[:40],
+        unit_id=item.unit_id, item_id=item.id,
+        calibre=(calibre or item.calibre or (firearm.calibre if firearm else ""))[:40],
         firearm_make=(firearm_make or (firearm.make if firearm else ""))[:80],
         firearm_model=(firearm_model or (firearm.model if firearm else ""))[:80], device=(device or "")[:120],
         settings={**(settings or {}), **({"reader_notes": notes} if notes else {})},
@@ -175,7 +177,8 @@ def enqueue_correlation(entry: BallisticEntry, *, requested_by: User | None = No
     """A correlation job for the entry, handed to the queue once the transaction commits."""
     from qms.comparisons import jobs
 
-    job = CorrelationJob(unit_id=entry.unit_id, entry_id=entry.id, requested_by_id=requested_by.id if requested_by else None)
+    job = CorrelationJob(unit_id=entry.unit_id, entry_id=entry.id,
+                         requested_by_id=requested_by.id if requested_by else None)
     db.session.add(job)
     db.session.flush()
     jobs.enqueue_after_commit(db.session, job.id)
@@ -192,16 +195,8 @@ def processed_surface(entry: BallisticEntry) -> Surface:
     """The entry's processed surface at the index resolution; computed once and kept as a derived X3P."""
     store = object_store()
     if entry.processed_sha256:
-        return _read_bytes(store.get(entry.processed_sha256), processed=True)
-    surface = _read_bytes(original_bytes(entry), pixel_size=entry.pixel_size_um * 1e-6)
-    try:
-        surface = preprocess(surface)
-        parameters: dict[str, Any] = {"preprocess": "ballistics.preprocess defaults"}
-    except AlreadyProcessedError:
-        parameters = {"preprocess": "none: the upload is already processed"}
-    if abs(surface.pixel_size - INDEX_PIXEL_SIZE) > INDEX_PIXEL_SIZE * 1e-3:
-        surface = resample(surface, pixel_size=INDEX_PIXEL_SIZE)
-        parameters["resampled_to_um"] = INDEX_PIXEL_SIZE * 1e6
+        return read_scan(store.get(entry.processed_sha256), processed=True)
+    surface, parameters = prepared_for_index(read_scan(original_bytes(entry), pixel_size=entry.pixel_size_um * 1e-6))
     with tempfile.TemporaryDirectory() as folder:
         data = write_x3p(surface, Path(folder) / "processed.x3p").read_bytes()
     digest = store.put(data)
@@ -213,7 +208,21 @@ def processed_surface(entry: BallisticEntry) -> Surface:
     return surface
 
 
-def _read_bytes(data: bytes, **options: Any) -> Surface:
+def prepared_for_index(surface: Surface) -> tuple[Surface, dict[str, Any]]:
+    """A scan processed (unless it already is) and at the index's pixel size, with what was done."""
+    try:
+        surface = preprocess(surface)
+        parameters: dict[str, Any] = {"preprocess": "ballistics.preprocess defaults"}
+    except AlreadyProcessedError:
+        parameters = {"preprocess": "none: the upload is already processed"}
+    if abs(surface.pixel_size - INDEX_PIXEL_SIZE) > INDEX_PIXEL_SIZE * 1e-3:
+        surface = resample(surface, pixel_size=INDEX_PIXEL_SIZE)
+        parameters["resampled_to_um"] = INDEX_PIXEL_SIZE * 1e6
+    return surface, parameters
+
+
+def read_scan(data: bytes, **options: Any) -> Surface:
+    """A stored scan's bytes as a surface (`ballistics.io.read_surface` reads files)."""
     with tempfile.TemporaryDirectory() as folder, warnings.catch_warnings():
         warnings.simplefilter("ignore", SurfaceWarning)
         path = Path(folder) / "surface"
@@ -244,12 +253,17 @@ def search_entry(entry: BallisticEntry, *, top: int = TOP, shortlist: int = DEFA
 
 
 def calibration_of(unit_id: int, kind: str) -> tuple[str, int | None]:
-    """Name and size of the calibration stored with the unit's index, or ("", None)."""
+    """Name and size (pairs) of the calibration stored with the unit's index, or ("", None)."""
+    from qms.comparisons.calibration import describe
+
     calibration = open_unit_index(unit_id, kind).calibration
     if calibration is None:
         return "", None
-    return (f"{calibration.method} on {calibration.n_same} known matches and {calibration.n_different} known "
-            f"non-matches", calibration.n_same + calibration.n_different)
+    known = describe(unit_id, kind)
+    pairs = calibration.n_same + calibration.n_different
+    name = known.name if known else "calibration stored with the index"
+    return (f"{name}: {calibration.method}, {calibration.n_same} known matches and {calibration.n_different} "
+            f"known non-matches")[:200], pairs
 
 
 def record_candidates(job: CorrelationJob, ranked: list[Ranked]) -> list[Candidate]:
