@@ -147,7 +147,8 @@ def _add_domain_commands() -> None:
 
 
 _add_domain_commands()
-OWN_COMMANDS = ("init", "create-unit", "create-user", "demo", "import-library", "documents-tick", "custody", "worker", "calibrate")
+OWN_COMMANDS = ("init", "create-unit", "create-user", "demo", "import-library", "documents-tick", "custody", "worker",
+                "calibrate")
 
 
 def init_app(app) -> None:  # type: ignore[no-untyped-def]
