@@ -89,3 +89,28 @@ def test_the_lead_report_downloads_from_the_link_route_and_not_for_another_unit(
     assert bench.cases[0].case_number in pdf_text(response.get_data())
     outsider = login_as(make_user(make_unit(), Role.EXAMINER))
     assert outsider.get(f"/comparisons/links/{link.id}/report.pdf").status_code == 404
+
+
+def test_a_pending_lead_prints_for_its_first_examiner_only_and_stays_blind_for_the_verifier(bench, scans,
+                                                                                           login_as) -> None:
+    services.add_entry(bench.casings[0], actor=bench.examiner, data=scans["F0000-S00"], filename="a.x3p")
+    query = services.add_entry(bench.casings[2], actor=bench.examiner, data=scans["F0000-S01"], filename="c.x3p")
+    db.session.commit()
+    jobs.run_queued()
+    db.session.expire_all()
+    candidate = services.candidates_of(services.latest_job(query))[0]
+    services.record_decision(candidate, examiner=bench.examiner, unit_id=bench.unit.id,
+                             conclusion="identification_lead", note="FIRST-EXAMINER-NOTE", password=PASSWORD)
+    db.session.commit()
+    url = f"/comparisons/candidates/{candidate.id}/lead-report.pdf"
+    text = pdf_text(login_as(bench.examiner).get(url).get_data())
+    assert "PENDING VERIFICATION" in text and "FIRST-EXAMINER-NOTE" in text
+    assert "Verifier (blind, independent): not recorded yet." in text
+    refused = login_as(bench.verifier).get(url)
+    assert refused.status_code == 409 and "FIRST-EXAMINER-NOTE" not in refused.get_data(as_text=True)
+    assert login_as(bench.qm).get(url).status_code == 409
+    services.record_decision(candidate, examiner=bench.verifier, unit_id=bench.unit.id,
+                             conclusion="identification_lead", note="", password=PASSWORD)
+    db.session.commit()
+    confirmed = login_as(bench.examiner).get(url)
+    assert confirmed.status_code == 409 and "print the report of link" in confirmed.get_data(as_text=True)
