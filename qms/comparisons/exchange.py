@@ -236,6 +236,10 @@ def export_entries(entries: list[BallisticEntry], *, unit: Unit, actor: User) ->
               "created_at": utcnow().strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
               "exporter": {"username": actor.username, "full_name": actor.full_name}}
     data = build_package([_entry_files(entry) for entry in entries], source=source, key=signing_key())
+    if len(data) > limits().max_bytes:  # a receiving server with the same limits would refuse it
+        raise ExchangeError(f"The package would be {len(data) / 1e6:.0f} MB, above the "
+                            f"{limits().max_bytes / 1e6:.0f} MB a server accepts: export the entries in several "
+                            "packages.")
     opened = open_package(data, is_trusted=lambda signer: True)  # read back what was signed, to record it
     package = _record_package(opened, direction=Direction.EXPORT, unit_id=unit.id, actor=actor, size=len(data))
     for entry in entries:

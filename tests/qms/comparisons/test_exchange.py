@@ -427,3 +427,9 @@ def test_partner_keys_page_adds_a_key_with_its_fingerprint_and_refuses_garbage(b
     examiner = login_as(bench.examiner)
     assert examiner.post("/comparisons/exchange/keys", data={"key-name": "y", "key-public_key": "00" * 32}
                          ).status_code == 403
+
+
+def test_an_export_larger_than_a_server_accepts_is_refused(bench, exported, app) -> None:
+    app.config["EXCHANGE_MAX_BYTES"] = len(exported.package) - 1
+    with pytest.raises(ExchangeError, match="export the entries in several packages"):
+        exchange.export_entries(exported.entries, unit=bench.unit, actor=bench.examiner)
