@@ -460,7 +460,8 @@ def linked_cases(case: Case) -> list[LinkedCase]:
     seen, frontier, found = {case.id}, [case.id], []
     while frontier:
         rows = list(db.session.scalars(select(CaseLink).where(or_(CaseLink.case_low_id.in_(frontier),
-                                                                  CaseLink.case_high_id.in_(frontier)))))
+                                                                  CaseLink.case_high_id.in_(frontier)))
+                                     .order_by(CaseLink.id)))
         frontier = []
         for link in rows:
             for entry in (link.entry_low, link.entry_high):

@@ -126,3 +126,26 @@ def test_a_unit_searches_only_its_own_entries(bench, scans, make_unit, make_user
     ranked = services.candidates_of(services.latest_job(query))
     assert ranked == []  # the mate exists, but in another unit's database
     assert foreign.index_entry_id not in {e.id for e in open_index(services.unit_index_path(bench.unit.id)).entries()}
+
+
+def test_linked_cases_follow_the_link_graph_and_name_the_firearms(bench, scans) -> None:
+    from qms.comparisons.models import CaseLink, Decision
+    from qms.evidence import custody
+
+    pistol = custody.register_item(bench.cases[2], actor=bench.csi, exhibit_number="2", item_type="firearm",
+                                   description="Pistol", make="Zastava", model="CZ 99")
+    entries = [_upload(bench, scans, n, name) for n, name in enumerate(["F0000-S00", "F0000-S01", "F0001-S00"])]
+    for low, high in ((entries[0], entries[1]), (entries[1], entries[2])):  # A-B and B-C: A reaches C
+        decisions = [Decision(unit_id=bench.unit.id, entry_low_id=low.id, entry_high_id=high.id, role=role,
+                              conclusion="identification_lead", examiner_id=examiner.id)
+                     for role, examiner in (("first", bench.examiner), ("verification", bench.verifier))]
+        db.session.add_all(decisions)
+        db.session.flush()
+        db.session.add(CaseLink(unit_id=bench.unit.id, entry_low_id=low.id, entry_high_id=high.id,
+                                case_low_id=low.case.id, case_high_id=high.case.id,
+                                first_decision_id=decisions[0].id, verification_id=decisions[1].id))
+    db.session.commit()
+    linked = services.linked_cases(bench.cases[0])
+    assert [lc.case.id for lc in linked] == [bench.cases[1].id, bench.cases[2].id]
+    assert linked[1].firearms == [pistol]
+    assert [lc.case.id for lc in services.linked_cases(bench.cases[1])] == [bench.cases[0].id, bench.cases[2].id]
