@@ -46,3 +46,15 @@ def test_a_manifest_without_known_matches_is_refused(bench, scans, tmp_path) -> 
     manifest.write_text("file,firearm\na.x3p,A\nb.x3p,B\n")
     with pytest.raises(ValueError, match="no two scans share a firearm"):
         fit_unit_calibration(bench.unit.id, manifest, name="x", executor=ThreadPoolExecutor(1))
+
+
+def test_the_calibrate_command_refuses_with_a_message(app, bench, scans, tmp_path) -> None:
+    manifest = tmp_path / "one.csv"
+    (tmp_path / "a.x3p").write_bytes(scans["F0000-S00"])
+    manifest.write_text("file,firearm\na.x3p,A\n")
+    runner = app.test_cli_runner()
+    unknown = runner.invoke(args=["calibrate", str(manifest), "--unit", "NOPE", "--name", "x"])
+    assert unknown.exit_code != 0 and "No unit with the code" in unknown.output
+    refused = runner.invoke(args=["calibrate", str(manifest), "--unit", bench.unit.code, "--name", "x"])
+    assert refused.exit_code != 0 and "fewer than two scans" in refused.output
+    assert open_index(services.unit_index_path(bench.unit.id)).calibration is None
