@@ -433,3 +433,13 @@ def test_an_export_larger_than_a_server_accepts_is_refused(bench, exported, app)
     app.config["EXCHANGE_MAX_BYTES"] = len(exported.package) - 1
     with pytest.raises(ExchangeError, match="export the entries in several packages"):
         exchange.export_entries(exported.entries, unit=bench.unit, actor=bench.examiner)
+
+
+def test_a_package_imported_through_the_page_lists_its_entries_and_origin(bench, crafted, login_as) -> None:
+    client = login_as(bench.examiner)
+    response = client.post("/comparisons/exchange/import", data={
+        "import-package": (io.BytesIO(crafted), "package.zip")}, content_type="multipart/form-data")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200 and "Imported 3 entries from Partner lab" in page
+    assert "P-2026/0 / 1" in page and hashlib.sha256(crafted).hexdigest() in page
+    assert len(services.open_unit_index(bench.unit.id)) == 3
