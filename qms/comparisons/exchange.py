@@ -16,6 +16,7 @@ fingerprint to compare with the partner's out of band. A revoked key is no longe
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import tempfile
@@ -48,6 +49,7 @@ EXCHANGERS = frozenset({Role.EXAMINER, Role.QUALITY_MANAGER})  # export and impo
 KEY_READERS = frozenset({Role.QUALITY_MANAGER, Role.ADMIN, Role.AUDITOR, Role.EXAMINER})
 KEY_KEEPERS = frozenset({Role.QUALITY_MANAGER, Role.ADMIN})  # decide whom the unit trusts
 ORIGINAL_TYPES = ("x3p", "png", "tiff", "jpeg")
+MAX_SETTINGS_CHARS = 16_000
 _TEXT_LIMITS = {"calibre": 40, "firearm_make": 80, "firearm_model": 80, "device": 120, "acquired_by": 120,
                 "custody_reference": 200}
 
@@ -335,8 +337,10 @@ def _check_entry(entry: EntryFiles) -> _Checked:
         raise ExchangeError(f"Entry {uuid}: its metadata names another entry.")
     for key in _TEXT_LIMITS:
         _text(meta, key, uuid)
-    if not isinstance(meta.get("settings", {}), dict):
-        raise ExchangeError(f"Entry {uuid}: settings must be a JSON object.")
+    settings = meta.get("settings", {})
+    if not isinstance(settings, dict) or len(json.dumps(settings)) > MAX_SETTINGS_CHARS:
+        raise ExchangeError(f"Entry {uuid}: settings must be a JSON object of at most {MAX_SETTINGS_CHARS:,} "
+                            "characters.")
     try:
         acquired_at = datetime.fromisoformat(str(meta.get("acquired_at", "")))
     except ValueError as error:

@@ -443,3 +443,41 @@ def test_a_package_imported_through_the_page_lists_its_entries_and_origin(bench,
     assert response.status_code == 200 and "Imported 3 entries from Partner lab" in page
     assert "P-2026/0 / 1" in page and hashlib.sha256(crafted).hexdigest() in page
     assert len(services.open_unit_index(bench.unit.id)) == 3
+
+
+def _with(entries: list[EntryFiles], **changes: object) -> list[EntryFiles]:
+    first = entries[0]
+    files = dict(first.files)
+    if "surface" in changes:
+        files["surface.x3p"] = changes.pop("surface")  # type: ignore[assignment]
+    return [EntryFiles(first.uuid, {**first.metadata, **changes}, files), *entries[1:]]
+
+
+@pytest.mark.parametrize(("change", "reason"), [
+    ({"calibre": "9" * 41}, "calibre is not a text of at most 40"),
+    ({"acquired_at": "yesterday"}, "acquired_at is not an ISO 8601 time"),
+    ({"settings": {"x": "y" * 20_000}}, "settings must be a JSON object"),
+    ({"processed_sha256": "0" * 64}, "does not match the processed SHA-256"),
+    ({"uuid": "another"}, "its metadata names another entry"),
+    ({"original": {"type": "exe"}}, "is not one of x3p"),
+], ids=["calibre", "time", "settings", "processed-hash", "uuid", "original-type"])
+def test_a_signed_package_with_bad_content_is_refused_whole(scans, server_key, make_unit, make_user, change,
+                                                             reason) -> None:
+    receiver = make_unit(code="RECV")
+    qm = make_user(receiver, Role.QUALITY_MANAGER)
+    package = _signed(_with(_crafted_entries(scans), **change), server_key[0])
+    before = _stored_counts(receiver.id)
+    with pytest.raises(ExchangeError, match=reason):
+        exchange.import_package(package, unit=receiver, actor=qm)
+    db.session.rollback()
+    assert _stored_counts(receiver.id) == before
+
+
+def test_a_surface_that_is_not_an_x3p_is_refused(scans, server_key, make_unit, make_user) -> None:
+    receiver = make_unit(code="RECV")
+    qm = make_user(receiver, Role.QUALITY_MANAGER)
+    junk = b"PK\x03\x04 not really a zip"
+    package = _signed(_with(_crafted_entries(scans), surface=junk, processed_sha256=hashlib.sha256(junk).hexdigest()),
+                      server_key[0])
+    with pytest.raises(ExchangeError, match="the surface is not a readable X3P file"):
+        exchange.import_package(package, unit=receiver, actor=qm)
