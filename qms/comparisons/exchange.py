@@ -146,16 +146,16 @@ def add_partner_key(*, unit_id: int, name: str, key_text: str, actor: User) -> P
         public_key = public_key_from_text(key_text)
     except ValueError as error:
         raise ExchangeError(str(error)[:1].upper() + str(error)[1:] + ".") from error
-    print_ = fingerprint(public_key)
-    if print_ == own_fingerprint():
+    key_fingerprint = fingerprint(public_key)
+    if key_fingerprint == own_fingerprint():
         raise ExchangeError("This is this server's own key: it is trusted already.")
     existing = db.session.scalar(select(PartnerKey).where(PartnerKey.unit_id == unit_id,
-                                                          PartnerKey.fingerprint == print_))
+                                                          PartnerKey.fingerprint == key_fingerprint))
     if existing is not None:
         raise ExchangeError(f"This key is already listed, as {existing.name!r}"
                             f"{' (revoked)' if not existing.active else ''}.")
     key = PartnerKey(unit_id=unit_id, name=name[:200], public_key=raw_public_key(public_key).hex(),
-                     fingerprint=print_, added_by_id=actor.id)
+                     fingerprint=key_fingerprint, added_by_id=actor.id)
     db.session.add(key)
     db.session.flush()
     return key

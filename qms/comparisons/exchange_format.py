@@ -35,7 +35,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
@@ -112,7 +112,7 @@ def public_key_from_text(text: str) -> Ed25519PublicKey:
         return Ed25519PublicKey.from_public_bytes(bytes.fromhex(text))
     try:
         key = serialization.load_pem_public_key(text.encode("ascii", "replace"))
-    except (ValueError, TypeError) as error:
+    except (ValueError, TypeError, UnsupportedAlgorithm) as error:
         raise ValueError("not a public key: paste the PEM block or the 64 hex digits of an Ed25519 key") from error
     if not isinstance(key, Ed25519PublicKey):
         raise ValueError("the key is not an Ed25519 public key")
