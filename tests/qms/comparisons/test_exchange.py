@@ -25,6 +25,7 @@ from qms.auth.models import Role, Unit, User
 from qms.comparisons import exchange, jobs, services
 from qms.comparisons.exchange import ExchangeError, PackageRefused
 from qms.comparisons.exchange_format import EntryFiles, build_package, public_key_pem
+from qms.comparisons.exchange_format import fingerprint as exchange_fingerprint
 from qms.comparisons.exchange_models import ExchangedEntry, ExchangePackage
 from qms.comparisons.models import BallisticEntry, CorrelationJob, DerivedObject
 from qms.extensions import db
@@ -392,6 +393,26 @@ def test_export_and_import_through_the_api(bench, exported, make_unit, make_user
     refused = client.post("/api/v1/comparisons/exchange/export", json={"entry_ids": ids},
                           headers={"Authorization": f"Bearer {token_b}"})
     assert refused.status_code == 400 and "do not exist in this unit" in refused.get_json()["message"]
+
+
+def test_partner_keys_through_the_api(bench, app) -> None:
+    _, token = auth_services.issue_token(bench.qm, unit_id=bench.unit.id, role=Role.QUALITY_MANAGER, name="k")
+    _, examiner_token = auth_services.issue_token(bench.examiner, unit_id=bench.unit.id, role=Role.EXAMINER, name="e")
+    db.session.commit()
+    client, headers = app.test_client(), {"Authorization": f"Bearer {token}"}
+    stranger = Ed25519PrivateKey.generate().public_key()
+    added = client.post("/api/v1/comparisons/exchange/keys", json={"name": "Partner", "public_key":
+                                                                   public_key_pem(stranger)}, headers=headers)
+    assert added.status_code == 201 and added.get_json()["fingerprint"] == exchange_fingerprint(stranger)
+    assert client.post("/api/v1/comparisons/exchange/keys", json={"name": "x", "public_key": "junk"},
+                       headers=headers).status_code == 400
+    assert client.post("/api/v1/comparisons/exchange/keys", json={"name": "y", "public_key": "00" * 32},
+                       headers={"Authorization": f"Bearer {examiner_token}"}).status_code == 403
+    key_id = added.get_json()["id"]
+    revoked = client.post("/api/v1/comparisons/exchange/keys/revoke", json={"key_id": key_id}, headers=headers)
+    assert revoked.status_code == 200 and revoked.get_json()["revoked_at"]
+    again = client.post("/api/v1/comparisons/exchange/keys/revoke", json={"key_id": key_id}, headers=headers)
+    assert again.status_code == 409 and "already revoked" in again.get_json()["message"]
 
 
 def test_the_export_page_records_the_export_in_the_trail(bench, scans, login_as) -> None:

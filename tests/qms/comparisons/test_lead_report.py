@@ -89,6 +89,13 @@ def test_the_lead_report_downloads_from_the_link_route_and_not_for_another_unit(
     assert bench.cases[0].case_number in pdf_text(response.get_data())
     outsider = login_as(make_user(make_unit(), Role.EXAMINER))
     assert outsider.get(f"/comparisons/links/{link.id}/report.pdf").status_code == 404
+    from qms.auth import services as auth_services
+
+    _, token = auth_services.issue_token(bench.qm, unit_id=bench.unit.id, role=Role.QUALITY_MANAGER, name="r")
+    db.session.commit()
+    api = login_as(bench.qm).get(f"/api/v1/comparisons/links/{link.id}/report.pdf",
+                                 headers={"Authorization": f"Bearer {token}"})
+    assert api.status_code == 200 and bench.cases[2].case_number in pdf_text(api.get_data())
 
 
 def test_a_pending_lead_prints_for_its_first_examiner_only_and_stays_blind_for_the_verifier(bench, scans,
