@@ -18,7 +18,7 @@ from typing import Any
 
 from ballistics import index as bindex
 from ballistics.evaluate import read_manifest
-from ballistics.scoring import cllr, fit_calibration, log10_lr
+from ballistics.scoring import Calibration, cllr, fit_calibration, log10_lr
 from ballistics.search import compare_entry
 from qms.comparisons import services
 from qms.db import utcnow
@@ -76,9 +76,20 @@ def fit_unit_calibration(unit_id: int, manifest: str | os.PathLike[str], *, name
                 scores.append(result["score"])
                 labels.append(rows[i][1] == rows[j][1])
     calibration = fit_calibration(scores, labels)
-    bindex.set_calibration(index, calibration)
     fitted = CalibrationSet(name=name, scans=len(rows), same_source_pairs=sum(labels),
                             different_source_pairs=len(labels) - sum(labels),
                             cllr=float(cllr(log10_lr(calibration, scores), labels)), fitted_at=utcnow().isoformat())
-    (index.path / SET_FILE).write_text(json.dumps(asdict(fitted), indent=2), encoding="utf-8")
+    install(index, calibration, fitted)
     return fitted
+
+
+def install(index: bindex.Index, calibration: Calibration, fitted: CalibrationSet) -> None:
+    """Store the calibration with the index and what it was fitted on beside it."""
+    bindex.set_calibration(index, calibration)
+    (index.path / SET_FILE).write_text(json.dumps(asdict(fitted), indent=2), encoding="utf-8")
+
+
+def settings_of(index: bindex.Index) -> dict[str, Any]:
+    """The index settings a calibration depends on, as plain JSON values."""
+    return json.loads(json.dumps({"store_factor": index.store_factor, "pixel_size_um": index.pixel_size * 1e6,
+                                  "cmc": asdict(index.cmc)}))

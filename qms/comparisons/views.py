@@ -6,6 +6,7 @@ from typing import Any
 from flask import Response, abort, flash, g, jsonify, redirect, render_template, request, url_for
 from wtforms.fields.choices import SelectChoice
 
+from ballistics.scoring import verbal_scale
 from qms.auth.permissions import requires
 from qms.comparisons import bp, explain, jobs, services
 from qms.comparisons.forms import DecisionForm, EntryForm
@@ -144,6 +145,7 @@ def _review(candidate: Candidate, form: DecisionForm | None = None, status: int 
                            previous=others[position - 1] if position > 0 else None,
                            next=others[position + 1] if position + 1 < len(others) else None,
                            views=views, unavailable=unavailable, pair=pair, form=form or DecisionForm(),
+                           verbal=verbal_scale(candidate.log10_lr) if candidate.log10_lr is not None else "",
                            can_act=_can_act()), status
 
 
