@@ -5,9 +5,11 @@ Server A (its own SQLite database and instance folder) holds N entries made from
 second database and instance) trusts A's key and imports the package: limits, every SHA-256, the
 canonical layout, the signature, decoding each surface, storing and indexing. Then the package with
 one flipped byte is imported again, to time a refusal. Figures are medians over the repeats.
+Finally the first few entries are searched on both servers and their rankings (entry uuids, order,
+scores) compared: they must be identical.
 
-    python bench/bench_exchange.py                 # 40 entries (the Fadul scans), 3 repeats
-    python bench/bench_exchange.py --entries 10 --repeats 1
+    python bench/bench_exchange.py                 # 40 entries (the Fadul scans), 3 repeats, 5 searches
+    python bench/bench_exchange.py --entries 10 --repeats 1 --searches 2
 """
 from __future__ import annotations
 
@@ -71,10 +73,18 @@ def _entries(count: int, unit, user):  # type: ignore[no-untyped-def]
     return entries
 
 
+def _ranking(entry):  # type: ignore[no-untyped-def]
+    from qms.comparisons import jobs, services
+
+    return [(r.rank, r.hit.entry_id, r.hit.score, r.hit.high_cmc)
+            for r in services.search_entry(entry, executor=jobs.search_executor())]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--entries", type=int, default=40)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--searches", type=int, default=5, help="entries searched on both servers")
     args = parser.parse_args()
     if not FADUL.is_dir():
         sys.exit(f"the Fadul scans are not at {FADUL}")
@@ -87,6 +97,7 @@ def main() -> None:
         with app_a.app_context():
             unit_a, user_a = _people("A")
             entries = _entries(args.entries, unit_a, user_a)
+            a_rankings = [_ranking(entry) for entry in entries[:args.searches]]
             public_pem = exchange.own_public_key()["pem"]
             exports = []
             for _ in range(args.repeats):
@@ -113,6 +124,7 @@ def main() -> None:
                 db.session.commit()
                 imports.append(time.perf_counter() - started)
                 assert len(outcome.imported) == args.entries
+            b_rankings = [_ranking(entry) for entry in outcome.imported[:args.searches]]
     size = len(package)
     print(f"entries per package        {args.entries}")
     print(f"package size               {size / 1e6:.1f} MB ({size / args.entries / 1e3:.0f} kB per entry, "
@@ -122,6 +134,9 @@ def main() -> None:
     print(f"import (check, store, index) {statistics.median(imports):.2f} s  "
           f"({statistics.median(imports) / args.entries * 1e3:.0f} ms per entry)")
     print(f"refusal of a flipped byte  {statistics.median(refusals) * 1e3:.0f} ms (nothing stored)")
+    same = sum(a == b for a, b in zip(a_rankings, b_rankings, strict=True))
+    print(f"identical rankings A vs B  {same} of {len(a_rankings)} searches "
+          f"(top {len(a_rankings[0]) if a_rankings else 0} candidates each)")
 
 
 if __name__ == "__main__":
