@@ -205,13 +205,13 @@ def _stage(job: CorrelationJob, stage: str, progress: int) -> None:
 
 
 @contextmanager
-def _heartbeat(job_id: int, worker: str) -> Iterator[None]:
+def heartbeat(job_id: int, worker: str) -> Iterator[None]:
     """Renew the lease while a long step runs (a plain UPDATE: the lease is bookkeeping, not a record)."""
     stop = threading.Event()
-    engine = db.engine
+    engine, every = db.engine, float(current_app.config.get("JOB_HEARTBEAT_SECONDS", HEARTBEAT_SECONDS))
 
     def beat() -> None:
-        while not stop.wait(HEARTBEAT_SECONDS):
+        while not stop.wait(every):
             table = CorrelationJob.__table__
             with engine.begin() as connection:
                 connection.execute(update(table).where(table.c.id == job_id, table.c.worker == worker)
@@ -248,7 +248,7 @@ def _run(job_id: int) -> CorrelationJob | None:
             job.entry.indexed_at = utcnow()
         timings["index_s"] = time.perf_counter() - started - timings["process_s"]
         _stage(job, "searching the index", 50)
-        with _heartbeat(job.id, job.worker):
+        with heartbeat(job.id, job.worker):
             ranked = services.search_entry(job.entry, surface=surface, executor=search_executor())
         timings["search_s"] = time.perf_counter() - started - timings["process_s"] - timings["index_s"]
         services.record_candidates(job, ranked)

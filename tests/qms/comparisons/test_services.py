@@ -149,3 +149,20 @@ def test_linked_cases_follow_the_link_graph_and_name_the_firearms(bench, scans) 
     assert [lc.case.id for lc in linked] == [bench.cases[1].id, bench.cases[2].id]
     assert linked[1].firearms == [pistol]
     assert [lc.case.id for lc in services.linked_cases(bench.cases[1])] == [bench.cases[0].id, bench.cases[2].id]
+
+
+def test_the_heartbeat_renews_the_lease_while_a_long_step_runs(app, bench, scans) -> None:
+    import time
+
+    entry = _upload(bench, scans, 0, "F0000-S00")
+    job = services.latest_job(entry)
+    _as_left_by(job, jobs.worker_name())
+    db.session.execute(db.update(CorrelationJob).where(CorrelationJob.id == job.id).values(
+        lease_until=utcnow() - timedelta(minutes=1)))
+    db.session.commit()
+    before = job.lease_until
+    app.config["JOB_HEARTBEAT_SECONDS"] = 0.05
+    with jobs.heartbeat(job.id, jobs.worker_name()):
+        time.sleep(0.5)
+    db.session.expire_all()
+    assert job.lease_until > before
