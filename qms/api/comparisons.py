@@ -15,7 +15,7 @@ from flask_smorest import Blueprint
 from qms.auth.permissions import Access
 from qms.comparisons import services
 from qms.comparisons.models import BallisticEntry, Candidate, Conclusion, CorrelationJob
-from qms.comparisons.services import EntryError
+from qms.comparisons.services import EntryError, SignatureRefused
 from qms.evidence.models import Item
 from qms.extensions import db
 from qms.transactions import mark_failed
@@ -126,7 +126,7 @@ def _get(model: type, record_id: int, what: str) -> Any:
 
 
 def _refuse(error: EntryError) -> Any:
-    if getattr(error, "keep_attempt", False):
+    if isinstance(error, SignatureRefused):
         # Answered without an error handler, so the failed password is committed for the throttle.
         response = jsonify(code=error.status, status="Refused", message=str(error))
         response.status_code = error.status

@@ -1,6 +1,8 @@
 """`qms worker`: runs the correlation jobs of the queue (and takes back those of a dead worker)."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 from flask import current_app
 from flask.cli import with_appcontext
@@ -24,3 +26,31 @@ def worker(workers: int) -> None:
         consumer.run()
     finally:
         jobs.shutdown_executor()
+
+
+@click.command("calibrate")
+@click.argument("manifest", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--unit", "unit_code", required=True, help="Code of the unit whose index gets the calibration.")
+@click.option("--name", required=True, help='The calibration set, e.g. "Fadul 2011, 40 Ruger P95 scans".')
+@click.option("--processes", default=0, type=int, help="Processes for the comparisons (default: every core).")
+@with_appcontext
+def calibrate(manifest: Path, unit_code: str, name: str, processes: int) -> None:
+    """Fit the unit's score-to-LR calibration on a known set (CSV with the columns file and firearm)."""
+    from sqlalchemy import select
+
+    from ballistics.search import local_executor
+    from qms.auth.models import Unit
+    from qms.comparisons.calibration import fit_unit_calibration
+    from qms.extensions import db
+
+    unit = db.session.scalar(select(Unit).where(Unit.code == unit_code.upper()))
+    if unit is None:
+        raise click.ClickException(f"No unit with the code {unit_code!r}.")
+    try:
+        with local_executor(processes or None) as pool:
+            fitted = fit_unit_calibration(unit.id, manifest, name=name, executor=pool)
+    except ValueError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"Calibration of {unit.code} fitted on {fitted.name}: {fitted.same_source_pairs} known matches, "
+               f"{fitted.different_source_pairs} known non-matches, Cllr {fitted.cllr:.3f}. "
+               "Searches from now on report likelihood ratios.")

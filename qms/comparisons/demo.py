@@ -2,10 +2,12 @@
 
 The two casings of case FC-2026/0147 get Fadul 2-1 and 3-1 (indexed at once); the test fire of the
 pistol gets Fadul 2-2, fired by the same slide as 2-1, and its job runs when `qms demo` starts its
-worker, so the examiner finds casing 2 ranked first. Skipped when the scans are not on this machine.
+worker, so the examiner finds casing 2 ranked first, with a likelihood ratio from the Fadul calibration
+fitted beforehand. Skipped when the scans are not on this machine.
 """
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +15,8 @@ from flask import current_app
 from sqlalchemy import select
 
 from qms.auth.models import Unit, User
-from qms.comparisons import services
+from ballistics.scoring import Calibration
+from qms.comparisons import calibration, demo_calibration, services
 from qms.comparisons.models import BallisticEntry
 from qms.evidence.demo import CASE_NUMBER
 from qms.evidence.models import Case, Item
@@ -43,4 +46,15 @@ def seed_comparisons(accounts: list[Any]) -> None:
                                    settings={"lateral resolution": "3.125 µm, processed to 6.25 µm"}, search=search)
         if not search:
             services.index_entry(entry, services.processed_surface(entry))
+    _install_calibration(unit.id)
     db.session.commit()
+
+
+def _install_calibration(unit_id: int) -> None:
+    """The Fadul calibration fitted beforehand (see demo_calibration), if the index settings still match."""
+    index = services.open_unit_index(unit_id)
+    if index.calibration is not None or calibration.settings_of(index) != demo_calibration.INDEX_SETTINGS:
+        return
+    fitted = calibration.CalibrationSet(**{**demo_calibration.SET,
+                                           "name": demo_calibration.SET["name"] + " (fitted beforehand)"})
+    calibration.install(index, Calibration.from_json(json.dumps(demo_calibration.CALIBRATION)), fitted)

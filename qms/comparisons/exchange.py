@@ -16,6 +16,7 @@ fingerprint to compare with the partner's out of band. A revoked key is no longe
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import tempfile
@@ -48,6 +49,7 @@ EXCHANGERS = frozenset({Role.EXAMINER, Role.QUALITY_MANAGER})  # export and impo
 KEY_READERS = frozenset({Role.QUALITY_MANAGER, Role.ADMIN, Role.AUDITOR, Role.EXAMINER})
 KEY_KEEPERS = frozenset({Role.QUALITY_MANAGER, Role.ADMIN})  # decide whom the unit trusts
 ORIGINAL_TYPES = ("x3p", "png", "tiff", "jpeg")
+MAX_SETTINGS_CHARS = 16_000
 _TEXT_LIMITS = {"calibre": 40, "firearm_make": 80, "firearm_model": 80, "device": 120, "acquired_by": 120,
                 "custody_reference": 200}
 
@@ -144,16 +146,16 @@ def add_partner_key(*, unit_id: int, name: str, key_text: str, actor: User) -> P
         public_key = public_key_from_text(key_text)
     except ValueError as error:
         raise ExchangeError(str(error)[:1].upper() + str(error)[1:] + ".") from error
-    print_ = fingerprint(public_key)
-    if print_ == own_fingerprint():
+    key_fingerprint = fingerprint(public_key)
+    if key_fingerprint == own_fingerprint():
         raise ExchangeError("This is this server's own key: it is trusted already.")
     existing = db.session.scalar(select(PartnerKey).where(PartnerKey.unit_id == unit_id,
-                                                          PartnerKey.fingerprint == print_))
+                                                          PartnerKey.fingerprint == key_fingerprint))
     if existing is not None:
         raise ExchangeError(f"This key is already listed, as {existing.name!r}"
                             f"{' (revoked)' if not existing.active else ''}.")
     key = PartnerKey(unit_id=unit_id, name=name[:200], public_key=raw_public_key(public_key).hex(),
-                     fingerprint=print_, added_by_id=actor.id)
+                     fingerprint=key_fingerprint, added_by_id=actor.id)
     db.session.add(key)
     db.session.flush()
     return key
@@ -236,6 +238,10 @@ def export_entries(entries: list[BallisticEntry], *, unit: Unit, actor: User) ->
               "created_at": utcnow().strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
               "exporter": {"username": actor.username, "full_name": actor.full_name}}
     data = build_package([_entry_files(entry) for entry in entries], source=source, key=signing_key())
+    if len(data) > limits().max_bytes:  # a receiving server with the same limits would refuse it
+        raise ExchangeError(f"The package would be {len(data) / 1e6:.0f} MB, above the "
+                            f"{limits().max_bytes / 1e6:.0f} MB a server accepts: export the entries in several "
+                            "packages.")
     opened = open_package(data, is_trusted=lambda signer: True)  # read back what was signed, to record it
     package = _record_package(opened, direction=Direction.EXPORT, unit_id=unit.id, actor=actor, size=len(data))
     for entry in entries:
@@ -331,8 +337,10 @@ def _check_entry(entry: EntryFiles) -> _Checked:
         raise ExchangeError(f"Entry {uuid}: its metadata names another entry.")
     for key in _TEXT_LIMITS:
         _text(meta, key, uuid)
-    if not isinstance(meta.get("settings", {}), dict):
-        raise ExchangeError(f"Entry {uuid}: settings must be a JSON object.")
+    settings = meta.get("settings", {})
+    if not isinstance(settings, dict) or len(json.dumps(settings)) > MAX_SETTINGS_CHARS:
+        raise ExchangeError(f"Entry {uuid}: settings must be a JSON object of at most {MAX_SETTINGS_CHARS:,} "
+                            "characters.")
     try:
         acquired_at = datetime.fromisoformat(str(meta.get("acquired_at", "")))
     except ValueError as error:

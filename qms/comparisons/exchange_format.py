@@ -35,7 +35,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
@@ -45,7 +45,8 @@ MANIFEST = "manifest.json"
 SIGNATURE = "signature"
 ENTRY_FILES = ("surface.x3p", "metadata.json")
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # fixed member dates: the manifest's created_at is the one that counts
-_SAFE_PATH = re.compile(r"^entries/(?:[0-9a-f]{32}|[0-9a-f-]{36})/(surface\.x3p|metadata\.json|original\.[a-z0-9]{1,8})$")
+_SAFE_PATH = re.compile(r"^entries/(?:[0-9a-f]{32}|[0-9a-f-]{36})/"
+                        r"(surface\.x3p|metadata\.json|original\.[a-z0-9]{1,8})$")
 _UUID = re.compile(r"^(?:[0-9a-f]{32}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$")  # hex or dashed
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 # What zipfile and zlib raise on damaged archives (as in ballistics.io).
@@ -111,7 +112,7 @@ def public_key_from_text(text: str) -> Ed25519PublicKey:
         return Ed25519PublicKey.from_public_bytes(bytes.fromhex(text))
     try:
         key = serialization.load_pem_public_key(text.encode("ascii", "replace"))
-    except (ValueError, TypeError) as error:
+    except (ValueError, TypeError, UnsupportedAlgorithm) as error:
         raise ValueError("not a public key: paste the PEM block or the 64 hex digits of an Ed25519 key") from error
     if not isinstance(key, Ed25519PublicKey):
         raise ValueError("the key is not an Ed25519 public key")
@@ -227,7 +228,8 @@ def _read_members(data: bytes, limits: Limits) -> dict[str, bytes]:
                     # cannot make this read more than was checked above.
                     members[info.filename] = member.read(info.file_size + 1)
             except _ZIP_ERRORS as error:
-                raise PackageRefused(f"The package is damaged: {info.filename[:120]} cannot be read ({error}).") from error
+                raise PackageRefused(f"The package is damaged: {info.filename[:120]} cannot be read "
+                                     f"({error}).") from error
     return members
 
 

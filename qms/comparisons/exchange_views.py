@@ -11,11 +11,12 @@ from qms.comparisons import bp, exchange, lead_report
 from qms.comparisons.exchange import ExchangeError, PackageRefused
 from qms.comparisons.exchange_forms import ExportForm, ImportForm, PartnerKeyForm, RevokeKeyForm
 from qms.comparisons.exchange_models import PartnerKey
-from qms.comparisons.models import CaseLink
+from qms.comparisons.models import Candidate, CaseLink
 from qms.extensions import db
 from qms.transactions import mark_failed
 
-READ, EXCHANGERS, KEY_READERS, KEY_KEEPERS = exchange.READ, exchange.EXCHANGERS, exchange.KEY_READERS, exchange.KEY_KEEPERS
+READ, EXCHANGERS = exchange.READ, exchange.EXCHANGERS
+KEY_READERS, KEY_KEEPERS = exchange.KEY_READERS, exchange.KEY_KEEPERS
 
 
 def _exchange_page(*, status: int = 200, export_form: ExportForm | None = None,
@@ -130,3 +131,18 @@ def lead_report_pdf(link_id: int):  # type: ignore[no-untyped-def]
     pdf = lead_report.lead_report_pdf(link, printed_by=g.qms_user)
     return Response(pdf, mimetype="application/pdf",
                     headers={"Content-Disposition": f"attachment; filename=lead-report-{link.id}.pdf"})
+
+
+@bp.get("/comparisons/candidates/<int:candidate_id>/lead-report.pdf")
+@requires(READ)
+def pending_report_pdf(candidate_id: int):  # type: ignore[no-untyped-def]
+    candidate = exchange.scoped_get(Candidate, candidate_id)
+    if candidate is None:
+        abort(404, description="No such candidate.")
+    try:
+        pdf = lead_report.pending_report_pdf(candidate, printed_by=g.qms_user, unit_id=g.qms_unit_id)
+    except lead_report.ReportRefused as error:
+        mark_failed()
+        abort(error.status, description=str(error))
+    return Response(pdf, mimetype="application/pdf",
+                    headers={"Content-Disposition": f"attachment; filename=pending-lead-{candidate.id}.pdf"})

@@ -6,6 +6,7 @@ compared), kept as derived objects that name their source entry's processed surf
 from __future__ import annotations
 
 import cv2
+from sqlalchemy.exc import IntegrityError
 import numpy as np
 
 from ballistics import index as bindex
@@ -67,13 +68,14 @@ def ensure_views(candidate: Candidate, query: BallisticEntry) -> dict[str, Deriv
     parameters = {"angle_deg": result.alignment.angle_deg, "dx": result.alignment.dx, "dy": result.alignment.dy,
                   "score": result.score, "pixel_size_um": index.stored_pixel_size * 1e6}
     store = object_store()
-    for kind, data in images.items():
-        if kind.value in existing:
-            continue
-        existing[kind.value] = DerivedObject(
-            unit_id=query.unit_id, entry_id=query.id, candidate_id=candidate.id, kind=kind.value,
-            sha256=store.put(data), media_type="image/png", source_sha256=query.processed_sha256 or query.original_sha256,
-            parameters=parameters)
-        db.session.add(existing[kind.value])
-    db.session.flush()
-    return existing
+    try:
+        with db.session.begin_nested():
+            for kind, data in images.items():
+                if kind.value not in existing:
+                    db.session.add(DerivedObject(
+                        unit_id=query.unit_id, entry_id=query.id, candidate_id=candidate.id, kind=kind.value,
+                        sha256=store.put(data), media_type="image/png",
+                        source_sha256=query.processed_sha256 or query.original_sha256, parameters=parameters))
+    except IntegrityError:  # another request made them at the same moment: theirs are as good
+        pass
+    return views_of(candidate)

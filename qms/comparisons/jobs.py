@@ -140,9 +140,30 @@ def _alive_here(worker: str) -> bool | None:
     return True
 
 
+@contextmanager
+def _as_worker() -> Iterator[None]:
+    """Trail rows written meanwhile name the worker; the session's previous actor is restored after."""
+    previous = db.session.info.get("audit_actor")
+    set_actor(db.session, user_id=None, username="qms-worker", unit_id=None)
+    try:
+        yield
+    finally:
+        if previous is None:
+            db.session.info.pop("audit_actor", None)
+        else:
+            db.session.info["audit_actor"] = previous
+
+
 def recover() -> list[int]:
     """Put back every job left queued, or running under a dead worker or an expired lease; their ids."""
-    set_actor(db.session, user_id=None, username="qms-worker", unit_id=None)
+    with _as_worker():
+        back = _put_back()
+    for job_id in back:
+        enqueue(job_id)
+    return back
+
+
+def _put_back() -> list[int]:
     now = utcnow()
     stmt = select(CorrelationJob).where(CorrelationJob.state.in_([JobState.QUEUED.value, JobState.RUNNING.value]))
     back = []
@@ -155,8 +176,6 @@ def recover() -> list[int]:
                 job.state, job.stage, job.lease_until = JobState.QUEUED.value, "waiting for a worker (resumed)", None
         back.append(job.id)
     db.session.commit()
-    for job_id in back:
-        enqueue(job_id)
     return back
 
 
@@ -186,13 +205,13 @@ def _stage(job: CorrelationJob, stage: str, progress: int) -> None:
 
 
 @contextmanager
-def _heartbeat(job_id: int, worker: str) -> Iterator[None]:
+def heartbeat(job_id: int, worker: str) -> Iterator[None]:
     """Renew the lease while a long step runs (a plain UPDATE: the lease is bookkeeping, not a record)."""
     stop = threading.Event()
-    engine = db.engine
+    engine, every = db.engine, float(current_app.config.get("JOB_HEARTBEAT_SECONDS", HEARTBEAT_SECONDS))
 
     def beat() -> None:
-        while not stop.wait(HEARTBEAT_SECONDS):
+        while not stop.wait(every):
             table = CorrelationJob.__table__
             with engine.begin() as connection:
                 connection.execute(update(table).where(table.c.id == job_id, table.c.worker == worker)
@@ -209,9 +228,13 @@ def _heartbeat(job_id: int, worker: str) -> Iterator[None]:
 
 def run_job(job_id: int) -> CorrelationJob | None:
     """Process, index and search one job's entry, if this worker can claim it."""
+    with _as_worker():
+        return _run(job_id)
+
+
+def _run(job_id: int) -> CorrelationJob | None:
     from qms.comparisons import services
 
-    set_actor(db.session, user_id=None, username="qms-worker", unit_id=None)
     job = claim(job_id)
     if job is None:
         return None
@@ -225,7 +248,7 @@ def run_job(job_id: int) -> CorrelationJob | None:
             job.entry.indexed_at = utcnow()
         timings["index_s"] = time.perf_counter() - started - timings["process_s"]
         _stage(job, "searching the index", 50)
-        with _heartbeat(job.id, job.worker):
+        with heartbeat(job.id, job.worker):
             ranked = services.search_entry(job.entry, surface=surface, executor=search_executor())
         timings["search_s"] = time.perf_counter() - started - timings["process_s"] - timings["index_s"]
         services.record_candidates(job, ranked)

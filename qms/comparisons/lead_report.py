@@ -1,4 +1,8 @@
-"""The lead report: one PDF an investigator can act on for a confirmed link between two entries.
+"""The lead report: one PDF an investigator can act on for a link between two entries.
+
+A confirmed link (first decision and blind verification both "identification lead") gets the
+report; a lead still waiting for its verification gets the same report marked PENDING, printed
+only by its first examiner (the verifier must stay blind).
 
 It names both cases and items, shows the review images (the two aligned surfaces, the overlay and
 the CMC cell map, embedded as data: URIs so the sandboxed renderer fetches nothing), the scores
@@ -11,9 +15,11 @@ import base64
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import select
+
 from qms.auth.models import User
-from qms.comparisons import explain
-from qms.comparisons.models import BallisticEntry, Candidate, CaseLink, DerivedKind
+from qms.comparisons import explain, services
+from qms.comparisons.models import BallisticEntry, Candidate, CaseLink, Conclusion, Decision, DerivedKind
 from qms.db import utcnow
 from qms.evidence import services as evidence
 from qms.evidence.checkpoints import write_checkpoint
@@ -68,10 +74,10 @@ def _side(role: str, entry: BallisticEntry) -> Side:
     return Side(role, entry, item, _custody(item) if item is not None else None)
 
 
-def _candidate_of(link: CaseLink) -> Candidate | None:
-    if link.first_decision.candidate_id is not None:
-        return db.session.get(Candidate, link.first_decision.candidate_id)
-    return None
+def _candidate_of(decision: Decision) -> Candidate | None:
+    if decision.candidate_id is None:
+        return None
+    return db.session.scalar(select(Candidate).where(Candidate.id == decision.candidate_id))
 
 
 def _images(candidate: Candidate | None) -> tuple[list[Image], str]:
@@ -89,26 +95,59 @@ def _images(candidate: Candidate | None) -> tuple[list[Image], str]:
     return images, ""
 
 
-def _ordered(link: CaseLink, candidate: Candidate | None) -> tuple[Side, Side]:
-    """Query first, candidate second, when the link came from a search; else the stored order."""
-    query_id = candidate.job.entry_id if candidate is not None else link.entry_low_id
-    first, second = ((link.entry_low, link.entry_high) if link.entry_low_id == query_id
-                     else (link.entry_high, link.entry_low))
+def _ordered(low: BallisticEntry, high: BallisticEntry, candidate: Candidate | None) -> tuple[Side, Side]:
+    """Query first, candidate second, when the decision came from a search; else the stored order."""
+    query_id = candidate.job.entry_id if candidate is not None else low.id
+    first, second = (low, high) if low.id == query_id else (high, low)
     return _side("Query", first), _side("Candidate", second)
 
 
-def report_context(link: CaseLink) -> dict[str, Any]:
-    """Everything the template shows, gathered in one place (also handy to test without a PDF)."""
-    candidate = _candidate_of(link)
-    query, other = _ordered(link, candidate)
+def _context(low: BallisticEntry, high: BallisticEntry, first: Decision, verification: Decision | None,
+             link: CaseLink | None) -> dict[str, Any]:
+    candidate = _candidate_of(first)
+    query, other = _ordered(low, high, candidate)
     images, images_note = _images(candidate)
     return {"link": link, "candidate": candidate, "sides": [query, other], "images": images,
-            "images_note": images_note, "first": link.first_decision, "verification": link.verification}
+            "images_note": images_note, "first": first, "verification": verification}
+
+
+def report_context(link: CaseLink) -> dict[str, Any]:
+    """Everything the template shows for a confirmed link (also handy to test without a PDF)."""
+    return _context(link.entry_low, link.entry_high, link.first_decision, link.verification, link)
+
+
+def _render(context: dict[str, Any], *, printed_by: User, what: str) -> bytes:
+    checkpoint = write_checkpoint(db.session, reason=f"lead report of {what} by {printed_by.username}")
+    return render_pdf("comparisons/lead_report_pdf.html", printed_at=utcnow(), printed_by=printed_by,
+                      checkpoint=checkpoint, **context)
 
 
 def lead_report_pdf(link: CaseLink, *, printed_by: User) -> bytes:
     """The lead report of a confirmed link, as PDF bytes; like every export, it signs a custody checkpoint first."""
-    checkpoint = write_checkpoint(db.session, reason=f"lead report of link {link.id} by {printed_by.username}")
-    return render_pdf("comparisons/lead_report_pdf.html", printed_at=utcnow(), printed_by=printed_by,
-                      checkpoint=checkpoint, **report_context(link))
+    return _render(report_context(link), printed_by=printed_by, what=f"link {link.id}")
 
+
+class ReportRefused(ValueError):
+    """No lead report for this pair now; the message says why."""
+
+    status = 409
+
+
+def pending_report_pdf(candidate: Candidate, *, printed_by: User, unit_id: int) -> bytes:
+    """The report of a lead still waiting for its blind verification, marked as pending.
+
+    Only the first examiner may print it: anyone else could be the verifier, who must not see the
+    first decision before recording their own (the same rule as the review page).
+    """
+    if candidate.entry_id is None:
+        raise ReportRefused("This candidate has no entry record here.")
+    view = services.pair_view(candidate.job.entry_id, candidate.entry_id, printed_by, unit_id)
+    if view.link is not None:
+        raise ReportRefused(f"This lead is confirmed: print the report of link {view.link.id}.")
+    if view.first is None or view.first.examiner_id != printed_by.id:
+        raise ReportRefused("Only the examiner who recorded the lead may print it before the blind verification.")
+    if view.first.conclusion != Conclusion.IDENTIFICATION_LEAD.value:
+        raise ReportRefused(f"The decision on this pair is {view.first.conclusion_label.lower()}, not a lead.")
+    low, high = sorted((candidate.job.entry, candidate.entry), key=lambda entry: entry.id)
+    return _render(_context(low, high, view.first, view.verification, None), printed_by=printed_by,
+                   what=f"pending lead on candidate {candidate.id}")

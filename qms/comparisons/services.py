@@ -22,6 +22,7 @@ from typing import Any
 
 from flask import current_app
 from sqlalchemy import or_, select, tuple_
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from ballistics import index as bindex
@@ -60,11 +61,16 @@ class DecisionConflict(DecisionError):
     status = 409
 
 
+class SignatureRefused(DecisionError):
+    """Wrong password or throttled: nothing is recorded, but the failed attempt is kept for the throttle."""
+
+
 # --- the unit's index --------------------------------------------------------------------------------
 
 def unit_index_path(unit_id: int, kind: str = SurfaceKind.TOPOGRAPHY.value) -> Path:
     """Directory of a unit's search index for one kind of surface (under the instance folder)."""
-    root = current_app.config.get("BALLISTIC_INDEX_ROOT") or Path(current_app.config["INSTANCE_PATH"]) / "ballistic-index"
+    default = Path(current_app.config["INSTANCE_PATH"]) / "ballistic-index"
+    root = current_app.config.get("BALLISTIC_INDEX_ROOT") or default
     return Path(root) / f"unit-{unit_id}" / kind
 
 
@@ -151,7 +157,8 @@ def add_entry(item: Item, *, actor: User, data: bytes, filename: str, calibre: s
     firearm = item.parent_item if item.parent_item is not None and item.parent_item.item_type == "firearm" else None
     digest = object_store().put(data)
     entry = BallisticEntry(
-        unit_id=item.unit_id, item_id=item.id, calibre=(calibre or item.calibre or (firearm.calibre if firearm else ""))[:40],
+        unit_id=item.unit_id, item_id=item.id,
+        calibre=(calibre or item.calibre or (firearm.calibre if firearm else ""))[:40],
         firearm_make=(firearm_make or (firearm.make if firearm else ""))[:80],
         firearm_model=(firearm_model or (firearm.model if firearm else ""))[:80], device=(device or "")[:120],
         settings={**(settings or {}), **({"reader_notes": notes} if notes else {})},
@@ -170,7 +177,8 @@ def enqueue_correlation(entry: BallisticEntry, *, requested_by: User | None = No
     """A correlation job for the entry, handed to the queue once the transaction commits."""
     from qms.comparisons import jobs
 
-    job = CorrelationJob(unit_id=entry.unit_id, entry_id=entry.id, requested_by_id=requested_by.id if requested_by else None)
+    job = CorrelationJob(unit_id=entry.unit_id, entry_id=entry.id,
+                         requested_by_id=requested_by.id if requested_by else None)
     db.session.add(job)
     db.session.flush()
     jobs.enqueue_after_commit(db.session, job.id)
@@ -187,16 +195,8 @@ def processed_surface(entry: BallisticEntry) -> Surface:
     """The entry's processed surface at the index resolution; computed once and kept as a derived X3P."""
     store = object_store()
     if entry.processed_sha256:
-        return _read_bytes(store.get(entry.processed_sha256), processed=True)
-    surface = _read_bytes(original_bytes(entry), pixel_size=entry.pixel_size_um * 1e-6)
-    try:
-        surface = preprocess(surface)
-        parameters: dict[str, Any] = {"preprocess": "ballistics.preprocess defaults"}
-    except AlreadyProcessedError:
-        parameters = {"preprocess": "none: the upload is already processed"}
-    if abs(surface.pixel_size - INDEX_PIXEL_SIZE) > INDEX_PIXEL_SIZE * 1e-3:
-        surface = resample(surface, pixel_size=INDEX_PIXEL_SIZE)
-        parameters["resampled_to_um"] = INDEX_PIXEL_SIZE * 1e6
+        return read_scan(store.get(entry.processed_sha256), processed=True)
+    surface, parameters = prepared_for_index(read_scan(original_bytes(entry), pixel_size=entry.pixel_size_um * 1e-6))
     with tempfile.TemporaryDirectory() as folder:
         data = write_x3p(surface, Path(folder) / "processed.x3p").read_bytes()
     digest = store.put(data)
@@ -208,7 +208,21 @@ def processed_surface(entry: BallisticEntry) -> Surface:
     return surface
 
 
-def _read_bytes(data: bytes, **options: Any) -> Surface:
+def prepared_for_index(surface: Surface) -> tuple[Surface, dict[str, Any]]:
+    """A scan processed (unless it already is) and at the index's pixel size, with what was done."""
+    try:
+        surface = preprocess(surface)
+        parameters: dict[str, Any] = {"preprocess": "ballistics.preprocess defaults"}
+    except AlreadyProcessedError:
+        parameters = {"preprocess": "none: the upload is already processed"}
+    if abs(surface.pixel_size - INDEX_PIXEL_SIZE) > INDEX_PIXEL_SIZE * 1e-3:
+        surface = resample(surface, pixel_size=INDEX_PIXEL_SIZE)
+        parameters["resampled_to_um"] = INDEX_PIXEL_SIZE * 1e6
+    return surface, parameters
+
+
+def read_scan(data: bytes, **options: Any) -> Surface:
+    """A stored scan's bytes as a surface (`ballistics.io.read_surface` reads files)."""
     with tempfile.TemporaryDirectory() as folder, warnings.catch_warnings():
         warnings.simplefilter("ignore", SurfaceWarning)
         path = Path(folder) / "surface"
@@ -239,12 +253,17 @@ def search_entry(entry: BallisticEntry, *, top: int = TOP, shortlist: int = DEFA
 
 
 def calibration_of(unit_id: int, kind: str) -> tuple[str, int | None]:
-    """Name and size of the calibration stored with the unit's index, or ("", None)."""
+    """Name and size (pairs) of the calibration stored with the unit's index, or ("", None)."""
+    from qms.comparisons.calibration import describe
+
     calibration = open_unit_index(unit_id, kind).calibration
     if calibration is None:
         return "", None
-    return (f"{calibration.method} on {calibration.n_same} known matches and {calibration.n_different} known "
-            f"non-matches", calibration.n_same + calibration.n_different)
+    known = describe(unit_id, kind)
+    pairs = calibration.n_same + calibration.n_different
+    name = known.name if known else "calibration stored with the index"
+    return (f"{name}: {calibration.method}, {calibration.n_same} known matches and {calibration.n_different} "
+            f"known non-matches")[:200], pairs
 
 
 def record_candidates(job: CorrelationJob, ranked: list[Ranked]) -> list[Candidate]:
@@ -378,12 +397,8 @@ def record_decision(candidate: Candidate, *, examiner: User, unit_id: int, concl
     db.session.add(decision)
     try:
         db.session.flush()
-    except Exception as error:  # the unique pair-and-role constraint: someone decided meanwhile
-        from sqlalchemy.exc import IntegrityError
-
-        if isinstance(error, IntegrityError):
-            raise DecisionConflict("Another examiner recorded this decision at the same time. Reload the page.") from error
-        raise
+    except IntegrityError as error:  # the unique pair-and-role constraint: someone decided meanwhile
+        raise DecisionConflict("Another examiner recorded this decision at the same time. Reload the page.") from error
     if decision.role == DecisionRole.VERIFICATION.value:
         _link_if_confirmed(low, high)
     return decision
@@ -403,9 +418,8 @@ def _confirm_password(examiner: User, password: str, unit_id: int) -> None:
     try:
         user = custody.authenticate_party(examiner.username, password, unit_id=unit_id, what="examiner")
     except (custody.AuthenticationFailed, custody.Throttled) as error:
-        failure = DecisionError(str(error).replace("Nothing was recorded.", "Your decision was not recorded."))
+        failure = SignatureRefused(str(error).replace("Nothing was recorded.", "Your decision was not recorded."))
         failure.status = error.status
-        failure.keep_attempt = True  # type: ignore[attr-defined]
         raise failure from None
     except custody.CustodyError as error:
         raise DecisionError(str(error)) from None
@@ -446,7 +460,8 @@ def linked_cases(case: Case) -> list[LinkedCase]:
     seen, frontier, found = {case.id}, [case.id], []
     while frontier:
         rows = list(db.session.scalars(select(CaseLink).where(or_(CaseLink.case_low_id.in_(frontier),
-                                                                  CaseLink.case_high_id.in_(frontier)))))
+                                                                  CaseLink.case_high_id.in_(frontier)))
+                                     .order_by(CaseLink.id)))
         frontier = []
         for link in rows:
             for entry in (link.entry_low, link.entry_high):

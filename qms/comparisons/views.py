@@ -6,11 +6,12 @@ from typing import Any
 from flask import Response, abort, flash, g, jsonify, redirect, render_template, request, url_for
 from wtforms.fields.choices import SelectChoice
 
+from ballistics.scoring import verbal_scale
 from qms.auth.permissions import requires
 from qms.comparisons import bp, explain, jobs, services
 from qms.comparisons.forms import DecisionForm, EntryForm
 from qms.comparisons.models import BallisticEntry, Candidate, CorrelationJob, DerivedObject
-from qms.comparisons.services import EntryError
+from qms.comparisons.services import EntryError, SignatureRefused
 from qms.evidence.models import Item
 from qms.extensions import db
 from qms.storage import ObjectCorrupted, ObjectMissing
@@ -144,6 +145,7 @@ def _review(candidate: Candidate, form: DecisionForm | None = None, status: int 
                            previous=others[position - 1] if position > 0 else None,
                            next=others[position + 1] if position + 1 < len(others) else None,
                            views=views, unavailable=unavailable, pair=pair, form=form or DecisionForm(),
+                           verbal=verbal_scale(candidate.log10_lr) if candidate.log10_lr is not None else "",
                            can_act=_can_act()), status
 
 
@@ -181,19 +183,16 @@ def decide(candidate_id: int):  # type: ignore[no-untyped-def]
         decision = services.record_decision(candidate, examiner=g.qms_user, unit_id=g.qms_unit_id,
                                             conclusion=form.conclusion.data, note=form.note.data or "",
                                             password=form.password.data)
-    except EntryError as error:
-        if not getattr(error, "keep_attempt", False):
-            mark_failed()  # a wrong password is kept (the login throttle counts it); nothing else is
+    except SignatureRefused as error:  # not rolled back: the failed attempt is kept for the login throttle
         flash(str(error), "error")
-        return _review(candidate, form, error.status) if not getattr(error, "keep_attempt", False) \
-            else _review_keeping_attempt(candidate, form, error.status)
+        page, _ = _review(candidate, form)
+        return page, error.status
+    except EntryError as error:
+        mark_failed()
+        flash(str(error), "error")
+        return _review(candidate, form, error.status)
     flash(f"Decision recorded: {decision.conclusion_label.lower()}.", "success")
     return redirect(url_for("comparisons.review", candidate_id=candidate.id))
-
-
-def _review_keeping_attempt(candidate: Candidate, form: DecisionForm, status: int):  # type: ignore[no-untyped-def]
-    page, _ = _review(candidate, form)
-    return page, status
 
 
 @bp.get("/comparisons/verification")

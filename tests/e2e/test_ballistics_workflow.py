@@ -106,7 +106,8 @@ def test_two_scans_of_one_firearm_become_a_verified_link(browser_session) -> Non
     assert top.evaluate("e => e.style.opacity") == "0.2"
     for image in page.locator("main img").all():
         assert image.evaluate("e => e.complete && e.naturalWidth > 0"), image.get_attribute("src")
-    expect(page.locator("#lr")).to_contain_text("calibration")
+    expect(page.locator("#lr")).to_contain_text("log10 LR")  # the demo's Fadul calibration
+    expect(page.locator("#lr")).to_contain_text("Fadul 2011")
     review_url = page.url
     browser_session.shot("review")
     _decide(page, "Identification lead", NOTE, accounts["examiner"])

@@ -5,14 +5,17 @@ application with its own SQLite database, instance folder, object store, index a
 """
 from __future__ import annotations
 
+import hashlib
 import io
 import shutil
+import uuid
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from flask import Flask, current_app
 
@@ -22,12 +25,55 @@ from qms.auth.models import Role, Unit, User
 from qms.comparisons import exchange, jobs, services
 from qms.comparisons.exchange import ExchangeError, PackageRefused
 from qms.comparisons.exchange_format import EntryFiles, build_package, public_key_pem
+from qms.comparisons.exchange_format import fingerprint as exchange_fingerprint
 from qms.comparisons.exchange_models import ExchangedEntry, ExchangePackage
 from qms.comparisons.models import BallisticEntry, CorrelationJob, DerivedObject
 from qms.extensions import db
 from tests.conftest import PASSWORD, _base_config, _migrate
 
 SCANS = [(0, "F0000-S00"), (1, "F0001-S00"), (2, "F0000-S01")]
+
+
+@pytest.fixture(scope="session")
+def server_key(tmp_path_factory: pytest.TempPathFactory) -> tuple[Ed25519PrivateKey, Path]:
+    """One exchange key for the session's servers, so packages built once are this server's own."""
+    key = Ed25519PrivateKey.generate()
+    path = tmp_path_factory.mktemp("keys") / "exchange-ed25519.pem"
+    path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                       serialization.NoEncryption()))
+    return key, path
+
+
+@pytest.fixture()
+def app_config(app_config, server_key):  # type: ignore[no-untyped-def]
+    return {**app_config, "EXCHANGE_KEY": str(server_key[1])}
+
+
+def _crafted_entries(scans: dict[str, bytes]) -> list[EntryFiles]:
+    """Three entries as another unit would package them: the synthetic scans are processed already."""
+    entries = []
+    for casing, name in SCANS:
+        data = scans[name]
+        digest = hashlib.sha256(data).hexdigest()
+        metadata = {"uuid": uuid.uuid5(uuid.NAMESPACE_URL, name).hex, "calibre": "9x19 mm", "firearm_make": "",
+                    "firearm_model": "", "device": "synthetic", "settings": {}, "acquired_by": "Partner Examiner",
+                    "acquired_at": "2026-11-30T10:00:00+00:00", "kind": "topography", "pixel_size_um": 6.25,
+                    "original": {"name": f"{name}.x3p", "sha256": digest, "size": len(data), "type": "x3p"},
+                    "processed_sha256": digest, "custody_reference": f"P-2026/{casing} / 1"}
+        entries.append(EntryFiles(metadata["uuid"], metadata, {"surface.x3p": data, "original.x3p": data}))
+    return entries
+
+
+def _signed(entries: list[EntryFiles], key: Ed25519PrivateKey) -> bytes:
+    source = {"unit": {"code": "PARTNER", "name": "Partner lab"}, "server_id": "partner-server",
+              "created_at": "2026-11-30T12:00:00.000000Z", "exporter": {"username": "p", "full_name": "Partner"}}
+    return build_package(entries, source=source, key=key)
+
+
+@pytest.fixture(scope="session")
+def crafted(scans, server_key) -> bytes:  # type: ignore[no-untyped-def]
+    """A package of three entries signed with this server's key, built once for the session."""
+    return _signed(_crafted_entries(scans), server_key[0])
 
 
 @dataclass
@@ -107,7 +153,8 @@ def test_a_package_imported_on_a_second_server_gives_identical_search_results(be
     assert a_rankings[exported.entries[2].index_entry_id][0][1] == exported.entries[0].index_entry_id  # mate first
     a_fingerprint = exchange.own_public_key()
     # Read on server A now: inside server B's context these objects would reload from B's database.
-    code_a, label_a, original_a = bench.unit.code, exported.entries[0].label, services.original_bytes(exported.entries[0])
+    code_a, label_a = bench.unit.code, exported.entries[0].label
+    original_a = services.original_bytes(exported.entries[0])
     mate_uuid = exported.entries[0].index_entry_id
     with server_b.app_context():
         unit_b, examiner_b = _unit_and_examiner("SRV-B")
@@ -190,14 +237,14 @@ def _member(package: bytes, suffix: str) -> str:
     return next(n for n in zipfile.ZipFile(io.BytesIO(package)).namelist() if n.endswith(suffix))
 
 
-def test_rewriting_an_unchanged_package_gives_the_same_bytes(exported) -> None:
+def test_rewriting_an_unchanged_package_gives_the_same_bytes(crafted) -> None:
     """The guard for the tests below: they change content only, never the zip layout."""
-    source = zipfile.ZipFile(io.BytesIO(exported.package))
+    source = zipfile.ZipFile(io.BytesIO(crafted))
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as target:
         for info in source.infolist():
             target.writestr(info, source.read(info))
-    assert buffer.getvalue() == exported.package
+    assert buffer.getvalue() == crafted
 
 
 @pytest.mark.parametrize(("suffix", "offset", "reason"), [
@@ -207,11 +254,13 @@ def test_rewriting_an_unchanged_package_gives_the_same_bytes(exported) -> None:
     ("metadata.json", 40, "SHA-256 of entries/.*/metadata.json does not match"),
     ("signature", 3, "signature does not match its manifest"),
 ], ids=["manifest", "surface", "original", "metadata", "signature"])
-def test_a_changed_byte_in_any_file_is_refused_and_nothing_is_stored(exported, make_unit, make_user, suffix, offset,
+def test_a_changed_byte_in_any_file_is_refused_and_nothing_is_stored(crafted, make_unit, make_user, suffix, offset,
                                                                      reason) -> None:
     receiver = make_unit(code="RECV")
     qm = make_user(receiver, Role.QUALITY_MANAGER)
-    tampered = _rewritten(exported.package, _member(exported.package, suffix), offset)
+    assert len(exchange.import_package(crafted, unit=make_unit(code="CONTROL"), actor=qm).imported) == 3
+    db.session.commit()  # the untouched package is accepted: only the changed byte makes the difference
+    tampered = _rewritten(crafted, _member(crafted, suffix), offset)
     before = _stored_counts(receiver.id)
     with pytest.raises(PackageRefused, match=reason):
         exchange.import_package(tampered, unit=receiver, actor=qm)
@@ -219,15 +268,15 @@ def test_a_changed_byte_in_any_file_is_refused_and_nothing_is_stored(exported, m
     assert _stored_counts(receiver.id) == before
 
 
-def test_a_flipped_byte_anywhere_in_the_zip_is_refused_through_the_page(exported, make_unit, make_user,
+def test_a_flipped_byte_anywhere_in_the_zip_is_refused_through_the_page(crafted, make_unit, make_user,
                                                                         login_as) -> None:
     receiver = make_unit(code="RECV")
     client = login_as(make_user(receiver, Role.EXAMINER))
     before = _stored_counts(receiver.id)
-    size = len(exported.package)
+    size = len(crafted)
     # Headers at the start and the end (central directory), and bytes spread over the content.
     for position in [0, 7, 14, 26, 30, 40, *range(97, size, size // 25), size - 60, size - 22, size - 12, size - 1]:
-        tampered = bytearray(exported.package)
+        tampered = bytearray(crafted)
         tampered[position] ^= 0x01
         response = client.post("/comparisons/exchange/import", data={
             "import-package": (io.BytesIO(bytes(tampered)), "package.zip")}, content_type="multipart/form-data")
@@ -238,34 +287,19 @@ def test_a_flipped_byte_anywhere_in_the_zip_is_refused_through_the_page(exported
 
 # --- trust ------------------------------------------------------------------------------------------------
 
-def _foreign_package(exported: Uploaded, key: Ed25519PrivateKey) -> bytes:
-    """The same content signed by a key this server does not know."""
-    source = zipfile.ZipFile(io.BytesIO(exported.package))
-    import json
-
-    manifest = json.loads(source.read("manifest.json"))
-    entries = []
-    for item in manifest["entries"]:
-        folder = f"entries/{item['uuid']}/"
-        files = {name.removeprefix(folder): source.read(name) for name in item["files"]}
-        metadata = json.loads(files.pop("metadata.json"))
-        entries.append(EntryFiles(item["uuid"], metadata, files))
-    return build_package(entries, source={**manifest["source"], "server_id": "elsewhere"}, key=key)
-
-
-def test_an_unknown_signer_is_refused_until_a_partner_key_is_added_and_again_once_revoked(exported, make_unit,
+def test_an_unknown_signer_is_refused_until_a_partner_key_is_added_and_again_once_revoked(scans, make_unit,
                                                                                          make_user) -> None:
     receiver = make_unit(code="RECV")
     qm = make_user(receiver, Role.QUALITY_MANAGER)
     stranger = Ed25519PrivateKey.generate()
-    foreign = _foreign_package(exported, stranger)
+    foreign = _signed(_crafted_entries(scans), stranger)
     before = _stored_counts(receiver.id)
     with pytest.raises(PackageRefused, match="unknown key") as refusal:
         exchange.import_package(foreign, unit=receiver, actor=qm)
     db.session.rollback()
     assert _stored_counts(receiver.id) == before
-    key = exchange.add_partner_key(unit_id=receiver.id, name="Partner lab", key_text=public_key_pem(stranger.public_key()),
-                                   actor=qm)
+    key = exchange.add_partner_key(unit_id=receiver.id, name="Partner lab",
+                                   key_text=public_key_pem(stranger.public_key()), actor=qm)
     assert key.fingerprint in str(refusal.value)
     db.session.commit()
     exchange.revoke_partner_key(key, actor=qm)
@@ -281,14 +315,14 @@ def test_an_unknown_signer_is_refused_until_a_partner_key_is_added_and_again_onc
         exchange.add_partner_key(unit_id=receiver.id, name="again", key_text=key.public_key, actor=qm)
 
 
-def test_a_partner_key_trusted_by_one_unit_is_not_trusted_by_another(exported, make_unit, make_user) -> None:
+def test_a_partner_key_trusted_by_one_unit_is_not_trusted_by_another(scans, make_unit, make_user) -> None:
     trusting, other = make_unit(code="TRUST"), make_unit(code="OTHER")
     qm_trusting, qm_other = make_user(trusting, Role.QUALITY_MANAGER), make_user(other, Role.QUALITY_MANAGER)
     stranger = Ed25519PrivateKey.generate()
     exchange.add_partner_key(unit_id=trusting.id, name="Partner", key_text=public_key_pem(stranger.public_key()),
                              actor=qm_trusting)
     db.session.commit()
-    foreign = _foreign_package(exported, stranger)
+    foreign = _signed(_crafted_entries(scans), stranger)
     assert len(exchange.import_package(foreign, unit=trusting, actor=qm_trusting).imported) == 3
     db.session.commit()
     with pytest.raises(PackageRefused, match="unknown key"):
@@ -361,6 +395,26 @@ def test_export_and_import_through_the_api(bench, exported, make_unit, make_user
     assert refused.status_code == 400 and "do not exist in this unit" in refused.get_json()["message"]
 
 
+def test_partner_keys_through_the_api(bench, app) -> None:
+    _, token = auth_services.issue_token(bench.qm, unit_id=bench.unit.id, role=Role.QUALITY_MANAGER, name="k")
+    _, examiner_token = auth_services.issue_token(bench.examiner, unit_id=bench.unit.id, role=Role.EXAMINER, name="e")
+    db.session.commit()
+    client, headers = app.test_client(), {"Authorization": f"Bearer {token}"}
+    stranger = Ed25519PrivateKey.generate().public_key()
+    added = client.post("/api/v1/comparisons/exchange/keys", json={"name": "Partner", "public_key":
+                                                                   public_key_pem(stranger)}, headers=headers)
+    assert added.status_code == 201 and added.get_json()["fingerprint"] == exchange_fingerprint(stranger)
+    assert client.post("/api/v1/comparisons/exchange/keys", json={"name": "x", "public_key": "junk"},
+                       headers=headers).status_code == 400
+    assert client.post("/api/v1/comparisons/exchange/keys", json={"name": "y", "public_key": "00" * 32},
+                       headers={"Authorization": f"Bearer {examiner_token}"}).status_code == 403
+    key_id = added.get_json()["id"]
+    revoked = client.post("/api/v1/comparisons/exchange/keys/revoke", json={"key_id": key_id}, headers=headers)
+    assert revoked.status_code == 200 and revoked.get_json()["revoked_at"]
+    again = client.post("/api/v1/comparisons/exchange/keys/revoke", json={"key_id": key_id}, headers=headers)
+    assert again.status_code == 409 and "already revoked" in again.get_json()["message"]
+
+
 def test_the_export_page_records_the_export_in_the_trail(bench, scans, login_as) -> None:
     from qms.trail.models import AuditEvent
 
@@ -394,3 +448,57 @@ def test_partner_keys_page_adds_a_key_with_its_fingerprint_and_refuses_garbage(b
     examiner = login_as(bench.examiner)
     assert examiner.post("/comparisons/exchange/keys", data={"key-name": "y", "key-public_key": "00" * 32}
                          ).status_code == 403
+
+
+def test_an_export_larger_than_a_server_accepts_is_refused(bench, exported, app) -> None:
+    app.config["EXCHANGE_MAX_BYTES"] = len(exported.package) - 1
+    with pytest.raises(ExchangeError, match="export the entries in several packages"):
+        exchange.export_entries(exported.entries, unit=bench.unit, actor=bench.examiner)
+
+
+def test_a_package_imported_through_the_page_lists_its_entries_and_origin(bench, crafted, login_as) -> None:
+    client = login_as(bench.examiner)
+    response = client.post("/comparisons/exchange/import", data={
+        "import-package": (io.BytesIO(crafted), "package.zip")}, content_type="multipart/form-data")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200 and "Imported 3 entries from Partner lab" in page
+    assert "P-2026/0 / 1" in page and hashlib.sha256(crafted).hexdigest() in page
+    assert len(services.open_unit_index(bench.unit.id)) == 3
+
+
+def _with(entries: list[EntryFiles], **changes: object) -> list[EntryFiles]:
+    first = entries[0]
+    files = dict(first.files)
+    if "surface" in changes:
+        files["surface.x3p"] = changes.pop("surface")  # type: ignore[assignment]
+    return [EntryFiles(first.uuid, {**first.metadata, **changes}, files), *entries[1:]]
+
+
+@pytest.mark.parametrize(("change", "reason"), [
+    ({"calibre": "9" * 41}, "calibre is not a text of at most 40"),
+    ({"acquired_at": "yesterday"}, "acquired_at is not an ISO 8601 time"),
+    ({"settings": {"x": "y" * 20_000}}, "settings must be a JSON object"),
+    ({"processed_sha256": "0" * 64}, "does not match the processed SHA-256"),
+    ({"uuid": "another"}, "its metadata names another entry"),
+    ({"original": {"type": "exe"}}, "is not one of x3p"),
+], ids=["calibre", "time", "settings", "processed-hash", "uuid", "original-type"])
+def test_a_signed_package_with_bad_content_is_refused_whole(scans, server_key, make_unit, make_user, change,
+                                                             reason) -> None:
+    receiver = make_unit(code="RECV")
+    qm = make_user(receiver, Role.QUALITY_MANAGER)
+    package = _signed(_with(_crafted_entries(scans), **change), server_key[0])
+    before = _stored_counts(receiver.id)
+    with pytest.raises(ExchangeError, match=reason):
+        exchange.import_package(package, unit=receiver, actor=qm)
+    db.session.rollback()
+    assert _stored_counts(receiver.id) == before
+
+
+def test_a_surface_that_is_not_an_x3p_is_refused(scans, server_key, make_unit, make_user) -> None:
+    receiver = make_unit(code="RECV")
+    qm = make_user(receiver, Role.QUALITY_MANAGER)
+    junk = b"PK\x03\x04 not really a zip"
+    package = _signed(_with(_crafted_entries(scans), surface=junk, processed_sha256=hashlib.sha256(junk).hexdigest()),
+                      server_key[0])
+    with pytest.raises(ExchangeError, match="the surface is not a readable X3P file"):
+        exchange.import_package(package, unit=receiver, actor=qm)

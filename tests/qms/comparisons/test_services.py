@@ -104,3 +104,65 @@ def test_bad_uploads_are_refused_with_the_reason_and_nothing_is_stored(bench, da
         services.add_entry(bench.casings[0], actor=bench.examiner, data=data, filename="bad.x3p")
     db.session.rollback()
     assert services.entries() == []
+
+
+def test_a_unit_searches_only_its_own_entries(bench, scans, make_unit, make_user) -> None:
+    from datetime import date
+
+    from qms.auth.models import Role
+    from qms.evidence import custody
+
+    other_unit = make_unit(code="OTHER")
+    other = make_user(other_unit, Role.EXAMINER, username="other1")
+    case = custody.register_case(unit_id=other_unit.id, actor=other, case_number="O/1", offence_type="Shooting",
+                                 opened_on=date(2026, 11, 1))
+    casing = custody.register_item(case, actor=other, exhibit_number="1", item_type="cartridge_case",
+                                   description="casing")
+    foreign = services.add_entry(casing, actor=other, data=scans["F0000-S00"], filename="mate-elsewhere.x3p")
+    db.session.commit()
+    query = _upload(bench, scans, 0, "F0000-S01")
+    jobs.run_queued()
+    db.session.expire_all()
+    ranked = services.candidates_of(services.latest_job(query))
+    assert ranked == []  # the mate exists, but in another unit's database
+    assert foreign.index_entry_id not in {e.id for e in open_index(services.unit_index_path(bench.unit.id)).entries()}
+
+
+def test_linked_cases_follow_the_link_graph_and_name_the_firearms(bench, scans) -> None:
+    from qms.comparisons.models import CaseLink, Decision
+    from qms.evidence import custody
+
+    pistol = custody.register_item(bench.cases[2], actor=bench.csi, exhibit_number="2", item_type="firearm",
+                                   description="Pistol", make="Zastava", model="CZ 99")
+    entries = [_upload(bench, scans, n, name) for n, name in enumerate(["F0000-S00", "F0000-S01", "F0001-S00"])]
+    for low, high in ((entries[0], entries[1]), (entries[1], entries[2])):  # A-B and B-C: A reaches C
+        decisions = [Decision(unit_id=bench.unit.id, entry_low_id=low.id, entry_high_id=high.id, role=role,
+                              conclusion="identification_lead", examiner_id=examiner.id)
+                     for role, examiner in (("first", bench.examiner), ("verification", bench.verifier))]
+        db.session.add_all(decisions)
+        db.session.flush()
+        db.session.add(CaseLink(unit_id=bench.unit.id, entry_low_id=low.id, entry_high_id=high.id,
+                                case_low_id=low.case.id, case_high_id=high.case.id,
+                                first_decision_id=decisions[0].id, verification_id=decisions[1].id))
+    db.session.commit()
+    linked = services.linked_cases(bench.cases[0])
+    assert [lc.case.id for lc in linked] == [bench.cases[1].id, bench.cases[2].id]
+    assert linked[1].firearms == [pistol]
+    assert [lc.case.id for lc in services.linked_cases(bench.cases[1])] == [bench.cases[0].id, bench.cases[2].id]
+
+
+def test_the_heartbeat_renews_the_lease_while_a_long_step_runs(app, bench, scans) -> None:
+    import time
+
+    entry = _upload(bench, scans, 0, "F0000-S00")
+    job = services.latest_job(entry)
+    _as_left_by(job, jobs.worker_name())
+    db.session.execute(db.update(CorrelationJob).where(CorrelationJob.id == job.id).values(
+        lease_until=utcnow() - timedelta(minutes=1)))
+    db.session.commit()
+    before = job.lease_until
+    app.config["JOB_HEARTBEAT_SECONDS"] = 0.05
+    with jobs.heartbeat(job.id, jobs.worker_name()):
+        time.sleep(0.5)
+    db.session.expire_all()
+    assert job.lease_until > before

@@ -6,6 +6,7 @@ import io
 from qms.comparisons import jobs, services
 from qms.comparisons.models import CaseLink, Decision
 from qms.extensions import db
+from qms.trail.models import AuditEvent
 from tests.conftest import PASSWORD
 
 NOTE = "FIRST-EXAMINER-NOTE breech-face striae agree in the three-o-clock sector"
@@ -49,6 +50,7 @@ def test_upload_search_review_and_blind_verification_link_the_cases(bench, scans
     api_blind = verifier.get(f"/api/v1/comparisons/candidates/{mate.id}/decisions").get_data(as_text=True)
     assert NOTE not in api_blind and "identification_lead" not in api_blind
     assert "Pair #" in verifier.get("/comparisons/verification").get_data(as_text=True)
+    assert "waiting for your blind verification" in verifier.get("/").get_data(as_text=True)
 
     verified = verifier.post(f"/comparisons/candidates/{mate.id}/decision", data={
         "conclusion": "identification_lead", "note": "agree", "password": PASSWORD})
@@ -56,6 +58,10 @@ def test_upload_search_review_and_blind_verification_link_the_cases(bench, scans
     after = verifier.get(f"/comparisons/candidates/{mate.id}").get_data(as_text=True)
     assert NOTE in after and "link-confirmed" in after
     assert db.session.query(CaseLink).count() == 1
+    trail = {(e.entity, e.username) for e in db.session.query(AuditEvent).filter_by(action="insert")}
+    assert {("Decision", "exam1"), ("Decision", "exam2"), ("CaseLink", "exam2"), ("BallisticEntry", "exam1")} <= trail
+    item_page = examiner.get(f"/evidence/items/{bench.casings[2].id}").get_data(as_text=True)
+    assert f"Entry #{query.id}" in item_page
     for case, other in ((bench.cases[0], bench.cases[2]), (bench.cases[2], bench.cases[0])):
         case_page = examiner.get(f"/evidence/cases/{case.id}").get_data(as_text=True)
         assert f"Case {other.case_number}</a>" in case_page
@@ -106,3 +112,11 @@ def test_a_job_page_reports_progress_as_json(bench, scans, login_as) -> None:
     assert examiner.get(f"/comparisons/jobs/{job.id}").get_json()["state"] == "queued"
     jobs.run_queued()
     assert examiner.get(f"/comparisons/jobs/{job.id}").get_json()["state"] == "done"
+
+
+def test_an_upload_above_the_limit_is_refused_before_it_is_read(app, bench, scans, login_as) -> None:
+    app.config["MAX_CONTENT_LENGTH"] = 10_000
+    examiner = login_as(bench.examiner)
+    response = _upload(examiner, bench, scans, 0, "F0000-S00")
+    assert response.status_code == 413 and "exceeds" in response.get_data(as_text=True)
+    assert services.entries() == []

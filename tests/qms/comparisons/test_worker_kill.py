@@ -27,8 +27,9 @@ BULK = ["2-1", "3-1", "4-1", "5-1", "6-1", "7-1", "1-2"]
 
 
 def _start_worker(app, log: Path) -> subprocess.Popen:  # type: ignore[no-untyped-def]
-    env = {**os.environ, "QMS_INSTANCE_PATH": app.config["INSTANCE_PATH"], "QMS_DATABASE_URL": app.config["DATABASE_URL"],
-           "QMS_SECRET_KEY": "test-secret-key", "QMS_SEARCH_PROCESSES": "1"}
+    env = {**os.environ, "QMS_INSTANCE_PATH": app.config["INSTANCE_PATH"],
+           "QMS_DATABASE_URL": app.config["DATABASE_URL"], "QMS_SECRET_KEY": "test-secret-key",
+           "QMS_SEARCH_PROCESSES": "1"}
     if app.config.get("REDIS_URL"):
         env.update(QMS_REDIS_URL=app.config["REDIS_URL"], QMS_JOB_QUEUE_NAME=app.config["JOB_QUEUE_NAME"])
     return subprocess.Popen([sys.executable, "-c", "from qms.cli import main; main()", "worker"], env=env,

@@ -1,0 +1,95 @@
+"""A unit's score-to-likelihood-ratio calibration, fitted on a known set with the index's own settings.
+
+The search re-ranks with the index's stored surfaces (downsampled by its store factor) and its CMC
+parameters, so the calibration set is scored exactly the same way: its scans go into a temporary
+index with the same settings and every pair is compared by `ballistics.search.compare_entry`, the
+function the search itself uses. The fitted map is stored with the unit's index (so every later
+search reports a log10 LR) and the set's name and size beside it, for the review page.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from ballistics import index as bindex
+from ballistics.evaluate import read_manifest
+from ballistics.scoring import Calibration, cllr, fit_calibration, log10_lr
+from ballistics.search import compare_entry
+from qms.comparisons import services
+from qms.db import utcnow
+
+SET_FILE = "calibration-set.json"
+
+
+@dataclass(frozen=True)
+class CalibrationSet:
+    """What a calibration was fitted on."""
+
+    name: str
+    scans: int
+    same_source_pairs: int
+    different_source_pairs: int
+    cllr: float
+    fitted_at: str
+
+
+def describe(unit_id: int, kind: str) -> CalibrationSet | None:
+    """The calibration set recorded beside the unit's index, if any."""
+    path = services.unit_index_path(unit_id, kind) / SET_FILE
+    if not path.exists():
+        return None
+    return CalibrationSet(**json.loads(path.read_text(encoding="utf-8")))
+
+
+def _prepared(path: Path) -> Any:
+    """A scan as the index holds it: processed, at the index's pixel size."""
+    return services.prepared_for_index(services.read_scan(path.read_bytes()))[0]
+
+
+def fit_unit_calibration(unit_id: int, manifest: str | os.PathLike[str], *, name: str, executor: Any,
+                         kind: str = "topography") -> CalibrationSet:
+    """Score every pair of the known set as the search would, fit PAV, store it with the unit's index."""
+    index = services.open_unit_index(unit_id, kind)
+    rows = read_manifest(manifest)
+    surfaces = [_prepared(path) for path, _ in rows]
+    scores, labels = [], []
+    with tempfile.TemporaryDirectory() as folder:
+        known = bindex.create_index(Path(folder) / "set", pixel_size=index.pixel_size, kind=index.kind,
+                                    store_factor=index.store_factor, shard_size=index.shard_size,
+                                    descriptor=index.descriptor, cmc=index.cmc)
+        known = bindex.add(known, [bindex.NewEntry(s, file=p.name, id=f"k{i:05d}") for i, (s, (p, _)) in
+                                   enumerate(zip(surfaces, rows, strict=True))])
+        records = {e.id: e.to_record() for e in known.entries()}
+        for i in range(len(rows) - 1):
+            stored = bindex.stored_form(known, surfaces[i])
+            query = (stored.heights, stored.pixel_size)
+            others = [records[f"k{j:05d}"] for j in range(i + 1, len(rows))]
+            for j, result in enumerate(executor.map(partial(compare_entry, index=known, query=query), others),
+                                       start=i + 1):
+                if "error" in result:
+                    raise ValueError(f"{rows[j][0].name}: {result['error']}")
+                scores.append(result["score"])
+                labels.append(rows[i][1] == rows[j][1])
+    calibration = fit_calibration(scores, labels)
+    fitted = CalibrationSet(name=name, scans=len(rows), same_source_pairs=sum(labels),
+                            different_source_pairs=len(labels) - sum(labels),
+                            cllr=float(cllr(log10_lr(calibration, scores), labels)), fitted_at=utcnow().isoformat())
+    install(index, calibration, fitted)
+    return fitted
+
+
+def install(index: bindex.Index, calibration: Calibration, fitted: CalibrationSet) -> None:
+    """Store the calibration with the index and what it was fitted on beside it."""
+    bindex.set_calibration(index, calibration)
+    (index.path / SET_FILE).write_text(json.dumps(asdict(fitted), indent=2), encoding="utf-8")
+
+
+def settings_of(index: bindex.Index) -> dict[str, Any]:
+    """The index settings a calibration depends on, as plain JSON values."""
+    return json.loads(json.dumps({"store_factor": index.store_factor, "pixel_size_um": index.pixel_size * 1e6,
+                                  "cmc": asdict(index.cmc)}))
