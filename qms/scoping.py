@@ -72,5 +72,6 @@ class ScopedSession(FlaskSession):
     def get(self, entity: Any, ident: Any, **kwargs: Any) -> Any:
         unscoped = (kwargs.get("execution_options") or {}).get("unscoped")
         if current_scope() is not None and not unscoped:
-            kwargs.setdefault("populate_existing", True)
+            # Forced, not defaulted: the scoped_session proxy always passes populate_existing.
+            kwargs["populate_existing"] = True
         return super().get(entity, ident, **kwargs)
