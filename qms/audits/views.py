@@ -237,7 +237,7 @@ def team_add(audit_id: int):  # type: ignore[no-untyped-def]
     form.user_id.choices = _member_choices(g.qms_unit_id)
     if not form.validate():
         return _invalid(form, lambda status: _audit_page(audit_id, status, team=form))
-    return _audit_action(audit_id, lambda a: services.add_team_member(a, user_id=form.user_id.data,
+    return _audit_action(audit_id, lambda a: services.add_team_member(a, g.qms_user, user_id=form.user_id.data,
                                                                       role=form.role.data), "Team member added.")
 
 

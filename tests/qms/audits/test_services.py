@@ -62,7 +62,7 @@ def test_an_auditor_may_not_audit_their_own_sop(staff, db_session) -> None:
     assert [m.user_id for m in made.team] == [staff.auditor.id]
     with pytest.raises(NotPermitted, match="own work"):
         services.add_team_member(services.create_audit(plan(staff), unit_id=staff.unit.id, actor=staff.qm),
-                                 user_id=staff.auditor.id)
+                                 staff.qm, user_id=staff.auditor.id)
 
 
 def test_results_need_a_running_audit_and_a_team_member(audit, staff) -> None:
@@ -304,3 +304,20 @@ def test_whoever_implemented_an_action_may_not_review_it(running, staff, db_sess
     with pytest.raises(NotPermitted, match="whoever implemented it"):
         services.review_effectiveness(action, staff.qm, effective=True, text="Fine.")
     services.review_effectiveness(action, staff.auditor, effective=True, text="Fine.")
+
+
+def test_only_planners_plan_and_viewers_only_observe(audit, staff, make_user, db_session) -> None:
+    from qms.auth.models import Role
+
+    with pytest.raises(NotPermitted, match="plan audits"):
+        services.create_audit(plan(staff), unit_id=staff.unit.id, actor=staff.examiner)
+    with pytest.raises(NotPermitted, match="plan audits"):
+        services.create_programme(unit_id=staff.unit.id, actor=staff.csi, year=2026, title="Mine")
+    with pytest.raises(NotPermitted, match="plan audits"):
+        services.add_team_member(audit, staff.examiner, user_id=staff.csi.id)
+    viewer = make_user(staff.unit, Role.VIEWER, username="viewer")
+    with pytest.raises(AuditError, match="may only observe"):
+        services.add_team_member(audit, staff.qm, user_id=viewer.id, role="auditor")
+    assert not services.may_record(audit, viewer)
+    services.add_team_member(audit, staff.qm, user_id=viewer.id, role="observer")
+    assert not services.may_record(audit, viewer)
