@@ -163,9 +163,10 @@ def _resolves(requirement_id: str) -> bool:
     return True
 
 
-def add_entry(programme: AuditProgramme, *, process: str, clauses: Sequence[str], planned_month: int,
+def add_entry(programme: AuditProgramme, actor: User, *, process: str, clauses: Sequence[str], planned_month: int,
               risk_level: str, rationale: str = "") -> ProgrammeEntry:
     """Plan one audit of a process; its risk level sets its priority in the programme."""
+    _require_planner_of(actor, programme.unit_id)
     if not 1 <= planned_month <= 12:
         raise AuditError("The planned month must be 1 to 12.")
     risk = _enum(RiskLevel, risk_level, "risk level")
@@ -708,10 +709,24 @@ def _require_steps_before_implementation(action: CorrectiveAction) -> None:
         raise StateConflict(f"Record the {' and the '.join(missing)} before the implementation.")
 
 
+def _own_action(action: CorrectiveAction, user: User) -> bool:
+    implementation = action.latest(StepKind.IMPLEMENTATION)
+    return user.id == action.owner_id or (implementation is not None and implementation.actor_id == user.id)
+
+
+def may_review(action: CorrectiveAction, user: User) -> bool:
+    """An auditor or quality manager who neither owns the action nor recorded its implementation."""
+    return bool(roles_in(user, action.unit_id) & REVIEWERS) and not _own_action(action, user)
+
+
+def may_close(action: CorrectiveAction, user: User) -> bool:
+    """An auditor or quality manager other than the action's owner."""
+    return bool(roles_in(user, action.unit_id) & REVIEWERS) and user.id != action.owner_id
+
+
 def review_effectiveness(action: CorrectiveAction, reviewer: User, *, effective: bool, text: str) -> ActionStep:
     """Someone other than the owner judges whether the implemented action worked."""
-    implementation = action.latest(StepKind.IMPLEMENTATION)
-    if reviewer.id == action.owner_id or (implementation is not None and implementation.actor_id == reviewer.id):
+    if _own_action(action, reviewer):
         raise NotPermitted("The effectiveness of an action is reviewed by someone other than its owner "
                            "and whoever implemented it.")
     if not roles_in(reviewer, action.unit_id) & REVIEWERS:
@@ -727,7 +742,7 @@ def review_effectiveness(action: CorrectiveAction, reviewer: User, *, effective:
 
 def close_action(action: CorrectiveAction, actor: User, *, text: str) -> ActionStep:
     """Close an action whose latest effectiveness review, by someone other than the owner, found it effective."""
-    if not roles_in(actor, action.unit_id) & REVIEWERS or actor.id == action.owner_id:
+    if not may_close(action, actor):
         raise NotPermitted("An action is closed by an auditor or quality manager other than its owner.")
     review = action.latest(StepKind.EFFECTIVENESS_REVIEW)
     if (action.status != ActionStatus.EFFECTIVE.value or review is None or not review.effective
