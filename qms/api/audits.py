@@ -269,7 +269,7 @@ class ProgrammeEntries(MethodView):
     @blp.response(201, ProgrammeEntrySchema)
     def post(self, data: dict, programme_id: int):  # type: ignore[no-untyped-def]
         """Plan an audit of a process against clauses, with its risk level."""
-        return _act(services.add_entry, _get(AuditProgramme, programme_id, "audit programme"), **data)
+        return _act(services.add_entry, _get(AuditProgramme, programme_id, "audit programme"), g.qms_user, **data)
 
 
 @blp.route("")

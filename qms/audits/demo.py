@@ -34,13 +34,14 @@ def _programme(unit: Unit, qm: User) -> AuditProgramme:
     programme = services.create_programme(
         unit_id=unit.id, actor=qm, year=year, title=f"Internal audit programme {year}",
         risk_notes="Firearms work carries the highest risk: new examiners and a new comparison microscope.")
-    services.add_entry(programme, process="Firearms examination and ballistic comparison",
+    services.add_entry(programme, qm, process="Firearms examination and ballistic comparison",
                        clauses=["17020:7.1", "bpm-firearms:4.1"], planned_month=9, risk_level="high",
                        rationale="Two new examiners; results go to court.")
-    services.add_entry(programme, process="Personnel competence", clauses=["17020:6.1"], planned_month=3,
+    services.add_entry(programme, qm, process="Personnel competence", clauses=["17020:6.1"], planned_month=3,
                        risk_level="medium", rationale="Several new CSI officers this year.")
-    services.add_entry(programme, process="Management system documents and records", clauses=["17020:8.3", "17020:8.4"],
-                       planned_month=11, risk_level="low", rationale="Conforming at the last audit.")
+    services.add_entry(programme, qm, process="Management system documents and records",
+                       clauses=["17020:8.3", "17020:8.4"], planned_month=11, risk_level="low",
+                       rationale="Conforming at the last audit.")
     return programme
 
 

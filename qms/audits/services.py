@@ -125,8 +125,15 @@ def programmes() -> list[AuditProgramme]:
     return list(db.session.scalars(select(AuditProgramme).order_by(AuditProgramme.year.desc())))
 
 
+def _require_planner_of(actor: User, unit_id: int) -> None:
+    # The gate checks the page's roles; the service checks again so API, CLI and demo obey the same rule.
+    if not roles_in(actor, unit_id) & PLANNERS:
+        raise NotPermitted("Only auditors and quality managers plan audits.")
+
+
 def create_programme(*, unit_id: int, actor: User, year: int, title: str, risk_notes: str = "") -> AuditProgramme:
     """A unit's audit programme for one year."""
+    _require_planner_of(actor, unit_id)
     if not 2000 <= year <= 2200:
         raise AuditError("The year must be between 2000 and 2200.")
     if db.session.scalar(select(AuditProgramme).where(AuditProgramme.unit_id == unit_id,
@@ -156,9 +163,10 @@ def _resolves(requirement_id: str) -> bool:
     return True
 
 
-def add_entry(programme: AuditProgramme, *, process: str, clauses: Sequence[str], planned_month: int,
+def add_entry(programme: AuditProgramme, actor: User, *, process: str, clauses: Sequence[str], planned_month: int,
               risk_level: str, rationale: str = "") -> ProgrammeEntry:
     """Plan one audit of a process; its risk level sets its priority in the programme."""
+    _require_planner_of(actor, programme.unit_id)
     if not 1 <= planned_month <= 12:
         raise AuditError("The planned month must be 1 to 12.")
     risk = _enum(RiskLevel, risk_level, "risk level")
@@ -315,6 +323,7 @@ def _check_plan(plan: AuditPlan, unit_id: int) -> None:
 
 def create_audit(plan: AuditPlan, *, unit_id: int, actor: User) -> Audit:
     """Plan an audit: its scope, dates and team, and generate its checklist from the scope."""
+    _require_planner_of(actor, unit_id)
     _check_plan(plan, unit_id)
     if plan.checklist_template:
         scope, requirements, versions = scope_from_template(plan.checklist_template, plan.body_type)
@@ -324,8 +333,8 @@ def create_audit(plan: AuditPlan, *, unit_id: int, actor: User) -> Audit:
         raise AuditError("The scope holds no assessable requirement for this body type.")
     ids = [r.id for r in requirements]
     lead = _lead_auditor(plan.lead_auditor_id, unit_id, ids)
-    for user_id, _ in plan.team:  # everyone is checked before anything is added
-        check_independence(_member(user_id, unit_id, "team member"), unit_id, ids)
+    for user_id, role in plan.team:  # everyone is checked before anything is added
+        check_independence(_team_member(user_id, unit_id, _enum(TeamRole, role, "team role")), unit_id, ids)
     audit = Audit(unit_id=unit_id, title=_text(plan.title, "A title", required=True, limit=200), kind=plan.kind,
                   body_type=plan.body_type, scope=scope, checklist_template=plan.checklist_template,
                   catalogue_versions=versions, planned_start=plan.planned_start, planned_end=plan.planned_end,
@@ -336,16 +345,25 @@ def create_audit(plan: AuditPlan, *, unit_id: int, actor: User) -> Audit:
     _add_items(audit, requirements)
     db.session.flush()
     for user_id, role in plan.team:
-        add_team_member(audit, user_id=user_id, role=role)
+        add_team_member(audit, actor, user_id=user_id, role=role)
     return audit
 
 
-def add_team_member(audit: Audit, *, user_id: int, role: str = TeamRole.AUDITOR.value) -> TeamMember:
+def _team_member(user_id: int, unit_id: int, role: TeamRole) -> User:
+    """A member of the unit who may take this team role: only observers may be viewers."""
+    user = _member(user_id, unit_id, "team member")
+    if role is not TeamRole.OBSERVER and not roles_in(user, unit_id) & WRITERS:
+        raise AuditError(f"{user.full_name} may only observe: recording results needs a staff role, not viewer.")
+    return user
+
+
+def add_team_member(audit: Audit, actor: User, *, user_id: int, role: str = TeamRole.AUDITOR.value) -> TeamMember:
     """Add someone to the audit team, after checking they would not audit their own work."""
+    _require_planner_of(actor, audit.unit_id)
     if audit.status in (AuditStatus.REPORTED.value, AuditStatus.CLOSED.value):
         raise StateConflict("The team of a reported or closed audit cannot change.")
     team_role = _enum(TeamRole, role, "team role")
-    user = _member(user_id, audit.unit_id, "team member")
+    user = _team_member(user_id, audit.unit_id, team_role)
     if user.id == audit.lead_auditor_id or any(m.user_id == user.id for m in audit.team):
         raise StateConflict(f"{user.full_name} is already on this audit.")
     check_independence(user, audit.unit_id, (item.requirement_id for item in audit.items))
@@ -691,10 +709,24 @@ def _require_steps_before_implementation(action: CorrectiveAction) -> None:
         raise StateConflict(f"Record the {' and the '.join(missing)} before the implementation.")
 
 
+def _own_action(action: CorrectiveAction, user: User) -> bool:
+    implementation = action.latest(StepKind.IMPLEMENTATION)
+    return user.id == action.owner_id or (implementation is not None and implementation.actor_id == user.id)
+
+
+def may_review(action: CorrectiveAction, user: User) -> bool:
+    """An auditor or quality manager who neither owns the action nor recorded its implementation."""
+    return bool(roles_in(user, action.unit_id) & REVIEWERS) and not _own_action(action, user)
+
+
+def may_close(action: CorrectiveAction, user: User) -> bool:
+    """An auditor or quality manager other than the action's owner."""
+    return bool(roles_in(user, action.unit_id) & REVIEWERS) and user.id != action.owner_id
+
+
 def review_effectiveness(action: CorrectiveAction, reviewer: User, *, effective: bool, text: str) -> ActionStep:
     """Someone other than the owner judges whether the implemented action worked."""
-    implementation = action.latest(StepKind.IMPLEMENTATION)
-    if reviewer.id == action.owner_id or (implementation is not None and implementation.actor_id == reviewer.id):
+    if _own_action(action, reviewer):
         raise NotPermitted("The effectiveness of an action is reviewed by someone other than its owner "
                            "and whoever implemented it.")
     if not roles_in(reviewer, action.unit_id) & REVIEWERS:
@@ -710,7 +742,7 @@ def review_effectiveness(action: CorrectiveAction, reviewer: User, *, effective:
 
 def close_action(action: CorrectiveAction, actor: User, *, text: str) -> ActionStep:
     """Close an action whose latest effectiveness review, by someone other than the owner, found it effective."""
-    if not roles_in(actor, action.unit_id) & REVIEWERS or actor.id == action.owner_id:
+    if not may_close(action, actor):
         raise NotPermitted("An action is closed by an auditor or quality manager other than its owner.")
     review = action.latest(StepKind.EFFECTIVENESS_REVIEW)
     if (action.status != ActionStatus.EFFECTIVE.value or review is None or not review.effective

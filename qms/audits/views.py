@@ -118,8 +118,9 @@ def entry_new(programme_id: int):  # type: ignore[no-untyped-def]
     if not form.validate():
         return _invalid(form, page)
     done = _attempt(lambda: services.add_entry(
-        plan, process=form.process_area.data, clauses=[form.clauses.data], planned_month=form.planned_month.data,
-        risk_level=form.risk_level.data, rationale=form.rationale.data or ""), page)
+        plan, g.qms_user, process=form.process_area.data, clauses=[form.clauses.data],
+        planned_month=form.planned_month.data, risk_level=form.risk_level.data,
+        rationale=form.rationale.data or ""), page)
     if isinstance(done, tuple):
         return done
     flash("Entry added to the programme.", "success")
@@ -237,7 +238,7 @@ def team_add(audit_id: int):  # type: ignore[no-untyped-def]
     form.user_id.choices = _member_choices(g.qms_unit_id)
     if not form.validate():
         return _invalid(form, lambda status: _audit_page(audit_id, status, team=form))
-    return _audit_action(audit_id, lambda a: services.add_team_member(a, user_id=form.user_id.data,
+    return _audit_action(audit_id, lambda a: services.add_team_member(a, g.qms_user, user_id=form.user_id.data,
                                                                       role=form.role.data), "Team member added.")
 
 
@@ -402,7 +403,7 @@ def _action_page(action_id: int, status: int = 200, **forms: Any) -> tuple[str, 
     return render_template(
         "audits/action.html", action=action, finding=action.finding, is_overdue=services.is_overdue(action),
         is_owner=action.owner_id == g.qms_user.id, is_qm="quality_manager" in g.qms_roles,
-        can_review=bool(g.qms_roles & services.REVIEWERS) and action.owner_id != g.qms_user.id,
+        can_review=services.may_review(action, g.qms_user), can_close=services.may_close(action, g.qms_user),
         step_form=forms.get("step") or StepForm(formdata=None),
         review_form=forms.get("review") or ReviewForm(formdata=None),
         close_form=forms.get("close") or CloseForm(formdata=None), Status=ActionStatus), status

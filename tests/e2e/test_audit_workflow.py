@@ -121,7 +121,9 @@ def test_plan_run_and_report_an_audit(browser_session, tmp_path: Path) -> None: 
 
     for clause in ("6.2.1", "6.2.2", "6.2.3", "6.2.15"):
         assert re.search(rf"^\s*{re.escape(clause)}\s+\S", text, flags=re.MULTILINE), f"no checklist row {clause}"
-    assert CYRILLIC in text
+    # Reading order, not layout: a note that wraps in its table cell still reads as one sentence.
+    raw = subprocess.run(["pdftotext", "-raw", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    assert CYRILLIC in " ".join(raw.split())
     counts = _database_counts(server.instance, audit_id)
     assert counts["conforming"] == 1 and counts["non_conforming"] == 1 and counts["not_applicable"] == 1
     for key, label in LABELS.items():

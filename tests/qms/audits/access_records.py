@@ -17,7 +17,7 @@ def build(unit_b, user_b) -> dict[str, object]:  # type: ignore[no-untyped-def]
     auth_services.grant_role(user_b, unit_b, Role.AUDITOR)
     programme = services.create_programme(unit_id=unit_b.id, actor=user_b, year=2026,
                                           title="UNIT-B-MARKER programme")
-    services.add_entry(programme, process="UNIT-B-MARKER process", clauses=["17020:7.1"], planned_month=4,
+    services.add_entry(programme, user_b, process="UNIT-B-MARKER process", clauses=["17020:7.1"], planned_month=4,
                        risk_level="high")
     plan = services.AuditPlan(title="UNIT-B-MARKER audit", planned_start=date.today(),
                               planned_end=date.today() + timedelta(days=1), lead_auditor_id=user_b.id,

@@ -62,7 +62,7 @@ def test_an_auditor_may_not_audit_their_own_sop(staff, db_session) -> None:
     assert [m.user_id for m in made.team] == [staff.auditor.id]
     with pytest.raises(NotPermitted, match="own work"):
         services.add_team_member(services.create_audit(plan(staff), unit_id=staff.unit.id, actor=staff.qm),
-                                 user_id=staff.auditor.id)
+                                 staff.qm, user_id=staff.auditor.id)
 
 
 def test_results_need_a_running_audit_and_a_team_member(audit, staff) -> None:
@@ -260,18 +260,20 @@ def test_every_result_finding_and_action_change_is_on_the_trail(running, staff, 
 
 def test_programme_orders_entries_by_risk(staff, db_session) -> None:
     programme = services.create_programme(unit_id=staff.unit.id, actor=staff.qm, year=2026, title="Programme 2026")
-    services.add_entry(programme, process="Evidence handling", clauses=["17020:7.3"], planned_month=3,
+    services.add_entry(programme, staff.qm, process="Evidence handling", clauses=["17020:7.3"], planned_month=3,
                        risk_level="low")
-    services.add_entry(programme, process="Firearms examination", clauses=["17020:7.1", "bpm-firearms:4.1"],
+    services.add_entry(programme, staff.qm, process="Firearms examination", clauses=["17020:7.1", "bpm-firearms:4.1"],
                        planned_month=9, risk_level="high")
     db_session.commit()
     assert [e.process for e in services.entries_by_risk(programme)] == ["Firearms examination", "Evidence handling"]
     with pytest.raises(StateConflict, match="already has"):
         services.create_programme(unit_id=staff.unit.id, actor=staff.qm, year=2026, title="Again")
     with pytest.raises(AuditError, match="Unknown clause"):
-        services.add_entry(programme, process="X", clauses=["nope:1"], planned_month=1, risk_level="low")
+        services.add_entry(programme, staff.qm, process="X", clauses=["nope:1"], planned_month=1,
+                           risk_level="low")
     with pytest.raises(AuditError, match="risk level"):
-        services.add_entry(programme, process="X", clauses=["17020:7.3"], planned_month=1, risk_level="extreme")
+        services.add_entry(programme, staff.qm, process="X", clauses=["17020:7.3"], planned_month=1,
+                           risk_level="extreme")
 
 
 @pytest.mark.parametrize("table", ["audit_result", "audit_action_step", "audit_checklist_item"])
@@ -301,6 +303,29 @@ def test_whoever_implemented_an_action_may_not_review_it(running, staff, db_sess
     services.record_step(action, staff.examiner, kind="root_cause", method="other", text="Cause.")
     services.record_step(action, staff.examiner, kind="action_plan", text="Plan.")
     services.record_step(action, staff.qm, kind="implementation", text="Done on the owner's behalf.")
+    assert not services.may_review(action, staff.qm) and services.may_review(action, staff.auditor)
     with pytest.raises(NotPermitted, match="whoever implemented it"):
         services.review_effectiveness(action, staff.qm, effective=True, text="Fine.")
     services.review_effectiveness(action, staff.auditor, effective=True, text="Fine.")
+    assert services.may_close(action, staff.qm) and not services.may_close(action, staff.examiner)
+
+
+def test_only_planners_plan_and_viewers_only_observe(audit, staff, make_user, db_session) -> None:
+    from qms.auth.models import Role
+
+    with pytest.raises(NotPermitted, match="plan audits"):
+        services.create_audit(plan(staff), unit_id=staff.unit.id, actor=staff.examiner)
+    with pytest.raises(NotPermitted, match="plan audits"):
+        services.create_programme(unit_id=staff.unit.id, actor=staff.csi, year=2026, title="Mine")
+    programme = services.create_programme(unit_id=staff.unit.id, actor=staff.qm, year=2026, title="Programme")
+    with pytest.raises(NotPermitted, match="plan audits"):
+        services.add_entry(programme, staff.examiner, process="Own work", clauses=["17020:7.1"], planned_month=2,
+                           risk_level="low")
+    with pytest.raises(NotPermitted, match="plan audits"):
+        services.add_team_member(audit, staff.examiner, user_id=staff.csi.id)
+    viewer = make_user(staff.unit, Role.VIEWER, username="viewer")
+    with pytest.raises(AuditError, match="may only observe"):
+        services.add_team_member(audit, staff.qm, user_id=viewer.id, role="auditor")
+    assert not services.may_record(audit, viewer)
+    services.add_team_member(audit, staff.qm, user_id=viewer.id, role="observer")
+    assert not services.may_record(audit, viewer)

@@ -89,7 +89,9 @@ def test_results_findings_and_actions_through_the_pages(running, staff, login_as
     refused = login_as(staff.qm).post(f"/audits/actions/{action.id}/close", data={"text": "Close it."})
     assert refused.status_code == 409 and "effectiveness review" in refused.get_data(as_text=True)
     assert _count(db_session, ActionStep) == before
+    assert 'id="review-form"' not in owner.get(f"/audits/actions/{action.id}").get_data(as_text=True)
     reviewer = login_as(staff.auditor)
+    assert 'id="review-form"' in reviewer.get(f"/audits/actions/{action.id}").get_data(as_text=True)
     assert reviewer.post(f"/audits/actions/{action.id}/review",
                          data={"effective": "y", "text": "Sampled 5 files."}).status_code == 302
     assert reviewer.post(f"/audits/actions/{action.id}/close", data={"text": "Done."}).status_code == 302
