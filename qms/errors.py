@@ -6,6 +6,7 @@ import logging
 from flask import Flask, g, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.routing import IntegerConverter
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +56,16 @@ def handle_unexpected(error: Exception):  # type: ignore[no-untyped-def]
     return render_error(InternalServerError())
 
 
+class RecordId(IntegerConverter):
+    """`<int:...>` in routes: an id beyond the database's integer range names no record (404, not an overflow)."""
+
+    def __init__(self, map, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(map, *args, **kwargs)
+
+
 def init_app(app: Flask) -> None:
+    app.url_map.converters["int"] = RecordId  # before any blueprint adds its routes
     app.register_error_handler(CSRFError, handle_csrf)
     app.register_error_handler(HTTPException, render_error)
     app.register_error_handler(Exception, handle_unexpected)

@@ -58,3 +58,13 @@ def test_odd_user_names_at_login_are_refused_cleanly(client, username):
     assert response.status_code == 400
     assert any(reason in response.data for reason in (b"Unknown user name or wrong password", b"field is required",
                                                        b"NUL character"))
+
+
+@pytest.mark.parametrize("path", ["/admin/users/{id}", "/evidence/cases/{id}", "/api/v1/units/{id}"])
+def test_an_id_beyond_the_integer_range_is_an_unknown_record(make_unit, make_user, login_as, path):
+    user = make_user(make_unit(), Role.ADMIN, Role.CSI_OFFICER)
+    client = login_as(user)
+    for huge in ("99999999999999999999999", str(2**31)):
+        response = client.get(path.format(id=huge))
+        assert response.status_code == 404, f"{path} with {huge}: {response.status_code}"
+        assert response.get_data(as_text=True).strip()
