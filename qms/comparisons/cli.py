@@ -13,7 +13,7 @@ from flask.cli import with_appcontext
               help="Jobs run at the same time (each search also uses a process pool over every core).")
 @with_appcontext
 def worker(workers: int) -> None:
-    """Run correlation jobs until stopped (Ctrl+C or SIGTERM finish the current job first)."""
+    """Run correlation jobs until stopped (Ctrl+C lets running jobs finish; after SIGTERM the next worker resumes)."""
     from qms.comparisons import jobs
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
