@@ -8,7 +8,7 @@ from wtforms.fields.choices import SelectChoice
 
 from ballistics.scoring import verbal_scale
 from qms.auth.permissions import requires
-from qms.comparisons import bp, explain, jobs, services
+from qms.comparisons import bp, exchange, explain, jobs, services
 from qms.comparisons.forms import DecisionForm, EntryForm
 from qms.comparisons.models import BallisticEntry, Candidate, CorrelationJob, DerivedObject
 from qms.comparisons.services import EntryError, SignatureRefused
@@ -94,7 +94,8 @@ def entry(entry_id: int):  # type: ignore[no-untyped-def]
     job = services.latest_job(record)
     return render_template("comparisons/entry.html", entry=record, job=job, jobs=services.jobs_of(record),
                            candidates=services.candidates_of(job) if job else [],
-                           derived=services.derived_of(record), can_act=_can_act())
+                           derived=services.derived_of(record), can_act=_can_act(),
+                           imported=exchange.origin_of(record))
 
 
 @bp.get("/comparisons/entries/<int:entry_id>/original")
