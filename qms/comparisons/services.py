@@ -114,6 +114,13 @@ def upload_limit() -> int:
     return min(DEFAULT_MAX_BYTES, int(current_app.config.get("MAX_CONTENT_LENGTH") or DEFAULT_MAX_BYTES))
 
 
+def too_large_message() -> str:
+    """Why an upload over the server's request limit was refused (the generic 413 says nothing useful)."""
+    limit = int(current_app.config.get("MAX_CONTENT_LENGTH") or DEFAULT_MAX_BYTES)
+    return (f"The file is larger than the {limit / 2**20:.3g} MB this server accepts in one upload; nothing was "
+            "stored. Upload a smaller scan, or split an exchange export into smaller packages.")
+
+
 def read_upload(data: bytes, filename: str, *, pixel_size_um: float | None) -> tuple[Surface, str, list[str]]:
     """Decode an upload as the comparison engine would (size limits first); the surface, type, warnings."""
     if not data:

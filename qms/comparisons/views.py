@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response, abort, flash, g, jsonify, redirect, render_template, request, url_for
+from werkzeug.exceptions import RequestEntityTooLarge
 from wtforms.fields.choices import SelectChoice
 
 from ballistics.scoring import verbal_scale
@@ -12,6 +13,7 @@ from qms.comparisons import bp, exchange, explain, jobs, services
 from qms.comparisons.forms import DecisionForm, EntryForm
 from qms.comparisons.models import BallisticEntry, Candidate, CorrelationJob, DerivedObject
 from qms.comparisons.services import EntryError, SignatureRefused
+from qms.errors import render_error
 from qms.evidence.models import Item
 from qms.extensions import db
 from qms.storage import ObjectCorrupted, ObjectMissing
@@ -23,6 +25,12 @@ READ, WRITE = services.READERS, services.EXAMINERS
 @bp.before_request
 def _fresh_outcome() -> None:
     g.pop("qms_failed", None)  # see qms.evidence.views._fresh_outcome
+
+
+@bp.errorhandler(RequestEntityTooLarge)
+def _too_large(error: RequestEntityTooLarge):  # type: ignore[no-untyped-def]
+    error.description = services.too_large_message()
+    return render_error(error)
 
 
 @bp.app_context_processor
