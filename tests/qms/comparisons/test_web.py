@@ -118,7 +118,8 @@ def test_an_upload_above_the_limit_is_refused_before_it_is_read(app, bench, scan
     app.config["MAX_CONTENT_LENGTH"] = 10_000
     examiner = login_as(bench.examiner)
     response = _upload(examiner, bench, scans, 0, "F0000-S00")
-    assert response.status_code == 413 and "larger than the 0.00954 MB this server accepts" in response.get_data(as_text=True)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 413 and "larger than the 0.00954 MB this server accepts" in page
     package = examiner.post("/comparisons/exchange/import", content_type="multipart/form-data",
                             data={"import-package": (io.BytesIO(b"\0" * 20_000), "big.zip")})
     assert package.status_code == 413 and "split an exchange export" in package.get_data(as_text=True)
