@@ -1,6 +1,7 @@
 """The `qms` command: set-up, accounts, the demo, and Flask's own commands."""
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -124,7 +125,8 @@ def _start_worker():  # type: ignore[no-untyped-def]
     """`qms worker` beside the demo server, on the same instance folder (the environment is inherited)."""
     import subprocess
 
-    return subprocess.Popen([sys.executable, "-c", "from qms.cli import main; main()", "worker", "--workers", "2"])
+    return subprocess.Popen([sys.executable, "-c", "from qms.cli import main; main()", "worker", "--workers", "2",
+                             "--parent-pid", str(os.getpid())])
 
 
 def _stop_worker(worker) -> None:  # type: ignore[no-untyped-def]
