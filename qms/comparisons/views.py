@@ -144,16 +144,12 @@ def _review(candidate: Candidate, form: DecisionForm | None = None, status: int 
     query = candidate.job.entry
     others = services.candidates_of(candidate.job)
     position = next(i for i, c in enumerate(others) if c.id == candidate.id)
-    views, unavailable = {}, ""
-    try:
-        views = explain.ensure_views(candidate, query)
-    except explain.NotExplainable as error:
-        unavailable = str(error)
+    views = explain.views_of(candidate)
     pair = services.pair_view(query.id, candidate.entry_id, g.qms_user, g.qms_unit_id) if candidate.entry_id else None
     return render_template("comparisons/review.html", candidate=candidate, query=query, others=others,
                            previous=others[position - 1] if position > 0 else None,
                            next=others[position + 1] if position + 1 < len(others) else None,
-                           views=views, unavailable=unavailable, pair=pair, form=form or DecisionForm(),
+                           images_ready=explain.complete(views), pair=pair, form=form or DecisionForm(),
                            verbal=verbal_scale(candidate.log10_lr) if candidate.log10_lr is not None else "",
                            can_act=_can_act()), status
 
@@ -164,6 +160,18 @@ def review(candidate_id: int):  # type: ignore[no-untyped-def]
     return _review(_get(Candidate, candidate_id, "candidate"))
 
 
+@bp.post("/comparisons/candidates/<int:candidate_id>/images")
+@requires(READ, WRITE)
+def make_images(candidate_id: int):  # type: ignore[no-untyped-def]
+    candidate = _get(Candidate, candidate_id, "candidate")
+    try:
+        explain.ensure_views(candidate, candidate.job.entry)
+    except explain.NotExplainable as error:
+        mark_failed()
+        abort(409, description=f"The review images cannot be made: {error}.")
+    return redirect(url_for("comparisons.review", candidate_id=candidate.id))
+
+
 @bp.get("/comparisons/candidates/<int:candidate_id>/<kind>.png")
 @requires(READ)
 def view_image(candidate_id: int, kind: str):  # type: ignore[no-untyped-def]
@@ -171,7 +179,7 @@ def view_image(candidate_id: int, kind: str):  # type: ignore[no-untyped-def]
     row = db.session.scalar(db.select(DerivedObject).where(DerivedObject.candidate_id == candidate.id,
                                                            DerivedObject.kind == kind))
     if row is None:
-        abort(404, description="No such image for this candidate; open the review page first.")
+        abort(404, description="No such image for this candidate; make its review images on the review page.")
     try:
         data = services.object_store().get(row.sha256)
     except (ObjectMissing, ObjectCorrupted) as error:

@@ -127,3 +127,23 @@ def test_an_upload_above_the_limit_is_refused_before_it_is_read(app, bench, scan
                         data={"scan": (io.BytesIO(b"\0" * 20_000), "big.x3p")})
     assert api.status_code == 413 and "this server accepts" in api.get_json()["message"]
     assert services.entries() == []
+
+
+def test_reading_a_review_writes_nothing_and_an_examiner_asks_for_missing_images(app, bench, scans,
+                                                                                  login_as) -> None:
+    from qms.comparisons.models import DerivedObject
+
+    app.config["REVIEW_IMAGES_TOP"] = 1  # the job makes the first candidate's images only
+    examiner, qm = login_as(bench.examiner), login_as(bench.qm)
+    _query, candidates = _uploaded(examiner, bench, scans)
+    first, second = candidates[0], candidates[1]
+    assert examiner.get(f"/comparisons/candidates/{first.id}/overlay.png").data.startswith(b"\x89PNG")
+    before = db.session.query(DerivedObject).count()
+    page = qm.get(f"/comparisons/candidates/{second.id}").get_data(as_text=True)
+    assert "not made yet" in page and "An examiner can make them" in page
+    assert examiner.get(f"/comparisons/candidates/{second.id}/overlay.png").status_code == 404
+    assert qm.post(f"/comparisons/candidates/{second.id}/images").status_code == 403
+    assert db.session.query(DerivedObject).count() == before
+    assert examiner.post(f"/comparisons/candidates/{second.id}/images").status_code == 302
+    assert examiner.get(f"/comparisons/candidates/{second.id}/cellmap.png").data.startswith(b"\x89PNG")
+    assert "images-missing" not in examiner.get(f"/comparisons/candidates/{second.id}").get_data(as_text=True)
