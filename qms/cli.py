@@ -117,6 +117,8 @@ def demo_command(host: str, port: int, no_serve: bool) -> None:
     sys.stdout.flush()
     try:
         serve(app, host=host, port=port, threads=8, ident="CSI-QMS")
+    except OSError as error:  # most often the port is taken, e.g. by another demo
+        raise click.ClickException(f"Cannot serve on {host}:{port}: {error.strerror or error}.") from None
     finally:
         _stop_worker(worker)
 

@@ -144,6 +144,11 @@ def read_upload(data: bytes, filename: str, *, pixel_size_um: float | None) -> t
     return surface, file_type, [str(w.message).replace("upload: ", "") for w in caught]
 
 
+def printable_name(filename: str) -> str:
+    """The uploaded file's own name, kept for the record without control characters (NUL breaks PostgreSQL)."""
+    return "".join(ch for ch in Path(filename or "").name if ch.isprintable())[:200]
+
+
 def imageable(item: Item) -> bool:
     """Only cartridge cases (scene finds, or test fires registered as sub-items of a firearm) are imaged."""
     return item.item_type == ItemType.CARTRIDGE_CASE.value
@@ -171,7 +176,7 @@ def add_entry(item: Item, *, actor: User, data: bytes, filename: str, calibre: s
         settings={**(settings or {}), **({"reader_notes": notes} if notes else {})},
         acquired_by_id=actor.id, acquired_by_name=actor.full_name[:120], acquired_at=acquired_at or utcnow(),
         kind=surface.kind, pixel_size_um=surface.pixel_size_um, original_sha256=digest,
-        original_name=Path(filename or "").name[:200], original_type=file_type, original_size=len(data),
+        original_name=printable_name(filename), original_type=file_type, original_size=len(data),
         index_entry_id=uuid.uuid4().hex, origin=Origin.LOCAL.value)
     db.session.add(entry)
     db.session.flush()

@@ -5,6 +5,7 @@ from typing import Any
 
 from flask import Response, abort, flash, g, jsonify, redirect, render_template, request, url_for
 from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.utils import secure_filename
 from wtforms.fields.choices import SelectChoice
 
 from ballistics.scoring import verbal_scale
@@ -114,9 +115,9 @@ def original(entry_id: int):  # type: ignore[no-untyped-def]
         data = services.original_bytes(record)
     except (ObjectMissing, ObjectCorrupted) as error:
         abort(409, description=f"The original cannot be served: {error}. Report it to the quality manager.")
-    name = record.original_name or f"entry-{record.id}.{record.original_type}"
+    name = secure_filename(record.original_name) or f"entry-{record.id}.{record.original_type}"
     return Response(data, mimetype=services.MEDIA_TYPES.get(record.original_type, "application/octet-stream"),
-                    headers={"Content-Disposition": f"attachment; filename=\"{name}\"",
+                    headers={"Content-Disposition": f"attachment; filename={name}",
                              "X-Content-SHA256": record.original_sha256})
 
 

@@ -147,3 +147,16 @@ def test_reading_a_review_writes_nothing_and_an_examiner_asks_for_missing_images
     assert examiner.post(f"/comparisons/candidates/{second.id}/images").status_code == 302
     assert examiner.get(f"/comparisons/candidates/{second.id}/cellmap.png").data.startswith(b"\x89PNG")
     assert "images-missing" not in examiner.get(f"/comparisons/candidates/{second.id}").get_data(as_text=True)
+
+
+def test_an_uploaded_name_is_kept_printable_and_served_as_a_safe_attachment(bench, scans, login_as) -> None:
+    examiner = login_as(bench.examiner)
+    response = examiner.post("/comparisons/entries/new", data={
+        "item_id": str(bench.casings[0].id), "device": "scanner",
+        "scan": (io.BytesIO(scans["F0000-S00"]), 'case 7\x00.x3p')}, content_type="multipart/form-data")
+    assert response.status_code == 302
+    entry = services.entries()[0]
+    assert entry.original_name == "case 7.x3p"
+    original = examiner.get(f"/comparisons/entries/{entry.id}/original")
+    assert original.headers["Content-Disposition"] == "attachment; filename=case_7.x3p"
+    assert original.headers["Content-Type"] == "application/x-iso5436-2" and original.data == scans["F0000-S00"]
