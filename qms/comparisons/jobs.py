@@ -257,7 +257,7 @@ def _correlate(job: CorrelationJob) -> CorrelationJob | None:
             ranked = services.search_entry(job.entry, surface=surface, executor=search_executor())
         timings["search_s"] = time.perf_counter() - started - timings["process_s"] - timings["index_s"]
         top = int(current_app.config.get("REVIEW_IMAGES_TOP", REVIEW_IMAGES_TOP))
-        _stage(job, "making the review images of the first candidates", 85)
+        _stage(job, "making review images", 85)  # (stage holds 32 characters)
         with heartbeat(job.id, job.worker):
             rendered = explain.render_first(job.entry, [r.hit.entry_id for r in ranked[:top]])
         timings["images_s"] = time.perf_counter() - started - sum(timings.values())
