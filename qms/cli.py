@@ -1,6 +1,7 @@
 """The `qms` command: set-up, accounts, the demo, and Flask's own commands."""
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -116,6 +117,8 @@ def demo_command(host: str, port: int, no_serve: bool) -> None:
     sys.stdout.flush()
     try:
         serve(app, host=host, port=port, threads=8, ident="CSI-QMS")
+    except OSError as error:  # most often the port is taken, e.g. by another demo
+        raise click.ClickException(f"Cannot serve on {host}:{port}: {error.strerror or error}.") from None
     finally:
         _stop_worker(worker)
 
@@ -124,7 +127,8 @@ def _start_worker():  # type: ignore[no-untyped-def]
     """`qms worker` beside the demo server, on the same instance folder (the environment is inherited)."""
     import subprocess
 
-    return subprocess.Popen([sys.executable, "-c", "from qms.cli import main; main()", "worker", "--workers", "2"])
+    return subprocess.Popen([sys.executable, "-c", "from qms.cli import main; main()", "worker", "--workers", "2",
+                             "--parent-pid", str(os.getpid())])
 
 
 def _stop_worker(worker) -> None:  # type: ignore[no-untyped-def]

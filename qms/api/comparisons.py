@@ -11,11 +11,13 @@ import marshmallow as ma
 from flask import abort, g, jsonify, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from qms.auth.permissions import Access
 from qms.comparisons import services
 from qms.comparisons.models import BallisticEntry, Candidate, Conclusion, CorrelationJob
 from qms.comparisons.services import EntryError, SignatureRefused
+from qms.errors import render_error
 from qms.evidence.models import Item
 from qms.extensions import db
 from qms.transactions import mark_failed
@@ -28,6 +30,12 @@ ACCESS = Access(read=services.READERS, write=services.EXAMINERS)
 @blp.before_request
 def _fresh_outcome() -> None:
     g.pop("qms_failed", None)  # see qms.evidence.views._fresh_outcome
+
+
+@blp.errorhandler(RequestEntityTooLarge)
+def _too_large(error: RequestEntityTooLarge):  # type: ignore[no-untyped-def]
+    error.description = services.too_large_message()
+    return render_error(error)
 
 
 class EntrySchema(ma.Schema):

@@ -7,4 +7,7 @@ from flask import Blueprint
 bp = Blueprint("comparisons", __name__, template_folder="templates")
 
 # Examiners do the work; quality managers and auditors read the records.
-NAV = [("Ballistics", "comparisons.entries", frozenset({"examiner", "quality_manager", "auditor"}))]
+NAV = [
+    ("Ballistics", "comparisons.entries", frozenset({"examiner", "quality_manager", "auditor"})),
+    ("Exchange", "comparisons.exchange_page", frozenset({"examiner", "quality_manager", "auditor"})),
+]

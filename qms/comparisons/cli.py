@@ -1,6 +1,10 @@
 """`qms worker`: runs the correlation jobs of the queue (and takes back those of a dead worker)."""
 from __future__ import annotations
 
+import os
+import signal
+import threading
+import time
 from pathlib import Path
 
 import click
@@ -11,9 +15,11 @@ from flask.cli import with_appcontext
 @click.command("worker")
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 32),
               help="Jobs run at the same time (each search also uses a process pool over every core).")
+@click.option("--parent-pid", type=click.IntRange(1), default=None,
+              help="Stop once process PID is no longer this worker's parent (how `qms demo` runs it).")
 @with_appcontext
-def worker(workers: int) -> None:
-    """Run correlation jobs until stopped (Ctrl+C or SIGTERM finish the current job first)."""
+def worker(workers: int, parent_pid: int | None) -> None:
+    """Run correlation jobs until stopped (Ctrl+C lets running jobs finish; after SIGTERM the next worker resumes)."""
     from qms.comparisons import jobs
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
@@ -21,11 +27,23 @@ def worker(workers: int) -> None:
     resumed = jobs.recover()
     where = "Redis" if app.config.get("REDIS_URL") else "SQLite queue"
     click.echo(f"qms worker {jobs.worker_name()} on the {where}; {len(resumed)} unfinished job(s) queued again.")
+    if parent_pid is not None:
+        _stop_when_orphaned(parent_pid)
     consumer = huey.create_consumer(workers=workers, worker_type="thread", periodic=True, check_worker_health=True)
     try:
         consumer.run()
     finally:
         jobs.shutdown_executor()
+
+
+def _stop_when_orphaned(parent: int) -> None:
+    """SIGTERM this worker once its parent dies: a SIGKILLed `qms demo` cannot stop its worker itself."""
+    def watch() -> None:
+        while os.getppid() == parent:  # an orphan is adopted by another process
+            time.sleep(1.0)
+        os.kill(os.getpid(), signal.SIGTERM)  # the consumer's own stop; the next worker resumes its jobs
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 @click.command("calibrate")

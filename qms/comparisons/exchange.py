@@ -411,7 +411,7 @@ def _store_entry(checked: _Checked, *, package: ExchangePackage, unit_id: int) -
         settings=meta.get("settings") or {}, acquired_by_id=None, acquired_by_name=meta.get("acquired_by") or "",
         acquired_at=checked.acquired_at, kind=checked.kind if checked.kind in SurfaceKind.__members__.values()
         else SurfaceKind.TOPOGRAPHY.value, pixel_size_um=checked.pixel_size_um,
-        original_sha256=original_sha, original_name=str(facts.get("name", ""))[:200],
+        original_sha256=original_sha, original_name=services.printable_name(str(facts.get("name", ""))),
         original_type=checked.original_type, original_size=int(facts.get("size") or 0),
         processed_sha256=processed, index_entry_id=_index_id(checked.uuid), origin=Origin.IMPORTED.value,
         source_unit=f"{package.source_unit_name} ({package.source_unit_code})"[:120],

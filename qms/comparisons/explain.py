@@ -1,13 +1,19 @@
 """Images an examiner reviews a candidate with: the two aligned surfaces, the overlay, the CMC cell map.
 
 Made once per candidate from the surfaces stored in the unit's index (the same ones the search
-compared), kept as derived objects that name their source entry's processed surface.
+compared), kept as derived objects that name their source entry's processed surface. The job makes
+them for its first candidates (`REVIEW_IMAGES_TOP`) and saves them with the ranking; an examiner asks
+for the others (a POST): a GET only shows what exists, so reading a review never writes records.
 """
 from __future__ import annotations
 
+import logging
+from dataclasses import dataclass
+from typing import Any
+
 import cv2
-from sqlalchemy.exc import IntegrityError
 import numpy as np
+from sqlalchemy.exc import IntegrityError
 
 from ballistics import index as bindex
 from ballistics.cmc import compare
@@ -18,6 +24,7 @@ from qms.comparisons.models import BallisticEntry, Candidate, DerivedKind, Deriv
 from qms.extensions import db
 from qms.storage import object_store
 
+log = logging.getLogger(__name__)
 VIEW_KINDS = (DerivedKind.QUERY_VIEW, DerivedKind.ALIGNED_VIEW, DerivedKind.OVERLAY, DerivedKind.CELLMAP)
 
 
@@ -51,15 +58,24 @@ def views_of(candidate: Candidate) -> dict[str, DerivedObject]:
     return {row.kind: row for row in rows}
 
 
-def ensure_views(candidate: Candidate, query: BallisticEntry) -> dict[str, DerivedObject]:
-    """The candidate's review images, made and stored on first use."""
-    existing = views_of(candidate)
-    if all(kind.value in existing for kind in VIEW_KINDS):
-        return existing
+def complete(views: dict[str, DerivedObject]) -> bool:
+    return all(kind.value in views for kind in VIEW_KINDS)
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A candidate's review images, already in the object store, with how they were aligned."""
+
+    digests: dict[str, str]  # kind -> sha256
+    parameters: dict[str, Any]
+
+
+def render(query: BallisticEntry, index_entry_id: str) -> Rendered:
+    """Compare the query with a candidate's stored surface again and store the four images."""
     from qms.comparisons.services import open_unit_index
 
     index = open_unit_index(query.unit_id, query.kind)
-    a, b = _stored(index, query.index_entry_id), _stored(index, candidate.index_entry_id)
+    a, b = _stored(index, query.index_entry_id), _stored(index, index_entry_id)
     result = compare(a, b, params=index.cmc)
     images = {DerivedKind.QUERY_VIEW: greyscale_png(a),
               DerivedKind.ALIGNED_VIEW: greyscale_png(warp(b, result.alignment, a.shape)),
@@ -68,14 +84,41 @@ def ensure_views(candidate: Candidate, query: BallisticEntry) -> dict[str, Deriv
     parameters = {"angle_deg": result.alignment.angle_deg, "dx": result.alignment.dx, "dy": result.alignment.dy,
                   "score": result.score, "pixel_size_um": index.stored_pixel_size * 1e6}
     store = object_store()
+    return Rendered({kind.value: store.put(data) for kind, data in images.items()}, parameters)
+
+
+def record(candidate: Candidate, query: BallisticEntry, rendered: Rendered,
+           existing: dict[str, DerivedObject]) -> None:
+    """Derived-object rows for the rendered images the candidate does not have yet."""
+    for kind, digest in rendered.digests.items():
+        if kind not in existing:
+            db.session.add(DerivedObject(
+                unit_id=query.unit_id, entry_id=query.id, candidate_id=candidate.id, kind=kind, sha256=digest,
+                media_type="image/png", source_sha256=query.processed_sha256 or query.original_sha256,
+                parameters=rendered.parameters))
+    db.session.flush()
+
+
+def render_first(query: BallisticEntry, index_entry_ids: list[str]) -> dict[str, Rendered]:
+    """Images of a search's first candidates, by index entry id, made by the job before it saves the ranking."""
+    rendered = {}
+    for index_entry_id in index_entry_ids:
+        try:
+            rendered[index_entry_id] = render(query, index_entry_id)
+        except Exception:  # a ranking is never lost for an image: the examiner can ask for it again
+            log.exception("review images of entry %s for query %s could not be made", index_entry_id, query.id)
+    return rendered
+
+
+def ensure_views(candidate: Candidate, query: BallisticEntry) -> dict[str, DerivedObject]:
+    """The candidate's review images, made and stored unless they exist."""
+    existing = views_of(candidate)
+    if complete(existing):
+        return existing
+    rendered = render(query, candidate.index_entry_id)
     try:
         with db.session.begin_nested():
-            for kind, data in images.items():
-                if kind.value not in existing:
-                    db.session.add(DerivedObject(
-                        unit_id=query.unit_id, entry_id=query.id, candidate_id=candidate.id, kind=kind.value,
-                        sha256=store.put(data), media_type="image/png",
-                        source_sha256=query.processed_sha256 or query.original_sha256, parameters=parameters))
+            record(candidate, query, rendered, existing)
     except IntegrityError:  # another request made them at the same moment: theirs are as good
         pass
     return views_of(candidate)

@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 
 LEASE = timedelta(seconds=120)  # a job whose worker has not renewed this long is taken back
 HEARTBEAT_SECONDS = 20.0
+REVIEW_IMAGES_TOP = 3  # candidates whose review images the job makes (each costs one full comparison)
 _PENDING = "qms_enqueue_jobs"
 
 
@@ -233,12 +234,16 @@ def run_job(job_id: int) -> CorrelationJob | None:
 
 
 def _run(job_id: int) -> CorrelationJob | None:
-    from qms.comparisons import services
-
     job = claim(job_id)
     if job is None:
         return None
-    started, timings = time.perf_counter(), {}
+    return _correlate(job)
+
+
+def _correlate(job: CorrelationJob) -> CorrelationJob | None:
+    from qms.comparisons import explain, services
+
+    job_id, started, timings = job.id, time.perf_counter(), {}
     try:
         _stage(job, "processing the scan", 10)
         surface = services.processed_surface(job.entry)
@@ -251,7 +256,14 @@ def _run(job_id: int) -> CorrelationJob | None:
         with heartbeat(job.id, job.worker):
             ranked = services.search_entry(job.entry, surface=surface, executor=search_executor())
         timings["search_s"] = time.perf_counter() - started - timings["process_s"] - timings["index_s"]
-        services.record_candidates(job, ranked)
+        top = int(current_app.config.get("REVIEW_IMAGES_TOP", REVIEW_IMAGES_TOP))
+        _stage(job, "making review images", 85)  # (stage holds 32 characters)
+        with heartbeat(job.id, job.worker):
+            rendered = explain.render_first(job.entry, [r.hit.entry_id for r in ranked[:top]])
+        timings["images_s"] = time.perf_counter() - started - sum(timings.values())
+        for candidate in services.record_candidates(job, ranked):  # with the ranking, in its transaction
+            if candidate.index_entry_id in rendered:
+                explain.record(candidate, job.entry, rendered[candidate.index_entry_id], {})
         job.index_size = len(services.open_unit_index(job.unit_id, job.entry.kind))
         job.state, job.stage, job.progress, job.finished_at = JobState.DONE.value, "done", 100, utcnow()
         job.lease_until, job.timings = None, {**timings, "total_s": time.perf_counter() - started}

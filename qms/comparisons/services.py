@@ -114,6 +114,13 @@ def upload_limit() -> int:
     return min(DEFAULT_MAX_BYTES, int(current_app.config.get("MAX_CONTENT_LENGTH") or DEFAULT_MAX_BYTES))
 
 
+def too_large_message() -> str:
+    """Why an upload over the server's request limit was refused (the generic 413 says nothing useful)."""
+    limit = int(current_app.config.get("MAX_CONTENT_LENGTH") or DEFAULT_MAX_BYTES)
+    return (f"The file is larger than the {limit / 2**20:.3g} MB this server accepts in one upload; nothing was "
+            "stored. Upload a smaller scan, or split an exchange export into smaller packages.")
+
+
 def read_upload(data: bytes, filename: str, *, pixel_size_um: float | None) -> tuple[Surface, str, list[str]]:
     """Decode an upload as the comparison engine would (size limits first); the surface, type, warnings."""
     if not data:
@@ -135,6 +142,11 @@ def read_upload(data: bytes, filename: str, *, pixel_size_um: float | None) -> t
     except ValueError as error:  # e.g. an image without a pixel size
         raise EntryError(f"{error}. Nothing was stored.") from None
     return surface, file_type, [str(w.message).replace("upload: ", "") for w in caught]
+
+
+def printable_name(filename: str) -> str:
+    """The uploaded file's own name, kept for the record without control characters (NUL breaks PostgreSQL)."""
+    return "".join(ch for ch in Path(filename or "").name if ch.isprintable())[:200]
 
 
 def imageable(item: Item) -> bool:
@@ -164,7 +176,7 @@ def add_entry(item: Item, *, actor: User, data: bytes, filename: str, calibre: s
         settings={**(settings or {}), **({"reader_notes": notes} if notes else {})},
         acquired_by_id=actor.id, acquired_by_name=actor.full_name[:120], acquired_at=acquired_at or utcnow(),
         kind=surface.kind, pixel_size_um=surface.pixel_size_um, original_sha256=digest,
-        original_name=Path(filename or "").name[:200], original_type=file_type, original_size=len(data),
+        original_name=printable_name(filename), original_type=file_type, original_size=len(data),
         index_entry_id=uuid.uuid4().hex, origin=Origin.LOCAL.value)
     db.session.add(entry)
     db.session.flush()

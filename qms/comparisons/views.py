@@ -4,14 +4,17 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response, abort, flash, g, jsonify, redirect, render_template, request, url_for
+from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.utils import secure_filename
 from wtforms.fields.choices import SelectChoice
 
 from ballistics.scoring import verbal_scale
 from qms.auth.permissions import requires
-from qms.comparisons import bp, explain, jobs, services
+from qms.comparisons import bp, exchange, explain, jobs, services
 from qms.comparisons.forms import DecisionForm, EntryForm
 from qms.comparisons.models import BallisticEntry, Candidate, CorrelationJob, DerivedObject
 from qms.comparisons.services import EntryError, SignatureRefused
+from qms.errors import render_error
 from qms.evidence.models import Item
 from qms.extensions import db
 from qms.storage import ObjectCorrupted, ObjectMissing
@@ -23,6 +26,12 @@ READ, WRITE = services.READERS, services.EXAMINERS
 @bp.before_request
 def _fresh_outcome() -> None:
     g.pop("qms_failed", None)  # see qms.evidence.views._fresh_outcome
+
+
+@bp.errorhandler(RequestEntityTooLarge)
+def _too_large(error: RequestEntityTooLarge):  # type: ignore[no-untyped-def]
+    error.description = services.too_large_message()
+    return render_error(error)
 
 
 @bp.app_context_processor
@@ -94,7 +103,8 @@ def entry(entry_id: int):  # type: ignore[no-untyped-def]
     job = services.latest_job(record)
     return render_template("comparisons/entry.html", entry=record, job=job, jobs=services.jobs_of(record),
                            candidates=services.candidates_of(job) if job else [],
-                           derived=services.derived_of(record), can_act=_can_act())
+                           derived=services.derived_of(record), can_act=_can_act(),
+                           imported=exchange.origin_of(record))
 
 
 @bp.get("/comparisons/entries/<int:entry_id>/original")
@@ -105,9 +115,9 @@ def original(entry_id: int):  # type: ignore[no-untyped-def]
         data = services.original_bytes(record)
     except (ObjectMissing, ObjectCorrupted) as error:
         abort(409, description=f"The original cannot be served: {error}. Report it to the quality manager.")
-    name = record.original_name or f"entry-{record.id}.{record.original_type}"
+    name = secure_filename(record.original_name) or f"entry-{record.id}.{record.original_type}"
     return Response(data, mimetype=services.MEDIA_TYPES.get(record.original_type, "application/octet-stream"),
-                    headers={"Content-Disposition": f"attachment; filename=\"{name}\"",
+                    headers={"Content-Disposition": f"attachment; filename={name}",
                              "X-Content-SHA256": record.original_sha256})
 
 
@@ -135,16 +145,12 @@ def _review(candidate: Candidate, form: DecisionForm | None = None, status: int 
     query = candidate.job.entry
     others = services.candidates_of(candidate.job)
     position = next(i for i, c in enumerate(others) if c.id == candidate.id)
-    views, unavailable = {}, ""
-    try:
-        views = explain.ensure_views(candidate, query)
-    except explain.NotExplainable as error:
-        unavailable = str(error)
+    views = explain.views_of(candidate)
     pair = services.pair_view(query.id, candidate.entry_id, g.qms_user, g.qms_unit_id) if candidate.entry_id else None
     return render_template("comparisons/review.html", candidate=candidate, query=query, others=others,
                            previous=others[position - 1] if position > 0 else None,
                            next=others[position + 1] if position + 1 < len(others) else None,
-                           views=views, unavailable=unavailable, pair=pair, form=form or DecisionForm(),
+                           images_ready=explain.complete(views), pair=pair, form=form or DecisionForm(),
                            verbal=verbal_scale(candidate.log10_lr) if candidate.log10_lr is not None else "",
                            can_act=_can_act()), status
 
@@ -155,6 +161,18 @@ def review(candidate_id: int):  # type: ignore[no-untyped-def]
     return _review(_get(Candidate, candidate_id, "candidate"))
 
 
+@bp.post("/comparisons/candidates/<int:candidate_id>/images")
+@requires(READ, WRITE)
+def make_images(candidate_id: int):  # type: ignore[no-untyped-def]
+    candidate = _get(Candidate, candidate_id, "candidate")
+    try:
+        explain.ensure_views(candidate, candidate.job.entry)
+    except explain.NotExplainable as error:
+        mark_failed()
+        abort(409, description=f"The review images cannot be made: {error}.")
+    return redirect(url_for("comparisons.review", candidate_id=candidate.id))
+
+
 @bp.get("/comparisons/candidates/<int:candidate_id>/<kind>.png")
 @requires(READ)
 def view_image(candidate_id: int, kind: str):  # type: ignore[no-untyped-def]
@@ -162,7 +180,7 @@ def view_image(candidate_id: int, kind: str):  # type: ignore[no-untyped-def]
     row = db.session.scalar(db.select(DerivedObject).where(DerivedObject.candidate_id == candidate.id,
                                                            DerivedObject.kind == kind))
     if row is None:
-        abort(404, description="No such image for this candidate; open the review page first.")
+        abort(404, description="No such image for this candidate; make its review images on the review page.")
     try:
         data = services.object_store().get(row.sha256)
     except (ObjectMissing, ObjectCorrupted) as error:

@@ -18,6 +18,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from flask import Flask, current_app
+from sqlalchemy import select
 
 from qms import create_app
 from qms.auth import services as auth_services
@@ -464,6 +465,10 @@ def test_a_package_imported_through_the_page_lists_its_entries_and_origin(bench,
     assert response.status_code == 200 and "Imported 3 entries from Partner lab" in page
     assert "P-2026/0 / 1" in page and hashlib.sha256(crafted).hexdigest() in page
     assert len(services.open_unit_index(bench.unit.id)) == 3
+    imported = db.session.scalars(select(ExchangedEntry).order_by(ExchangedEntry.id)).first()
+    entry_page = client.get(f"/comparisons/entries/{imported.entry_id}").get_data(as_text=True)
+    assert hashlib.sha256(crafted).hexdigest() in entry_page and imported.source_uuid in entry_page
+    assert imported.package.signer_fingerprint in entry_page
 
 
 def _with(entries: list[EntryFiles], **changes: object) -> list[EntryFiles]:

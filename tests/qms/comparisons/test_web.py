@@ -118,5 +118,46 @@ def test_an_upload_above_the_limit_is_refused_before_it_is_read(app, bench, scan
     app.config["MAX_CONTENT_LENGTH"] = 10_000
     examiner = login_as(bench.examiner)
     response = _upload(examiner, bench, scans, 0, "F0000-S00")
-    assert response.status_code == 413 and "exceeds" in response.get_data(as_text=True)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 413 and "larger than the 0.00954 MB this server accepts" in page
+    package = examiner.post("/comparisons/exchange/import", content_type="multipart/form-data",
+                            data={"import-package": (io.BytesIO(b"\0" * 20_000), "big.zip")})
+    assert package.status_code == 413 and "split an exchange export" in package.get_data(as_text=True)
+    api = examiner.post("/api/v1/comparisons/entries", content_type="multipart/form-data",
+                        data={"scan": (io.BytesIO(b"\0" * 20_000), "big.x3p")})
+    assert api.status_code == 413 and "this server accepts" in api.get_json()["message"]
     assert services.entries() == []
+
+
+def test_reading_a_review_writes_nothing_and_an_examiner_asks_for_missing_images(app, bench, scans,
+                                                                                  login_as) -> None:
+    from qms.comparisons.models import DerivedObject
+
+    app.config["REVIEW_IMAGES_TOP"] = 1  # the job makes the first candidate's images only
+    examiner, qm = login_as(bench.examiner), login_as(bench.qm)
+    _query, candidates = _uploaded(examiner, bench, scans)
+    first, second = candidates[0], candidates[1]
+    assert examiner.get(f"/comparisons/candidates/{first.id}/overlay.png").data.startswith(b"\x89PNG")
+    before = db.session.query(DerivedObject).count()
+    page = qm.get(f"/comparisons/candidates/{second.id}").get_data(as_text=True)
+    assert "not made yet" in page and "An examiner can make them" in page and "No decision on this pair yet" in page
+    assert "description: 20x objective" in qm.get(f"/comparisons/entries/{_query.id}").get_data(as_text=True)
+    assert examiner.get(f"/comparisons/candidates/{second.id}/overlay.png").status_code == 404
+    assert qm.post(f"/comparisons/candidates/{second.id}/images").status_code == 403
+    assert db.session.query(DerivedObject).count() == before
+    assert examiner.post(f"/comparisons/candidates/{second.id}/images").status_code == 302
+    assert examiner.get(f"/comparisons/candidates/{second.id}/cellmap.png").data.startswith(b"\x89PNG")
+    assert "images-missing" not in examiner.get(f"/comparisons/candidates/{second.id}").get_data(as_text=True)
+
+
+def test_an_uploaded_name_is_kept_printable_and_served_as_a_safe_attachment(bench, scans, login_as) -> None:
+    examiner = login_as(bench.examiner)
+    response = examiner.post("/comparisons/entries/new", data={
+        "item_id": str(bench.casings[0].id), "device": "scanner",
+        "scan": (io.BytesIO(scans["F0000-S00"]), 'case 7\x00.x3p')}, content_type="multipart/form-data")
+    assert response.status_code == 302
+    entry = services.entries()[0]
+    assert entry.original_name == "case 7.x3p"
+    original = examiner.get(f"/comparisons/entries/{entry.id}/original")
+    assert original.headers["Content-Disposition"] == "attachment; filename=case_7.x3p"
+    assert original.headers["Content-Type"] == "application/x-iso5436-2" and original.data == scans["F0000-S00"]

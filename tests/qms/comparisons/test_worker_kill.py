@@ -120,3 +120,35 @@ def test_a_worker_killed_mid_search_leaves_the_job_resumable(app, bench, tmp_pat
     ids = [e.id for e in open_index(services.unit_index_path(bench.unit.id)).entries()]
     assert len(ids) == len(set(ids)) == len(BULK) + 1
     assert set(ids) == {e.index_entry_id for e in services.entries()}
+
+
+def _gone(pid: int) -> bool:
+    status = Path(f"/proc/{pid}/status")
+    if not status.exists():
+        return True
+    return "\nState:\tZ" in status.read_text()  # exited, not yet reaped by whoever adopted it
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads process states from /proc")
+def test_a_worker_given_its_parent_pid_exits_when_its_parent_is_killed(app, tmp_path) -> None:
+    env = {**os.environ, "QMS_INSTANCE_PATH": app.config["INSTANCE_PATH"],
+           "QMS_DATABASE_URL": app.config["DATABASE_URL"], "QMS_SECRET_KEY": "test-secret-key"}
+    parent_code = ("import os, subprocess, sys, time; w = subprocess.Popen([sys.executable, '-c', "
+                   "'from qms.cli import main; main()', 'worker', '--parent-pid', str(os.getpid())]); "
+                   "print(w.pid, flush=True); time.sleep(120)")
+    parent = subprocess.Popen([sys.executable, "-c", parent_code], env=env, stdout=subprocess.PIPE,
+                              start_new_session=True)
+    worker_pid = int(parent.stdout.readline())
+    try:
+        time.sleep(1.0)  # (the worker may still be starting: it checks its parent once it is up)
+        assert not _gone(worker_pid)
+        parent.kill()  # like `kill -9` of `qms demo`: no cleanup runs in the parent
+        parent.wait(timeout=10)
+        deadline = time.monotonic() + 20
+        while not _gone(worker_pid) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert _gone(worker_pid), "the orphaned worker kept running"
+    finally:
+        parent.stdout.close()
+        if not _gone(worker_pid):
+            os.kill(worker_pid, signal.SIGKILL)
