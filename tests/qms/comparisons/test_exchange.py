@@ -228,10 +228,20 @@ def _rewritten(package: bytes, member: str, offset: int) -> bytes:
     with zipfile.ZipFile(buffer, "w") as target:
         for info in source.infolist():
             data = bytearray(source.read(info))
-            if info.filename == member:
+            if info.filename == member == "signature":
+                data = bytearray(_flipped_signature(bytes(data), offset))
+            elif info.filename == member:
                 data[offset % len(data)] ^= 0x01
             target.writestr(info, bytes(data))
     return buffer.getvalue()
+
+
+def _flipped_signature(text: bytes, offset: int) -> bytes:
+    """The hex signature with one bit of its decoded bytes changed: still readable hex, so only the check can refuse
+    it (flipping a bit of the hex text itself turns 'a' or 'f' into a non-hex character, a different refusal)."""
+    raw = bytearray(bytes.fromhex(text.decode("ascii").strip()))
+    raw[offset % len(raw)] ^= 0x01
+    return raw.hex().encode("ascii") + b"\n"
 
 
 def _member(package: bytes, suffix: str) -> str:
@@ -265,6 +275,22 @@ def test_a_changed_byte_in_any_file_is_refused_and_nothing_is_stored(crafted, ma
     before = _stored_counts(receiver.id)
     with pytest.raises(PackageRefused, match=reason):
         exchange.import_package(tampered, unit=receiver, actor=qm)
+    db.session.rollback()
+    assert _stored_counts(receiver.id) == before
+
+
+def test_a_signature_that_is_not_hex_is_refused_as_unreadable(crafted, make_unit, make_user) -> None:
+    receiver = make_unit(code="RECV")
+    qm = make_user(receiver, Role.QUALITY_MANAGER)
+    source = zipfile.ZipFile(io.BytesIO(crafted))
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as target:
+        for info in source.infolist():
+            data = source.read(info)
+            target.writestr(info, b"zz" + data[2:] if info.filename == "signature" else data)
+    before = _stored_counts(receiver.id)
+    with pytest.raises(PackageRefused, match="signature or signer key cannot be read"):
+        exchange.import_package(buffer.getvalue(), unit=receiver, actor=qm)
     db.session.rollback()
     assert _stored_counts(receiver.id) == before
 
