@@ -21,14 +21,14 @@ from __future__ import annotations
 import os
 import time
 from concurrent.futures import Executor, ProcessPoolExecutor
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from functools import partial
 from multiprocessing import get_context
 from typing import Any, Callable, Literal, Mapping, Sequence
 
 import numpy as np
 
-from ballistics.cmc import compare
+from ballistics.cmc import Comparison, compare
 from ballistics.descriptor import describe, rotation_scores
 from ballistics.index import (
     Entry,
@@ -74,6 +74,9 @@ class Candidate:
         CMC score (`ballistics.cmc.Comparison.score`); None when not re-ranked.
     log10_lr : float or None
         From the calibration, when there is one and the entry was re-ranked.
+    comparison : Comparison or None
+        The whole CMC result of the re-ranking (alignment and cell table), so that the examiner's
+        images of a candidate need not compare the two surfaces again. Not part of `to_dict`.
     """
 
     rank: int
@@ -89,10 +92,11 @@ class Candidate:
     correlation: float | None = None
     angle_deg: float | None = None
     log10_lr: float | None = None
+    comparison: Comparison | None = field(default=None, compare=False, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         # Not dataclasses.asdict: it deep-copies, and the read-only metadata mapping does not copy.
-        doc = {f.name: getattr(self, f.name) for f in fields(self)}
+        doc = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "comparison"}
         doc["metadata"] = dict(self.metadata)
         return doc
 
@@ -189,7 +193,7 @@ def compare_entry(record: dict[str, Any], *, index: Index, query: tuple[np.ndarr
     result = compare(surface, stored, params=index.cmc)
     return {"id": entry.id, "score": result.score, "high_cmc": result.high_cmc,
             "possible_cells": result.possible_cells, "cmc_original": tuple(result.cmc_original),
-            "correlation": result.correlation, "angle_deg": result.alignment.angle_deg}
+            "correlation": result.correlation, "angle_deg": result.alignment.angle_deg, "comparison": result}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -396,5 +400,5 @@ def _candidate(rank: int, entry: Entry, first: tuple[float, int], result: dict[s
     return Candidate(rank, entry.id, entry.file, entry.metadata, first[0], first[1], float(result["score"]),
                      int(result["high_cmc"]), int(result["possible_cells"]),
                      (int(result["cmc_original"][0]), int(result["cmc_original"][1])),
-                     float(result["correlation"]), float(result["angle_deg"]), lr)
+                     float(result["correlation"]), float(result["angle_deg"]), lr, result.get("comparison"))
 

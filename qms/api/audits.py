@@ -13,7 +13,7 @@ from qms.audits.models import (ActionStatus, Audit, AuditProgramme, AuditStatus,
                                Finding, Grade, Result, RiskLevel, StepKind)
 from qms.audits.services import PLANNERS, READERS, WRITERS, AuditError
 from qms.auth.permissions import Access
-from qms.extensions import db
+from qms.scoping import record_or_404
 
 blp = Blueprint("api_audits", __name__, url_prefix="/audits",
                 description="Audits against ISO/IEC 17020: programme, checklists, results, findings, actions")
@@ -215,12 +215,6 @@ class ProgressSchema(ma.Schema):
     rows = ma.fields.List(ma.fields.Nested(ProgressRowSchema))
 
 
-def _get(model: type, record_id: int, what: str) -> Any:
-    record = db.session.get(model, record_id)
-    if record is None:
-        abort(404, description=f"No such {what} in this unit.")
-    return record
-
 
 def _act(action, *args, **kwargs):  # type: ignore[no-untyped-def]
     try:
@@ -258,7 +252,7 @@ class ProgrammeItem(MethodView):
     @blp.response(200, ProgrammeSchema)
     def get(self, programme_id: int):  # type: ignore[no-untyped-def]
         """One programme with its planned audits."""
-        return _get(AuditProgramme, programme_id, "audit programme")
+        return record_or_404(AuditProgramme, programme_id, "audit programme")
 
 
 @blp.route("/programmes/<int:programme_id>/entries")
@@ -269,7 +263,8 @@ class ProgrammeEntries(MethodView):
     @blp.response(201, ProgrammeEntrySchema)
     def post(self, data: dict, programme_id: int):  # type: ignore[no-untyped-def]
         """Plan an audit of a process against clauses, with its risk level."""
-        return _act(services.add_entry, _get(AuditProgramme, programme_id, "audit programme"), g.qms_user, **data)
+        programme = record_or_404(AuditProgramme, programme_id, "audit programme")
+        return _act(services.add_entry, programme, g.qms_user, **data)
 
 
 @blp.route("")
@@ -298,7 +293,7 @@ class AuditItem(MethodView):
     @blp.response(200, AuditSchema)
     def get(self, audit_id: int):  # type: ignore[no-untyped-def]
         """One audit: scope, dates, team, status."""
-        return _get(Audit, audit_id, "audit")
+        return record_or_404(Audit, audit_id, "audit")
 
 
 @blp.route("/<int:audit_id>/summary")
@@ -308,7 +303,7 @@ class AuditSummary(MethodView):
     @blp.response(200, SummarySchema)
     def get(self, audit_id: int):  # type: ignore[no-untyped-def]
         """Counts by current result (overall and per section), findings by grade, actions by status."""
-        return services.audit_summary(_get(Audit, audit_id, "audit"))
+        return services.audit_summary(record_or_404(Audit, audit_id, "audit"))
 
 
 @blp.route("/<int:audit_id>/checklist")
@@ -319,11 +314,11 @@ class AuditChecklist(MethodView):
     @blp.response(200, ChecklistRowSchema(many=True))
     def get(self, args: dict, audit_id: int):  # type: ignore[no-untyped-def]
         """The checklist with each requirement's current result (filter by section and result)."""
-        return _act(services.checklist, _get(Audit, audit_id, "audit"), **args)
+        return _act(services.checklist, record_or_404(Audit, audit_id, "audit"), **args)
 
 
 def _lifecycle(audit_id: int, action, *args):  # type: ignore[no-untyped-def]
-    audit = _get(Audit, audit_id, "audit")
+    audit = record_or_404(Audit, audit_id, "audit")
     _act(action, audit, g.qms_user, *args)
     return audit
 
@@ -367,7 +362,7 @@ class Reaudit(MethodView):
     @blp.response(201, AuditSchema)
     def post(self, data: dict, audit_id: int):  # type: ignore[no-untyped-def]
         """A re-audit of a reported or closed audit: same checklist, results reset."""
-        previous = _get(Audit, audit_id, "audit")
+        previous = record_or_404(Audit, audit_id, "audit")
         return _act(services.start_reaudit, previous, g.qms_user, title=data["title"],
                     planned_start=_needed(data["planned_start"], "planned_start"),
                     planned_end=_needed(data["planned_end"], "planned_end"),
@@ -381,7 +376,7 @@ class AuditProgress(MethodView):
     @blp.response(200, ProgressSchema)
     def get(self, audit_id: int):  # type: ignore[no-untyped-def]
         """Each requirement's result in the previous audit beside its result in this re-audit."""
-        return _act(services.progress, _get(Audit, audit_id, "audit"))
+        return _act(services.progress, record_or_404(Audit, audit_id, "audit"))
 
 
 @blp.route("/items/<int:checklist_item_id>/results")
@@ -391,13 +386,13 @@ class ItemResults(MethodView):
     @blp.response(200, ResultSchema(many=True))
     def get(self, checklist_item_id: int):  # type: ignore[no-untyped-def]
         """Every result recorded for a checklist item, oldest first; the last is the current one."""
-        return services.item_history(_get(ChecklistItem, checklist_item_id, "checklist item"))
+        return services.item_history(record_or_404(ChecklistItem, checklist_item_id, "checklist item"))
 
     @blp.arguments(ResultSchema)
     @blp.response(201, ResultSchema)
     def post(self, data: dict, checklist_item_id: int):  # type: ignore[no-untyped-def]
         """Record a result (lead auditor and team); not applicable needs a justification."""
-        item = _get(ChecklistItem, checklist_item_id, "checklist item")
+        item = record_or_404(ChecklistItem, checklist_item_id, "checklist item")
         return _act(services.record_result, item, g.qms_user, **data)
 
 
@@ -409,7 +404,7 @@ class ItemFindings(MethodView):
     @blp.response(201, FindingSchema)
     def post(self, data: dict, checklist_item_id: int):  # type: ignore[no-untyped-def]
         """Raise a graded finding against this requirement (lead auditor and team)."""
-        item = _get(ChecklistItem, checklist_item_id, "checklist item")
+        item = record_or_404(ChecklistItem, checklist_item_id, "checklist item")
         return _act(services.raise_finding, item, g.qms_user, **data)
 
 
@@ -420,7 +415,7 @@ class FindingItem(MethodView):
     @blp.response(200, FindingSchema)
     def get(self, finding_id: int):  # type: ignore[no-untyped-def]
         """One finding with the ids of its corrective actions."""
-        return _get(Finding, finding_id, "finding")
+        return record_or_404(Finding, finding_id, "finding")
 
 
 @blp.route("/findings/<int:finding_id>/actions")
@@ -431,7 +426,7 @@ class FindingActions(MethodView):
     @blp.response(201, ActionSchema)
     def post(self, data: dict, finding_id: int):  # type: ignore[no-untyped-def]
         """Raise a corrective action with an owner and a due date."""
-        finding = _get(Finding, finding_id, "finding")
+        finding = record_or_404(Finding, finding_id, "finding")
         return _act(services.raise_action, finding, g.qms_user, title=data["title"],
                     owner_id=_needed(data["owner_id"], "owner_id"), due_on=_needed(data["due_on"], "due_on"))
 
@@ -455,7 +450,7 @@ class ActionItem(MethodView):
     @blp.response(200, ActionSchema)
     def get(self, action_id: int):  # type: ignore[no-untyped-def]
         """One corrective action with its steps."""
-        return _get(CorrectiveAction, action_id, "corrective action")
+        return record_or_404(CorrectiveAction, action_id, "corrective action")
 
 
 @blp.route("/actions/<int:action_id>/steps")
@@ -466,7 +461,7 @@ class ActionSteps(MethodView):
     @blp.response(201, StepSchema)
     def post(self, data: dict, action_id: int):  # type: ignore[no-untyped-def]
         """Record the correction, root cause (with method), action plan or implementation (owner)."""
-        return _act(services.record_step, _get(CorrectiveAction, action_id, "corrective action"), g.qms_user,
+        return _act(services.record_step, record_or_404(CorrectiveAction, action_id, "corrective action"), g.qms_user,
                     **data)
 
 
@@ -478,7 +473,7 @@ class ActionReview(MethodView):
     @blp.response(201, StepSchema)
     def post(self, data: dict, action_id: int):  # type: ignore[no-untyped-def]
         """Effectiveness review by an auditor or quality manager other than the owner."""
-        action = _get(CorrectiveAction, action_id, "corrective action")
+        action = record_or_404(CorrectiveAction, action_id, "corrective action")
         return _act(services.review_effectiveness, action, g.qms_user,
                     effective=_needed(data["effective"], "effective (true or false)"), text=data["text"])
 
@@ -491,5 +486,5 @@ class ActionClose(MethodView):
     @blp.response(201, StepSchema)
     def post(self, data: dict, action_id: int):  # type: ignore[no-untyped-def]
         """Close an action found effective by someone other than its owner."""
-        return _act(services.close_action, _get(CorrectiveAction, action_id, "corrective action"), g.qms_user,
+        return _act(services.close_action, record_or_404(CorrectiveAction, action_id, "corrective action"), g.qms_user,
                     text=data["text"])

@@ -21,15 +21,12 @@ from qms.errors import render_error
 from qms.evidence.models import Item
 from qms.extensions import db
 from qms.transactions import mark_failed
+from qms.scoping import record_or_404
 
 blp = Blueprint("api_comparisons", __name__, url_prefix="/comparisons",
                 description="Ballistic intelligence: entries, correlation jobs, candidates, decisions, links")
 ACCESS = Access(read=services.READERS, write=services.EXAMINERS)
 
-
-@blp.before_request
-def _fresh_outcome() -> None:
-    g.pop("qms_failed", None)  # see qms.evidence.views._fresh_outcome
 
 
 @blp.errorhandler(RequestEntityTooLarge)
@@ -126,12 +123,6 @@ class LinkSchema(ma.Schema):
     confirmed_at = ma.fields.DateTime()
 
 
-def _get(model: type, record_id: int, what: str) -> Any:
-    record = db.session.get(model, record_id)
-    if record is None:
-        abort(404, description=f"No such {what}.")
-    return record
-
 
 def _refuse(error: EntryError) -> Any:
     if isinstance(error, SignatureRefused):
@@ -207,7 +198,7 @@ class EntryItem(MethodView):
     @blp.response(200, EntrySchema)
     def get(self, entry_id: int):  # type: ignore[no-untyped-def]
         """One entry."""
-        return _get(BallisticEntry, entry_id, "ballistic entry")
+        return record_or_404(BallisticEntry, entry_id, "ballistic entry")
 
 
 @blp.route("/entries/<int:entry_id>/jobs")
@@ -217,12 +208,13 @@ class EntryJobs(MethodView):
     @blp.response(200, JobSchema(many=True))
     def get(self, entry_id: int):  # type: ignore[no-untyped-def]
         """The correlation jobs of an entry, newest first."""
-        return services.jobs_of(_get(BallisticEntry, entry_id, "ballistic entry"))
+        return services.jobs_of(record_or_404(BallisticEntry, entry_id, "ballistic entry"))
 
     @blp.response(201, JobSchema)
     def post(self, entry_id: int):  # type: ignore[no-untyped-def]
         """Queue a new search of the entry against the unit's database."""
-        return services.enqueue_correlation(_get(BallisticEntry, entry_id, "ballistic entry"), requested_by=g.qms_user)
+        entry = record_or_404(BallisticEntry, entry_id, "ballistic entry")
+        return services.enqueue_correlation(entry, requested_by=g.qms_user)
 
 
 @blp.route("/jobs/<int:job_id>")
@@ -232,7 +224,7 @@ class JobItem(MethodView):
     @blp.response(200, JobSchema)
     def get(self, job_id: int):  # type: ignore[no-untyped-def]
         """A job's state and progress."""
-        return _get(CorrelationJob, job_id, "correlation job")
+        return record_or_404(CorrelationJob, job_id, "correlation job")
 
 
 @blp.route("/jobs/<int:job_id>/candidates")
@@ -242,7 +234,7 @@ class JobCandidates(MethodView):
     @blp.response(200, CandidateSchema(many=True))
     def get(self, job_id: int):  # type: ignore[no-untyped-def]
         """The ranked candidates of a finished job (empty until it is done)."""
-        return services.candidates_of(_get(CorrelationJob, job_id, "correlation job"))
+        return services.candidates_of(record_or_404(CorrelationJob, job_id, "correlation job"))
 
 
 def _pair(candidate: Candidate) -> dict[str, Any]:
@@ -260,13 +252,13 @@ class CandidateDecisions(MethodView):
     @blp.response(200, PairSchema)
     def get(self, candidate_id: int):  # type: ignore[no-untyped-def]
         """The decisions on the pair, as you may see them (blind until the verification is in)."""
-        return _pair(_get(Candidate, candidate_id, "candidate"))
+        return _pair(record_or_404(Candidate, candidate_id, "candidate"))
 
     @blp.doc(requestBody={"required": True, "content": {"application/json": {"schema": DecisionCreateSchema}}})
     @blp.response(201, PairSchema)
     def post(self, candidate_id: int):  # type: ignore[no-untyped-def]
         """Sign your decision (first) or your blind verification; two identification leads link the cases."""
-        candidate = _get(Candidate, candidate_id, "candidate")
+        candidate = record_or_404(Candidate, candidate_id, "candidate")
         body = _body(DecisionCreateSchema())
         try:
             services.record_decision(candidate, examiner=g.qms_user, unit_id=g.qms_unit_id, **body)

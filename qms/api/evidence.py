@@ -18,15 +18,12 @@ from qms.evidence import custody, services
 from qms.evidence.custody import CustodyError, When
 from qms.evidence.models import Case, EventKind, Item, ItemType, StorageLocation
 from qms.extensions import db
+from qms.scoping import record_or_404
 
 blp = Blueprint("api_evidence", __name__, url_prefix="/evidence",
                 description="Chain of custody: cases, items, custody events, transfers, verification")
 ACCESS = Access(read=services.READERS, write=services.ACTORS)
 
-
-@blp.before_request
-def _fresh_outcome() -> None:
-    g.pop("qms_failed", None)  # see qms.evidence.views._fresh_outcome
 
 
 class CaseSchema(ma.Schema):
@@ -117,12 +114,6 @@ class VerifySchema(ma.Schema):
     problems = ma.fields.List(ma.fields.Str())
 
 
-def _get(model: type, record_id: int, what: str) -> Any:
-    record = db.session.get(model, record_id)
-    if record is None:
-        abort(404, description=f"No such {what}.")
-    return record
-
 
 def _body(schema: ma.Schema) -> dict[str, Any]:
     """The JSON body, validated after the record lookup (so another unit's record answers 404 first)."""
@@ -182,7 +173,7 @@ class CaseItem(MethodView):
     @blp.response(200, CaseSchema)
     def get(self, case_id: int):  # type: ignore[no-untyped-def]
         """One case."""
-        return _get(Case, case_id, "case")
+        return record_or_404(Case, case_id, "case")
 
 
 @blp.route("/cases/<int:case_id>/items")
@@ -192,13 +183,13 @@ class CaseItems(MethodView):
     @blp.response(200, ItemSchema(many=True))
     def get(self, case_id: int):  # type: ignore[no-untyped-def]
         """The items of a case."""
-        return services.items_of(_get(Case, case_id, "case"))
+        return services.items_of(record_or_404(Case, case_id, "case"))
 
     @blp.doc(**_request_body_doc(ItemSchema))
     @blp.response(201, ItemSchema)
     def post(self, case_id: int):  # type: ignore[no-untyped-def]
         """Register an item: the caller takes it into custody ("collected", and "sealed" with a seal number)."""
-        case = _get(Case, case_id, "case")
+        case = record_or_404(Case, case_id, "case")
         body = _body(ItemSchema())
         return _act(lambda: custody.register_item(case, actor=g.qms_user, **body))
 
@@ -210,7 +201,7 @@ class ItemView(MethodView):
     @blp.response(200, ItemSchema)
     def get(self, item_id: int):  # type: ignore[no-untyped-def]
         """One item with its current custody (derived from its events)."""
-        return _get(Item, item_id, "item")
+        return record_or_404(Item, item_id, "item")
 
 
 @blp.route("/items/<int:item_id>/events")
@@ -220,14 +211,14 @@ class ItemEvents(MethodView):
     @blp.response(200, EventSchema(many=True))
     def get(self, item_id: int):  # type: ignore[no-untyped-def]
         """The item's custody events with their hashes, oldest first."""
-        return services.events_of(_get(Item, item_id, "item"))
+        return services.events_of(record_or_404(Item, item_id, "item"))
 
     @blp.doc(**_request_body_doc(EventCreateSchema))
     @blp.response(201, EventSchema)
     def post(self, item_id: int):  # type: ignore[no-untyped-def]
         """Record a custody event (stored, removed_from_storage, examined, sealed, seal_broken, resealed,
         returned_to_owner, correction). Impossible events are refused with the reason."""
-        item = _get(Item, item_id, "item")
+        item = record_or_404(Item, item_id, "item")
         body = _body(EventCreateSchema())
         return _act(lambda: _record(item, body))
 
@@ -265,7 +256,7 @@ class TransferOffer(MethodView):
     @blp.response(201, EventSchema)
     def post(self, item_id: int):  # type: ignore[no-untyped-def]
         """Offer the item to a colleague; the caller keeps custody until the receiver accepts."""
-        item = _get(Item, item_id, "item")
+        item = record_or_404(Item, item_id, "item")
         body = _body(OfferSchema())
         receiver = services.find_user(body["receiver_username"])
         if receiver is None:
@@ -282,7 +273,7 @@ class TransferAccept(MethodView):
     @blp.response(201, EventSchema)
     def post(self, item_id: int):  # type: ignore[no-untyped-def]
         """The receiver accepts with their user name and password; custody moves to them."""
-        item = _get(Item, item_id, "item")
+        item = record_or_404(Item, item_id, "item")
         body = _body(AcceptSchema())
         return _act(lambda: custody.accept_transfer(item, username=body["username"], password=body["password"],
                                                     recorded_by=g.qms_user, when=_when(body), notes=body["notes"]))

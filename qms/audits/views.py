@@ -17,19 +17,9 @@ from qms.audits.services import PLANNERS, READERS, WRITERS, AuditError, Evidence
 from qms.auth.permissions import requires
 from qms.extensions import db
 from qms.transactions import mark_failed
+from qms.scoping import record_or_404
 
 
-@bp.before_request
-def _fresh_outcome() -> None:
-    # The test client keeps one app context, so `g` outlives a request: forget an earlier refusal.
-    g.pop("qms_failed", None)
-
-
-def _get(model: type, record_id: int, what: str) -> Any:
-    record = db.session.get(model, record_id)  # scoped: another unit's record is None
-    if record is None:
-        abort(404, description=f"No such {what} in this unit.")
-    return record
 
 
 def _refused(error: AuditError) -> None:
@@ -97,7 +87,7 @@ def programme_new():  # type: ignore[no-untyped-def]
 
 
 def _programme_page(programme_id: int, status: int = 200, form: EntryForm | None = None) -> tuple[str, int]:
-    programme = _get(AuditProgramme, programme_id, "audit programme")
+    programme = record_or_404(AuditProgramme, programme_id, "audit programme")
     return render_template("audits/programme.html", programme=programme,
                            entries=services.entries_by_risk(programme),
                            form=form or EntryForm(formdata=None)), status
@@ -112,7 +102,7 @@ def programme(programme_id: int):  # type: ignore[no-untyped-def]
 @bp.post("/audits/programme/<int:programme_id>/entries")
 @requires(READERS, PLANNERS)
 def entry_new(programme_id: int):  # type: ignore[no-untyped-def]
-    plan = _get(AuditProgramme, programme_id, "audit programme")
+    plan = record_or_404(AuditProgramme, programme_id, "audit programme")
     form = EntryForm()
     page = lambda status: _programme_page(programme_id, status, form)  # noqa: E731
     if not form.validate():
@@ -178,7 +168,7 @@ def audit_new():  # type: ignore[no-untyped-def]
 
 
 def _audit_page(audit_id: int, status: int = 200, **forms: Any) -> tuple[str, int]:
-    audit = _get(Audit, audit_id, "audit")
+    audit = record_or_404(Audit, audit_id, "audit")
     section, result = request.args.get("section", ""), request.args.get("result", "")
     try:
         rows = services.checklist(audit, section=section, result=result)
@@ -201,7 +191,7 @@ def audit(audit_id: int):  # type: ignore[no-untyped-def]
 
 
 def _audit_action(audit_id: int, action: Callable[[Audit], Any], message: str) -> Any:
-    audit = _get(Audit, audit_id, "audit")
+    audit = record_or_404(Audit, audit_id, "audit")
     done = _attempt(lambda: action(audit), lambda status: _audit_page(audit_id, status))
     if isinstance(done, tuple):
         return done
@@ -245,7 +235,7 @@ def team_add(audit_id: int):  # type: ignore[no-untyped-def]
 # --- checklist items and results ------------------------------------------------------------
 
 def _item_page(item_id: int, status: int = 200, **forms: Any) -> tuple[str, int]:
-    item = _get(ChecklistItem, item_id, "checklist item")
+    item = record_or_404(ChecklistItem, item_id, "checklist item")
     result_form = forms.get("result") or ResultForm(formdata=None)
     result_form.revision_ids.choices = [SelectChoice(r.id, f"{r.sop.code} revision {r.number} – {r.sop.title}")
                                         for r in services.effective_revisions(item.unit_id)]
@@ -271,7 +261,7 @@ def _uploads(name: str) -> list[Evidence]:
 @bp.post("/audits/items/<int:checklist_item_id>/result")
 @requires(READERS, WRITERS)
 def result_new(checklist_item_id: int):  # type: ignore[no-untyped-def]
-    target = _get(ChecklistItem, checklist_item_id, "checklist item")
+    target = record_or_404(ChecklistItem, checklist_item_id, "checklist item")
     form = ResultForm()
     form.revision_ids.choices = [SelectChoice(r.id, "") for r in services.effective_revisions(target.unit_id)]
     page = lambda status: _item_page(checklist_item_id, status, result=form)  # noqa: E731
@@ -290,7 +280,7 @@ def result_new(checklist_item_id: int):  # type: ignore[no-untyped-def]
 @bp.post("/audits/items/<int:checklist_item_id>/findings")
 @requires(READERS, WRITERS)
 def finding_new(checklist_item_id: int):  # type: ignore[no-untyped-def]
-    target = _get(ChecklistItem, checklist_item_id, "checklist item")
+    target = record_or_404(ChecklistItem, checklist_item_id, "checklist item")
     form = FindingForm()
     page = lambda status: _item_page(checklist_item_id, status, finding=form)  # noqa: E731
     if not form.validate():
@@ -317,7 +307,7 @@ def result_file(file_id: int):  # type: ignore[no-untyped-def]
 # --- findings ---------------------------------------------------------------------------------
 
 def _finding_page(finding_id: int, status: int = 200, **forms: Any) -> tuple[str, int]:
-    finding = _get(Finding, finding_id, "finding")
+    finding = record_or_404(Finding, finding_id, "finding")
     action_form = forms.get("action") or ActionForm(formdata=None)
     action_form.owner_id.choices = _member_choices(finding.unit_id)
     revise_form = forms.get("revise") or ReviseFindingForm(
@@ -349,7 +339,7 @@ def finding(finding_id: int):  # type: ignore[no-untyped-def]
 @bp.post("/audits/findings/<int:finding_id>/revise")
 @requires(READERS, WRITERS)
 def finding_revise(finding_id: int):  # type: ignore[no-untyped-def]
-    target = _get(Finding, finding_id, "finding")
+    target = record_or_404(Finding, finding_id, "finding")
     form = ReviseFindingForm()
     page = lambda status: _finding_page(finding_id, status, revise=form)  # noqa: E731
     if not form.validate():
@@ -366,7 +356,7 @@ def finding_revise(finding_id: int):  # type: ignore[no-untyped-def]
 @bp.post("/audits/findings/<int:finding_id>/actions")
 @requires(READERS, WRITERS)
 def action_new(finding_id: int):  # type: ignore[no-untyped-def]
-    target = _get(Finding, finding_id, "finding")
+    target = record_or_404(Finding, finding_id, "finding")
     form = ActionForm()
     form.owner_id.choices = _member_choices(target.unit_id)
     page = lambda status: _finding_page(finding_id, status, action=form)  # noqa: E731
@@ -399,7 +389,7 @@ def action_list():  # type: ignore[no-untyped-def]
 
 
 def _action_page(action_id: int, status: int = 200, **forms: Any) -> tuple[str, int]:
-    action = _get(CorrectiveAction, action_id, "corrective action")
+    action = record_or_404(CorrectiveAction, action_id, "corrective action")
     return render_template(
         "audits/action.html", action=action, finding=action.finding, is_overdue=services.is_overdue(action),
         is_owner=action.owner_id == g.qms_user.id, is_qm="quality_manager" in g.qms_roles,
@@ -417,7 +407,7 @@ def action(action_id: int):  # type: ignore[no-untyped-def]
 
 def _action_post(action_id: int, form: Any, name: str, run: Callable[[CorrectiveAction], Any],
                  message: str) -> Any:
-    target = _get(CorrectiveAction, action_id, "corrective action")
+    target = record_or_404(CorrectiveAction, action_id, "corrective action")
     page = lambda status: _action_page(action_id, status, **{name: form})  # noqa: E731
     if not form.validate():
         return _invalid(form, page)
@@ -471,7 +461,7 @@ def step_file(step_id: int):  # type: ignore[no-untyped-def]
 # --- re-audit and progress --------------------------------------------------------------------
 
 def _reaudit_page(audit_id: int, form: ReauditForm, status: int = 200) -> tuple[str, int]:
-    previous = _get(Audit, audit_id, "audit")
+    previous = record_or_404(Audit, audit_id, "audit")
     form.lead_auditor_id.choices = _auditor_choices(previous.unit_id)
     return render_template("audits/reaudit_form.html", previous=previous, form=form), status
 
@@ -479,7 +469,7 @@ def _reaudit_page(audit_id: int, form: ReauditForm, status: int = 200) -> tuple[
 @bp.route("/audits/<int:audit_id>/reaudit", methods=["GET", "POST"])
 @requires(PLANNERS, PLANNERS)
 def reaudit(audit_id: int):  # type: ignore[no-untyped-def]
-    previous = _get(Audit, audit_id, "audit")
+    previous = record_or_404(Audit, audit_id, "audit")
     form = ReauditForm(data={"title": f"Re-audit: {previous.title}"[:200]} if request.method == "GET" else None)
     form.lead_auditor_id.choices = _auditor_choices(previous.unit_id)
     if request.method == "GET":
@@ -499,7 +489,7 @@ def reaudit(audit_id: int):  # type: ignore[no-untyped-def]
 @bp.get("/audits/<int:audit_id>/progress")
 @requires(READERS)
 def progress(audit_id: int):  # type: ignore[no-untyped-def]
-    audit = _get(Audit, audit_id, "audit")
+    audit = record_or_404(Audit, audit_id, "audit")
     try:
         report = services.progress(audit)
     except AuditError as error:
@@ -526,7 +516,7 @@ def _file_stem(audit: Audit) -> str:
 def report_pdf(audit_id: int):  # type: ignore[no-untyped-def]
     from qms.audits.report import gap_report_pdf
 
-    audit = _get(Audit, audit_id, "audit")
+    audit = record_or_404(Audit, audit_id, "audit")
     return _download(gap_report_pdf(audit, generated_by=g.qms_user.full_name), f"{_file_stem(audit)}.pdf",
                      "application/pdf")
 
@@ -536,7 +526,7 @@ def report_pdf(audit_id: int):  # type: ignore[no-untyped-def]
 def checklist_csv(audit_id: int):  # type: ignore[no-untyped-def]
     from qms.audits.exports import checklist_csv as export
 
-    audit = _get(Audit, audit_id, "audit")
+    audit = record_or_404(Audit, audit_id, "audit")
     return _download(export(audit), f"{_file_stem(audit)}-checklist.csv", "text/csv")
 
 
@@ -545,6 +535,6 @@ def checklist_csv(audit_id: int):  # type: ignore[no-untyped-def]
 def checklist_xlsx(audit_id: int):  # type: ignore[no-untyped-def]
     from qms.audits.exports import checklist_xlsx as export
 
-    audit = _get(Audit, audit_id, "audit")
+    audit = record_or_404(Audit, audit_id, "audit")
     return _download(export(audit), f"{_file_stem(audit)}-checklist.xlsx",
                      "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")

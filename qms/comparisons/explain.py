@@ -2,8 +2,9 @@
 
 Made once per candidate from the surfaces stored in the unit's index (the same ones the search
 compared), kept as derived objects that name their source entry's processed surface. The job makes
-them for its first candidates (`REVIEW_IMAGES_TOP`) and saves them with the ranking; an examiner asks
-for the others (a POST): a GET only shows what exists, so reading a review never writes records.
+them for its first candidates (`REVIEW_IMAGES_TOP`) from the comparisons its search already made and
+saves them with the ranking; an examiner asks for the others (a POST, which compares the two surfaces
+again): a GET only shows what exists, so reading a review never writes records.
 """
 from __future__ import annotations
 
@@ -16,9 +17,10 @@ import numpy as np
 from sqlalchemy.exc import IntegrityError
 
 from ballistics import index as bindex
-from ballistics.cmc import compare
+from ballistics.cmc import Comparison, compare
 from ballistics.plots import cell_grid, overlay
 from ballistics.registration import warp
+from ballistics.search import Candidate as SearchHit
 from ballistics.surface import Surface
 from qms.comparisons.models import BallisticEntry, Candidate, DerivedKind, DerivedObject
 from qms.extensions import db
@@ -70,13 +72,14 @@ class Rendered:
     parameters: dict[str, Any]
 
 
-def render(query: BallisticEntry, index_entry_id: str) -> Rendered:
-    """Compare the query with a candidate's stored surface again and store the four images."""
+def render(query: BallisticEntry, index_entry_id: str, comparison: Comparison | None = None) -> Rendered:
+    """Store the four images of a candidate, from the search's `comparison` of the query (A) with the
+    candidate (B) when there is one, else comparing the two stored surfaces again."""
     from qms.comparisons.services import open_unit_index
 
     index = open_unit_index(query.unit_id, query.kind)
     a, b = _stored(index, query.index_entry_id), _stored(index, index_entry_id)
-    result = compare(a, b, params=index.cmc)
+    result = comparison if comparison is not None else compare(a, b, params=index.cmc)
     images = {DerivedKind.QUERY_VIEW: greyscale_png(a),
               DerivedKind.ALIGNED_VIEW: greyscale_png(warp(b, result.alignment, a.shape)),
               DerivedKind.OVERLAY: overlay(a, b, result.alignment, labels=("query", "candidate")),
@@ -99,12 +102,13 @@ def record(candidate: Candidate, query: BallisticEntry, rendered: Rendered,
     db.session.flush()
 
 
-def render_first(query: BallisticEntry, index_entry_ids: list[str]) -> dict[str, Rendered]:
+def render_first(query: BallisticEntry, hits: list[SearchHit]) -> dict[str, Rendered]:
     """Images of a search's first candidates, by index entry id, made by the job before it saves the ranking."""
     rendered = {}
-    for index_entry_id in index_entry_ids:
+    for hit in hits:
+        index_entry_id = hit.entry_id
         try:
-            rendered[index_entry_id] = render(query, index_entry_id)
+            rendered[index_entry_id] = render(query, index_entry_id, hit.comparison)
         except Exception:  # a ranking is never lost for an image: the examiner can ask for it again
             log.exception("review images of entry %s for query %s could not be made", index_entry_id, query.id)
     return rendered

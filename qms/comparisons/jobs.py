@@ -259,7 +259,7 @@ def _correlate(job: CorrelationJob) -> CorrelationJob | None:
         top = int(current_app.config.get("REVIEW_IMAGES_TOP", REVIEW_IMAGES_TOP))
         _stage(job, "making review images", 85)  # (stage holds 32 characters)
         with heartbeat(job.id, job.worker):
-            rendered = explain.render_first(job.entry, [r.hit.entry_id for r in ranked[:top]])
+            rendered = explain.render_first(job.entry, [r.hit for r in ranked[:top]])
         timings["images_s"] = time.perf_counter() - started - sum(timings.values())
         for candidate in services.record_candidates(job, ranked):  # with the ranking, in its transaction
             if candidate.index_entry_id in rendered:

@@ -19,13 +19,10 @@ from qms.evidence.models import Item
 from qms.extensions import db
 from qms.storage import ObjectCorrupted, ObjectMissing
 from qms.transactions import mark_failed
+from qms.scoping import record_or_404
 
 READ, WRITE = services.READERS, services.EXAMINERS
 
-
-@bp.before_request
-def _fresh_outcome() -> None:
-    g.pop("qms_failed", None)  # see qms.evidence.views._fresh_outcome
 
 
 @bp.errorhandler(RequestEntityTooLarge)
@@ -41,12 +38,6 @@ def _partials() -> dict[str, Any]:
             "ballistics_reader": lambda: bool(g.get("qms_roles", frozenset()) & READ),
             "ballistics_writer": lambda: bool(g.get("qms_roles", frozenset()) & WRITE)}
 
-
-def _get(model: type, record_id: int, what: str) -> Any:
-    record = db.session.get(model, record_id)  # scoped: another unit's record is None
-    if record is None:
-        abort(404, description=f"No such {what}.")
-    return record
 
 
 def _can_act() -> bool:
@@ -99,7 +90,7 @@ def entry_new():  # type: ignore[no-untyped-def]
 @bp.get("/comparisons/entries/<int:entry_id>")
 @requires(READ)
 def entry(entry_id: int):  # type: ignore[no-untyped-def]
-    record = _get(BallisticEntry, entry_id, "ballistic entry")
+    record = record_or_404(BallisticEntry, entry_id, "ballistic entry")
     job = services.latest_job(record)
     return render_template("comparisons/entry.html", entry=record, job=job, jobs=services.jobs_of(record),
                            candidates=services.candidates_of(job) if job else [],
@@ -110,7 +101,7 @@ def entry(entry_id: int):  # type: ignore[no-untyped-def]
 @bp.get("/comparisons/entries/<int:entry_id>/original")
 @requires(READ)
 def original(entry_id: int):  # type: ignore[no-untyped-def]
-    record = _get(BallisticEntry, entry_id, "ballistic entry")
+    record = record_or_404(BallisticEntry, entry_id, "ballistic entry")
     try:
         data = services.original_bytes(record)
     except (ObjectMissing, ObjectCorrupted) as error:
@@ -124,7 +115,7 @@ def original(entry_id: int):  # type: ignore[no-untyped-def]
 @bp.post("/comparisons/entries/<int:entry_id>/correlate")
 @requires(READ, WRITE)
 def correlate(entry_id: int):  # type: ignore[no-untyped-def]
-    record = _get(BallisticEntry, entry_id, "ballistic entry")
+    record = record_or_404(BallisticEntry, entry_id, "ballistic entry")
     services.enqueue_correlation(record, requested_by=g.qms_user)
     flash("A new search against the unit's database is queued.", "success")
     return redirect(url_for("comparisons.entry", entry_id=record.id))
@@ -133,7 +124,7 @@ def correlate(entry_id: int):  # type: ignore[no-untyped-def]
 @bp.get("/comparisons/jobs/<int:job_id>")
 @requires(READ)
 def job_state(job_id: int):  # type: ignore[no-untyped-def]
-    return jsonify(jobs.state_of(_get(CorrelationJob, job_id, "correlation job")))
+    return jsonify(jobs.state_of(record_or_404(CorrelationJob, job_id, "correlation job")))
 
 
 # --- review ---------------------------------------------------------------------------------------------
@@ -141,7 +132,7 @@ def job_state(job_id: int):  # type: ignore[no-untyped-def]
 def _review(candidate: Candidate, form: DecisionForm | None = None, status: int = 200):  # type: ignore[no-untyped-def]
     if status >= 400:
         db.session.rollback()
-    candidate = _get(Candidate, candidate.id, "candidate")
+    candidate = record_or_404(Candidate, candidate.id, "candidate")
     query = candidate.job.entry
     others = services.candidates_of(candidate.job)
     position = next(i for i, c in enumerate(others) if c.id == candidate.id)
@@ -158,13 +149,13 @@ def _review(candidate: Candidate, form: DecisionForm | None = None, status: int 
 @bp.get("/comparisons/candidates/<int:candidate_id>")
 @requires(READ)
 def review(candidate_id: int):  # type: ignore[no-untyped-def]
-    return _review(_get(Candidate, candidate_id, "candidate"))
+    return _review(record_or_404(Candidate, candidate_id, "candidate"))
 
 
 @bp.post("/comparisons/candidates/<int:candidate_id>/images")
 @requires(READ, WRITE)
 def make_images(candidate_id: int):  # type: ignore[no-untyped-def]
-    candidate = _get(Candidate, candidate_id, "candidate")
+    candidate = record_or_404(Candidate, candidate_id, "candidate")
     try:
         explain.ensure_views(candidate, candidate.job.entry)
     except explain.NotExplainable as error:
@@ -176,7 +167,7 @@ def make_images(candidate_id: int):  # type: ignore[no-untyped-def]
 @bp.get("/comparisons/candidates/<int:candidate_id>/<kind>.png")
 @requires(READ)
 def view_image(candidate_id: int, kind: str):  # type: ignore[no-untyped-def]
-    candidate = _get(Candidate, candidate_id, "candidate")
+    candidate = record_or_404(Candidate, candidate_id, "candidate")
     row = db.session.scalar(db.select(DerivedObject).where(DerivedObject.candidate_id == candidate.id,
                                                            DerivedObject.kind == kind))
     if row is None:
@@ -192,7 +183,7 @@ def view_image(candidate_id: int, kind: str):  # type: ignore[no-untyped-def]
 @bp.post("/comparisons/candidates/<int:candidate_id>/decision")
 @requires(READ, WRITE)
 def decide(candidate_id: int):  # type: ignore[no-untyped-def]
-    candidate = _get(Candidate, candidate_id, "candidate")
+    candidate = record_or_404(Candidate, candidate_id, "candidate")
     form = DecisionForm()
     if not form.validate_on_submit():
         mark_failed()

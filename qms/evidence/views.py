@@ -15,22 +15,11 @@ from qms.extensions import db
 from qms.auth.permissions import requires
 from qms.storage import ObjectCorrupted, ObjectMissing
 from qms.transactions import mark_failed
+from qms.scoping import record_or_404
 
 READ, WRITE = services.READERS, services.ACTORS
 
 
-@bp.before_request
-def _fresh_outcome() -> None:
-    # qms.transactions keeps "this request failed" in `g`; under one long-lived app context (the
-    # test client) `g` outlives a request, and a refusal would roll back the next request's work.
-    g.pop("qms_failed", None)
-
-
-def _get(model: type, record_id: int, what: str) -> Any:
-    record = db.session.get(model, record_id)  # scoped: another unit's record is None
-    if record is None:
-        abort(404, description=f"No such {what}.")
-    return record
 
 
 def _attempt(action: Callable[[], Any], item: Item) -> Any:
@@ -53,7 +42,7 @@ def _attempt(action: Callable[[], Any], item: Item) -> Any:
 def _item_page(item: Item, *, status: int = 200, **forms: Any) -> tuple[str, int]:
     if status >= 400:
         db.session.expire_all()  # show what is stored, not what the refused action had prepared
-    item = _get(Item, item.id, "item")
+    item = record_or_404(Item, item.id, "item")
     code = request.args.get("v")
     all_forms = {"offer": OfferForm(prefix="offer"), "accept": PartyForm(prefix="accept"),
                  "handover": PartyForm(prefix="handover"), "cancel": CancelForm(prefix="cancel"),
@@ -113,7 +102,7 @@ def case_new():  # type: ignore[no-untyped-def]
 @bp.get("/evidence/cases/<int:case_id>")
 @requires(READ)
 def case(case_id: int):  # type: ignore[no-untyped-def]
-    record = _get(Case, case_id, "case")
+    record = record_or_404(Case, case_id, "case")
     return render_template("evidence/case.html", case=record, items=services.items_of(record),
                            can_act=bool(g.qms_roles & WRITE))
 
@@ -121,7 +110,7 @@ def case(case_id: int):  # type: ignore[no-untyped-def]
 @bp.route("/evidence/cases/<int:case_id>/items/new", methods=["GET", "POST"])
 @requires(WRITE)
 def item_new(case_id: int):  # type: ignore[no-untyped-def]
-    record = _get(Case, case_id, "case")
+    record = record_or_404(Case, case_id, "case")
     form = ItemForm()
     if form.validate_on_submit():
         try:
@@ -143,7 +132,7 @@ def item_new(case_id: int):  # type: ignore[no-untyped-def]
 @bp.get("/evidence/cases/<int:case_id>/labels.pdf")
 @requires(READ)
 def labels(case_id: int):  # type: ignore[no-untyped-def]
-    record = _get(Case, case_id, "case")
+    record = record_or_404(Case, case_id, "case")
     pdf = documents.labels_pdf(record, services.items_of(record))
     return Response(pdf, mimetype="application/pdf",
                     headers={"Content-Disposition": f"inline; filename=labels-case-{record.id}.pdf"})
@@ -154,13 +143,13 @@ def labels(case_id: int):  # type: ignore[no-untyped-def]
 @bp.get("/evidence/items/<int:item_id>")
 @requires(READ)
 def item(item_id: int):  # type: ignore[no-untyped-def]
-    return _item_page(_get(Item, item_id, "item"))
+    return _item_page(record_or_404(Item, item_id, "item"))
 
 
 @bp.post("/evidence/items/<int:item_id>/offer")
 @requires(READ, WRITE)
 def offer(item_id: int):  # type: ignore[no-untyped-def]
-    record = _get(Item, item_id, "item")
+    record = record_or_404(Item, item_id, "item")
     form = OfferForm(prefix="offer")
     receiver = services.custodians(record.unit_id)
     chosen = next((u for u in receiver if str(u.id) == (form.receiver.data or "")), None)
@@ -177,7 +166,7 @@ def offer(item_id: int):  # type: ignore[no-untyped-def]
 
 def _party_action(item_id: int, prefix: str, action: Callable[[Item, PartyForm], Any], message: str,
                   form_class: type = PartyForm):  # type: ignore[no-untyped-def]
-    record = _get(Item, item_id, "item")
+    record = record_or_404(Item, item_id, "item")
     form = form_class(prefix=prefix)
     if not form.validate_on_submit():
         return _invalid(record, form, prefix)
@@ -214,7 +203,7 @@ def destroy(item_id: int):  # type: ignore[no-untyped-def]
 
 def _simple(item_id: int, prefix: str, form_class: type, action: Callable[[Item, Any], Any],
             message: str):  # type: ignore[no-untyped-def]
-    record = _get(Item, item_id, "item")
+    record = record_or_404(Item, item_id, "item")
     form = form_class(prefix=prefix)
     if prefix == "event":
         form.location_id.choices = [SelectChoice(str(loc.id), loc.path) for loc in services.locations()]
@@ -287,7 +276,7 @@ def photo_upload(item_id: int):  # type: ignore[no-untyped-def]
 @bp.get("/evidence/photos/<int:photo_id>")
 @requires(READ)
 def photo(photo_id: int):  # type: ignore[no-untyped-def]
-    record = _get(ItemPhoto, photo_id, "photograph")
+    record = record_or_404(ItemPhoto, photo_id, "photograph")
     try:
         data = photos.original(record)
     except (ObjectMissing, ObjectCorrupted) as error:
@@ -300,7 +289,7 @@ def photo(photo_id: int):  # type: ignore[no-untyped-def]
 @bp.get("/evidence/items/<int:item_id>/custody.pdf")
 @requires(READ)
 def custody_report(item_id: int):  # type: ignore[no-untyped-def]
-    record = _get(Item, item_id, "item")
+    record = record_or_404(Item, item_id, "item")
     pdf = documents.custody_report_pdf(record, user=g.qms_user)
     return Response(pdf, mimetype="application/pdf", headers={
         "Content-Disposition": f"attachment; filename=custody-{record.case.case_number.replace('/', '-')}-"

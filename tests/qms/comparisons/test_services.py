@@ -39,6 +39,27 @@ def test_an_upload_is_kept_unchanged_and_its_job_finds_the_mate_first(bench, sca
     assert processed.source_sha256 == query.original_sha256
 
 
+def test_the_jobs_review_images_show_the_alignment_its_ranking_used(app, bench, scans) -> None:
+    """The job draws its first candidates' images from the search's own comparisons; asked for later,
+    the images come from a new comparison of the same two surfaces, which finds the same alignment."""
+    from qms.comparisons import explain
+
+    app.config["REVIEW_IMAGES_TOP"] = 1
+    _upload(bench, scans, 0, "F0000-S00")
+    _upload(bench, scans, 1, "F0001-S00")
+    query = _upload(bench, scans, 2, "F0000-S01")
+    assert jobs.run_queued() == 3
+    db.session.expire_all()
+    first, second = services.candidates_of(services.latest_job(query))[:2]
+    made_by_job = explain.views_of(first)
+    assert explain.complete(made_by_job) and explain.views_of(second) == {}
+    overlay = made_by_job["overlay"].parameters
+    assert overlay["score"] == pytest.approx(first.score) and overlay["angle_deg"] == pytest.approx(first.angle_deg)
+    asked_for = explain.ensure_views(second, query)["overlay"].parameters
+    assert asked_for["score"] == pytest.approx(second.score, abs=1e-6)
+    assert asked_for["angle_deg"] == pytest.approx(second.angle_deg, abs=1e-3)  # float32 storage of the query
+
+
 def test_running_a_job_twice_adds_nothing(bench, scans) -> None:
     entry = _upload(bench, scans, 0, "F0000-S00")
     job = services.latest_job(entry)
