@@ -642,10 +642,15 @@ def is_overdue(action: CorrectiveAction, on: date | None = None) -> bool:
     return action.status in OPEN_ACTION_STATES and action.due_on < (on or today())
 
 
+def may_raise_action(audit: Audit, user: User) -> bool:
+    """The audit team and the unit's quality managers raise corrective actions."""
+    return may_record(audit, user) or Role.QUALITY_MANAGER in roles_in(user, audit.unit_id)
+
+
 def raise_action(finding: Finding, actor: User, *, title: str, owner_id: int, due_on: date) -> CorrectiveAction:
     """A corrective action for a finding, owned by one member of the unit and due by a date."""
     audit = finding.audit
-    if not (may_record(audit, actor) or roles_in(actor, audit.unit_id) & {Role.QUALITY_MANAGER}):
+    if not may_raise_action(audit, actor):
         raise NotPermitted("Only the audit team or a quality manager raises corrective actions.")
     _require_status(audit, AuditStatus.IN_PROGRESS, AuditStatus.REPORTED, doing="take corrective actions")
     owner = _member(owner_id, audit.unit_id, "owner")

@@ -314,9 +314,8 @@ def _finding_page(finding_id: int, status: int = 200, **forms: Any) -> tuple[str
         formdata=None, data={"grade": finding.grade, "statement": finding.statement, "evidence": finding.evidence})
     return render_template("audits/finding.html", finding=finding, audit=finding.audit, action_form=action_form,
                            revise_form=revise_form, can_record=services.may_record(finding.audit, g.qms_user),
-                           can_raise=services.may_record(finding.audit, g.qms_user)
-                           or "quality_manager" in g.qms_roles, is_overdue=services.is_overdue,
-                           Grade=Grade), status
+                           can_raise=services.may_raise_action(finding.audit, g.qms_user),
+                           is_overdue=services.is_overdue, Grade=Grade), status
 
 
 @bp.get("/audits/findings")
