@@ -24,7 +24,7 @@ from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field, fields
 from functools import partial
 from multiprocessing import get_context
-from typing import Any, Callable, Literal, Mapping, Sequence
+from typing import Any, Callable, Collection, Literal, Mapping, Sequence
 
 import numpy as np
 
@@ -234,7 +234,8 @@ def local_executor(workers: int | None = None) -> ProcessPoolExecutor:
 
 def search(index: Index | str | os.PathLike[str], query: Surface, *, top: int = 20,
            shortlist: int = DEFAULT_SHORTLIST, executor: Executor | Any | None = None,
-           calibration: Calibration | None = None, on_corrupt: OnCorrupt = "raise") -> SearchResult:
+           calibration: Calibration | None = None, on_corrupt: OnCorrupt = "raise",
+           exclude: Collection[str] = ()) -> SearchResult:
     """Rank the entries of an index by similarity to a query surface.
 
     Parameters
@@ -253,6 +254,9 @@ def search(index: Index | str | os.PathLike[str], query: Surface, *, top: int = 
     on_corrupt : {"raise", "skip"}, keyword-only
         A shard or entry whose file does not match its SHA-256: raise `IndexCorruptError` naming it,
         or leave it out and name it in `SearchResult.skipped`.
+    exclude : collection of str, keyword-only
+        Entry ids left out before the shortlist (the query's own entry, when it is in the index):
+        they are neither compared nor returned, and first-pass ranks count the others only.
 
     Returns
     -------
@@ -279,8 +283,10 @@ def search(index: Index | str | os.PathLike[str], query: Surface, *, top: int = 
     descriptor = describe(stored, params=index.descriptor)
     if executor is None:
         with local_executor(min(os.cpu_count() or 1, max(len(index.shards), shortlist, 1))) as pool:
-            return _fresh(index, stored, descriptor, top, shortlist, pool, calibration, on_corrupt, start)
-    return _fresh(index, stored, descriptor, top, shortlist, executor, calibration, on_corrupt, start)
+            return _fresh(index, stored, descriptor, top, shortlist, pool, calibration, on_corrupt, frozenset(exclude),
+                          start)
+    return _fresh(index, stored, descriptor, top, shortlist, executor, calibration, on_corrupt, frozenset(exclude),
+                  start)
 
 
 def _fresh(index: Index, *args: Any) -> SearchResult:
@@ -317,15 +323,15 @@ def _check_options(index: Index, top: int, shortlist: int, on_corrupt: str) -> N
 
 
 def _search(index: Index, stored: Surface, descriptor: np.ndarray, top: int, shortlist: int, executor: Any,
-            calibration: Calibration | None, on_corrupt: str, start: float) -> SearchResult:
+            calibration: Calibration | None, on_corrupt: str, exclude: frozenset[str], start: float) -> SearchResult:
     prepared = time.perf_counter()
     skipped: list[str] = []
-    hits = _run(executor, score_shard, list(index.shards), index=index, query=descriptor,
-                k=max(top, shortlist))
-    best = _merge(hits, max(top, shortlist), on_corrupt, skipped)
+    wanted = max(top, shortlist) + len(exclude)
+    hits = _run(executor, score_shard, list(index.shards), index=index, query=descriptor, k=wanted)
+    best = _merge(hits, wanted, on_corrupt, skipped)
     first_pass = time.perf_counter()
     listed = _entries(index, best, on_corrupt, skipped)
-    found = [(e, s) for e, (_, _, s) in zip(listed, best, strict=True) if e is not None]
+    found = [(e, s) for e, (_, _, s) in zip(listed, best, strict=True) if e is not None and e.id not in exclude]
     chosen = [entry for entry, _ in found]
     first = {entry.id: (score, rank) for rank, (entry, score) in enumerate(found, start=1)}
     payload = (np.asarray(stored.heights), stored.pixel_size)

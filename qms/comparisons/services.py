@@ -257,11 +257,10 @@ def search_entry(entry: BallisticEntry, *, top: int = TOP, shortlist: int = DEFA
     if len(index) == 0:
         return []
     query = surface if surface is not None else processed_surface(entry)
-    # The query is in the index itself: ask for one more, in the shortlist too, and drop it.
-    result = search(index, query, top=min(top + 1, len(index)), shortlist=min(shortlist + 1, len(index)),
-                    executor=executor)
-    others = [hit for hit in result.candidates if hit.entry_id != entry.index_entry_id][:top]
-    return [Ranked(rank, hit) for rank, hit in enumerate(others, start=1)]
+    # The query is in the index itself: left out before the shortlist, so it is never compared with itself.
+    result = search(index, query, top=top, shortlist=shortlist, executor=executor,
+                    exclude={entry.index_entry_id} if entry.index_entry_id else ())
+    return [Ranked(hit.rank, hit) for hit in result.candidates]
 
 
 def calibration_of(unit_id: int, kind: str) -> tuple[str, int | None]:

@@ -117,6 +117,20 @@ def test_rotated_copy_of_an_entry_is_found_first(synthetic_index, pool):
     assert result.timings.total_s >= result.timings.first_pass_s + result.timings.rerank_s - 1e-6
 
 
+def test_an_excluded_entry_is_neither_compared_nor_returned(synthetic_index, pool):
+    """A query already in the index (as a web entry is when it is searched) leaves itself out."""
+    index, _ = synthetic_index
+    entry = next(index.entries())
+    query = ix.load_surface(index, entry)
+    result = search(index, query, top=len(index), shortlist=len(index), executor=pool, exclude={entry.id})
+    assert entry.id not in {c.entry_id for c in result.candidates}
+    assert len(result.candidates) == result.shortlist == len(index) - 1  # every other entry compared once
+    assert sorted(c.first_pass_rank for c in result.candidates) == list(range(1, len(index)))
+    best = result.candidates[0]
+    assert best.metadata["firearm"] == entry.metadata["firearm"] and best.score < 1.0  # a mate, not itself
+    assert [c.rank for c in result.candidates] == list(range(1, len(index)))
+
+
 def test_calibration_gives_a_likelihood_ratio(synthetic_index, pool):
     from ballistics.scoring import fit_calibration
 
