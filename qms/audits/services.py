@@ -491,6 +491,9 @@ def record_result(item: ChecklistItem, actor: User, *, result: str, evidence_not
     audit = item.audit
     _require_recorder(audit, actor)
     _require_status(audit, AuditStatus.IN_PROGRESS, doing="take results")
+    # Checked again here, not only when the team was formed: an SOP revision the auditor wrote since
+    # then may now claim this requirement, and nobody judges their own work.
+    check_independence(actor, audit.unit_id, [item.requirement_id])
     value = _enum(Result, result, "result")
     justification = _text(justification, "The justification")
     if value is Result.NOT_APPLICABLE and not justification:
@@ -601,6 +604,7 @@ def raise_finding(item: ChecklistItem, actor: User, *, grade: str, statement: st
     audit = item.audit
     _require_recorder(audit, actor)
     _require_status(audit, AuditStatus.IN_PROGRESS, doing="take findings")
+    check_independence(actor, audit.unit_id, [item.requirement_id])  # as for results
     value = _enum(Grade, grade, "grade")
     _check_grade_fits(item, value)
     number = (db.session.scalar(select(func.max(Finding.number)).where(Finding.audit_id == audit.id)) or 0) + 1

@@ -65,6 +65,23 @@ def test_an_auditor_may_not_audit_their_own_sop(staff, db_session) -> None:
                                  staff.qm, user_id=staff.auditor.id)
 
 
+def test_an_sop_an_auditor_writes_during_the_audit_bars_them_from_judging_it(running, staff, db_session) -> None:
+    """Independence is checked when a result or finding is recorded, not only when the team was formed."""
+    services.record_result(item(running, "17020:6.1.3"), staff.auditor, result="conforming")
+    effective_sop(staff, db_session, staff.auditor, ["17020:6.1.3"])  # written and put in force since
+    with pytest.raises(NotPermitted, match="own work.*CSI-SOP-301"):
+        services.record_result(item(running, "17020:6.1.3"), staff.auditor, result="non_conforming")
+    with pytest.raises(NotPermitted, match="own work.*CSI-SOP-301"):
+        services.raise_finding(item(running, "17020:6.1.3"), staff.auditor, grade="observation", statement="Noted.")
+    elsewhere = services.record_result(item(running, "17020:7.1.1"), staff.auditor, result="conforming")
+    assert elsewhere.result == "conforming"  # outside what the SOP claims, the auditor is independent
+    assert services.record_result(item(running, "17020:6.1.3"), staff.lead, result="non_conforming")  # the lead may
+    results = db_session.scalars(sa.select(RequirementResult).where(RequirementResult.item_id == item(
+        running, "17020:6.1.3").id).order_by(RequirementResult.id)).all()
+    assert [(r.result, r.recorded_by_id) for r in results] == [("conforming", staff.auditor.id),
+                                                               ("non_conforming", staff.lead.id)]
+
+
 def test_results_need_a_running_audit_and_a_team_member(audit, staff) -> None:
     target = item(audit, "17020:6.1.3")
     with pytest.raises(StateConflict, match="planned"):
