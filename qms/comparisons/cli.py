@@ -72,3 +72,91 @@ def calibrate(manifest: Path, unit_code: str, name: str, processes: int) -> None
     click.echo(f"Calibration of {unit.code} fitted on {fitted.name}: {fitted.same_source_pairs} known matches, "
                f"{fitted.different_source_pairs} known non-matches, Cllr {fitted.cllr:.3f}. "
                "Searches from now on report likelihood ratios.")
+
+
+@click.group("exchange")
+def exchange_group() -> None:
+    """Exchange packages as files: export a unit's entries, import a partner's package (for transfers offline)."""
+
+
+def _unit_and_user(unit_code: str, username: str):  # type: ignore[no-untyped-def]
+    """The unit and the member acting for it, who must be allowed to exchange there (as on the pages)."""
+    from sqlalchemy import select
+
+    from qms.auth.models import Unit, User
+    from qms.auth.services import roles_in
+    from qms.comparisons.exchange import EXCHANGERS
+    from qms.extensions import db
+    from qms.trail.audited import set_actor
+
+    unit = db.session.scalar(select(Unit).where(Unit.code == unit_code.strip().upper()))
+    if unit is None:
+        raise click.ClickException(f"No unit with the code {unit_code!r}.")
+    user = db.session.scalar(select(User).where(User.username == username.strip()))
+    if user is None or not user.active:
+        raise click.ClickException(f"No active user {username!r}.")
+    if not roles_in(user, unit.id) & EXCHANGERS:
+        raise click.ClickException(f"{user.username} is not an examiner or quality manager of {unit.code}: "
+                                   "only they exchange entries.")
+    set_actor(db.session, user_id=user.id, username=user.username, unit_id=unit.id)
+    return unit, user
+
+
+@exchange_group.command("export")
+@click.option("--unit", "unit_code", required=True, help="Code of the exporting unit.")
+@click.option("--user", "username", required=True, help="The examiner or quality manager who exports (for the trail).")
+@click.option("--entry", "entry_ids", multiple=True, type=click.IntRange(1), help="Entry id (repeat); or --all.")
+@click.option("--all", "everything", is_flag=True, help="Every processed entry of the unit.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Where to write the package (.zip).")
+@with_appcontext
+def export_command(unit_code: str, username: str, entry_ids: tuple[int, ...], everything: bool,
+                   output: Path) -> None:
+    """Write a signed package of the unit's entries, recorded as an export of the unit."""
+    from qms.comparisons import exchange
+    from qms.extensions import db
+
+    unit, user = _unit_and_user(unit_code, username)
+    if everything == bool(entry_ids):
+        raise click.ClickException("Name the entries with --entry ID (repeated), or give --all, not both.")
+    try:
+        chosen = (exchange.exportable_entries(unit.id) if everything
+                  else exchange.entries_by_id(list(entry_ids), unit.id))
+        if not chosen:
+            raise exchange.ExchangeError(f"{unit.code} has no processed entry to export.")
+        package, data = exchange.export_entries(chosen, unit=unit, actor=user)
+        output.write_bytes(data)
+    except exchange.ExchangeError as error:
+        db.session.rollback()
+        raise click.ClickException(str(error)) from None
+    except OSError as error:
+        db.session.rollback()
+        raise click.ClickException(f"Cannot write {output}: {error.strerror}.") from None
+    db.session.commit()
+    click.echo(f"{output}: {len(chosen)} entr{'y' if len(chosen) == 1 else 'ies'} of {unit.code}, "
+               f"{len(data) / 1e6:.1f} MB, SHA-256 {package.sha256}, "
+               f"signed with key {exchange.own_fingerprint()[:16]}.")
+
+
+@exchange_group.command("import")
+@click.argument("package_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--unit", "unit_code", required=True, help="Code of the receiving unit.")
+@click.option("--user", "username", required=True, help="The examiner or quality manager who imports (for the trail).")
+@with_appcontext
+def import_command(package_file: Path, unit_code: str, username: str) -> None:
+    """Check a package completely (limits, every hash, signature, trusted signer), then store its entries."""
+    from qms.comparisons import exchange
+    from qms.extensions import db
+
+    unit, user = _unit_and_user(unit_code, username)
+    with package_file.open("rb") as handle:
+        data = handle.read(exchange.limits().max_bytes + 1)  # a larger file is refused by the size check
+    try:
+        outcome = exchange.import_package(data, unit=unit, actor=user)
+    except (exchange.PackageRefused, exchange.ExchangeError) as error:
+        db.session.rollback()
+        raise click.ClickException(f"Package refused, nothing was stored: {error}") from None
+    db.session.commit()
+    skipped = f"; {len(outcome.skipped)} already here" if outcome.skipped else ""
+    click.echo(f"{len(outcome.imported)} entr{'y' if len(outcome.imported) == 1 else 'ies'} imported into "
+               f"{unit.code}{skipped}; their searches are queued (run `qms worker`).")

@@ -180,19 +180,24 @@ def is_trusted(unit_id: int, signer: str) -> bool:
 
 # --- export ---------------------------------------------------------------------------------------------
 
-def exportable_entries() -> list[BallisticEntry]:
-    """The unit's entries that have a processed surface (the request scope decides the unit)."""
+def _of_unit(stmt: Any, unit_id: int | None) -> Any:
+    """In a request the scope already confines the query; outside one (the CLI) the caller names the unit."""
+    return stmt if unit_id is None else stmt.where(BallisticEntry.unit_id == unit_id)
+
+
+def exportable_entries(unit_id: int | None = None) -> list[BallisticEntry]:
+    """The unit's entries that have a processed surface (the request scope, or `unit_id`, decides the unit)."""
     stmt = (select(BallisticEntry).where(BallisticEntry.processed_sha256.is_not(None))
             .order_by(BallisticEntry.created_at.desc(), BallisticEntry.id.desc()))
-    return list(db.session.scalars(stmt))
+    return list(db.session.scalars(_of_unit(stmt, unit_id)))
 
 
-def entries_by_id(entry_ids: list[int]) -> list[BallisticEntry]:
+def entries_by_id(entry_ids: list[int], unit_id: int | None = None) -> list[BallisticEntry]:
     """The chosen entries, all of which must be exportable entries of the unit."""
     wanted = sorted(set(entry_ids))
     if not wanted:
         raise ExchangeError("Choose at least one entry to export.")
-    found = list(db.session.scalars(select(BallisticEntry).where(BallisticEntry.id.in_(wanted))
+    found = list(db.session.scalars(_of_unit(select(BallisticEntry).where(BallisticEntry.id.in_(wanted)), unit_id)
                                     .order_by(BallisticEntry.id)))
     if len(found) != len(wanted):
         raise ExchangeError("Some of the chosen entries do not exist in this unit.")
