@@ -11,15 +11,19 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ballistics import index as bindex
 from ballistics.evaluate import read_manifest
 from ballistics.scoring import Calibration, cllr, fit_calibration, log10_lr
 from ballistics.search import compare_entry
+from ballistics.surface import Surface
 from qms.comparisons import services
 from qms.db import utcnow
 
@@ -52,8 +56,11 @@ def _prepared(path: Path) -> Any:
 
 
 def fit_unit_calibration(unit_id: int, manifest: str | os.PathLike[str], *, name: str, executor: Any,
-                         kind: str = "topography") -> CalibrationSet:
-    """Score every pair of the known set as the search would, fit PAV, store it with the unit's index."""
+                         kind: str = "topography", progress: Callable[[int], None] | None = None) -> CalibrationSet:
+    """Score every pair of the known set as the search would, fit PAV, store it with the unit's index.
+
+    ``progress`` is called with 1 as each pair is scored (e.g. ``tqdm.update``).
+    """
     index = services.open_unit_index(unit_id, kind)
     rows = read_manifest(manifest)
     surfaces = [_prepared(path) for path, _ in rows]
@@ -65,22 +72,30 @@ def fit_unit_calibration(unit_id: int, manifest: str | os.PathLike[str], *, name
         known = bindex.add(known, [bindex.NewEntry(s, file=p.name, id=f"k{i:05d}") for i, (s, (p, _)) in
                                    enumerate(zip(surfaces, rows, strict=True))])
         records = {e.id: e.to_record() for e in known.entries()}
-        for i in range(len(rows) - 1):
-            stored = bindex.stored_form(known, surfaces[i])
-            query = (stored.heights, stored.pixel_size)
-            others = [records[f"k{j:05d}"] for j in range(i + 1, len(rows))]
-            for j, result in enumerate(executor.map(partial(compare_entry, index=known, query=query), others),
-                                       start=i + 1):
+        # Every row's comparisons are submitted before any result is read, so the pool stays busy to
+        # the end (row by row, the last rows had fewer pairs than there are processes).
+        batches = [(i, executor.map(partial(compare_entry, index=known, query=_query(known, surfaces[i])),
+                                    [records[f"k{j:05d}"] for j in range(i + 1, len(rows))]))
+                   for i in range(len(rows) - 1)]
+        for i, results in batches:
+            for j, result in enumerate(results, start=i + 1):
                 if "error" in result:
                     raise ValueError(f"{rows[j][0].name}: {result['error']}")
                 scores.append(result["score"])
                 labels.append(rows[i][1] == rows[j][1])
+                if progress is not None:
+                    progress(1)
     calibration = fit_calibration(scores, labels)
     fitted = CalibrationSet(name=name, scans=len(rows), same_source_pairs=sum(labels),
                             different_source_pairs=len(labels) - sum(labels),
                             cllr=float(cllr(log10_lr(calibration, scores), labels)), fitted_at=utcnow().isoformat())
     install(index, calibration, fitted)
     return fitted
+
+
+def _query(index: bindex.Index, surface: Surface) -> tuple[np.ndarray, float]:
+    stored = bindex.stored_form(index, surface)
+    return stored.heights, stored.pixel_size
 
 
 def install(index: bindex.Index, calibration: Calibration, fitted: CalibrationSet) -> None:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import threading
 import time
 from pathlib import Path
@@ -51,11 +52,14 @@ def _stop_when_orphaned(parent: int) -> None:
 @click.option("--unit", "unit_code", required=True, help="Code of the unit whose index gets the calibration.")
 @click.option("--name", required=True, help='The calibration set, e.g. "Fadul 2011, 40 Ruger P95 scans".')
 @click.option("--processes", default=0, type=int, help="Processes for the comparisons (default: every core).")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
 @with_appcontext
-def calibrate(manifest: Path, unit_code: str, name: str, processes: int) -> None:
+def calibrate(manifest: Path, unit_code: str, name: str, processes: int, quiet: bool) -> None:
     """Fit the unit's score-to-LR calibration on a known set (CSV with the columns file and firearm)."""
     from sqlalchemy import select
+    from tqdm import tqdm
 
+    from ballistics.evaluate import read_manifest
     from ballistics.search import local_executor
     from qms.auth.models import Unit
     from qms.comparisons.calibration import fit_unit_calibration
@@ -65,8 +69,11 @@ def calibrate(manifest: Path, unit_code: str, name: str, processes: int) -> None
     if unit is None:
         raise click.ClickException(f"No unit with the code {unit_code!r}.")
     try:
-        with local_executor(processes or None) as pool:
-            fitted = fit_unit_calibration(unit.id, manifest, name=name, executor=pool)
+        scans = len(read_manifest(manifest))
+        bar = tqdm(total=scans * (scans - 1) // 2, desc="comparing known pairs", unit="pair", disable=quiet,
+                   file=sys.stderr)
+        with local_executor(processes or None) as pool, bar:
+            fitted = fit_unit_calibration(unit.id, manifest, name=name, executor=pool, progress=bar.update)
     except ValueError as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"Calibration of {unit.code} fitted on {fitted.name}: {fitted.same_source_pairs} known matches, "

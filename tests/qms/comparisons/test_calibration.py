@@ -39,6 +39,15 @@ def test_a_fitted_calibration_gives_every_later_candidate_its_lr(bench, scans, k
     assert mate.calibration_name.startswith("synthetic known set") and mate.calibration_size == 15
 
 
+def test_the_calibrate_command_shows_its_progress_and_fits_the_unit(app, bench, known_set) -> None:
+    result = app.test_cli_runner().invoke(args=["calibrate", str(known_set), "--unit", bench.unit.code.lower(),
+                                                "--name", "synthetic known set", "--processes", "1"])
+    assert result.exit_code == 0, result.output
+    assert "comparing known pairs" in result.stderr and "15/15" in result.stderr  # the progress bar, finished
+    assert "Calibration of FIRE fitted on synthetic known set: 3 known matches, 12 known non-matches" in result.stdout
+    assert describe(bench.unit.id, "topography").same_source_pairs == 3
+
+
 def test_a_manifest_without_known_matches_is_refused(bench, scans, tmp_path) -> None:
     manifest = tmp_path / "bad.csv"
     (tmp_path / "a.x3p").write_bytes(scans["F0000-S00"])
@@ -57,4 +66,4 @@ def test_the_calibrate_command_refuses_with_a_message(app, bench, scans, tmp_pat
     assert unknown.exit_code != 0 and "No unit with the code" in unknown.output
     refused = runner.invoke(args=["calibrate", str(manifest), "--unit", bench.unit.code, "--name", "x"])
     assert refused.exit_code != 0 and "fewer than two scans" in refused.output
-    assert open_index(services.unit_index_path(bench.unit.id)).calibration is None
+    assert not services.unit_index_path(bench.unit.id).exists()  # refused before anything was made
