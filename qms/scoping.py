@@ -81,13 +81,9 @@ def record_or_404(model: type[Any], record_id: int, what: str) -> Any:
     """The record with this id among those the request may see; another unit's record is unknown (404)."""
     from flask import abort
 
-    record = _db_session().get(model, record_id)
+    from qms.extensions import db  # here, not at the top: qms.extensions builds its session from this module
+
+    record = db.session.get(model, record_id)
     if record is None:
         abort(404, description=f"No such {what} in this unit.")
     return record
-
-
-def _db_session() -> Session:
-    from qms.extensions import db
-
-    return db.session  # type: ignore[return-value]
