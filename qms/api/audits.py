@@ -1,12 +1,15 @@
 """API: audit programmes, audits and their checklists, results, findings, corrective actions, re-audits."""
 from __future__ import annotations
 
+import base64
+import binascii
 from typing import Any
 
 import marshmallow as ma
-from flask import abort, g
+from flask import Response, abort, g
 from flask.views import MethodView
 from flask_smorest import Blueprint
+from werkzeug.utils import secure_filename
 
 from qms.audits import services
 from qms.audits.models import (ActionStatus, Audit, AuditProgramme, AuditStatus, ChecklistItem, CorrectiveAction,
@@ -109,6 +112,12 @@ class ReauditSchema(ma.Schema):
     lead_auditor_id = ma.fields.Int(load_default=None, allow_none=True)
 
 
+class EvidenceFileSchema(ma.Schema):
+    filename = ma.fields.Str(required=True, validate=ma.validate.Length(min=1, max=200))
+    content_base64 = ma.fields.Str(required=True, metadata={"description": "The file, base64-encoded (PDF, PNG, "
+                                                                          "JPEG or UTF-8 text; 20 MB at most)."})
+
+
 class ResultSchema(ma.Schema):
     id = ma.fields.Int(dump_only=True)
     item_id = ma.fields.Int(dump_only=True)
@@ -116,6 +125,8 @@ class ResultSchema(ma.Schema):
     evidence_note = ma.fields.Str(load_default="", validate=_TEXT)
     justification = ma.fields.Str(load_default="", validate=_TEXT)
     revision_ids = ma.fields.List(ma.fields.Int(), load_default=list, load_only=True)
+    files = ma.fields.List(ma.fields.Nested(EvidenceFileSchema), load_default=list, load_only=True,
+                           validate=ma.validate.Length(max=10))
     sop_revision_ids = ma.fields.Function(lambda r: [link.revision_id for link in r.sop_links], dump_only=True)
     file_ids = ma.fields.Function(lambda r: [f.id for f in r.files], dump_only=True)
     recorded_by_id = ma.fields.Int(dump_only=True, allow_none=True)
@@ -221,6 +232,14 @@ def _act(action, *args, **kwargs):  # type: ignore[no-untyped-def]
         return action(*args, **kwargs)
     except AuditError as error:
         abort(error.status, description=str(error))
+
+
+def _evidence(file: dict[str, str]) -> services.Evidence:
+    try:
+        content = base64.b64decode(file["content_base64"], validate=True)
+    except (binascii.Error, ValueError):
+        abort(400, description=f"The file {file['filename'][:80]!r} is not valid base64.")
+    return services.Evidence(content, file["filename"])
 
 
 def _needed(value: Any, what: str) -> Any:
@@ -391,9 +410,26 @@ class ItemResults(MethodView):
     @blp.arguments(ResultSchema)
     @blp.response(201, ResultSchema)
     def post(self, data: dict, checklist_item_id: int):  # type: ignore[no-untyped-def]
-        """Record a result (lead auditor and team); not applicable needs a justification."""
+        """Record a result (lead auditor and team); not applicable needs a justification; evidence files inline."""
         item = record_or_404(ChecklistItem, checklist_item_id, "checklist item")
-        return _act(services.record_result, item, g.qms_user, **data)
+        files = [_evidence(f) for f in data.pop("files")]
+        return _act(services.record_result, item, g.qms_user, files=files, **data)
+
+
+@blp.route("/files/<int:file_id>")
+class EvidenceFile(MethodView):
+    access = Access(read=READERS)
+
+    @blp.doc(responses={"200": {"description": "The evidence file as uploaded.",
+                                "content": {"application/octet-stream": {}}}})
+    def get(self, file_id: int):  # type: ignore[no-untyped-def]
+        """An evidence file of a result (its id is in the result's file_ids)."""
+        try:
+            row, content = services.result_file(file_id)
+        except AuditError as error:  # another unit's file is as unknown as a missing one
+            abort(404, description=str(error))
+        return Response(content, mimetype=row.media_type, headers={
+            "Content-Disposition": f"attachment; filename={secure_filename(row.filename) or 'evidence'}"})
 
 
 @blp.route("/items/<int:checklist_item_id>/findings")

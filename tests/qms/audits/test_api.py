@@ -90,3 +90,37 @@ def test_programme_through_the_api(app, db_session, staff) -> None:
     assert entry.status_code == 201, entry.json
     assert qm.post(f"/api/v1/audits/programmes/{made.json['id']}/entries", json={}).status_code == 400
     assert qm.get(f"/api/v1/audits/programmes/{made.json['id']}").json["entries"][0]["process"] == "Scene work"
+
+
+def test_evidence_files_go_with_a_result_and_come_back_only_to_the_unit(app, db_session, staff, running, make_unit,
+                                                                       make_user) -> None:
+    import base64
+
+    from tests.qms.audits.conftest import item
+
+    lead = _client(app, db_session, staff.lead, staff.unit, Role.AUDITOR)
+    target = item(running, "17020:6.1.3").id
+    pdf = b"%PDF-1.4\n% training records, scanned\n"
+    recorded = lead.post(f"/api/v1/audits/items/{target}/results", json={
+        "result": "conforming", "evidence_note": "Records seen.",
+        "files": [{"filename": "training records.pdf", "content_base64": base64.b64encode(pdf).decode()}]})
+    assert recorded.status_code == 201, recorded.json
+    (file_id,) = recorded.json["file_ids"]
+    download = lead.get(f"/api/v1/audits/files/{file_id}")
+    assert download.status_code == 200 and download.data == pdf and download.mimetype == "application/pdf"
+    assert "training_records.pdf" in download.headers["Content-Disposition"]
+
+    refusals = [([{"filename": "x.bin", "content_base64": "%%%"}], 400, "not valid base64"),
+                ([{"filename": "x.exe", "content_base64": base64.b64encode(b"MZ\x90\x00\x03").decode()}], 400, ""),
+                ([{"filename": "x.txt"}], 422, "")]
+    for files, status, reason in refusals:
+        refused = lead.post(f"/api/v1/audits/items/{target}/results", json={"result": "conforming", "files": files})
+        assert refused.status_code == status and reason in refused.json["message"], refused.json
+    history = lead.get(f"/api/v1/audits/items/{target}/results").json
+    assert len(history) == 1  # a refused upload records no result
+
+    other_unit = make_unit(code="OTHER")
+    stranger = _client(app, db_session, make_user(other_unit, Role.AUDITOR, username="stranger"), other_unit,
+                       Role.AUDITOR)
+    assert stranger.get(f"/api/v1/audits/files/{file_id}").status_code == 404
+    assert "/api/v1/audits/files/{file_id}" in app.test_client().get("/api/v1/openapi.json").json["paths"]
