@@ -69,16 +69,13 @@ def create_unit_command(code: str, name: str, country: str) -> None:
 def create_user_command(username: str, full_name: str, unit_code: str, roles: tuple[str, ...],
                         email: str, password: str) -> None:
     """Add a user with roles in a unit."""
-    from sqlalchemy import select
 
     from qms.auth import services
-    from qms.auth.models import Unit
     from qms.auth.passwords import PasswordPolicyError
+    from qms.cli_units import unit_from_code
     from qms.extensions import db
 
-    unit = db.session.scalar(select(Unit).where(Unit.code == unit_code.upper()))
-    if unit is None:
-        raise click.ClickException(f"No unit with the code {unit_code!r}; create it with `qms create-unit`.")
+    unit = unit_from_code(unit_code)
     try:
         user = services.create_user(username=username, full_name=full_name, email=email, password=password,
                                     unit=unit, roles=tuple(Role(r) for r in roles))

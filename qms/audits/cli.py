@@ -6,22 +6,14 @@ from pathlib import Path
 import click
 from flask.cli import with_appcontext
 
+from qms.cli_units import unit_from_code
+
 
 @click.group("audits")
 def audits() -> None:
     """Audits: reports and overdue corrective actions."""
 
 
-def _unit(code: str):  # type: ignore[no-untyped-def]
-    from sqlalchemy import select
-
-    from qms.auth.models import Unit
-    from qms.extensions import db
-
-    unit = db.session.scalar(select(Unit).where(Unit.code == code.strip().upper()))
-    if unit is None:
-        raise click.ClickException(f"No unit with the code {code!r}.")
-    return unit
 
 
 @audits.command("report")
@@ -36,7 +28,7 @@ def report_command(audit_id: int, unit_code: str, output: Path) -> None:
     from qms.audits.report import gap_report_pdf
     from qms.extensions import db
 
-    unit = _unit(unit_code)
+    unit = unit_from_code(unit_code)
     audit = db.session.get(Audit, audit_id)
     if audit is None or audit.unit_id != unit.id:
         raise click.ClickException(f"Unit {unit.code} has no audit {audit_id}.")
@@ -58,7 +50,7 @@ def overdue_command(unit_code: str) -> None:
     from qms.audits.services import OPEN_ACTION_STATES, today
     from qms.extensions import db
 
-    unit = _unit(unit_code)
+    unit = unit_from_code(unit_code)
     stmt = (select(CorrectiveAction).where(CorrectiveAction.unit_id == unit.id,
                                            CorrectiveAction.status.in_(OPEN_ACTION_STATES),
                                            CorrectiveAction.due_on < today())

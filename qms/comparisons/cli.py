@@ -12,6 +12,8 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from qms.cli_units import unit_from_code
+
 
 @click.command("worker")
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 32),
@@ -56,18 +58,13 @@ def _stop_when_orphaned(parent: int) -> None:
 @with_appcontext
 def calibrate(manifest: Path, unit_code: str, name: str, processes: int, quiet: bool) -> None:
     """Fit the unit's score-to-LR calibration on a known set (CSV with the columns file and firearm)."""
-    from sqlalchemy import select
     from tqdm import tqdm
 
     from ballistics.evaluate import read_manifest
     from ballistics.search import local_executor
-    from qms.auth.models import Unit
     from qms.comparisons.calibration import fit_unit_calibration
-    from qms.extensions import db
 
-    unit = db.session.scalar(select(Unit).where(Unit.code == unit_code.upper()))
-    if unit is None:
-        raise click.ClickException(f"No unit with the code {unit_code!r}.")
+    unit = unit_from_code(unit_code)
     try:
         scans = len(read_manifest(manifest))
         bar = tqdm(total=scans * (scans - 1) // 2, desc="comparing known pairs", unit="pair", disable=quiet,
@@ -90,15 +87,13 @@ def _unit_and_user(unit_code: str, username: str):  # type: ignore[no-untyped-de
     """The unit and the member acting for it, who must be allowed to exchange there (as on the pages)."""
     from sqlalchemy import select
 
-    from qms.auth.models import Unit, User
+    from qms.auth.models import User
     from qms.auth.services import roles_in
     from qms.comparisons.exchange import EXCHANGERS
     from qms.extensions import db
     from qms.trail.audited import set_actor
 
-    unit = db.session.scalar(select(Unit).where(Unit.code == unit_code.strip().upper()))
-    if unit is None:
-        raise click.ClickException(f"No unit with the code {unit_code!r}.")
+    unit = unit_from_code(unit_code)
     user = db.session.scalar(select(User).where(User.username == username.strip()))
     if user is None or not user.active:
         raise click.ClickException(f"No active user {username!r}.")

@@ -4,17 +4,9 @@ from __future__ import annotations
 import click
 from flask.cli import with_appcontext
 
+from qms.cli_units import unit_from_code
 
-def _unit(code: str):  # type: ignore[no-untyped-def]
-    from sqlalchemy import select
 
-    from qms.auth.models import Unit
-    from qms.extensions import db
-
-    unit = db.session.scalar(select(Unit).where(Unit.code == code.strip().upper()))
-    if unit is None:
-        raise click.ClickException(f"No unit with the code {code!r}; create it with `qms create-unit`.")
-    return unit
 
 
 @click.command("import-library")
@@ -28,7 +20,7 @@ def import_library(unit_code: str) -> None:
     from qms.extensions import db
     from qms.trail.audited import set_actor
 
-    unit = _unit(unit_code)
+    unit = unit_from_code(unit_code)
     set_actor(db.session, user_id=None, username="import-library", unit_id=unit.id)
     try:
         created, skipped = services.import_library(unit.id, load_templates())
