@@ -14,7 +14,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from qms import api, cli, errors, security, templating, transactions
     from qms.auth import guard
     from qms.config import load_config
-    from qms.extensions import csrf, db, migrate
+    from qms.extensions import babel, csrf, db, migrate
     from qms.models import register_models
 
     app = Flask(__name__, instance_relative_config=True)
@@ -24,6 +24,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     db.init_app(app)
     migrate.init_app(app, db, directory=str(app.root_path + "/migrations"), render_as_batch=True)
     csrf.init_app(app)
+    babel.init_app(app)
     guard.init_app(app)
     security.init_app(app)
     templating.init_app(app)

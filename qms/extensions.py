@@ -1,6 +1,7 @@
 """Extension objects, created once and bound to the app in `create_app`."""
 from __future__ import annotations
 
+from flask_babel import Babel
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -15,5 +16,6 @@ db = SQLAlchemy(model_class=Base, session_options={"class_": ScopedSession})
 migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
+babel = Babel()
 
 event.listen(Engine, "connect", enforce_sqlite_foreign_keys)

@@ -1,7 +1,8 @@
-"""One commit per request: services add and flush, the request commits once at its end.
+"""One unit of work per request: services add and flush, the request commits once at its end.
 
-A response produced by an error handler rolls back instead, so a request that failed half
-way leaves nothing behind. A refused login still commits: its attempt is the throttle's memory.
+Errors end the unit of work in their handler (`qms.errors`): a refusal rolls back, or commits
+when it keeps its work (a failed password attempt is the throttle's memory); so by the time a
+response leaves, what is left in the session is the work of a request that succeeded.
 """
 from __future__ import annotations
 
@@ -9,20 +10,21 @@ import logging
 
 from flask import Flask, Response, current_app, g, request
 from sqlalchemy.exc import IntegrityError, OperationalError
+from werkzeug.exceptions import Conflict
 
+from qms.errors import conflict_message, render_error
 from qms.extensions import db
 
 log = logging.getLogger(__name__)
 
-CONFLICT_MESSAGE = "Someone else changed this record at the same time. Reload the page and try again."
-
 
 def mark_failed() -> None:
+    """Transitional: the old per-view failure flag, until every domain raises refusals."""
     g.qms_failed = True
 
 
-def commit_or_rollback(response: Response) -> Response:
-    if g.get("qms_failed"):
+def commit(response: Response) -> Response:
+    if g.pop("qms_failed", False):
         db.session.rollback()
         return response
     try:
@@ -30,16 +32,9 @@ def commit_or_rollback(response: Response) -> Response:
     except (IntegrityError, OperationalError) as error:
         db.session.rollback()
         log.warning("commit refused on %s %s: %s", request.method, request.path, error.__class__.__name__)
-        from werkzeug.exceptions import Conflict
-
-        from qms.errors import render_error
-
-        conflict = Conflict(description=CONFLICT_MESSAGE)
-        body, status = render_error(conflict)  # JSON for the API, the error page for browsers
-        db.session.rollback()
-        return current_app.make_response((body, status))
+        return current_app.make_response(render_error(Conflict(description=conflict_message())))
     return response
 
 
 def init_app(app: Flask) -> None:
-    app.after_request(commit_or_rollback)
+    app.after_request(commit)
