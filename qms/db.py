@@ -1,7 +1,7 @@
 """The typed declarative base, constraint naming convention and UTC time helpers."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 
 from sqlalchemy import DateTime, MetaData, TypeDecorator
 from sqlalchemy.orm import DeclarativeBase, registry
@@ -19,6 +19,11 @@ NAMING_CONVENTION = {
 def utcnow() -> datetime:
     """The current time, timezone-aware, in UTC."""
     return datetime.now(timezone.utc)
+
+
+def today() -> date:
+    """Today's date in UTC: the day effective dates, due dates and review dates are compared with."""
+    return utcnow().date()
 
 
 class UTCDateTime(TypeDecorator[datetime]):
