@@ -140,17 +140,19 @@ def _stop_worker(worker) -> None:  # type: ignore[no-untyped-def]
 
 def _add_domain_commands() -> None:
     from qms.audits.cli import audits
+    from qms.backup.cli import backup_command, restore_command
     from qms.comparisons.cli import calibrate, exchange_group, worker
     from qms.documents.cli import documents_tick, import_library
     from qms.evidence.cli import custody
 
-    for command in (import_library, documents_tick, custody, audits, worker, calibrate, exchange_group):
+    for command in (import_library, documents_tick, custody, audits, worker, calibrate, exchange_group,
+                    backup_command, restore_command):
         main.add_command(command)
 
 
 _add_domain_commands()
 OWN_COMMANDS = ("init", "create-unit", "create-user", "demo", "import-library", "documents-tick", "custody", "audits",
-                "worker", "calibrate", "exchange")
+                "worker", "calibrate", "exchange", "backup", "restore")
 
 
 def init_app(app) -> None:  # type: ignore[no-untyped-def]
