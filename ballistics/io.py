@@ -53,10 +53,12 @@ __all__ = [
     "SurfaceFormatError",
     "SurfaceTooLargeError",
     "SurfaceWarning",
+    "decode_image",
     "describe",
     "looks_processed",
     "read_image",
     "read_surface",
+    "read_surface_bytes",
     "read_x3p",
     "sniff_format",
     "write_image",
@@ -180,12 +182,82 @@ def read_surface(
     ((545, 545), 6.25, True)
     """
     data, name, limits = _load_bytes(path, max_bytes=max_bytes, max_pixels=max_pixels)
+    return _read_any(data, name, limits, pixel_size=pixel_size, processed=processed, verify=verify_checksums)
+
+
+def read_surface_bytes(
+    data: bytes,
+    *,
+    name: str = "<bytes>",
+    pixel_size: float | None = None,
+    processed: bool | None = None,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    verify_checksums: bool = True,
+) -> Surface:
+    """Read a surface from bytes already in memory (an upload); same rules as :func:`read_surface`.
+
+    `name` is what error messages call the file: pass the name the user knows (the uploaded
+    file's), so that no message shows where a server keeps its temporary files.
+
+    Examples
+    --------
+    >>> read_surface_bytes(b"", name="scan.x3p")
+    Traceback (most recent call last):
+    ...
+    ballistics.io.SurfaceFormatError: scan.x3p: file is empty
+    """
+    limits = _limits(max_bytes, max_pixels)
+    if len(data) > max_bytes:
+        raise SurfaceTooLargeError(f"{name}: file is {len(data):,} bytes, above the limit of {max_bytes:,} (max_bytes)")
+    return _read_any(data, name, limits, pixel_size=pixel_size, processed=processed, verify=verify_checksums)
+
+
+def decode_image(
+    data: bytes, *, name: str = "<bytes>", max_bytes: int = DEFAULT_MAX_BYTES, max_pixels: int = DEFAULT_MAX_PIXELS
+) -> np.ndarray:
+    """Decode a PNG, TIFF or JPEG photograph under limits, as its 8- or 16-bit grey levels.
+
+    The header is checked against `max_pixels` before anything is decoded, so a decompression
+    bomb costs microseconds; the whole image is then decoded, so a truncated file, a PNG whose
+    checksums fail or a PNG carrying data after its end (a polyglot) is refused too.
+
+    Raises
+    ------
+    SurfaceFormatError
+        Not a PNG, TIFF or JPEG, or damaged.
+    SurfaceTooLargeError
+        Above `max_bytes`, or declaring more than `max_pixels` pixels.
+
+    Examples
+    --------
+    >>> decode_image(bytes.fromhex("89504e470d0a1a0a"), name="photo.png")
+    Traceback (most recent call last):
+    ...
+    ballistics.io.SurfaceFormatError: photo.png: truncated PNG (no IHDR header)
+    """
+    limits = _limits(max_bytes, max_pixels)
+    if len(data) > max_bytes:
+        raise SurfaceTooLargeError(f"{name}: file is {len(data):,} bytes, above the limit of {max_bytes:,} (max_bytes)")
     kind = sniff_format(data, name=name)
     if kind == "x3p":
-        return _read_x3p_bytes(
-            data, name, limits, pixel_size=pixel_size, processed=processed, verify=verify_checksums
-        )
+        raise SurfaceFormatError(f"{name}: is an X3P (zip) file, not an image")
+    _HEADER_CHECKS[kind](data, name, limits)
+    return _decode_grey(data, name, limits)[0]
+
+
+def _read_any(data: bytes, name: str, limits: _Limits, *, pixel_size: float | None, processed: bool | None,
+              verify: bool) -> Surface:
+    kind = sniff_format(data, name=name)
+    if kind == "x3p":
+        return _read_x3p_bytes(data, name, limits, pixel_size=pixel_size, processed=processed, verify=verify)
     return _read_image_bytes(data, name, limits, kind, pixel_size=pixel_size, processed=processed)
+
+
+def _limits(max_bytes: int, max_pixels: int) -> _Limits:
+    if max_bytes <= 0 or max_pixels <= 0:
+        raise ValueError(f"limits must be positive, got max_bytes={max_bytes}, max_pixels={max_pixels}")
+    return _Limits(max_bytes, max_pixels)
 
 
 def read_x3p(
@@ -243,8 +315,7 @@ def sniff_format(data: bytes, *, name: str = "<bytes>") -> str:
 
 
 def _load_bytes(path: str | os.PathLike[str], *, max_bytes: int, max_pixels: int) -> tuple[bytes, str, _Limits]:
-    if max_bytes <= 0 or max_pixels <= 0:
-        raise ValueError(f"limits must be positive, got max_bytes={max_bytes}, max_pixels={max_pixels}")
+    limits = _limits(max_bytes, max_pixels)
     path = Path(path)
     name = str(path)
     size = path.stat().st_size  # a missing file is an OSError (FileNotFoundError), not a format error
@@ -258,7 +329,7 @@ def _load_bytes(path: str | os.PathLike[str], *, max_bytes: int, max_pixels: int
         data = handle.read(size + 1)
     if len(data) > max_bytes:
         raise SurfaceTooLargeError(f"{name}: file is above the limit of {max_bytes:,} bytes (max_bytes)")
-    return data, name, _Limits(max_bytes, max_pixels)
+    return data, name, limits
 
 
 # --------------------------------------------------------------------------------------------
@@ -276,6 +347,7 @@ def _read_x3p_bytes(
         raise SurfaceFormatError(f"{name}: not a valid X3P zip archive ({error})") from error
     with archive:
         members = {info.filename: info for info in archive.infolist()}
+        _check_member_names(members, name)
         if "main.xml" not in members:
             raise SurfaceFormatError(f"{name}: X3P archive has no main.xml (members: {sorted(members)[:5]})")
         xml_bytes = _read_member(archive, members["main.xml"], MAX_XML_BYTES, name)
@@ -303,6 +375,18 @@ def _read_x3p_bytes(
 # What zipfile and zlib raise on damaged archives (found by mutation fuzzing, see the tests).
 _ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, OSError, ValueError,
                NotImplementedError, RuntimeError, struct.error, UnicodeDecodeError, KeyError, IndexError)
+
+
+def _check_member_names(members: Mapping[str, zipfile.ZipInfo], name: str) -> None:
+    """Refuse member names that climb out of a folder or name an absolute place (zip-slip).
+
+    X3P files are read in memory and never extracted here, but they are kept and passed on
+    (exchange packages, downloads), and whoever unpacks one later must not be led astray.
+    """
+    for member in members:
+        parts = member.replace("\\", "/").split("/")
+        if member.startswith(("/", "\\")) or ".." in parts or ":" in parts[0] or "\x00" in member:
+            raise SurfaceFormatError(f"{name}: X3P archive has a member whose path leads outside its folder")
 
 
 def _check_zip_directory(data: bytes, name: str) -> None:
@@ -696,9 +780,7 @@ def looks_processed(heights: np.ndarray) -> bool:
 def _read_image_bytes(
     data: bytes, name: str, limits: _Limits, kind: str, *, pixel_size: float | None, processed: bool | None
 ) -> Surface:
-    header_check: Callable[[bytes, str, _Limits], None] = {
-        "png": _check_png, "tiff": _check_tiff, "jpeg": _check_jpeg}[kind]
-    header_check(data, name, limits)
+    _HEADER_CHECKS[kind](data, name, limits)
     source = "argument"
     if pixel_size is None and kind == "png":
         pixel_size, source = _png_physical_pixel_size(data), "png pHYs"
@@ -724,6 +806,15 @@ def _read_image_bytes(
 
 def _decode(data: bytes, name: str, limits: _Limits) -> np.ndarray:
     """Decode with OpenCV and scale to [0, 1]; alpha == 0 becomes NaN (the mask of `write_image`)."""
+    grey, alpha = _decode_grey(data, name, limits)
+    unit = grey.astype(np.float64) / float(np.iinfo(grey.dtype).max)
+    if alpha is not None:
+        unit[alpha == 0] = np.nan
+    return unit
+
+
+def _decode_grey(data: bytes, name: str, limits: _Limits) -> tuple[np.ndarray, np.ndarray | None]:
+    """The image as 8- or 16-bit grey levels, and its alpha channel if it has one."""
     try:
         image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
     except cv2.error as error:
@@ -736,18 +827,12 @@ def _decode(data: bytes, name: str, limits: _Limits) -> np.ndarray:
         raise SurfaceFormatError(
             f"{name}: {image.dtype} image samples are not supported (8 or 16-bit only; use X3P for heights)"
         )
-    scale = float(np.iinfo(image.dtype).max)
-    alpha = None
-    if image.ndim == 3:
-        channels = image.shape[2]
-        if channels in (2, 4):
-            alpha = image[..., -1]
-        colour = image[..., :3] if channels >= 3 else image[..., :1]
-        image = cv2.cvtColor(colour, cv2.COLOR_BGR2GRAY) if channels >= 3 else colour[..., 0]
-    grey = image.astype(np.float64) / scale
-    if alpha is not None:
-        grey[alpha == 0] = np.nan
-    return grey
+    if image.ndim == 2:
+        return image, None
+    channels = image.shape[2]
+    alpha = image[..., -1] if channels in (2, 4) else None
+    grey = cv2.cvtColor(image[..., :3], cv2.COLOR_BGR2GRAY) if channels >= 3 else image[..., 0]
+    return grey, alpha
 
 
 def _check_png(data: bytes, name: str, limits: _Limits) -> None:
@@ -761,6 +846,8 @@ def _check_png(data: bytes, name: str, limits: _Limits) -> None:
     limits.check_pixels(width, height, name)
     if data.rfind(b"IEND") < 33:
         raise SurfaceFormatError(f"{name}: truncated PNG (no IEND chunk)")
+    if not data.endswith(_PNG_IEND):
+        raise SurfaceFormatError(f"{name}: PNG with data after its end (IEND): refused as a possible polyglot")
 
 
 def _png_physical_pixel_size(data: bytes) -> float | None:
@@ -785,6 +872,7 @@ def _png_physical_pixel_size(data: bytes) -> float | None:
     return None
 
 
+_PNG_IEND = b"\x00\x00\x00\x00IEND\xaeB`\x82"
 _TIFF_TYPES = {1: ("B", 1), 3: ("H", 2), 4: ("I", 4)}
 
 
@@ -853,6 +941,10 @@ def _check_jpeg(data: bytes, name: str, limits: _Limits) -> None:
             break
         position += 2 + length
     raise SurfaceFormatError(f"{name}: truncated or corrupt JPEG (no frame header SOFn found)")
+
+
+_HEADER_CHECKS: dict[str, Callable[[bytes, str, _Limits], None]] = {
+    "png": _check_png, "tiff": _check_tiff, "jpeg": _check_jpeg}
 
 
 # --------------------------------------------------------------------------------------------

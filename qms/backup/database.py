@@ -106,7 +106,8 @@ def _libpq_url(engine: Engine) -> str:
 
 def _run(command: list[str]) -> None:
     try:
-        subprocess.run(command, check=True, capture_output=True, text=True, env={**os.environ, "PGCONNECT_TIMEOUT": "10"})
+        subprocess.run(command, check=True, capture_output=True, text=True,
+                       env={**os.environ, "PGCONNECT_TIMEOUT": "10"})
     except FileNotFoundError:
         raise InvalidInput(_("%(tool)s is not installed: install the PostgreSQL client tools.",
                              tool=command[0])) from None

@@ -74,7 +74,8 @@ def server_files(config: Mapping[str, Any]) -> list[tuple[str, Path]]:
 
 # --- backup ------------------------------------------------------------------------------------
 
-def backup(out: Path, *, progress: Progress = lambda n: None, sized: Callable[[int], None] = lambda n: None) -> Manifest:
+def backup(out: Path, *, progress: Progress = lambda n: None,
+           sized: Callable[[int], None] = lambda n: None) -> Manifest:
     """Write one archive of the whole server: database snapshot first, then every file, then the manifest."""
     config = current_app.config
     with tempfile.TemporaryDirectory(prefix="qms-backup-") as scratch:

@@ -10,7 +10,6 @@ import time
 import tracemalloc
 import warnings
 import zipfile
-import zlib
 from pathlib import Path
 
 import cv2
@@ -33,56 +32,11 @@ from ballistics.io import (
     write_x3p,
 )
 from ballistics.surface import Surface
+from tests.hostile import HUGE, huge_jpeg, huge_png, huge_tiff, png_chunk
 
-HUGE = 20_000  # side of the "pixel flood" images: 400 Mpx declared
 
 
 # ---------------------------------------------------------------- crafted files (no pixel arrays)
-
-
-def zero_stream(total: int, *, chunk: bytes = bytes(1 << 20)) -> bytes:
-    """zlib stream of `total` zero bytes, compressed chunk by chunk (never holds `total` bytes)."""
-    compressor = zlib.compressobj(9)
-    parts = []
-    for start in range(0, total, len(chunk)):
-        parts.append(compressor.compress(chunk[: min(len(chunk), total - start)]))
-    parts.append(compressor.flush())
-    return b"".join(parts)
-
-
-def png_chunk(kind: bytes, body: bytes) -> bytes:
-    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
-
-
-def huge_png(side: int = HUGE) -> bytes:
-    """A valid 8-bit grey PNG of side x side zeros (filter byte 0 per row): a pixel-flood bomb."""
-    header = struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", header)
-            + png_chunk(b"IDAT", zero_stream(side * (side + 1))) + png_chunk(b"IEND", b""))
-
-
-def huge_tiff(side: int = HUGE) -> bytes:
-    """A little-endian deflate TIFF, one strip of side x side zero bytes."""
-    strip = zero_stream(side * side)
-    entries = [(256, 4, 1, side), (257, 4, 1, side), (258, 3, 1, 8), (259, 3, 1, 8), (262, 3, 1, 1),
-               (273, 4, 1, 0), (277, 3, 1, 1), (278, 4, 1, side), (279, 4, 1, len(strip))]
-    ifd_size = 2 + 12 * len(entries) + 4
-    strip_offset = 8 + ifd_size
-    ifd = struct.pack("<H", len(entries))
-    for tag, kind, count, value in entries:
-        value = strip_offset if tag == 273 else value
-        packed = struct.pack("<HI", value, 0)[:4] if kind == 3 else struct.pack("<I", value)
-        ifd += struct.pack("<HHI", tag, kind, count) + packed
-    return b"II*\x00" + struct.pack("<I", 8) + ifd + struct.pack("<I", 0) + strip
-
-
-def huge_jpeg(side: int = HUGE) -> bytes:
-    """A real 16 x 16 JPEG whose frame header (SOF0) is patched to declare side x side."""
-    _ok, encoded = cv2.imencode(".jpg", np.full((16, 16), 128, np.uint8))
-    data = bytearray(encoded.tobytes())
-    sof = data.find(b"\xff\xc0")
-    struct.pack_into(">HH", data, sof + 5, side, side)
-    return bytes(data)
 
 
 def x3p_bytes(xml: str | bytes, members: dict[str, bytes] | None = None, *, md5: bool = True) -> bytes:

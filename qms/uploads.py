@@ -1,0 +1,45 @@
+"""Uploaded images: each is decoded under the same limits before anything is stored.
+
+Photographs of packaging, audit evidence images and ballistic scans all pass through
+`ballistics.io` (header checked against the pixel limit before decoding, then a full decode), so a
+decompression bomb, a truncated or damaged image, or a PNG carrying a second file after its end is
+refused in milliseconds, with the uploaded file's name and never a server path.
+"""
+from __future__ import annotations
+
+from ballistics.io import SurfaceFormatError, SurfaceTooLargeError, decode_image
+from flask_babel import gettext as _
+
+from qms.errors import InvalidInput, TooLarge
+
+MAX_IMAGE_PIXELS = 50_000_000  # 50 Mpx: above any camera or scanner image a unit files, far below a bomb
+IMAGE_TYPES = {"png": "image/png", "jpeg": "image/jpeg", "tiff": "image/tiff"}
+_MAGIC = ((b"\x89PNG\r\n\x1a\n", "png"), (b"\xff\xd8\xff", "jpeg"), (b"II*\x00", "tiff"), (b"MM\x00*", "tiff"))
+
+
+def image_kind(data: bytes) -> str | None:
+    """"png", "jpeg" or "tiff" judged by the first bytes, or None for anything else."""
+    return next((kind for magic, kind in _MAGIC if data.startswith(magic)), None)
+
+
+def check_image(data: bytes, *, filename: str, max_bytes: int) -> str:
+    """Refuse an image that is too large or does not decode cleanly; its media type otherwise."""
+    kind = image_kind(data)
+    if kind is None:
+        raise InvalidInput(_("%(name)s is not a PNG, JPEG or TIFF image (judged by its content); nothing was "
+                             "stored.", name=display_name(filename)))
+    try:
+        decode_image(data, name=display_name(filename), max_bytes=max_bytes, max_pixels=MAX_IMAGE_PIXELS)
+    except SurfaceTooLargeError as error:
+        raise TooLarge(_("The image is too large: %(reason)s. Nothing was stored.", reason=str(error))) from None
+    except SurfaceFormatError as error:
+        raise InvalidInput(_("The image cannot be read: %(reason)s. Nothing was stored.",
+                             reason=str(error))) from None
+    return IMAGE_TYPES[kind]
+
+
+def display_name(filename: str) -> str:
+    """The uploaded file's own name, without any folder a browser or client sent with it."""
+    name = (filename or "").replace("\\", "/").rsplit("/", 1)[-1]
+    printable = "".join(ch for ch in name if ch.isprintable())
+    return printable[:120] or _("the uploaded file")
