@@ -18,7 +18,7 @@ from typing import Any, ClassVar, TypeVar
 from flask import Flask, current_app, flash, g, jsonify, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import HTTPException, InternalServerError, default_exceptions
 from werkzeug.routing import IntegerConverter
 from werkzeug.routing.exceptions import RoutingException
 from werkzeug.exceptions import NotFound as RouteNotFound, MethodNotAllowed
@@ -148,10 +148,10 @@ def _problem(code: int, name: str, message: str, errors: Mapping[str, Any] | Non
     return jsonify(body), code
 
 
-def _error_page(code: int, description: str, name: str = ""):  # type: ignore[no-untyped-def]
+def _error_page(code: int, description: str):  # type: ignore[no-untyped-def]
     template = f"errors/{code}.html" if code in (403, 404, 429, 500) else "errors/generic.html"
-    error = HTTPException(description=description)
-    error.code, error.name = code, name or HTTPException.name  # type: ignore[misc]
+    error = default_exceptions.get(code, HTTPException)(description=description)
+    error.code = code  # the name shown is the status's own phrase
     return render_template(template, error=error, code=code, description=description), code
 
 
@@ -202,7 +202,7 @@ def handle_refusal(error: Refused):  # type: ignore[no-untyped-def]
     page = _page_again(error.status)
     if page is not None:
         return page
-    return _error_page(error.status, error.message, _status_name(error.status))
+    return _error_page(error.status, error.message)
 
 
 def _status_name(code: int) -> str:
