@@ -26,7 +26,7 @@ from qms.extensions import db
 from qms.trail.audited import REDACTED, Audited
 from qms.trail.catalogue import names_of_kind, record_type
 from qms.trail.models import AuditEvent
-from qms.trail.records import Kind, RecordType
+from qms.trail.records import Kind
 
 ACTIONS = ("insert", "update", "delete")
 ACTION_LABELS = {"insert": _l("created"), "update": _l("changed"), "delete": _l("removed")}
@@ -231,11 +231,14 @@ def describe(events: list[AuditEvent], *, readable: Readable, roles: Iterable[Ro
         for column, value in _changed_values(event):
             names.want(event.entity, column, value)
     names.resolve()
-    roles = frozenset(roles)
-    return [ReadableEvent(event=event, actor=names.actor(event), action=str(ACTION_LABELS.get(event.action, event.action)),
-                          record=_record_title(event), url=_record_url(event, roles),
-                          changes=_changes(event, names))
+    reader_roles = frozenset(roles)
+    return [ReadableEvent(event=event, actor=names.actor(event), action=_action_label(event.action),
+                          record=_record_title(event), url=_record_url(event, reader_roles), changes=_changes(event, names))
             for event in events]
+
+
+def _action_label(action: str) -> str:
+    return str(ACTION_LABELS.get(action, action))
 
 
 def _changed_values(event: AuditEvent) -> Iterator[tuple[str, Any]]:
@@ -244,14 +247,14 @@ def _changed_values(event: AuditEvent) -> Iterator[tuple[str, Any]]:
 
 
 def _changes(event: AuditEvent, names: _ReferenceNames) -> list[Change]:
-    kind = record_type(event.entity)
+    described = record_type(event.entity)
     before, after = event.before or {}, event.after or {}
     if event.action == "update":
         columns = list(after) or list(before)
     else:
         # A created or removed record: every field that held something, without its own number.
         columns = [c for c, v in (after or before).items() if c != "id" and v not in (None, "", [], {})]
-    return [Change(field=column, label=kind.field_label(column),
+    return [Change(field=column, label=described.field_label(column),
                    before=names.show(event.entity, column, before[column]) if column in before else None,
                    after=names.show(event.entity, column, after[column]) if column in after else None)
             for column in columns]
@@ -367,7 +370,8 @@ def export_csv(flt: TrailFilter, *, readable: Readable) -> Iterator[str]:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(CSV_COLUMNS)
-    full_names: dict[int, str] = {user_id: name for user_id, name in db.session.execute(select(User.id, User.full_name))}
+    # The unit's people (the request scope), so each row names its actor without a query per row.
+    full_names = {user_id: name for user_id, name in db.session.execute(select(User.id, User.full_name))}
     stmt = _trail(readable, flt).order_by(AuditEvent.id).execution_options(yield_per=1000)
     for event in db.session.scalars(stmt):
         writer.writerow(_csv_row(event, full_names.get(event.user_id or 0, "")))
