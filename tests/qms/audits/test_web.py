@@ -7,10 +7,11 @@ from datetime import date, timedelta
 import sqlalchemy as sa
 
 from qms.audits.models import ActionStep, CorrectiveAction, Finding, RequirementResult
+from qms.db import today
 from qms.trail.models import AuditEvent
 from tests.qms.audits.conftest import CYRILLIC, effective_sop, item
 
-TODAY = date.today()
+TODAY = today()
 
 
 def _count(db_session, model) -> int:  # type: ignore[no-untyped-def]
