@@ -6,7 +6,8 @@ import binascii
 from typing import Any
 
 import marshmallow as ma
-from flask import Response, abort, g
+from flask import Response, g
+from flask_babel import gettext as _
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from werkzeug.utils import secure_filename
@@ -14,8 +15,9 @@ from werkzeug.utils import secure_filename
 from qms.audits import services
 from qms.audits.models import (ActionStatus, Audit, AuditProgramme, AuditStatus, ChecklistItem, CorrectiveAction,
                                Finding, Grade, Result, RiskLevel, StepKind)
-from qms.audits.services import PLANNERS, READERS, WRITERS, AuditError
+from qms.audits.services import PLANNERS, READERS, WRITERS
 from qms.auth.permissions import Access
+from qms.errors import InvalidInput
 from qms.scoping import record_or_404
 
 blp = Blueprint("api_audits", __name__, url_prefix="/audits",
@@ -226,25 +228,17 @@ class ProgressSchema(ma.Schema):
     rows = ma.fields.List(ma.fields.Nested(ProgressRowSchema))
 
 
-
-def _act(action, *args, **kwargs):  # type: ignore[no-untyped-def]
-    try:
-        return action(*args, **kwargs)
-    except AuditError as error:
-        abort(error.status, description=str(error))
-
-
 def _evidence(file: dict[str, str]) -> services.Evidence:
     try:
         content = base64.b64decode(file["content_base64"], validate=True)
     except (binascii.Error, ValueError):
-        abort(400, description=f"The file {file['filename'][:80]!r} is not valid base64.")
+        raise InvalidInput(_("The file %(name)r is not valid base64.", name=file["filename"][:80])) from None
     return services.Evidence(content, file["filename"])
 
 
 def _needed(value: Any, what: str) -> Any:
     if value is None:
-        abort(400, description=f"{what} is required.")
+        raise InvalidInput(_("%(what)s is required.", what=what))
     return value
 
 
@@ -261,7 +255,7 @@ class Programmes(MethodView):
     @blp.response(201, ProgrammeSchema)
     def post(self, data: dict):  # type: ignore[no-untyped-def]
         """A new yearly audit programme (auditors and quality managers)."""
-        return _act(services.create_programme, unit_id=g.qms_unit_id, actor=g.qms_user, **data)
+        return services.create_programme(unit_id=g.qms_unit_id, actor=g.qms_user, **data)
 
 
 @blp.route("/programmes/<int:programme_id>")
@@ -283,7 +277,7 @@ class ProgrammeEntries(MethodView):
     def post(self, data: dict, programme_id: int):  # type: ignore[no-untyped-def]
         """Plan an audit of a process against clauses, with its risk level."""
         programme = record_or_404(AuditProgramme, programme_id, "audit programme")
-        return _act(services.add_entry, programme, g.qms_user, **data)
+        return services.add_entry(programme, g.qms_user, **data)
 
 
 @blp.route("")
@@ -302,7 +296,7 @@ class Audits(MethodView):
         """Plan an audit; its checklist is generated from the checklist file or the clauses."""
         team = tuple((m.get("user_id"), m.get("role") or "auditor") for m in data.pop("team"))
         plan = services.AuditPlan(**data | {"clauses": tuple(data["clauses"]), "team": team})
-        return _act(services.create_audit, plan, unit_id=g.qms_unit_id, actor=g.qms_user)
+        return services.create_audit(plan, unit_id=g.qms_unit_id, actor=g.qms_user)
 
 
 @blp.route("/<int:audit_id>")
@@ -333,12 +327,12 @@ class AuditChecklist(MethodView):
     @blp.response(200, ChecklistRowSchema(many=True))
     def get(self, args: dict, audit_id: int):  # type: ignore[no-untyped-def]
         """The checklist with each requirement's current result (filter by section and result)."""
-        return _act(services.checklist, record_or_404(Audit, audit_id, "audit"), **args)
+        return services.checklist(record_or_404(Audit, audit_id, "audit"), **args)
 
 
 def _lifecycle(audit_id: int, action, *args):  # type: ignore[no-untyped-def]
     audit = record_or_404(Audit, audit_id, "audit")
-    _act(action, audit, g.qms_user, *args)
+    action(audit, g.qms_user, *args)
     return audit
 
 
@@ -382,7 +376,7 @@ class Reaudit(MethodView):
     def post(self, data: dict, audit_id: int):  # type: ignore[no-untyped-def]
         """A re-audit of a reported or closed audit: same checklist, results reset."""
         previous = record_or_404(Audit, audit_id, "audit")
-        return _act(services.start_reaudit, previous, g.qms_user, title=data["title"],
+        return services.start_reaudit(previous, g.qms_user, title=data["title"],
                     planned_start=_needed(data["planned_start"], "planned_start"),
                     planned_end=_needed(data["planned_end"], "planned_end"),
                     lead_auditor_id=_needed(data["lead_auditor_id"], "lead_auditor_id"))
@@ -395,7 +389,7 @@ class AuditProgress(MethodView):
     @blp.response(200, ProgressSchema)
     def get(self, audit_id: int):  # type: ignore[no-untyped-def]
         """Each requirement's result in the previous audit beside its result in this re-audit."""
-        return _act(services.progress, record_or_404(Audit, audit_id, "audit"))
+        return services.progress(record_or_404(Audit, audit_id, "audit"))
 
 
 @blp.route("/items/<int:checklist_item_id>/results")
@@ -413,7 +407,7 @@ class ItemResults(MethodView):
         """Record a result (lead auditor and team); not applicable needs a justification; evidence files inline."""
         item = record_or_404(ChecklistItem, checklist_item_id, "checklist item")
         files = [_evidence(f) for f in data.pop("files")]
-        return _act(services.record_result, item, g.qms_user, files=files, **data)
+        return services.record_result(item, g.qms_user, files=files, **data)
 
 
 @blp.route("/files/<int:file_id>")
@@ -424,10 +418,7 @@ class EvidenceFile(MethodView):
                                 "content": {"application/octet-stream": {}}}})
     def get(self, file_id: int):  # type: ignore[no-untyped-def]
         """An evidence file of a result (its id is in the result's file_ids)."""
-        try:
-            row, content = services.result_file(file_id)
-        except AuditError as error:  # another unit's file is as unknown as a missing one
-            abort(404, description=str(error))
+        row, content = services.result_file(file_id)  # another unit's file is as unknown as a missing one
         return Response(content, mimetype=row.media_type, headers={
             "Content-Disposition": f"attachment; filename={secure_filename(row.filename) or 'evidence'}"})
 
@@ -441,7 +432,7 @@ class ItemFindings(MethodView):
     def post(self, data: dict, checklist_item_id: int):  # type: ignore[no-untyped-def]
         """Raise a graded finding against this requirement (lead auditor and team)."""
         item = record_or_404(ChecklistItem, checklist_item_id, "checklist item")
-        return _act(services.raise_finding, item, g.qms_user, **data)
+        return services.raise_finding(item, g.qms_user, **data)
 
 
 @blp.route("/findings/<int:finding_id>")
@@ -463,7 +454,7 @@ class FindingActions(MethodView):
     def post(self, data: dict, finding_id: int):  # type: ignore[no-untyped-def]
         """Raise a corrective action with an owner and a due date."""
         finding = record_or_404(Finding, finding_id, "finding")
-        return _act(services.raise_action, finding, g.qms_user, title=data["title"],
+        return services.raise_action(finding, g.qms_user, title=data["title"],
                     owner_id=_needed(data["owner_id"], "owner_id"), due_on=_needed(data["due_on"], "due_on"))
 
 
@@ -497,7 +488,7 @@ class ActionSteps(MethodView):
     @blp.response(201, StepSchema)
     def post(self, data: dict, action_id: int):  # type: ignore[no-untyped-def]
         """Record the correction, root cause (with method), action plan or implementation (owner)."""
-        return _act(services.record_step, record_or_404(CorrectiveAction, action_id, "corrective action"), g.qms_user,
+        return services.record_step(record_or_404(CorrectiveAction, action_id, "corrective action"), g.qms_user,
                     **data)
 
 
@@ -510,7 +501,7 @@ class ActionReview(MethodView):
     def post(self, data: dict, action_id: int):  # type: ignore[no-untyped-def]
         """Effectiveness review by an auditor or quality manager other than the owner."""
         action = record_or_404(CorrectiveAction, action_id, "corrective action")
-        return _act(services.review_effectiveness, action, g.qms_user,
+        return services.review_effectiveness(action, g.qms_user,
                     effective=_needed(data["effective"], "effective (true or false)"), text=data["text"])
 
 
@@ -522,5 +513,5 @@ class ActionClose(MethodView):
     @blp.response(201, StepSchema)
     def post(self, data: dict, action_id: int):  # type: ignore[no-untyped-def]
         """Close an action found effective by someone other than its owner."""
-        return _act(services.close_action, record_or_404(CorrectiveAction, action_id, "corrective action"), g.qms_user,
+        return services.close_action(record_or_404(CorrectiveAction, action_id, "corrective action"), g.qms_user,
                     text=data["text"])

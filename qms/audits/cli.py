@@ -47,7 +47,8 @@ def overdue_command(unit_code: str) -> None:
     from sqlalchemy import select
 
     from qms.audits.models import CorrectiveAction
-    from qms.audits.services import OPEN_ACTION_STATES, today
+    from qms.audits.services import OPEN_ACTION_STATES
+    from qms.db import today
     from qms.extensions import db
 
     unit = unit_from_code(unit_code)

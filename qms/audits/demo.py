@@ -10,6 +10,7 @@ from sqlalchemy import select
 from qms.audits import services
 from qms.audits.models import Audit, AuditProgramme
 from qms.auth.models import Unit, User
+from qms.db import today
 from qms.extensions import db
 from qms.trail.audited import audit_reason, set_actor
 
@@ -30,7 +31,7 @@ def _users(*names: str) -> dict[str, User]:
 
 
 def _programme(unit: Unit, qm: User) -> AuditProgramme:
-    year = services.today().year
+    year = today().year
     programme = services.create_programme(
         unit_id=unit.id, actor=qm, year=year, title=f"Internal audit programme {year}",
         risk_notes="Firearms work carries the highest risk: new examiners and a new comparison microscope.")
@@ -48,7 +49,7 @@ def _programme(unit: Unit, qm: User) -> AuditProgramme:
 def _reported_audit(unit: Unit, programme: AuditProgramme, users: dict[str, User]) -> Audit:
     auditor, examiner = users["auditor"], users["examiner"]
     entry = next(e for e in programme.entries if e.process == "Personnel competence")
-    start = services.today() - timedelta(days=60)
+    start = today() - timedelta(days=60)
     audit = services.create_audit(services.AuditPlan(
         title="Personnel competence audit", planned_start=start, planned_end=start + timedelta(days=2),
         lead_auditor_id=auditor.id, clauses=("17020:6.1",), auditee="Scene examination and firearms sections",
@@ -67,9 +68,9 @@ def _reported_audit(unit: Unit, programme: AuditProgramme, users: dict[str, User
     services.raise_finding(by_id["17020:6.1.4"], auditor, grade="observation",
                            statement="The training plan is approved late each year.")
     late = services.raise_action(overdue, auditor, title="Witness one examination per examiner each quarter",
-                                 owner_id=examiner.id, due_on=services.today())
+                                 owner_id=examiner.id, due_on=today())
     with audit_reason(db.session, "demo: the action was due three weeks ago"):
-        late.due_on = services.today() - timedelta(days=21)
+        late.due_on = today() - timedelta(days=21)
     services.record_step(late, examiner, kind="correction",
                          text="Witnessed examinations planned for both new examiners.")
     _closed_action(closed, users)
@@ -80,7 +81,7 @@ def _reported_audit(unit: Unit, programme: AuditProgramme, users: dict[str, User
 def _closed_action(finding: Any, users: dict[str, User]) -> None:
     auditor, verifier, qm = users["auditor"], users["verifier"], users["quality"]
     action = services.raise_action(finding, auditor, title="Record scene authorisations",
-                                   owner_id=verifier.id, due_on=services.today() + timedelta(days=30))
+                                   owner_id=verifier.id, due_on=today() + timedelta(days=30))
     services.record_step(action, verifier, kind="correction", text="Authorisations of the two officers recorded.")
     services.record_step(action, verifier, kind="root_cause", method="five_whys",
                          text="Why unrecorded? No form. Why no form? The SOP never asked for one.")
@@ -95,7 +96,7 @@ def _audit_in_progress(unit: Unit, programme: AuditProgramme, users: dict[str, U
     entry = next(e for e in programme.entries if e.risk_level == "high")
     audit = services.create_audit(services.AuditPlan(
         title="Firearms technical audit", kind="technical", checklist_template="firearms-technical-audit",
-        planned_start=services.today(), planned_end=services.today() + timedelta(days=3),
+        planned_start=today(), planned_end=today() + timedelta(days=3),
         lead_auditor_id=auditor.id, auditee="Firearms section", programme_entry_id=entry.id),
         unit_id=unit.id, actor=users["quality"])
     services.start_audit(audit, auditor)

@@ -1,7 +1,8 @@
 """Audit programme, audits, results, findings, corrective actions, re-audits and their counts.
 
-Services add and flush; the request (or CLI command) commits. Refusals raise `AuditError` (or a
-subclass) with a message that is safe to show and an HTTP status for the views.
+Services add and flush; the request (or CLI command) commits. Refusals raise the refusal family of
+`qms.errors` (InvalidInput, NotPermitted, NotFound, StateConflict) with a message that is safe to
+show; the one handler turns them into the page again or a JSON problem body.
 
 Meaning of the words used by every page, export and report:
 - the *current result* of a checklist item is its latest `RequirementResult` row (highest id);
@@ -26,6 +27,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 import audits as content
@@ -35,7 +37,8 @@ from qms.audits.models import (ActionStatus, ActionStep, Audit, AuditKind, Audit
                                RequirementResult, Result, ResultFile, ResultSopLink, RiskLevel,
                                RootCauseMethod, StepKind, TeamMember, TeamRole)
 from qms.auth.models import Membership, Role, User
-from qms.db import utcnow
+from qms.db import today, utcnow
+from qms.errors import InvalidInput, NotFound, NotPermitted, Refused, StateConflict, TooLarge
 from qms.extensions import db
 from qms.storage import object_store
 from qms.trail.audited import audit_reason
@@ -55,36 +58,14 @@ OWNER_STEPS = (StepKind.CORRECTION, StepKind.ROOT_CAUSE, StepKind.ACTION_PLAN, S
 _MEDIA = ((b"%PDF-", "application/pdf"), (b"\x89PNG\r\n\x1a\n", "image/png"), (b"\xff\xd8\xff", "image/jpeg"))
 
 
-class AuditError(ValueError):
-    """A refused audit action; the message is safe to show."""
-
-    status = 400
-
-
-class NotPermitted(AuditError):
-    """The user may not do this (not on the team, own work, own action)."""
-
-    status = 403
-
-
-class StateConflict(AuditError):
-    """The audit or action is not in a state that allows this."""
-
-    status = 409
-
-
 # --- small helpers ----------------------------------------------------------------------------
-
-def today() -> date:
-    return utcnow().date()
-
 
 def _text(value: str | None, what: str, *, required: bool = False, limit: int = MAX_TEXT) -> str:
     text = (value or "").strip()
     if required and not text:
-        raise AuditError(f"{what} is required.")
+        raise InvalidInput(_("%(what)s is required.", what=what))
     if len(text) > limit:
-        raise AuditError(f"{what} is longer than {limit} characters.")
+        raise InvalidInput(_("%(what)s is longer than %(limit)d characters.", what=what, limit=limit))
     return text
 
 
@@ -92,13 +73,13 @@ def _enum(enum_type: type[Any], value: str, what: str) -> Any:
     try:
         return enum_type(value)
     except ValueError:
-        raise AuditError(f"Unknown {what}: {str(value)[:40]!r}.") from None
+        raise InvalidInput(_("Unknown %(what)s: %(value)r.", what=what, value=str(value)[:40])) from None
 
 
 def _member(user_id: int | None, unit_id: int, what: str) -> User:
     user = db.session.get(User, user_id) if user_id else None
     if user is None or not any(m.unit_id == unit_id for m in user.memberships):
-        raise AuditError(f"The {what} must be a member of this unit.")
+        raise InvalidInput(_("The %(what)s must be a member of this unit.", what=what))
     return user
 
 
@@ -128,19 +109,19 @@ def programmes() -> list[AuditProgramme]:
 def _require_planner_of(actor: User, unit_id: int) -> None:
     # The gate checks the page's roles; the service checks again so API, CLI and demo obey the same rule.
     if not roles_in(actor, unit_id) & PLANNERS:
-        raise NotPermitted("Only auditors and quality managers plan audits.")
+        raise NotPermitted(_("Only auditors and quality managers plan audits."))
 
 
 def create_programme(*, unit_id: int, actor: User, year: int, title: str, risk_notes: str = "") -> AuditProgramme:
     """A unit's audit programme for one year."""
     _require_planner_of(actor, unit_id)
     if not 2000 <= year <= 2200:
-        raise AuditError("The year must be between 2000 and 2200.")
+        raise InvalidInput(_("The year must be between 2000 and 2200."))
     if db.session.scalar(select(AuditProgramme).where(AuditProgramme.unit_id == unit_id,
                                                       AuditProgramme.year == year)):
-        raise StateConflict(f"This unit already has an audit programme for {year}.")
-    programme = AuditProgramme(unit_id=unit_id, year=year, title=_text(title, "A title", required=True, limit=200),
-                               risk_notes=_text(risk_notes, "Risk notes"), created_by_id=actor.id)
+        raise StateConflict(_("This unit already has an audit programme for %(year)d.", year=year))
+    programme = AuditProgramme(unit_id=unit_id, year=year, title=_text(title, _("A title"), required=True, limit=200),
+                               risk_notes=_text(risk_notes, _("Risk notes")), created_by_id=actor.id)
     db.session.add(programme)
     db.session.flush()
     return programme
@@ -151,7 +132,8 @@ def parse_clauses(text: str) -> list[str]:
     ids = list(dict.fromkeys(part for part in re.split(r"[\s,;]+", text or "") if part))
     unknown = [i for i in ids if not _resolves(i)]
     if unknown:
-        raise AuditError(f"Unknown clause id(s): {', '.join(unknown[:10])[:300]}. Use ids such as 17020:7.1.")
+        raise InvalidInput(_("Unknown clause id(s): %(ids)s. Use ids such as 17020:7.1.",
+                               ids=", ".join(unknown[:10])[:300]))
     return ids
 
 
@@ -168,12 +150,12 @@ def add_entry(programme: AuditProgramme, actor: User, *, process: str, clauses: 
     """Plan one audit of a process; its risk level sets its priority in the programme."""
     _require_planner_of(actor, programme.unit_id)
     if not 1 <= planned_month <= 12:
-        raise AuditError("The planned month must be 1 to 12.")
-    risk = _enum(RiskLevel, risk_level, "risk level")
+        raise InvalidInput(_("The planned month must be 1 to 12."))
+    risk = _enum(RiskLevel, risk_level, _("risk level"))
     entry = ProgrammeEntry(unit_id=programme.unit_id, programme=programme,
-                           process=_text(process, "A process", required=True, limit=200),
+                           process=_text(process, _("A process"), required=True, limit=200),
                            clauses=parse_clauses(" ".join(clauses)), planned_month=planned_month,
-                           risk_level=risk.value, rationale=_text(rationale, "A rationale"))
+                           risk_level=risk.value, rationale=_text(rationale, _("A rationale")))
     db.session.add(entry)
     db.session.flush()
     return entry
@@ -193,7 +175,7 @@ ScopeParts = tuple[list[dict[str, Any]], list[Any], dict[str, str]]  # scope, re
 def scope_from_template(template_id: str, body_type: str) -> ScopeParts:
     """(scope, requirements, catalogue versions) of a checklist file in audits/checklists."""
     if template_id not in content.checklist_names():
-        raise AuditError(f"Unknown checklist: {template_id[:64]!r}.")
+        raise InvalidInput(_("Unknown checklist: %(name)r.", name=template_id[:64]))
     checklist = load_checklist(template_id, body_type=body_type)
     scope = [{"catalogue": s.catalogue, "include": list(s.include), "exclude": list(s.exclude)}
              for s in checklist.scopes]
@@ -208,7 +190,7 @@ def scope_from_clauses(clause_ids: Sequence[str], body_type: str) -> ScopeParts:
         requirement = content.resolve(requirement_id, catalogues)
         by_catalogue.setdefault(requirement.catalogue_id, []).append(requirement.clause)
     if not by_catalogue:
-        raise AuditError("Name at least one clause, or choose a checklist.")
+        raise InvalidInput(_("Name at least one clause, or choose a checklist."))
     scopes = [Scope(catalogue=cat, include=tuple(clauses)) for cat, clauses in by_catalogue.items()]
     requirements = expand_scopes(scopes, catalogues, body_type=body_type)
     scope = [{"catalogue": s.catalogue, "include": list(s.include), "exclude": []} for s in scopes]
@@ -265,9 +247,9 @@ def own_work_conflicts(user_id: int, unit_id: int, requirement_ids: Iterable[str
 
 def _lead_auditor(user_id: int, unit_id: int, requirement_ids: Sequence[str]) -> User:
     """The lead auditor: an auditor or quality manager of the unit, independent of the scope."""
-    lead = _member(user_id, unit_id, "lead auditor")
+    lead = _member(user_id, unit_id, _("lead auditor"))
     if not roles_in(lead, unit_id) & PLANNERS:
-        raise AuditError("The lead auditor must hold the auditor or quality manager role in this unit.")
+        raise InvalidInput(_("The lead auditor must hold the auditor or quality manager role in this unit."))
     check_independence(lead, unit_id, requirement_ids)
     return lead
 
@@ -276,8 +258,8 @@ def check_independence(user: User, unit_id: int, requirement_ids: Iterable[str])
     """Refuse a lead auditor or team member whose own SOPs fall in the audit's scope."""
     conflicts = own_work_conflicts(user.id, unit_id, requirement_ids)
     if conflicts:
-        raise NotPermitted(f"{user.full_name} may not audit their own work: the scope covers "
-                           f"{', '.join(conflicts[:5])}, which they own or wrote.")
+        raise NotPermitted(_("%(name)s may not audit their own work: the scope covers %(sops)s, which they own "
+                             "or wrote.", name=user.full_name, sops=", ".join(conflicts[:5])))
 
 
 # --- audits -----------------------------------------------------------------------------------
@@ -303,22 +285,22 @@ class AuditPlan:
 def audits(*, status: str | None = None) -> list[Audit]:
     stmt = select(Audit).order_by(Audit.planned_start.desc(), Audit.id.desc())
     if status:
-        stmt = stmt.where(Audit.status == _enum(AuditStatus, status, "status").value)
+        stmt = stmt.where(Audit.status == _enum(AuditStatus, status, _("status")).value)
     return list(db.session.scalars(stmt))
 
 
 def _check_plan(plan: AuditPlan, unit_id: int) -> None:
     if plan.body_type not in content.BODY_TYPES:
-        raise AuditError("The body type must be A, B or C.")
-    kind = _enum(AuditKind, plan.kind, "kind of audit")
+        raise InvalidInput(_("The body type must be A, B or C."))
+    kind = _enum(AuditKind, plan.kind, _("kind of audit"))
     if kind is AuditKind.RE_AUDIT:
-        raise AuditError("A re-audit is started from a previous audit.")
+        raise InvalidInput(_("A re-audit is started from a previous audit."))
     if plan.planned_end < plan.planned_start:
-        raise AuditError("The planned end is before the planned start.")
+        raise InvalidInput(_("The planned end is before the planned start."))
     if plan.programme_entry_id is not None:
         entry = db.session.get(ProgrammeEntry, plan.programme_entry_id)
         if entry is None or entry.unit_id != unit_id:
-            raise AuditError("No such programme entry in this unit.")
+            raise InvalidInput(_("No such programme entry in this unit."))
 
 
 def create_audit(plan: AuditPlan, *, unit_id: int, actor: User) -> Audit:
@@ -330,16 +312,16 @@ def create_audit(plan: AuditPlan, *, unit_id: int, actor: User) -> Audit:
     else:
         scope, requirements, versions = scope_from_clauses(plan.clauses, plan.body_type)
     if not requirements:
-        raise AuditError("The scope holds no assessable requirement for this body type.")
+        raise InvalidInput(_("The scope holds no assessable requirement for this body type."))
     ids = [r.id for r in requirements]
     lead = _lead_auditor(plan.lead_auditor_id, unit_id, ids)
     for user_id, role in plan.team:  # everyone is checked before anything is added
-        check_independence(_team_member(user_id, unit_id, _enum(TeamRole, role, "team role")), unit_id, ids)
-    audit = Audit(unit_id=unit_id, title=_text(plan.title, "A title", required=True, limit=200), kind=plan.kind,
+        check_independence(_team_member(user_id, unit_id, _enum(TeamRole, role, _("team role"))), unit_id, ids)
+    audit = Audit(unit_id=unit_id, title=_text(plan.title, _("A title"), required=True, limit=200), kind=plan.kind,
                   body_type=plan.body_type, scope=scope, checklist_template=plan.checklist_template,
                   catalogue_versions=versions, planned_start=plan.planned_start, planned_end=plan.planned_end,
-                  lead_auditor_id=lead.id, auditee=_text(plan.auditee, "The auditee", limit=200),
-                  areas=_text(plan.areas, "The areas"), programme_entry_id=plan.programme_entry_id,
+                  lead_auditor_id=lead.id, auditee=_text(plan.auditee, _("The auditee"), limit=200),
+                  areas=_text(plan.areas, _("The areas")), programme_entry_id=plan.programme_entry_id,
                   created_by_id=actor.id)
     db.session.add(audit)
     _add_items(audit, requirements)
@@ -351,9 +333,10 @@ def create_audit(plan: AuditPlan, *, unit_id: int, actor: User) -> Audit:
 
 def _team_member(user_id: int, unit_id: int, role: TeamRole) -> User:
     """A member of the unit who may take this team role: only observers may be viewers."""
-    user = _member(user_id, unit_id, "team member")
+    user = _member(user_id, unit_id, _("team member"))
     if role is not TeamRole.OBSERVER and not roles_in(user, unit_id) & WRITERS:
-        raise AuditError(f"{user.full_name} may only observe: recording results needs a staff role, not viewer.")
+        raise InvalidInput(_("%(name)s may only observe: recording results needs a staff role, not viewer.",
+                               name=user.full_name))
     return user
 
 
@@ -361,11 +344,11 @@ def add_team_member(audit: Audit, actor: User, *, user_id: int, role: str = Team
     """Add someone to the audit team, after checking they would not audit their own work."""
     _require_planner_of(actor, audit.unit_id)
     if audit.status in (AuditStatus.REPORTED.value, AuditStatus.CLOSED.value):
-        raise StateConflict("The team of a reported or closed audit cannot change.")
-    team_role = _enum(TeamRole, role, "team role")
+        raise StateConflict(_("The team of a reported or closed audit cannot change."))
+    team_role = _enum(TeamRole, role, _("team role"))
     user = _team_member(user_id, audit.unit_id, team_role)
     if user.id == audit.lead_auditor_id or any(m.user_id == user.id for m in audit.team):
-        raise StateConflict(f"{user.full_name} is already on this audit.")
+        raise StateConflict(_("%(name)s is already on this audit.", name=user.full_name))
     check_independence(user, audit.unit_id, (item.requirement_id for item in audit.items))
     member = TeamMember(unit_id=audit.unit_id, audit=audit, user_id=user.id, role=team_role.value)
     db.session.add(member)
@@ -382,23 +365,24 @@ def may_record(audit: Audit, user: User) -> bool:
 
 def _require_recorder(audit: Audit, user: User) -> None:
     if not may_record(audit, user):
-        raise NotPermitted("Only the lead auditor and the audit team record results and findings.")
+        raise NotPermitted(_("Only the lead auditor and the audit team record results and findings."))
 
 
 def _require_status(audit: Audit, *allowed: AuditStatus, doing: str) -> None:
     if audit.status not in {s.value for s in allowed}:
-        raise StateConflict(f"This audit is {audit.status.replace('_', ' ')}: it cannot {doing}.")
+        raise StateConflict(_("This audit is %(status)s: it cannot %(doing)s.", status=audit.status.replace("_", " "),
+                               doing=doing))
 
 
 def _require_planner(audit: Audit, user: User) -> None:
     if not roles_in(user, audit.unit_id) & PLANNERS:
-        raise NotPermitted("Only auditors and quality managers run audits.")
+        raise NotPermitted(_("Only auditors and quality managers run audits."))
 
 
 def start_audit(audit: Audit, actor: User) -> Audit:
     """Planned → in progress: results can now be recorded."""
     _require_planner(audit, actor)
-    _require_status(audit, AuditStatus.PLANNED, doing="start")
+    _require_status(audit, AuditStatus.PLANNED, doing=_("start"))
     audit.status = AuditStatus.IN_PROGRESS.value
     audit.started_at = utcnow()
     db.session.flush()
@@ -408,9 +392,9 @@ def start_audit(audit: Audit, actor: User) -> Audit:
 def report_audit(audit: Audit, actor: User, conclusion: str) -> Audit:
     """In progress → reported, with the lead auditor's conclusion."""
     if actor.id != audit.lead_auditor_id:
-        raise NotPermitted("Only the lead auditor reports the audit.")
-    _require_status(audit, AuditStatus.IN_PROGRESS, doing="be reported")
-    audit.conclusion = _text(conclusion, "A conclusion", required=True)
+        raise NotPermitted(_("Only the lead auditor reports the audit."))
+    _require_status(audit, AuditStatus.IN_PROGRESS, doing=_("be reported"))
+    audit.conclusion = _text(conclusion, _("A conclusion"), required=True)
     audit.status = AuditStatus.REPORTED.value
     audit.reported_at = utcnow()
     db.session.flush()
@@ -420,12 +404,13 @@ def report_audit(audit: Audit, actor: User, conclusion: str) -> Audit:
 def close_audit(audit: Audit, actor: User) -> Audit:
     """Reported → closed, once every nonconformity has a corrective action and all actions are closed."""
     _require_planner(audit, actor)
-    _require_status(audit, AuditStatus.REPORTED, doing="be closed")
+    _require_status(audit, AuditStatus.REPORTED, doing=_("be closed"))
     for finding in audit.findings:
         if Grade(finding.grade) in NONCONFORMITY_GRADES and not finding.actions:
-            raise StateConflict(f"Finding {finding.number} is a nonconformity without a corrective action.")
+            raise StateConflict(_("Finding %(number)d is a nonconformity without a corrective action.",
+                                     number=finding.number))
         if any(a.status != ActionStatus.CLOSED.value for a in finding.actions):
-            raise StateConflict(f"Finding {finding.number} still has an open corrective action.")
+            raise StateConflict(_("Finding %(number)d still has an open corrective action.", number=finding.number))
     audit.status = AuditStatus.CLOSED.value
     audit.closed_at = utcnow()
     db.session.flush()
@@ -459,16 +444,17 @@ class Evidence:
 def sniff_evidence(data: bytes, filename: str) -> str:
     """The media type of an evidence file (PDF, PNG, JPEG or plain UTF-8 text); anything else is refused."""
     if not data:
-        raise AuditError(f"The file {filename[:80]!r} is empty.")
+        raise InvalidInput(_("The file %(name)r is empty.", name=filename[:80]))
     if len(data) > MAX_EVIDENCE_BYTES:
-        raise AuditError(f"The file {filename[:80]!r} is larger than {MAX_EVIDENCE_BYTES // (1024 * 1024)} MB.")
+        raise TooLarge(_("The file %(name)r is larger than %(limit)d MB.", name=filename[:80],
+                          limit=MAX_EVIDENCE_BYTES // (1024 * 1024)))
     for magic, media_type in _MEDIA:
         if data.startswith(magic):
             return media_type
     try:
         data.decode("utf-8")
     except UnicodeDecodeError:
-        raise AuditError(f"The file {filename[:80]!r} is not a PDF, PNG, JPEG or text file.") from None
+        raise InvalidInput(_("The file %(name)r is not a PDF, PNG, JPEG or text file.", name=filename[:80])) from None
     return "text/plain"
 
 
@@ -479,7 +465,7 @@ def _sop_revisions(revision_ids: Iterable[int], unit_id: int) -> list[Any]:
     for revision_id in dict.fromkeys(revision_ids):
         revision = db.session.get(Revision, revision_id)
         if revision is None or revision.unit_id != unit_id:
-            raise AuditError("No such SOP revision in this unit.")
+            raise InvalidInput(_("No such SOP revision in this unit."))
         revisions.append(revision)
     return revisions
 
@@ -490,18 +476,18 @@ def record_result(item: ChecklistItem, actor: User, *, result: str, evidence_not
     """Append a result for a requirement; not applicable needs a justification."""
     audit = item.audit
     _require_recorder(audit, actor)
-    _require_status(audit, AuditStatus.IN_PROGRESS, doing="take results")
+    _require_status(audit, AuditStatus.IN_PROGRESS, doing=_("take results"))
     # Checked again here, not only when the team was formed: an SOP revision the auditor wrote since
     # then may now claim this requirement, and nobody judges their own work.
     check_independence(actor, audit.unit_id, [item.requirement_id])
-    value = _enum(Result, result, "result")
-    justification = _text(justification, "The justification")
+    value = _enum(Result, result, _("result"))
+    justification = _text(justification, _("The justification"))
     if value is Result.NOT_APPLICABLE and not justification:
-        raise AuditError("A requirement marked not applicable needs a justification.")
+        raise InvalidInput(_("A requirement marked not applicable needs a justification."))
     revisions = _sop_revisions(revision_ids, audit.unit_id)
     kinds = [(evidence, sniff_evidence(evidence.data, evidence.filename)) for evidence in files]
     row = RequirementResult(unit_id=audit.unit_id, audit_id=audit.id, item=item, result=value.value,
-                            evidence_note=_text(evidence_note, "The evidence note"), justification=justification,
+                            evidence_note=_text(evidence_note, _("The evidence note")), justification=justification,
                             recorded_by_id=actor.id)
     db.session.add(row)
     for revision in revisions:
@@ -521,7 +507,7 @@ def item_history(item: ChecklistItem) -> list[RequirementResult]:
 def result_file(file_id: int) -> tuple[ResultFile, bytes]:
     row = db.session.get(ResultFile, file_id)
     if row is None:
-        raise AuditError("No such evidence file in this unit.")
+        raise NotFound(_("No such evidence file in this unit."))
     return row, object_store().get(row.sha256)
 
 
@@ -538,7 +524,7 @@ class ChecklistRow:
 def checklist(audit: Audit, *, section: str = "", result: str = "") -> list[ChecklistRow]:
     """The checklist with each item's current result, optionally filtered by section and result."""
     if result:
-        result = _enum(Result, result, "result").value
+        result = _enum(Result, result, _("result")).value
     current = current_results(audit)
     rows = [ChecklistRow(item, current.get(item.id)) for item in audit.items]
     return [row for row in rows if (not section or row.item.section_id == section)
@@ -595,22 +581,22 @@ def _check_grade_fits(item: ChecklistItem, grade: Grade) -> None:
         return
     current = current_results(item.audit).get(item.id)
     if current is None or current.result not in (Result.NON_CONFORMING.value, Result.PARTIALLY_CONFORMING.value):
-        raise AuditError("A nonconformity needs the requirement's result to be non-conforming or partially "
-                         "conforming: record the result first.")
+        raise InvalidInput(_("A nonconformity needs the requirement's result to be non-conforming or partially "
+                             "conforming: record the result first."))
 
 
 def raise_finding(item: ChecklistItem, actor: User, *, grade: str, statement: str, evidence: str = "") -> Finding:
     """A graded finding against one requirement of the checklist."""
     audit = item.audit
     _require_recorder(audit, actor)
-    _require_status(audit, AuditStatus.IN_PROGRESS, doing="take findings")
+    _require_status(audit, AuditStatus.IN_PROGRESS, doing=_("take findings"))
     check_independence(actor, audit.unit_id, [item.requirement_id])  # as for results
-    value = _enum(Grade, grade, "grade")
+    value = _enum(Grade, grade, _("grade"))
     _check_grade_fits(item, value)
     number = (db.session.scalar(select(func.max(Finding.number)).where(Finding.audit_id == audit.id)) or 0) + 1
     finding = Finding(unit_id=audit.unit_id, audit=audit, item=item, number=number, grade=value.value,
-                      statement=_text(statement, "A statement", required=True),
-                      evidence=_text(evidence, "The evidence"), raised_by_id=actor.id)
+                      statement=_text(statement, _("A statement"), required=True),
+                      evidence=_text(evidence, _("The evidence")), raised_by_id=actor.id)
     db.session.add(finding)
     db.session.flush()
     return finding
@@ -620,14 +606,14 @@ def revise_finding(finding: Finding, actor: User, *, grade: str, statement: str,
                    reason: str) -> Finding:
     """Correct a finding's grade or wording before the audit is reported; the reason goes to the trail."""
     _require_recorder(finding.audit, actor)
-    _require_status(finding.audit, AuditStatus.IN_PROGRESS, doing="change findings")
-    value = _enum(Grade, grade, "grade")
+    _require_status(finding.audit, AuditStatus.IN_PROGRESS, doing=_("change findings"))
+    value = _enum(Grade, grade, _("grade"))
     _check_grade_fits(finding.item, value)
-    why = _text(reason, "A reason for the change", required=True, limit=500)
+    why = _text(reason, _("A reason for the change"), required=True, limit=500)
     with audit_reason(db.session, why):
         finding.grade = value.value
-        finding.statement = _text(statement, "A statement", required=True)
-        finding.evidence = _text(evidence, "The evidence")
+        finding.statement = _text(statement, _("A statement"), required=True)
+        finding.evidence = _text(evidence, _("The evidence"))
         db.session.flush()
     return finding
 
@@ -635,7 +621,7 @@ def revise_finding(finding: Finding, actor: User, *, grade: str, statement: str,
 def findings(*, grade: str = "") -> list[Finding]:
     stmt = select(Finding).order_by(Finding.raised_at.desc(), Finding.id.desc())
     if grade:
-        stmt = stmt.where(Finding.grade == _enum(Grade, grade, "grade").value)
+        stmt = stmt.where(Finding.grade == _enum(Grade, grade, _("grade")).value)
     return list(db.session.scalars(stmt))
 
 
@@ -655,15 +641,15 @@ def raise_action(finding: Finding, actor: User, *, title: str, owner_id: int, du
     """A corrective action for a finding, owned by one member of the unit and due by a date."""
     audit = finding.audit
     if not may_raise_action(audit, actor):
-        raise NotPermitted("Only the audit team or a quality manager raises corrective actions.")
-    _require_status(audit, AuditStatus.IN_PROGRESS, AuditStatus.REPORTED, doing="take corrective actions")
-    owner = _member(owner_id, audit.unit_id, "owner")
+        raise NotPermitted(_("Only the audit team or a quality manager raises corrective actions."))
+    _require_status(audit, AuditStatus.IN_PROGRESS, AuditStatus.REPORTED, doing=_("take corrective actions"))
+    owner = _member(owner_id, audit.unit_id, _("owner"))
     if not roles_in(owner, audit.unit_id) & WRITERS:
-        raise AuditError("The owner of an action must be staff who can record its steps (not a viewer).")
+        raise InvalidInput(_("The owner of an action must be staff who can record its steps (not a viewer)."))
     if due_on < today():
-        raise AuditError("The due date is in the past.")
+        raise InvalidInput(_("The due date is in the past."))
     action = CorrectiveAction(unit_id=audit.unit_id, finding=finding, audit_id=audit.id, owner_id=owner.id,
-                              title=_text(title, "A title", required=True, limit=200), due_on=due_on,
+                              title=_text(title, _("A title"), required=True, limit=200), due_on=due_on,
                               raised_by_id=actor.id)
     db.session.add(action)
     db.session.flush()
@@ -672,7 +658,7 @@ def raise_action(finding: Finding, actor: User, *, title: str, owner_id: int, du
 
 def _step(action: CorrectiveAction, actor: User, kind: StepKind, text: str, **fields: Any) -> ActionStep:
     step = ActionStep(unit_id=action.unit_id, action=action, kind=kind.value,
-                      text=_text(text, f"The {kind.label.lower()}", required=True), actor_id=actor.id,
+                      text=_text(text, _("The %(step)s", step=kind.label.lower()), required=True), actor_id=actor.id,
                       actor_name=actor.full_name, **fields)
     db.session.add(step)
     db.session.flush()
@@ -681,24 +667,25 @@ def _step(action: CorrectiveAction, actor: User, kind: StepKind, text: str, **fi
 
 def _require_owner_or_manager(action: CorrectiveAction, actor: User) -> None:
     if actor.id != action.owner_id and Role.QUALITY_MANAGER not in roles_in(actor, action.unit_id):
-        raise NotPermitted("Only the action's owner (or a quality manager) records its steps.")
+        raise NotPermitted(_("Only the action's owner (or a quality manager) records its steps."))
 
 
 def record_step(action: CorrectiveAction, actor: User, *, kind: str, text: str, method: str = "",
                 planned_due_on: date | None = None, evidence: Evidence | None = None) -> ActionStep:
     """Record the correction, root cause, action plan or implementation of an action."""
-    step_kind = _enum(StepKind, kind, "step")
+    step_kind = _enum(StepKind, kind, _("step"))
     if step_kind not in OWNER_STEPS:
-        raise AuditError("Effectiveness reviews and closure have their own forms.")
+        raise InvalidInput(_("Effectiveness reviews and closure have their own forms."))
     _require_owner_or_manager(action, actor)
     if action.status != ActionStatus.OPEN.value:
-        raise StateConflict(f"This action is {action.status}: its steps are recorded while it is open.")
+        raise StateConflict(_("This action is %(status)s: its steps are recorded while it is open.",
+                               status=action.status))
     fields: dict[str, Any] = {}
     if step_kind is StepKind.ROOT_CAUSE:
-        fields["method"] = _enum(RootCauseMethod, method, "root cause method").value
+        fields["method"] = _enum(RootCauseMethod, method, _("root cause method")).value
     if step_kind is StepKind.ACTION_PLAN and planned_due_on is not None:
         if planned_due_on > action.due_on:
-            raise AuditError("The plan must finish by the action's due date.")
+            raise InvalidInput(_("The plan must finish by the action's due date."))
         fields["planned_due_on"] = planned_due_on
     if step_kind is StepKind.IMPLEMENTATION:
         _require_steps_before_implementation(action)
@@ -715,7 +702,7 @@ def record_step(action: CorrectiveAction, actor: User, *, kind: str, text: str, 
 def _require_steps_before_implementation(action: CorrectiveAction) -> None:
     missing = [k.label.lower() for k in (StepKind.ROOT_CAUSE, StepKind.ACTION_PLAN) if action.latest(k) is None]
     if missing:
-        raise StateConflict(f"Record the {' and the '.join(missing)} before the implementation.")
+        raise StateConflict(_("Record the %(steps)s before the implementation.", steps=_(" and the ").join(missing)))
 
 
 def _own_action(action: CorrectiveAction, user: User) -> bool:
@@ -736,12 +723,12 @@ def may_close(action: CorrectiveAction, user: User) -> bool:
 def review_effectiveness(action: CorrectiveAction, reviewer: User, *, effective: bool, text: str) -> ActionStep:
     """Someone other than the owner judges whether the implemented action worked."""
     if _own_action(action, reviewer):
-        raise NotPermitted("The effectiveness of an action is reviewed by someone other than its owner "
-                           "and whoever implemented it.")
+        raise NotPermitted(_("The effectiveness of an action is reviewed by someone other than its owner "
+                             "and whoever implemented it."))
     if not roles_in(reviewer, action.unit_id) & REVIEWERS:
-        raise NotPermitted("Only auditors and quality managers review effectiveness.")
+        raise NotPermitted(_("Only auditors and quality managers review effectiveness."))
     if action.status != ActionStatus.IMPLEMENTED.value:
-        raise StateConflict("Only an implemented action can be reviewed for effectiveness.")
+        raise StateConflict(_("Only an implemented action can be reviewed for effectiveness."))
     step = _step(action, reviewer, StepKind.EFFECTIVENESS_REVIEW, text, effective=effective)
     # Not effective: back to open, so the owner revisits the root cause and plan.
     action.status = ActionStatus.EFFECTIVE.value if effective else ActionStatus.OPEN.value
@@ -752,12 +739,12 @@ def review_effectiveness(action: CorrectiveAction, reviewer: User, *, effective:
 def close_action(action: CorrectiveAction, actor: User, *, text: str) -> ActionStep:
     """Close an action whose latest effectiveness review, by someone other than the owner, found it effective."""
     if not may_close(action, actor):
-        raise NotPermitted("An action is closed by an auditor or quality manager other than its owner.")
+        raise NotPermitted(_("An action is closed by an auditor or quality manager other than its owner."))
     review = action.latest(StepKind.EFFECTIVENESS_REVIEW)
     if (action.status != ActionStatus.EFFECTIVE.value or review is None or not review.effective
             or review.actor_id == action.owner_id):
-        raise StateConflict("An action cannot close without an effectiveness review, by someone other than "
-                            "its owner, that found it effective.")
+        raise StateConflict(_("An action cannot close without an effectiveness review, by someone other than "
+                              "its owner, that found it effective."))
     step = _step(action, actor, StepKind.CLOSURE, text)
     action.status = ActionStatus.CLOSED.value
     action.closed_at = utcnow()
@@ -770,7 +757,7 @@ def actions(*, owner_id: int | None = None, status: str = "", overdue: bool = Fa
     if owner_id is not None:
         stmt = stmt.where(CorrectiveAction.owner_id == owner_id)
     if status:
-        stmt = stmt.where(CorrectiveAction.status == _enum(ActionStatus, status, "status").value)
+        stmt = stmt.where(CorrectiveAction.status == _enum(ActionStatus, status, _("status")).value)
     if overdue:
         stmt = stmt.where(CorrectiveAction.status.in_(OPEN_ACTION_STATES), CorrectiveAction.due_on < today())
     return list(db.session.scalars(stmt))
@@ -779,7 +766,7 @@ def actions(*, owner_id: int | None = None, status: str = "", overdue: bool = Fa
 def action_step_file(step_id: int) -> tuple[ActionStep, bytes]:
     step = db.session.get(ActionStep, step_id)
     if step is None or step.file_sha256 is None:
-        raise AuditError("No such evidence file in this unit.")
+        raise NotFound(_("No such evidence file in this unit."))
     return step, object_store().get(step.file_sha256)
 
 
@@ -789,11 +776,11 @@ def start_reaudit(previous: Audit, actor: User, *, title: str, planned_start: da
                   lead_auditor_id: int) -> Audit:
     """A new audit of the same checklist as a reported or closed one, with every result reset."""
     _require_planner(previous, actor)
-    _require_status(previous, AuditStatus.REPORTED, AuditStatus.CLOSED, doing="be re-audited yet")
+    _require_status(previous, AuditStatus.REPORTED, AuditStatus.CLOSED, doing=_("be re-audited yet"))
     if planned_end < planned_start:
-        raise AuditError("The planned end is before the planned start.")
+        raise InvalidInput(_("The planned end is before the planned start."))
     lead = _lead_auditor(lead_auditor_id, previous.unit_id, [item.requirement_id for item in previous.items])
-    audit = Audit(unit_id=previous.unit_id, title=_text(title, "A title", required=True, limit=200),
+    audit = Audit(unit_id=previous.unit_id, title=_text(title, _("A title"), required=True, limit=200),
                   kind=AuditKind.RE_AUDIT.value, body_type=previous.body_type, scope=previous.scope,
                   checklist_template=previous.checklist_template, catalogue_versions=previous.catalogue_versions,
                   planned_start=planned_start, planned_end=planned_end, lead_auditor_id=lead.id,
@@ -839,7 +826,7 @@ class Progress:
 def progress(audit: Audit) -> Progress:
     """Each requirement's result in the previous audit beside its result in this re-audit."""
     if audit.previous_audit is None:
-        raise AuditError("This audit does not follow a previous audit.")
+        raise Refused(_("This audit does not follow a previous audit."))
     before_items = {item.requirement_id: item.id for item in audit.previous_audit.items}
     before, after = current_results(audit.previous_audit), current_results(audit)
     rows = [ProgressRow(item, result_of(before_items.get(item.requirement_id, 0), before),

@@ -1,16 +1,17 @@
 """The audits API: readable records, the main actions, refusals, and the OpenAPI document."""
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 import sqlalchemy as sa
 from openapi_spec_validator import validate
 
 from qms.auth import services as auth
 from qms.auth.models import Role
+from qms.db import today
 from qms.trail.models import AuditEvent
 
-TODAY = date.today()
+TODAY = today()
 
 
 def _client(app, db_session, user, unit, role):  # type: ignore[no-untyped-def]

@@ -4,7 +4,7 @@ from __future__ import annotations
 import csv
 import io
 import zipfile
-from datetime import date, timedelta
+from datetime import timedelta
 
 import openpyxl
 import pytest
@@ -12,7 +12,9 @@ import pytest
 import audits
 from qms.audits import exports, services
 from qms.audits.models import Audit, Grade, Result
-from tests.qms.audits.conftest import Staff, item
+from qms.db import today
+from tests.qms.audits.conftest import item
+from tests.qms.conftest import Staff
 
 CYRILLIC = "Записник за увид: опрема проверена"
 ALBANIAN = "Dëshmitë u kontrolluan në çdo rast"
@@ -34,7 +36,7 @@ def recorded(running: Audit, staff: Staff, db_session) -> Audit:
     finding = services.raise_finding(item(running, "17020:7.1.1"), staff.lead, grade=Grade.MINOR.value,
                                      statement="Method validation record missing.")
     services.raise_action(finding, staff.lead, title="Validate the method", owner_id=staff.examiner.id,
-                          due_on=date.today() + timedelta(days=20))
+                          due_on=today() + timedelta(days=20))
     db_session.commit()
     return running
 
@@ -79,7 +81,7 @@ def test_xlsx_holds_the_same_rows_as_the_csv(recorded: Audit) -> None:
     assert ALBANIAN in next(r for r in from_xlsx if r["requirement id"] == "17020:7.1.1")["objective evidence"]
     plan = xlsx_rows(recorded, "Action plan")
     assert [(p["finding"], p["action"], p["due on"]) for p in plan] == \
-        [("F1", "Validate the method", (date.today() + timedelta(days=20)).isoformat())]
+        [("F1", "Validate the method", (today() + timedelta(days=20)).isoformat())]
 
 
 def test_counts_in_the_xlsx_equal_the_audit_summary(recorded: Audit) -> None:

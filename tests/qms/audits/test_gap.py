@@ -8,9 +8,11 @@ import pytest
 import audits
 from qms.audits import gap, services
 from qms.audits.models import Audit, Result
+from qms.db import today
 from qms.documents import services as documents
 from tests.conftest import PASSWORD
-from tests.qms.audits.conftest import Staff, item, plan
+from tests.qms.audits.conftest import item, plan
+from tests.qms.conftest import Staff
 
 
 def sop(staff: Staff, code: str, requirement_ids: list[str], *, effective: bool = True):  # type: ignore[no-untyped-def]
@@ -49,9 +51,9 @@ def known_unit(staff: Staff, db_session):  # type: ignore[no-untyped-def]
     sop(staff, "SOP-DRAFT", ["17020:6.1.3"], effective=False)
     retired = sop(staff, "SOP-OLD", ["17020:6.1.5"])
     documents.retire(retired, staff.qm, "Replaced by SOP-A.")
-    older = audit_with(staff, ("17020:6.1", "17020:7.1"), date.today() - timedelta(days=60),
+    older = audit_with(staff, ("17020:6.1", "17020:7.1"), today() - timedelta(days=60),
                        {"17020:6.1.1": C, "17020:6.1.2": P, "17020:6.1.3": NC, "17020:6.1.4": NA, "17020:7.1.1": C})
-    newer = audit_with(staff, ("17020:6.1",), date.today(), {"17020:6.1.1": NC, "17020:6.1.3": C, "17020:6.1.2": NOT})
+    newer = audit_with(staff, ("17020:6.1",), today(), {"17020:6.1.1": NC, "17020:6.1.3": C, "17020:6.1.2": NOT})
     db_session.commit()
     return older, newer
 

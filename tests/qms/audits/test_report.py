@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -12,9 +12,11 @@ import pytest
 import audits
 from qms.audits import report, services
 from qms.audits.models import Audit, Grade, Result
+from qms.db import today
 from qms.documents import services as documents
 from tests.conftest import PASSWORD
-from tests.qms.audits.conftest import Staff, item
+from tests.qms.audits.conftest import item
+from tests.qms.conftest import Staff
 
 pytestmark = pytest.mark.skipif(shutil.which("pdftotext") is None,
                                 reason="pdftotext (Debian package poppler-utils) is not installed")
@@ -66,9 +68,9 @@ def recorded(running: Audit, staff: Staff, db_session) -> Audit:
     services.raise_finding(item(running, "17020:7.1.1"), lead, grade=Grade.OBSERVATION.value,
                            statement="Method list could name the edition.")
     services.raise_action(major, lead, title="Assess the two officers", owner_id=staff.examiner.id,
-                          due_on=date.today() + timedelta(days=14))
+                          due_on=today() + timedelta(days=14))
     services.raise_action(minor, lead, title="Date the training plan", owner_id=staff.qm.id,
-                          due_on=date.today() + timedelta(days=7))
+                          due_on=today() + timedelta(days=7))
     db_session.commit()
     return running
 
@@ -131,7 +133,7 @@ def test_fonts_are_embedded(recorded: Audit, tmp_path: Path) -> None:
 def test_action_plan_and_not_applicable_annex(recorded: Audit, staff: Staff, tmp_path: Path) -> None:
     text = " ".join(pages_of(report.gap_report_pdf(recorded), tmp_path))
     plan = between(text, "3 Findings and action plan", "Annex A Not-applicable justifications")
-    due = (date.today() + timedelta(days=14)).isoformat()
+    due = (today() + timedelta(days=14)).isoformat()
     assert re.search(rf"F1 6\.1\.3 Major nonconformity Competence of two officers never assessed\. "
                      rf"Assess the two officers {staff.examiner.full_name} {due} open", plan)
     assert "F3 7.1.1 Observation Method list could name the edition. No corrective action raised." in plan
@@ -142,7 +144,7 @@ def test_action_plan_and_not_applicable_annex(recorded: Audit, staff: Staff, tmp
 
 def test_every_page_is_numbered_and_the_checklist_header_repeats(staff: Staff, db_session, tmp_path: Path) -> None:
     full = services.create_audit(services.AuditPlan(
-        title="Full audit", planned_start=date.today(), planned_end=date.today(), lead_auditor_id=staff.lead.id,
+        title="Full audit", planned_start=today(), planned_end=today(), lead_auditor_id=staff.lead.id,
         checklist_template="full-17020-internal-audit"), unit_id=staff.unit.id, actor=staff.qm)
     services.start_audit(full, staff.lead)
     for each in full.items:
@@ -162,8 +164,8 @@ def test_every_page_is_numbered_and_the_checklist_header_repeats(staff: Staff, d
 def test_a_reaudit_report_shows_progress_against_the_previous_audit(recorded: Audit, staff: Staff, db_session,
                                                                      tmp_path: Path) -> None:
     services.report_audit(recorded, staff.lead, "Two nonconformities in personnel.")
-    again = services.start_reaudit(recorded, staff.qm, title="Follow-up", planned_start=date.today(),
-                                   planned_end=date.today(), lead_auditor_id=staff.lead.id)
+    again = services.start_reaudit(recorded, staff.qm, title="Follow-up", planned_start=today(),
+                                   planned_end=today(), lead_auditor_id=staff.lead.id)
     services.start_audit(again, staff.lead)
     services.record_result(item(again, "17020:6.1.3"), staff.lead, result=Result.CONFORMING.value)  # NC -> C
     services.record_result(item(again, "17020:6.1.1"), staff.lead, result=Result.NON_CONFORMING.value)  # C -> NC

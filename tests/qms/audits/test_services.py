@@ -1,14 +1,16 @@
 """Audit services: planning, checklist generation, results, findings, corrective actions, re-audits."""
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
 
 from qms.audits import services
 from qms.audits.models import ActionStatus, Audit, AuditStatus, RequirementResult
-from qms.audits.services import AuditError, Evidence, NotPermitted, StateConflict
+from qms.audits.services import Evidence
+from qms.db import today
+from qms.errors import InvalidInput, NotPermitted, StateConflict
 from qms.trail.models import AppendOnlyError, AuditEvent
 from tests.qms.audits.conftest import CYRILLIC, effective_sop, item, plan
 
@@ -36,15 +38,15 @@ def test_checklist_from_a_checklist_file(staff, db_session) -> None:
 
 
 def test_unknown_clause_and_bad_dates_are_refused(staff) -> None:
-    with pytest.raises(AuditError, match="Unknown clause"):
+    with pytest.raises(InvalidInput, match="Unknown clause"):
         services.create_audit(plan(staff, clauses=("17020:99.9",)), unit_id=staff.unit.id, actor=staff.qm)
-    with pytest.raises(AuditError, match="end is before"):
-        services.create_audit(plan(staff, planned_end=date.today() - timedelta(days=1)), unit_id=staff.unit.id,
+    with pytest.raises(InvalidInput, match="end is before"):
+        services.create_audit(plan(staff, planned_end=today() - timedelta(days=1)), unit_id=staff.unit.id,
                               actor=staff.qm)
 
 
 def test_lead_auditor_needs_an_auditing_role(staff) -> None:
-    with pytest.raises(AuditError, match="lead auditor must hold"):
+    with pytest.raises(InvalidInput, match="lead auditor must hold"):
         services.create_audit(plan(staff, lead_auditor_id=staff.examiner.id), unit_id=staff.unit.id, actor=staff.qm)
 
 
@@ -93,7 +95,7 @@ def test_results_need_a_running_audit_and_a_team_member(audit, staff) -> None:
 
 def test_not_applicable_needs_a_justification(running, staff, db_session) -> None:
     target = item(running, "17020:6.1.3")
-    with pytest.raises(AuditError, match="justification"):
+    with pytest.raises(InvalidInput, match="justification"):
         services.record_result(target, staff.lead, result="not_applicable", justification="   ")
     assert db_session.scalar(sa.select(sa.func.count()).select_from(RequirementResult)) == 0
     row = services.record_result(target, staff.lead, result="not_applicable", justification="No firearms work.")
@@ -133,7 +135,7 @@ def test_result_links_sop_revisions_and_files(running, staff, db_session, app) -
     assert [link.revision_id for link in row.sop_links] == [sop.current_revision_id]
     stored, data = services.result_file(row.files[0].id)
     assert (stored.media_type, data) == ("application/pdf", PDF)
-    with pytest.raises(AuditError, match="not a PDF"):
+    with pytest.raises(InvalidInput, match="not a PDF"):
         services.record_result(item(running, "17020:7.1.1"), staff.lead, result="conforming",
                                files=[Evidence(b"\x00\xff\xfe binary", "x.bin")])
 
@@ -157,7 +159,7 @@ def test_summary_counts_every_item_once(running, staff, db_session) -> None:
 
 def test_a_nonconformity_needs_a_nonconforming_result(running, staff) -> None:
     target = item(running, "17020:6.1.4")
-    with pytest.raises(AuditError, match="record the result first"):
+    with pytest.raises(InvalidInput, match="record the result first"):
         services.raise_finding(target, staff.lead, grade="major", statement="No records.")
     services.record_result(target, staff.lead, result="non_conforming")
     finding = services.raise_finding(target, staff.lead, grade="major", statement="No records.")
@@ -172,12 +174,12 @@ def _finding(running, staff):  # type: ignore[no-untyped-def]
 
 def _implemented(running, staff, db_session):  # type: ignore[no-untyped-def]
     action = services.raise_action(_finding(running, staff), staff.lead, title="Record training",
-                                   owner_id=staff.examiner.id, due_on=date.today() + timedelta(days=30))
+                                   owner_id=staff.examiner.id, due_on=today() + timedelta(days=30))
     services.record_step(action, staff.examiner, kind="correction", text="Missing records written up.")
     services.record_step(action, staff.examiner, kind="root_cause", method="five_whys",
                          text="Why? No form. Why? Nobody owned it.")
     services.record_step(action, staff.examiner, kind="action_plan", text="Form in SOP 301.",
-                         planned_due_on=date.today() + timedelta(days=20))
+                         planned_due_on=today() + timedelta(days=20))
     services.record_step(action, staff.examiner, kind="implementation", text="Form in use.",
                          evidence=Evidence(PDF, "form.pdf"))
     db_session.commit()
@@ -186,10 +188,10 @@ def _implemented(running, staff, db_session):  # type: ignore[no-untyped-def]
 
 def test_implementation_needs_root_cause_and_plan(running, staff) -> None:
     action = services.raise_action(_finding(running, staff), staff.lead, title="Fix",
-                                   owner_id=staff.examiner.id, due_on=date.today() + timedelta(days=5))
+                                   owner_id=staff.examiner.id, due_on=today() + timedelta(days=5))
     with pytest.raises(StateConflict, match="root cause and the action plan"):
         services.record_step(action, staff.examiner, kind="implementation", text="Done.")
-    with pytest.raises(AuditError, match="root cause method"):
+    with pytest.raises(InvalidInput, match="root cause method"):
         services.record_step(action, staff.examiner, kind="root_cause", method="", text="Because.")
     with pytest.raises(NotPermitted, match="owner"):
         services.record_step(action, staff.csi, kind="correction", text="Not mine.")
@@ -214,12 +216,12 @@ def test_an_action_cannot_close_without_an_independent_effectiveness_review(runn
 
 def test_overdue_actions(running, staff, db_session) -> None:
     action = services.raise_action(_finding(running, staff), staff.lead, title="Fix", owner_id=staff.examiner.id,
-                                   due_on=date.today())
+                                   due_on=today())
     assert not services.is_overdue(action)
-    assert services.is_overdue(action, on=date.today() + timedelta(days=1))
-    with pytest.raises(AuditError, match="past"):
+    assert services.is_overdue(action, on=today() + timedelta(days=1))
+    with pytest.raises(InvalidInput, match="past"):
         services.raise_action(action.finding, staff.lead, title="Late", owner_id=staff.examiner.id,
-                              due_on=date.today() - timedelta(days=1))
+                              due_on=today() - timedelta(days=1))
 
 
 def test_audit_closes_only_when_its_actions_are_closed(running, staff, db_session) -> None:
@@ -228,7 +230,7 @@ def test_audit_closes_only_when_its_actions_are_closed(running, staff, db_sessio
     with pytest.raises(StateConflict, match="without a corrective action"):
         services.close_audit(running, staff.qm)
     services.raise_action(finding, staff.qm, title="Fix", owner_id=staff.examiner.id,
-                          due_on=date.today() + timedelta(days=3))
+                          due_on=today() + timedelta(days=3))
     with pytest.raises(StateConflict, match="open corrective action"):
         services.close_audit(running, staff.qm)
     assert running.status == AuditStatus.REPORTED.value
@@ -239,8 +241,8 @@ def test_reaudit_resets_results_and_compares_progress(running, staff, db_session
     services.record_result(item(running, "17020:6.1.2"), staff.lead, result="conforming")
     services.record_result(item(running, "17020:6.1.3"), staff.lead, result="partially_conforming")
     services.report_audit(running, staff.lead, "Done.")
-    again = services.start_reaudit(running, staff.qm, title="Re-audit", planned_start=date.today(),
-                                   planned_end=date.today(), lead_auditor_id=staff.auditor.id)
+    again = services.start_reaudit(running, staff.qm, title="Re-audit", planned_start=today(),
+                                   planned_end=today(), lead_auditor_id=staff.auditor.id)
     assert [i.requirement_id for i in again.items] == [i.requirement_id for i in running.items]
     assert services.current_results(again) == {}
     services.start_audit(again, staff.auditor)
@@ -285,10 +287,10 @@ def test_programme_orders_entries_by_risk(staff, db_session) -> None:
     assert [e.process for e in services.entries_by_risk(programme)] == ["Firearms examination", "Evidence handling"]
     with pytest.raises(StateConflict, match="already has"):
         services.create_programme(unit_id=staff.unit.id, actor=staff.qm, year=2026, title="Again")
-    with pytest.raises(AuditError, match="Unknown clause"):
+    with pytest.raises(InvalidInput, match="Unknown clause"):
         services.add_entry(programme, staff.qm, process="X", clauses=["nope:1"], planned_month=1,
                            risk_level="low")
-    with pytest.raises(AuditError, match="risk level"):
+    with pytest.raises(InvalidInput, match="risk level"):
         services.add_entry(programme, staff.qm, process="X", clauses=["17020:7.3"], planned_month=1,
                            risk_level="extreme")
 
@@ -316,7 +318,7 @@ def test_independence_follows_catalogue_mappings(staff, db_session) -> None:
 
 def test_whoever_implemented_an_action_may_not_review_it(running, staff, db_session) -> None:
     action = services.raise_action(_finding(running, staff), staff.lead, title="Fix", owner_id=staff.examiner.id,
-                                   due_on=date.today() + timedelta(days=5))
+                                   due_on=today() + timedelta(days=5))
     services.record_step(action, staff.examiner, kind="root_cause", method="other", text="Cause.")
     services.record_step(action, staff.examiner, kind="action_plan", text="Plan.")
     services.record_step(action, staff.qm, kind="implementation", text="Done on the owner's behalf.")
@@ -341,7 +343,7 @@ def test_only_planners_plan_and_viewers_only_observe(audit, staff, make_user, db
     with pytest.raises(NotPermitted, match="plan audits"):
         services.add_team_member(audit, staff.examiner, user_id=staff.csi.id)
     viewer = make_user(staff.unit, Role.VIEWER, username="viewer")
-    with pytest.raises(AuditError, match="may only observe"):
+    with pytest.raises(InvalidInput, match="may only observe"):
         services.add_team_member(audit, staff.qm, user_id=viewer.id, role="auditor")
     assert not services.may_record(audit, viewer)
     services.add_team_member(audit, staff.qm, user_id=viewer.id, role="observer")

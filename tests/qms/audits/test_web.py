@@ -7,10 +7,11 @@ from datetime import date, timedelta
 import sqlalchemy as sa
 
 from qms.audits.models import ActionStep, CorrectiveAction, Finding, RequirementResult
+from qms.db import today
 from qms.trail.models import AuditEvent
 from tests.qms.audits.conftest import CYRILLIC, effective_sop, item
 
-TODAY = date.today()
+TODAY = today()
 
 
 def _count(db_session, model) -> int:  # type: ignore[no-untyped-def]
@@ -110,9 +111,12 @@ def test_results_findings_and_actions_through_the_pages(running, staff, login_as
 def test_not_applicable_without_justification_is_refused_on_the_page(running, staff, login_as, db_session) -> None:
     lead = login_as(staff.lead)
     target = item(running, "17020:6.1.3")
-    response = lead.post(f"/audits/items/{target.id}/result", data={"result": "not_applicable",
-                                                                      "justification": " "})
-    assert response.status_code == 400 and "needs a justification" in response.get_data(as_text=True)
+    response = lead.post(f"/audits/items/{target.id}/result", data={
+        "result": "not_applicable", "justification": " ", "evidence_note": "Typed before the refusal 4711"})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400 and "needs a justification" in page
+    # The item page again, with the form as it was sent: nothing typed is lost.
+    assert "Record a result" in page and "Typed before the refusal 4711" in page
     assert _count(db_session, RequirementResult) == 0
 
 
@@ -226,6 +230,7 @@ def test_a_finding_correction_keeps_its_reason_on_the_trail(running, staff, logi
     lead = login_as(staff.lead)
     refused = lead.post(f"/audits/findings/{finding.id}/revise", data={"grade": "major", "statement": "Missing."})
     assert refused.status_code == 400 and "Reason for the change" in refused.get_data(as_text=True)
+    assert "Missing." in refused.get_data(as_text=True)  # the finding page again, with the statement as typed
     done = lead.post(f"/audits/findings/{finding.id}/revise", data={
         "grade": "major", "statement": "No monitoring at all.", "reason": "Second sample confirmed it."})
     assert done.status_code == 302

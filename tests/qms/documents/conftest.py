@@ -1,46 +1,13 @@
-"""Factories for the documents tests: a unit with a quality manager, an examiner and a CSI officer."""
+"""Fixtures for the documents tests: a draft SOP of the shared unit (staff is in tests/qms/conftest.py)."""
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import pytest
 
-from qms.auth.models import Role, Unit, User
 from qms.documents import services
-from qms.documents.models import Revision, Sop
+from qms.documents.models import Revision
+from tests.qms.conftest import Staff, make_effective  # noqa: F401 - the documents tests import it from here
 
 CONTENT = "# CSI-SOP-900 Test procedure\n\n## 1. Purpose\n\nTo test.\n"
-
-
-@dataclass
-class Staff:
-    unit: Unit
-    qm: User
-    examiner: User
-    csi: User
-
-
-@pytest.fixture(autouse=True)
-def _fresh_request_outcome(app):  # type: ignore[no-untyped-def]
-    """Each request starts unfailed, as in production.
-
-    The test app context outlives requests, so `g.qms_failed` set by one refused request would
-    make every later request of the test roll back (reported to the foundation owner).
-    """
-    from flask import g
-
-    def forget() -> None:
-        g.pop("qms_failed", None)
-
-    app.before_request_funcs.setdefault(None, []).insert(0, forget)
-
-
-@pytest.fixture()
-def staff(make_unit, make_user) -> Staff:
-    unit = make_unit(code="FC-DOC")
-    return Staff(unit, make_user(unit, Role.QUALITY_MANAGER, username="qm"),
-                 make_user(unit, Role.EXAMINER, username="examiner"),
-                 make_user(unit, Role.CSI_OFFICER, username="csi"))
 
 
 @pytest.fixture()
@@ -52,16 +19,3 @@ def draft(staff: Staff, db_session) -> Revision:
                               change_summary="First issue.", requirement_ids=["17020:8.3.1"])
     db_session.commit()
     return sop.revisions[0]
-
-
-def make_effective(staff: Staff, rev: Revision) -> Revision:
-    """Submit (by the QM) and approve (by the examiner, today): the revision takes effect."""
-    from tests.conftest import PASSWORD
-
-    services.submit(rev, staff.qm)
-    services.approve(rev, staff.examiner, password=PASSWORD)
-    return rev
-
-
-def sop_of(rev: Revision) -> Sop:
-    return rev.sop
