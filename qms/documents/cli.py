@@ -45,10 +45,11 @@ def documents_tick() -> None:
     from qms.documents.models import EventKind, RevisionEvent, Sop
     from qms.extensions import db
 
-    stmt = (select(Sop.code, RevisionEvent.revision_id).join(RevisionEvent, RevisionEvent.revision_id == Sop.current_revision_id)
+    stmt = (select(Sop.code)
+            .join(RevisionEvent, RevisionEvent.revision_id == Sop.current_revision_id)
             .where(RevisionEvent.kind == EventKind.APPROVED.value, RevisionEvent.effective_on == today())
             .order_by(Sop.code))
-    rows = db.session.execute(stmt).all()
-    click.echo(f"{len(rows)} revision(s) took effect today; revisions take effect on their date without this command.")
-    for code, _revision_id in rows:
+    codes = list(db.session.scalars(stmt))
+    click.echo(f"{len(codes)} revision(s) took effect today; revisions take effect on their date without this command.")
+    for code in codes:
         click.echo(f"  {code}")

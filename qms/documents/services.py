@@ -18,7 +18,6 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from dateutil.relativedelta import relativedelta
 from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import or_, select
@@ -51,8 +50,6 @@ OPEN_STATES = (RevisionState.DRAFT, RevisionState.IN_REVIEW, RevisionState.APPRO
 
 # The signature's password checks in `approve` still name it; the shared throttled check replaces them.
 DocumentError = InvalidInput
-
-__all__ = ["InvalidInput", "NotFound", "NotPermitted", "StateConflict"]  # re-exported for callers and tests
 
 
 # --- helpers ----------------------------------------------------------------------------------
@@ -513,9 +510,9 @@ def reviews_due(unit_id: int, *, within_days: int = UPCOMING_DAYS) -> tuple[list
     """(overdue, upcoming) periodic reviews of the unit's effective SOPs."""
     in_force = db.session.scalars(select(Sop).where(Sop.unit_id == unit_id, Sop.current_revision_id.is_not(None)))
     horizon = today() + timedelta(days=within_days)
-    due = sorted(((sop.next_review_on, sop) for sop in in_force if sop.next_review_on and sop.next_review_on <= horizon),
-                 key=lambda pair: (pair[0], pair[1].code))
-    return [sop for on, sop in due if on < today()], [sop for on, sop in due if on >= today()]
+    due = sorted((sop for sop in in_force if sop.next_review_on is not None and sop.next_review_on <= horizon),
+                 key=lambda sop: (sop.next_review_on, sop.code))
+    return [sop for sop in due if sop.next_review_on < today()], [sop for sop in due if sop.next_review_on >= today()]
 
 
 def dashboard_panels(user: User, unit_id: int | None, roles: frozenset[Role]):  # type: ignore[no-untyped-def]
