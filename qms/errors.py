@@ -150,9 +150,8 @@ def _problem(code: int, name: str, message: str, errors: Mapping[str, Any] | Non
 
 def _error_page(code: int, description: str, name: str = ""):  # type: ignore[no-untyped-def]
     template = f"errors/{code}.html" if code in (403, 404, 429, 500) else "errors/generic.html"
-    from werkzeug.exceptions import default_exceptions
-
-    error = default_exceptions.get(code, HTTPException)(description=description)
+    error = HTTPException(description=description)
+    error.code, error.name = code, name or HTTPException.name  # type: ignore[misc]
     return render_template(template, error=error, code=code, description=description), code
 
 
