@@ -1,15 +1,21 @@
-"""API: SOPs and their revisions; draft, submit, approve (e-signature), reject and acknowledge."""
+"""API: SOPs and their revisions; draft, submit, approve (e-signature), reject and acknowledge.
+
+Refusals raised by the services become JSON problem bodies in `qms.errors`; nothing here catches
+them. Reading never writes: a revision is in force from its effective date (`qms.documents.models`).
+"""
 from __future__ import annotations
 
 import marshmallow as ma
-from flask import abort, g
+from flask import g
+from flask_babel import gettext as _
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from qms.auth.permissions import Access
 from qms.documents import services
 from qms.documents.models import DISCIPLINES, Revision, Sop, SopStatus
-from qms.documents.services import APPROVERS, AUTHORS, MANAGERS, READERS, DocumentError
+from qms.documents.services import APPROVERS, AUTHORS, MANAGERS, READERS
+from qms.errors import NotFound
 from qms.extensions import db
 
 blp = Blueprint("api_documents", __name__, url_prefix="/documents",
@@ -109,24 +115,15 @@ class SopAcknowledgementSchema(ma.Schema):
 def _sop(sop_id: int) -> Sop:
     sop = db.session.get(Sop, sop_id)
     if sop is None:
-        abort(404, description="No such SOP in this unit.")
-    services.apply_due_revisions(sop_id=sop.id)
+        raise NotFound(_("No such SOP in this unit."))
     return sop
 
 
 def _revision(revision_id: int) -> Revision:
     rev = db.session.get(Revision, revision_id)
     if rev is None:
-        abort(404, description="No such revision in this unit.")
-    services.apply_due_revisions(sop_id=rev.sop_id)
+        raise NotFound(_("No such revision in this unit."))
     return rev
-
-
-def _act(action, *args, **kwargs):  # type: ignore[no-untyped-def]
-    try:
-        return action(*args, **kwargs)
-    except DocumentError as error:
-        abort(error.status, description=str(error))
 
 
 @blp.route("/sops")
@@ -137,14 +134,13 @@ class Sops(MethodView):
     @blp.response(200, SopSchema(many=True))
     def get(self, args: dict):  # type: ignore[no-untyped-def]
         """The unit's SOP register (search by code or title, filter by discipline and status)."""
-        services.apply_due_revisions()
         return services.register(services.RegisterFilter(**args))
 
     @blp.arguments(SopCreateSchema)
     @blp.response(201, SopSchema)
     def post(self, data: dict):  # type: ignore[no-untyped-def]
         """A new SOP with revision 1 as a draft by the caller (quality managers)."""
-        return _act(services.create_sop, unit_id=g.qms_unit_id, author=g.qms_user, **data)
+        return services.create_sop(unit_id=g.qms_unit_id, author=g.qms_user, **data)
 
 
 @blp.route("/sops/<int:sop_id>")
@@ -169,7 +165,7 @@ class SopRevisions(MethodView):
     @blp.response(201, SopRevisionSchema)
     def post(self, sop_id: int):  # type: ignore[no-untyped-def]
         """Start the next revision as a draft, from the effective content."""
-        return _act(services.new_draft, _sop(sop_id), g.qms_user)
+        return services.new_draft(_sop(sop_id), g.qms_user)
 
 
 @blp.route("/revisions/<int:revision_id>")
@@ -185,7 +181,7 @@ class RevisionItem(MethodView):
     @blp.response(200, SopRevisionSchema)
     def patch(self, changes: dict, revision_id: int):  # type: ignore[no-untyped-def]
         """Change a draft (refused, 409, once it was submitted)."""
-        return _act(services.edit_draft, _revision(revision_id), g.qms_user, **changes)
+        return services.edit_draft(_revision(revision_id), g.qms_user, **changes)
 
 
 @blp.route("/revisions/<int:revision_id>/submit")
@@ -195,7 +191,7 @@ class Submit(MethodView):
     @blp.response(200, SopRevisionSchema)
     def post(self, revision_id: int):  # type: ignore[no-untyped-def]
         """Submit a draft for review; its content is frozen from now on."""
-        return _act(services.submit, _revision(revision_id), g.qms_user)
+        return services.submit(_revision(revision_id), g.qms_user)
 
 
 @blp.route("/revisions/<int:revision_id>/approve")
@@ -210,7 +206,7 @@ class Approve(MethodView):
         Refused for the revision's author, editor or submitter (403) and for a wrong password (400).
         """
         rev = _revision(revision_id)
-        _act(services.approve, rev, g.qms_user, **data)
+        services.approve(rev, g.qms_user, **data)
         return rev
 
 
@@ -222,7 +218,7 @@ class Reject(MethodView):
     @blp.response(201, SopRevisionSchema)
     def post(self, data: dict, revision_id: int):  # type: ignore[no-untyped-def]
         """Reject a revision in review with comments; answers the author's new draft."""
-        return _act(services.reject, _revision(revision_id), g.qms_user, data["comment"])
+        return services.reject(_revision(revision_id), g.qms_user, data["comment"])
 
 
 @blp.route("/revisions/<int:revision_id>/acknowledge")
@@ -232,4 +228,4 @@ class Acknowledge(MethodView):
     @blp.response(201, SopAcknowledgementSchema)
     def post(self, revision_id: int):  # type: ignore[no-untyped-def]
         """Record that the caller has read and understood this (effective) revision."""
-        return _act(services.acknowledge, _revision(revision_id), g.qms_user)
+        return services.acknowledge(_revision(revision_id), g.qms_user)

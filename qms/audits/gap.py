@@ -210,10 +210,10 @@ def ordered_catalogues() -> list[audits.Catalogue]:
 # --- the data ---------------------------------------------------------------------------------
 
 def effective_sops(unit_id: int) -> dict[str, list[SopRef]]:
-    """The unit's SOPs in force, keyed by each requirement id their effective revision lists."""
-    from qms.documents.services import apply_due_revisions
+    """The unit's SOPs in force today, keyed by each requirement id their effective revision lists.
 
-    apply_due_revisions()  # an approved revision whose date has come is in force now
+    `Sop.current_revision_id` is the in-force query on effective dates: nothing is written to read it.
+    """
     stmt = (select(Sop, Revision).join(Revision, Revision.id == Sop.current_revision_id)
             .where(Sop.unit_id == unit_id, Sop.retired_at.is_(None)).order_by(Sop.code))
     by_requirement: dict[str, list[SopRef]] = {}

@@ -1,21 +1,31 @@
 """SOPs, their revisions, the revision history (events with e-signatures) and acknowledgements.
 
 A revision is editable while it is a draft; once submitted its row is frozen (ORM refusal and a
-database trigger). What happens to it afterwards (rejected, approved, effective, superseded,
-retired, reviewed) is an append-only `RevisionEvent`. The one effective revision of an SOP is
-the cached `Sop.current_revision_id`: a single column, so two effective revisions cannot exist.
+database trigger). What happens to it afterwards (rejected, approved, retired, reviewed) is an
+append-only `RevisionEvent`.
+
+"In force" is not stored: it is a query on the approvals' effective dates, compared with
+`qms.db.today()` when the query runs. The revision in force of an SOP is its approved revision
+with the latest effective date on or before today (the later approval on a tie), unless the SOP
+is retired; so at most one is in force, and a revision whose date comes is in force from that
+moment in every page, report and API answer, with nothing written. `Sop.current_revision_id`,
+`Sop.status` and `Sop.last_reviewed_on` are that query (SQL expressions, usable in filters and
+joins); `Revision.state` says the same for one revision. Older databases also hold "effective"
+and "superseded" events, written when an effective date used to be applied by hand: they stay
+in the history and no longer decide anything.
 """
 from __future__ import annotations
 
 import enum
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import (JSON, CheckConstraint, ForeignKey, ForeignKeyConstraint, Index, String, Text,
-                        UniqueConstraint, event, inspect)
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from dateutil.relativedelta import relativedelta
+from sqlalchemy import (JSON, CheckConstraint, Date, ForeignKey, Index, String, Text, UniqueConstraint, and_,
+                        bindparam, case, event, exists, func, inspect, literal, select)
+from sqlalchemy.orm import Mapped, aliased, column_property, mapped_column, relationship
 
-from qms.db import utcnow
+from qms.db import today, utcnow
 from qms.extensions import db
 from qms.scoping import UnitScoped
 from qms.trail.audited import Audited
@@ -47,18 +57,17 @@ class EventKind(enum.StrEnum):
     SUBMITTED = "submitted"
     REJECTED = "rejected"
     APPROVED = "approved"
-    EFFECTIVE = "effective"
-    SUPERSEDED = "superseded"
+    EFFECTIVE = "effective"  # no longer written: the effective date decides (module docstring)
+    SUPERSEDED = "superseded"  # no longer written either
     RETIRED = "retired"
     REVIEWED = "reviewed"  # periodic review, no change: restarts the review clock
 
 
-# The state each event leaves a revision in (REVIEWED leaves it as it was).
+# The state each event leaves a revision in (REVIEWED, EFFECTIVE and SUPERSEDED leave it as it
+# was: whether an approved revision is in force is read from the dates, see `Revision.state`).
 STATE_AFTER = {EventKind.SUBMITTED: RevisionState.IN_REVIEW, EventKind.REJECTED: RevisionState.REJECTED,
-               EventKind.APPROVED: RevisionState.APPROVED, EventKind.EFFECTIVE: RevisionState.EFFECTIVE,
-               EventKind.SUPERSEDED: RevisionState.SUPERSEDED, EventKind.RETIRED: RevisionState.RETIRED}
+               EventKind.APPROVED: RevisionState.APPROVED, EventKind.RETIRED: RevisionState.RETIRED}
 
-_STATUS_CHECK = "status IN (" + ", ".join(f"'{s.value}'" for s in SopStatus) + ")"
 _KIND_CHECK = "kind IN (" + ", ".join(f"'{k.value}'" for k in EventKind) + ")"
 
 
@@ -69,13 +78,8 @@ class Sop(UnitScoped, Audited, db.Model):  # type: ignore[name-defined]
     __table_args__ = (
         UniqueConstraint("unit_id", "code"),
         CheckConstraint("review_months BETWEEN 1 AND 60", name="review_months_range"),
-        CheckConstraint(_STATUS_CHECK, name="status_known"),
-        # The effective revision must be one of this SOP's own revisions.
-        ForeignKeyConstraint(["current_revision_id", "id"], ["sop_revision.id", "sop_revision.sop_id"],
-                             use_alter=True, name="fk_sop_current_revision"),
     )
 
-    # autoincrement spelled out: `id` is also part of the composite foreign key below.
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     code: Mapped[str] = mapped_column(String(32))
     title: Mapped[str] = mapped_column(String(200))
@@ -83,16 +87,24 @@ class Sop(UnitScoped, Audited, db.Model):  # type: ignore[name-defined]
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     review_months: Mapped[int] = mapped_column(default=12)
     applies_to: Mapped[list[str]] = mapped_column(JSON, default=list)  # role values that must acknowledge
-    status: Mapped[str] = mapped_column(String(16), default=SopStatus.DRAFT.value)
-    current_revision_id: Mapped[int | None]
-    last_reviewed_on: Mapped[date | None]
-    next_review_on: Mapped[date | None] = mapped_column(index=True)
     retired_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     owner = relationship("User", foreign_keys=[owner_id])
     revisions: Mapped[list[Revision]] = relationship(
         back_populates="sop", order_by="Revision.number", foreign_keys="Revision.sop_id")
+
+    if TYPE_CHECKING:  # mapped below, once the revision events they query are mapped
+        current_revision_id: Mapped[int | None]
+        status: Mapped[str]
+        last_reviewed_on: Mapped[date | None]
+
+    @property
+    def next_review_on(self) -> date | None:
+        """The periodic review is due `review_months` after the last review (or the effective date)."""
+        if self.last_reviewed_on is None:
+            return None
+        return self.last_reviewed_on + relativedelta(months=self.review_months)
 
 
 class Revision(UnitScoped, Audited, db.Model):  # type: ignore[name-defined]
@@ -101,7 +113,7 @@ class Revision(UnitScoped, Audited, db.Model):  # type: ignore[name-defined]
     __tablename__ = "sop_revision"
     __table_args__ = (
         UniqueConstraint("sop_id", "number"),
-        UniqueConstraint("id", "sop_id"),  # target of Sop.current_revision_id
+        UniqueConstraint("id", "sop_id"),
         CheckConstraint("(content_markdown IS NULL) <> (file_sha256 IS NULL)", name="one_kind_of_content"),
     )
 
@@ -131,12 +143,25 @@ class Revision(UnitScoped, Audited, db.Model):  # type: ignore[name-defined]
         return self.file_sha256 is not None
 
     @property
+    def effective_on(self) -> date | None:
+        """The day the approval put (or puts) this revision in force; None before approval."""
+        approved = self.event(EventKind.APPROVED)
+        return approved.effective_on if approved is not None else None
+
+    @property
     def state(self) -> RevisionState:
-        """Derived from the revision's events (the last one that changes state)."""
+        """Derived from the revision's events (the last one that changes state) and, once approved,
+        from its effective date: in force from that day until a later approval's date, or retirement."""
         state = RevisionState.DRAFT
         for ev in self.events:
             state = STATE_AFTER.get(EventKind(ev.kind), state)
-        return state
+        if state != RevisionState.APPROVED or self.effective_on is None:
+            return state
+        retired = self.sop.retired_at
+        as_of = min(today(), retired.date()) if retired is not None else today()
+        if self.effective_on > as_of:
+            return RevisionState.APPROVED
+        return RevisionState.EFFECTIVE if self.sop.current_revision_id == self.id else RevisionState.SUPERSEDED
 
     def event(self, kind: EventKind) -> RevisionEvent | None:
         return next((ev for ev in reversed(self.events) if ev.kind == kind.value), None)
@@ -207,3 +232,50 @@ class Acknowledgement(UnitScoped, Audited, db.Model):  # type: ignore[name-defin
     user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
     content_sha256: Mapped[str] = mapped_column(String(64))
     acknowledged_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# --- "in force", as a query (module docstring) ---------------------------------------------------
+
+def _today_param():  # type: ignore[no-untyped-def]
+    """Today's date, bound when each statement runs (not when the mapping is configured)."""
+    return bindparam("documents_today", callable_=today, type_=Date)
+
+
+def _in_force_revision_id():  # type: ignore[no-untyped-def]
+    approval = aliased(RevisionEvent)
+    latest = (select(approval.revision_id)
+              .where(approval.sop_id == Sop.id, approval.kind == EventKind.APPROVED.value,
+                     approval.effective_on <= _today_param())
+              .order_by(approval.effective_on.desc(), approval.id.desc()).limit(1)
+              .correlate_except(approval).scalar_subquery())
+    return case((Sop.retired_at.is_(None), latest), else_=None)
+
+
+def _status():  # type: ignore[no-untyped-def]
+    approval, submitted, decided = aliased(RevisionEvent), aliased(RevisionEvent), aliased(RevisionEvent)
+    approved = and_(approval.sop_id == Sop.id, approval.kind == EventKind.APPROVED.value)
+    in_review = exists().where(
+        submitted.sop_id == Sop.id, submitted.kind == EventKind.SUBMITTED.value,
+        ~exists().where(decided.revision_id == submitted.revision_id,
+                        decided.kind.in_((EventKind.REJECTED.value, EventKind.APPROVED.value))))
+    return case(
+        (Sop.retired_at.is_not(None), literal(SopStatus.RETIRED.value)),
+        (exists().where(approved, approval.effective_on <= _today_param()), literal(SopStatus.EFFECTIVE.value)),
+        (exists().where(approved), literal(SopStatus.APPROVED.value)),
+        (in_review, literal(SopStatus.IN_REVIEW.value)),
+        else_=literal(SopStatus.DRAFT.value))
+
+
+def _last_reviewed_on():  # type: ignore[no-untyped-def]
+    """The in-force revision's effective date, or the day of its latest periodic review if later."""
+    ev = aliased(RevisionEvent)
+    day = case((ev.kind == EventKind.APPROVED.value, ev.effective_on), else_=func.date(ev.at, type_=Date))
+    return (select(func.max(day))
+            .where(ev.revision_id == _in_force_revision_id(),
+                   ev.kind.in_((EventKind.APPROVED.value, EventKind.REVIEWED.value)))
+            .correlate_except(ev).scalar_subquery())
+
+
+Sop.current_revision_id = column_property(_in_force_revision_id())
+Sop.status = column_property(_status())
+Sop.last_reviewed_on = column_property(_last_reviewed_on())

@@ -1,7 +1,11 @@
 """SOP document control: drafts, review, e-signed approval, effective dates, acknowledgements.
 
-Services add and flush; the request (or CLI command) commits. Refusals raise `DocumentError`
-(or a subclass) with a message that is safe to show and an HTTP status for the views.
+Services add and flush; the request (or CLI command) commits. Refusals raise the `qms.errors`
+family (`InvalidInput`, `NotPermitted`, `StateConflict`, `NotFound`) with a message that is safe
+to show; the one handler turns them into the page again or a JSON problem body.
+
+Nothing here puts a revision into force: the approval's effective date does, by itself, when
+the date comes (`qms.documents.models`), so reading never writes.
 """
 from __future__ import annotations
 
@@ -14,16 +18,16 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from dateutil.relativedelta import relativedelta
 from flask import current_app
-from sqlalchemy import exists, or_, select
-from sqlalchemy.orm import aliased
+from flask_babel import gettext as _
+from sqlalchemy import or_, select
 
 from qms.auth.models import Membership, Role, User
 from qms.auth.passwords import verify_password
-from qms.db import utcnow
+from qms.db import today, utcnow
 from qms.documents.models import (DISCIPLINES, Acknowledgement, EventKind, Revision, RevisionEvent, RevisionState,
                                   Sop, SopStatus)
+from qms.errors import InvalidInput, NotFound, NotPermitted, StateConflict
 from qms.extensions import db
 from qms.storage import object_store
 from qms.trail.audited import audit_reason
@@ -44,36 +48,19 @@ _CODE = re.compile(r"^[A-Z0-9][A-Z0-9._-]{1,31}$")
 OPEN_STATES = (RevisionState.DRAFT, RevisionState.IN_REVIEW, RevisionState.APPROVED)
 
 
-class DocumentError(ValueError):
-    """A refused document-control action; the message is safe to show."""
-
-    status = 400
-
-
-class NotPermitted(DocumentError):
-    """Separation of duties: e.g. approving one's own draft."""
-
-    status = 403
-
-
-class StateConflict(DocumentError):
-    """The revision is not in a state that allows the action."""
-
-    status = 409
+# The signature's password checks in `approve` still name it; the shared throttled check replaces them.
+DocumentError = InvalidInput
 
 
 # --- helpers ----------------------------------------------------------------------------------
 
-def today() -> date:
-    return utcnow().date()
+def _state_name(rev: Revision) -> str:
+    return rev.state.value.replace("_", " ")
 
 
 def sha256_text(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
-
-def _next_review(start: date, months: int) -> date:
-    return start + relativedelta(months=months)
 
 
 def _event(rev: Revision, kind: EventKind, actor: User | None, **fields: object) -> RevisionEvent:
@@ -101,8 +88,8 @@ def check_requirement_ids(ids: Iterable[str]) -> list[str]:
         except audits.UnknownRequirementError:
             unknown.append(requirement_id)
     if unknown:
-        raise DocumentError(f"Unknown requirement id(s): {', '.join(unknown[:10])[:300]}. "
-                            "Use ids from the requirement catalogues, e.g. 17020:8.3.1.")
+        raise InvalidInput(_("Unknown requirement id(s): %(ids)s. Use ids from the requirement catalogues, "
+                             "e.g. 17020:8.3.1.", ids=", ".join(unknown[:10])[:300]))
     return clean
 
 
@@ -110,17 +97,17 @@ def _check_roles(values: Iterable[str]) -> list[str]:
     roles = list(dict.fromkeys(values))
     bad = [r for r in roles if r not in {role.value for role in Role}]
     if bad:
-        raise DocumentError(f"Unknown role(s): {', '.join(bad)[:200]}.")
+        raise InvalidInput(_("Unknown role(s): %(roles)s.", roles=", ".join(bad)[:200]))
     return roles
 
 
 def _check_fields(*, title: str, discipline: str, review_months: int) -> None:
     if not title.strip() or len(title) > 200:
-        raise DocumentError("A title of 1 to 200 characters is required.")
+        raise InvalidInput(_("A title of 1 to 200 characters is required."))
     if discipline not in DISCIPLINES:
-        raise DocumentError(f"Choose a discipline: {', '.join(DISCIPLINES)}.")
+        raise InvalidInput(_("Choose a discipline: %(disciplines)s.", disciplines=", ".join(DISCIPLINES)))
     if not 1 <= review_months <= 60:
-        raise DocumentError("The review period is 1 to 60 months.")
+        raise InvalidInput(_("The review period is 1 to 60 months."))
 
 
 def _member_of_unit(user_id: int, unit_id: int) -> bool:
@@ -143,15 +130,15 @@ def create_sop(*, unit_id: int, code: str, title: str, discipline: str, author: 
     """A new SOP in the unit's register, with revision 1 as a draft."""
     code = code.strip().upper()
     if not _CODE.match(code):
-        raise DocumentError("A code uses capital letters, digits, '.', '-' and '_' (2 to 32), e.g. CSI-SOP-007.")
+        raise InvalidInput(_("A code uses capital letters, digits, '.', '-' and '_' (2 to 32), e.g. CSI-SOP-007."))
     _check_fields(title=title, discipline=discipline, review_months=review_months)
     # Explicit unit filter: outside a request (CLI) no scope applies.
     if db.session.scalar(select(Sop.id).where(Sop.unit_id == unit_id, Sop.code == code)) is not None:
-        raise DocumentError(f"The code {code} is already in this unit's register.")
+        raise InvalidInput(_("The code %(code)s is already in this unit's register.", code=code))
     if owner_id is not None and not _member_of_unit(owner_id, unit_id):
-        raise DocumentError("The owner must be a member of this unit.")
+        raise InvalidInput(_("The owner must be a member of this unit."))
     sop = Sop(unit_id=unit_id, code=code, title=title.strip(), discipline=discipline, owner_id=owner_id,
-              review_months=review_months, applies_to=_check_roles(applies_to), status=SopStatus.DRAFT.value)
+              review_months=review_months, applies_to=_check_roles(applies_to))
     db.session.add(sop)
     db.session.flush()
     _add_revision(sop, author, content_markdown, change_summary, check_requirement_ids(requirement_ids))
@@ -162,9 +149,7 @@ def update_sop(sop: Sop, *, title: str, discipline: str, owner_id: int | None, r
                applies_to: Iterable[str]) -> Sop:
     _check_fields(title=title, discipline=discipline, review_months=review_months)
     if owner_id is not None and not _member_of_unit(owner_id, sop.unit_id):
-        raise DocumentError("The owner must be a member of this unit.")
-    if sop.review_months != review_months and sop.last_reviewed_on is not None:
-        sop.next_review_on = _next_review(sop.last_reviewed_on, review_months)
+        raise InvalidInput(_("The owner must be a member of this unit."))
     sop.title, sop.discipline, sop.owner_id = title.strip(), discipline, owner_id
     sop.review_months, sop.applies_to = review_months, _check_roles(applies_to)
     db.session.flush()
@@ -181,10 +166,10 @@ class RegisterFilter:
     def from_args(cls, args: dict[str, str]) -> RegisterFilter:
         status = args.get("status", "").strip()
         if status and status not in {s.value for s in SopStatus}:
-            raise DocumentError(f"Unknown status {status[:40]!r}.")
+            raise InvalidInput(_("Unknown status %(status)r.", status=status[:40]))
         discipline = args.get("discipline", "").strip()
         if discipline and discipline not in DISCIPLINES:
-            raise DocumentError(f"Unknown discipline {discipline[:40]!r}.")
+            raise InvalidInput(_("Unknown discipline %(discipline)r.", discipline=discipline[:40]))
         return cls(q=args.get("q", "").strip()[:100], discipline=discipline, status=status)
 
 
@@ -212,9 +197,8 @@ def master_list_csv(sops: list[Sop]) -> str:
     writer.writerow(CSV_COLUMNS)
     for sop in sops:
         rev = current_revision(sop)
-        effective = rev.event(EventKind.EFFECTIVE) if rev else None
         row = (sop.code, sop.title, sop.discipline, sop.status, rev.number if rev else "",
-               effective.effective_on or effective.at.date() if effective else "",
+               (rev.effective_on or "") if rev else "",
                sop.owner.full_name if sop.owner else "", sop.review_months, sop.last_reviewed_on or "",
                sop.next_review_on or "", " ".join(sop.applies_to or []))
         writer.writerow([_cell(v) for v in row])
@@ -229,6 +213,7 @@ def _cell(value: object) -> str:
 # --- revisions --------------------------------------------------------------------------------
 
 def current_revision(sop: Sop) -> Revision | None:
+    """The revision in force today (derived from the effective dates), if any."""
     return db.session.get(Revision, sop.current_revision_id) if sop.current_revision_id else None
 
 
@@ -257,10 +242,10 @@ def _add_revision(sop: Sop, author: User | None, content: str | None, summary: s
 def new_draft(sop: Sop, author: User) -> Revision:
     """The next revision as a draft, starting from the effective (or latest) content."""
     if sop.retired_at is not None:
-        raise StateConflict("This SOP is retired: it takes no new revisions.")
+        raise StateConflict(_("This SOP is retired: it takes no new revisions."))
     if (pending := open_revision(sop)) is not None:
-        raise StateConflict(f"Revision {pending.number} is still {pending.state.value.replace('_', ' ')}: "
-                            "finish it before starting another.")
+        raise StateConflict(_("Revision %(number)s is still %(state)s: finish it before starting another.",
+                              number=pending.number, state=_state_name(pending)))
     base = current_revision(sop) or (sop.revisions[-1] if sop.revisions else None)
     content = base.content_markdown if base and not base.is_file else ("" if base is None else None)
     return _add_revision(sop, author, content, "", list(base.requirement_ids) if base else [], based_on=base,
@@ -269,8 +254,8 @@ def new_draft(sop: Sop, author: User) -> Revision:
 
 def _editable(rev: Revision) -> None:
     if rev.submitted_at is not None or rev.state != RevisionState.DRAFT:
-        raise StateConflict(f"Revision {rev.number} was submitted: it can no longer be changed. "
-                            "Start a new revision instead.")
+        raise StateConflict(_("Revision %(number)s was submitted: it can no longer be changed. "
+                              "Start a new revision instead.", number=rev.number))
 
 
 def edit_draft(rev: Revision, editor: User, *, content_markdown: str | None = None, change_summary: str | None = None,
@@ -296,9 +281,10 @@ def sniff_upload(data: bytes, filename: str) -> str:
     """The media type of an upload (PDF or DOCX, by their bytes, not their name), or a refusal."""
     limit = current_app.config.get("DOCUMENT_MAX_BYTES", MAX_UPLOAD_BYTES)
     if not data:
-        raise DocumentError("The file is empty.")
+        raise InvalidInput(_("The file is empty."))
     if len(data) > limit:
-        raise DocumentError(f"The file is {len(data) / 1048576:.1f} MB; the limit is {limit / 1048576:.0f} MB.")
+        raise InvalidInput(_("The file is %(size).1f MB; the limit is %(limit).0f MB.",
+                             size=len(data) / 1048576, limit=limit / 1048576))
     if data.startswith(b"%PDF-"):
         return PDF
     if data.startswith(b"PK\x03\x04"):
@@ -309,50 +295,52 @@ def sniff_upload(data: bytes, filename: str) -> str:
             names = set()
         if {"[Content_Types].xml", "word/document.xml"} <= names:
             return DOCX
-    raise DocumentError(f"{filename[:80] or 'The file'} is neither a PDF nor a Word (DOCX) document; "
-                        "only these two are accepted.")
+    raise InvalidInput(_("%(name)s is neither a PDF nor a Word (DOCX) document; only these two are accepted.",
+                         name=filename[:80] or _("The file")))
 
 
-def attach_file(rev: Revision, editor: User, data: bytes, filename: str) -> Revision:
-    """Make an uploaded PDF/DOCX the draft's content. Checked before anything is stored."""
+def attach_file(rev: Revision, editor: User, data: bytes, filename: str, *, change_summary: str | None = None,
+                requirement_ids: Iterable[str] | None = None) -> Revision:
+    """Make an uploaded PDF/DOCX the draft's content (with its summary and requirement ids).
+
+    Everything is checked before anything is stored.
+    """
     _editable(rev)
     media_type = sniff_upload(data, filename)
+    ids = check_requirement_ids(requirement_ids) if requirement_ids is not None else None
     digest = object_store().put(data)
     name = filename.replace("\\", "/").rsplit("/", 1)[-1].strip()[:255] or "document"
     rev.content_markdown = None
     rev.file_sha256, rev.filename, rev.media_type, rev.file_size = digest, name, media_type, len(data)
     rev.content_sha256 = digest
-    rev.editor_id = editor.id
-    if rev.author_id is None:
-        rev.author_id = editor.id
-    db.session.flush()
-    return rev
+    return edit_draft(rev, editor, change_summary=change_summary, requirement_ids=ids)
 
 
 def submit(rev: Revision, user: User) -> Revision:
     """Send a draft for review; from now on its content is frozen."""
     _editable(rev)
     if rev.sop.retired_at is not None:
-        raise StateConflict("This SOP is retired.")
+        raise StateConflict(_("This SOP is retired."))
     if not rev.is_file and not (rev.content_markdown or "").strip():
-        raise DocumentError("The draft has no content yet.")
+        raise InvalidInput(_("The draft has no content yet."))
     if not rev.is_file and TEMPLATE_BANNER in (rev.content_markdown or ""):
-        raise DocumentError("The draft still carries the template note: replace the [bracketed] text with your "
-                            "unit's details and delete the note before submitting.")
+        raise InvalidInput(_("The draft still carries the template note: replace the [bracketed] text with your "
+                             "unit's details and delete the note before submitting."))
     if not rev.change_summary.strip():
-        raise DocumentError("Describe what changed (the change summary) before submitting.")
+        raise InvalidInput(_("Describe what changed (the change summary) before submitting."))
     if rev.author_id is None:
         rev.author_id = user.id
     rev.submitted_at = utcnow()
     db.session.flush()
     _event(rev, EventKind.SUBMITTED, user)
-    _refresh_status(rev.sop)
+    _derived_changed(rev.sop)
     return rev
 
 
 def _in_review(rev: Revision) -> None:
     if rev.state != RevisionState.IN_REVIEW:
-        raise StateConflict(f"Revision {rev.number} is {rev.state.value.replace('_', ' ')}, not in review.")
+        raise StateConflict(_("Revision %(number)s is %(state)s, not in review.",
+                              number=rev.number, state=_state_name(rev)))
 
 
 def _contributors(rev: Revision) -> set[int]:
@@ -364,23 +352,26 @@ def reject(rev: Revision, user: User, comment: str) -> Revision:
     """Refuse a revision in review; its author gets a new draft with the same content back."""
     _in_review(rev)
     if not comment.strip():
-        raise DocumentError("Say why the revision is rejected: the author needs the comments.")
+        raise InvalidInput(_("Say why the revision is rejected: the author needs the comments."))
     if user.id in _contributors(rev):
-        raise NotPermitted("You wrote or submitted this revision: someone else must review it.")
+        raise NotPermitted(_("You wrote or submitted this revision: someone else must review it."))
     _event(rev, EventKind.REJECTED, user, comment=comment.strip()[:5000])
     author = db.session.get(User, rev.author_id) if rev.author_id else None
     draft = _add_revision(rev.sop, author, rev.content_markdown, rev.change_summary, list(rev.requirement_ids),
                           based_on=rev, file_from=rev if rev.is_file else None)
-    _refresh_status(rev.sop)
+    _derived_changed(rev.sop)
     return draft
 
 
 def approve(rev: Revision, user: User, *, password: str, otp: str = "", effective_on: date | None = None,
             meaning: str = DEFAULT_MEANING) -> RevisionEvent:
-    """The approver's electronic signature: password (and MFA code) re-entered, never the author."""
+    """The approver's electronic signature: password (and MFA code) re-entered, never the author.
+
+    The revision is in force from `effective_on` (today by default) without anything more being written.
+    """
     _in_review(rev)
     if user.id in _contributors(rev):
-        raise NotPermitted("You cannot approve a revision you wrote, edited or submitted.")
+        raise NotPermitted(_("You cannot approve a revision you wrote, edited or submitted."))
     if not password or not verify_password(user.password_hash, password):
         raise DocumentError("The password is not correct: the signature was not recorded.")
     if user.mfa_enrolled:
@@ -390,16 +381,15 @@ def approve(rev: Revision, user: User, *, password: str, otp: str = "", effectiv
             raise DocumentError("The MFA code is not valid: the signature was not recorded.")
     effective_on = effective_on or today()
     if effective_on < today():
-        raise DocumentError("The effective date cannot be in the past.")
+        raise InvalidInput(_("The effective date cannot be in the past."))
     if not meaning.strip():
-        raise DocumentError("State the meaning of the signature.")
+        raise InvalidInput(_("State the meaning of the signature."))
     if rev.is_file and not object_store().exists(rev.file_sha256 or ""):
-        raise DocumentError("The revision's file is missing from the object store: it cannot be approved.")
+        raise StateConflict(_("The revision's file is missing from the object store: it cannot be approved."))
     with audit_reason(db.session, f"electronic signature: {meaning.strip()[:200]}"):
         signature = _event(rev, EventKind.APPROVED, user, signature_meaning=meaning.strip()[:200],
                            effective_on=effective_on)
-    _refresh_status(rev.sop)
-    apply_due_revisions(sop_id=rev.sop_id)
+    _derived_changed(rev.sop)
     return signature
 
 
@@ -409,98 +399,37 @@ def _lock(sop: Sop) -> Sop:
     return db.session.scalars(stmt).one()
 
 
-def make_effective(rev: Revision, actor: User | None = None) -> Revision:
-    """Put an approved revision into force; the revision in force until now is superseded."""
-    sop = _lock(rev.sop)
-    db.session.refresh(rev, ["events"])
-    if rev.state != RevisionState.APPROVED:
-        raise StateConflict(f"Revision {rev.number} is {rev.state.value.replace('_', ' ')}: only an approved "
-                            "revision can take effect, and only once.")
-    if sop.retired_at is not None:
-        raise StateConflict("This SOP is retired.")
-    approved = rev.event(EventKind.APPROVED)
-    assert approved is not None
-    if approved.effective_on and approved.effective_on > today():
-        raise StateConflict(f"Revision {rev.number} takes effect on {approved.effective_on.isoformat()}.")
-    with audit_reason(db.session, f"revision {rev.number} takes effect"):
-        previous = current_revision(sop)
-        if previous is not None:
-            _event(previous, EventKind.SUPERSEDED, actor, comment=f"superseded by revision {rev.number}")
-        sop.current_revision_id = rev.id
-        _event(rev, EventKind.EFFECTIVE, actor, effective_on=approved.effective_on or today())
-        start = approved.effective_on or today()
-        sop.last_reviewed_on, sop.next_review_on = start, _next_review(start, sop.review_months)
-        _refresh_status(sop)
-    return rev
-
-
-def apply_due_revisions(*, sop_id: int | None = None) -> list[Revision]:
-    """Approved revisions whose effective date has come take effect now.
-
-    Called when the register, an SOP, the dashboard or the API is read, and by
-    `qms documents-tick`; so no background job is needed for effective dates.
-    """
-    effective = aliased(RevisionEvent)
-    stmt = (select(RevisionEvent).where(RevisionEvent.kind == EventKind.APPROVED.value,
-                                        RevisionEvent.effective_on <= today(),
-                                        ~exists().where(effective.revision_id == RevisionEvent.revision_id,
-                                                        effective.kind == EventKind.EFFECTIVE.value))
-            .order_by(RevisionEvent.effective_on, RevisionEvent.id))
-    if sop_id is not None:
-        stmt = stmt.where(RevisionEvent.sop_id == sop_id)
-    done = []
-    for approval in list(db.session.scalars(stmt)):
-        rev = approval.revision
-        if rev.state == RevisionState.APPROVED and rev.sop.retired_at is None:
-            done.append(make_effective(rev))
-    return done
-
-
-def _refresh_status(sop: Sop) -> None:
-    """The SOP's cached status, derived from its revisions."""
-    if sop.retired_at is not None:
-        status = SopStatus.RETIRED
-    elif sop.current_revision_id is not None:
-        status = SopStatus.EFFECTIVE
-    else:
-        db.session.refresh(sop, ["revisions"])
-        states = {rev.state for rev in sop.revisions}
-        status = (SopStatus.APPROVED if RevisionState.APPROVED in states
-                  else SopStatus.IN_REVIEW if RevisionState.IN_REVIEW in states else SopStatus.DRAFT)
-    if sop.status != status.value:
-        sop.status = status.value
+def _derived_changed(sop: Sop) -> None:
+    """After an event: what the SOP's derived columns say is read again from the history."""
     db.session.flush()
+    db.session.expire(sop, ["current_revision_id", "status", "last_reviewed_on"])
 
 
 def record_review(sop: Sop, user: User, comment: str) -> RevisionEvent:
     """A periodic review that found no change needed: recorded, and the review clock restarts."""
     rev = current_revision(sop)
     if rev is None or sop.retired_at is not None:
-        raise StateConflict("Only an SOP with an effective revision can be reviewed.")
+        raise StateConflict(_("Only an SOP with an effective revision can be reviewed."))
     if not comment.strip():
-        raise DocumentError("Record what the review looked at.")
+        raise InvalidInput(_("Record what the review looked at."))
     ev = _event(rev, EventKind.REVIEWED, user, comment=comment.strip()[:5000])
-    sop.last_reviewed_on = today()
-    sop.next_review_on = _next_review(sop.last_reviewed_on, sop.review_months)
-    db.session.flush()
+    _derived_changed(sop)
     return ev
 
 
 def retire(sop: Sop, user: User, reason: str) -> Sop:
     """Withdraw an SOP: its effective revision is retired and nothing of it is in force any more."""
     if sop.retired_at is not None:
-        raise StateConflict("This SOP is already retired.")
+        raise StateConflict(_("This SOP is already retired."))
     if not reason.strip():
-        raise DocumentError("Give the reason for retiring the SOP.")
+        raise InvalidInput(_("Give the reason for retiring the SOP."))
     sop = _lock(sop)
     with audit_reason(db.session, reason.strip()[:500]):
         rev = current_revision(sop)
         if rev is not None:
             _event(rev, EventKind.RETIRED, user, comment=reason.strip()[:5000])
-        sop.current_revision_id = None
         sop.retired_at = utcnow()
-        sop.next_review_on = None
-        _refresh_status(sop)
+        _derived_changed(sop)
     return sop
 
 
@@ -509,8 +438,8 @@ def retire(sop: Sop, user: User, reason: str) -> Sop:
 def acknowledge(rev: Revision, user: User) -> Acknowledgement:
     """The user has read and understood this revision; only the effective one can be acknowledged."""
     if rev.sop.current_revision_id != rev.id:
-        raise StateConflict(f"Revision {rev.number} is {rev.state.value.replace('_', ' ')}: only the effective "
-                            "revision can be acknowledged.")
+        raise StateConflict(_("Revision %(number)s is %(state)s: only the effective revision can be acknowledged.",
+                              number=rev.number, state=_state_name(rev)))
     existing = db.session.scalar(select(Acknowledgement).where(Acknowledgement.revision_id == rev.id,
                                                                Acknowledgement.user_id == user.id))
     if existing is not None:
@@ -579,11 +508,11 @@ def by_person(rows: list[Outstanding]) -> list[tuple[User, list[Outstanding]]]:
 
 def reviews_due(unit_id: int, *, within_days: int = UPCOMING_DAYS) -> tuple[list[Sop], list[Sop]]:
     """(overdue, upcoming) periodic reviews of the unit's effective SOPs."""
-    stmt = (select(Sop).where(Sop.unit_id == unit_id, Sop.next_review_on.is_not(None),
-                              Sop.next_review_on <= today() + timedelta(days=within_days))
-            .order_by(Sop.next_review_on))
-    sops = list(db.session.scalars(stmt))
-    return [s for s in sops if s.next_review_on < today()], [s for s in sops if s.next_review_on >= today()]
+    in_force = db.session.scalars(select(Sop).where(Sop.unit_id == unit_id, Sop.current_revision_id.is_not(None)))
+    horizon = today() + timedelta(days=within_days)
+    due = sorted((sop for sop in in_force if sop.next_review_on is not None and sop.next_review_on <= horizon),
+                 key=lambda sop: (sop.next_review_on, sop.code))
+    return [sop for sop in due if sop.next_review_on < today()], [sop for sop in due if sop.next_review_on >= today()]
 
 
 def dashboard_panels(user: User, unit_id: int | None, roles: frozenset[Role]):  # type: ignore[no-untyped-def]
@@ -591,7 +520,6 @@ def dashboard_panels(user: User, unit_id: int | None, roles: frozenset[Role]):  
 
     if unit_id is None or not roles & READERS:
         return []
-    apply_due_revisions()
     panels = []
     mine = outstanding_for(user, unit_id)
     panels.append(Panel("SOPs to read", "documents/_panel_acknowledge.html", {"rows": mine}, order=20))
@@ -609,7 +537,7 @@ def dashboard_panels(user: User, unit_id: int | None, roles: frozenset[Role]):  
 
 def revision_file(rev: Revision) -> bytes:
     if not rev.is_file:
-        raise DocumentError("This revision has no uploaded file.")
+        raise NotFound(_("This revision has no uploaded file."))
     return object_store().get(rev.file_sha256 or "")
 
 
@@ -619,8 +547,9 @@ def controlled_copy_pdf(rev: Revision, user: User) -> bytes:
     from qms.pdf import render_pdf
 
     state = rev.state
-    effective = rev.event(EventKind.EFFECTIVE)
     approved = rev.event(EventKind.APPROVED)
+    in_force_states = (RevisionState.EFFECTIVE, RevisionState.SUPERSEDED, RevisionState.RETIRED)
+    effective = approved if state in in_force_states else None
     watermark = "" if state == RevisionState.EFFECTIVE else (
         "DRAFT" if state in (RevisionState.DRAFT, RevisionState.IN_REVIEW, RevisionState.REJECTED,
                              RevisionState.APPROVED) else state.value.upper())

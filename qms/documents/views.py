@@ -1,6 +1,9 @@
+"""The document-control pages. Refusals are raised by the services and answered by the one
+handler in `qms.errors` (a flashed message and the page again); no view catches them."""
 from __future__ import annotations
 
-from flask import Response, abort, flash, g, redirect, render_template, request, url_for
+from flask import Response, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from werkzeug.utils import secure_filename
 
 from qms.auth.permissions import requires
@@ -8,40 +11,37 @@ from qms.documents import bp, diff, services
 from qms.documents.forms import ApproveForm, CommentForm, DraftForm, SopEditForm, SopForm
 from qms.documents.markdown import render_markdown
 from qms.documents.models import Revision, RevisionState, Sop
-from qms.documents.services import APPROVERS, AUTHORS, MANAGERS, READERS, DocumentError
+from qms.documents.services import APPROVERS, AUTHORS, MANAGERS, READERS
+from qms.errors import InvalidInput, NotFound, StateConflict, check_form, page_again
 from qms.extensions import db
-from qms.transactions import mark_failed
 
 
 def _sop(sop_id: int) -> Sop:
     sop = db.session.get(Sop, sop_id)
     if sop is None:
-        abort(404, description="No such SOP in this unit.")
+        raise NotFound(_("No such SOP in this unit."))
     return sop
 
 
 def _revision(revision_id: int) -> Revision:
     rev = db.session.get(Revision, revision_id)
     if rev is None:
-        abort(404, description="No such revision in this unit.")
+        raise NotFound(_("No such revision in this unit."))
     return rev
 
 
-def _owner_choices(form: SopForm) -> None:
+def _owner_choices(form: SopForm) -> SopForm:
     from wtforms.fields.choices import SelectChoice
 
-    form.owner_id.choices = [SelectChoice(0, "(nobody)")] + [
+    form.owner_id.choices = [SelectChoice(0, _("(nobody)"))] + [
         SelectChoice(u.id, u.full_name) for u in services.unit_members(g.qms_unit_id)]
+    return form
 
 
 @bp.get("/documents")
 @requires(READERS)
 def register():  # type: ignore[no-untyped-def]
-    services.apply_due_revisions()
-    try:
-        flt = services.RegisterFilter.from_args(request.args)
-    except DocumentError as error:
-        abort(400, description=str(error))
+    flt = services.RegisterFilter.from_args(request.args)
     return render_template("documents/register.html", sops=services.register(flt), flt=flt,
                            disciplines=services.DISCIPLINES, statuses=[s.value for s in services.SopStatus])
 
@@ -49,41 +49,34 @@ def register():  # type: ignore[no-untyped-def]
 @bp.get("/documents/export.csv")
 @requires(READERS)
 def export():  # type: ignore[no-untyped-def]
-    try:
-        flt = services.RegisterFilter.from_args(request.args)
-    except DocumentError as error:
-        abort(400, description=str(error))
+    flt = services.RegisterFilter.from_args(request.args)
     return Response(services.master_list_csv(services.register(flt)), mimetype="text/csv",
                     headers={"Content-Disposition": "attachment; filename=sop-master-list.csv"})
 
 
-@bp.route("/documents/new", methods=["GET", "POST"])
+@bp.get("/documents/new")
 @requires(MANAGERS, MANAGERS)
 def new():  # type: ignore[no-untyped-def]
-    form = SopForm()
-    _owner_choices(form)
-    if form.validate_on_submit():
-        try:
-            sop = services.create_sop(unit_id=g.qms_unit_id, code=form.code.data, title=form.title.data,
-                                      discipline=form.discipline.data, author=g.qms_user,
-                                      owner_id=form.owner_id.data or None, review_months=form.review_months.data,
-                                      applies_to=form.applies_to.data or [])
-        except DocumentError as error:
-            form.code.errors.append(str(error))  # type: ignore[attr-defined]
-        else:
-            flash(f"{sop.code} is in the register. Write its first draft.", "success")
-            return redirect(url_for("documents.edit_draft", revision_id=sop.revisions[0].id))
-    status = 400 if request.method == "POST" else 200
-    if status >= 400:
-        mark_failed()
-    return render_template("documents/sop_form.html", form=form, sop=None), status
+    return render_template("documents/sop_form.html", form=_owner_choices(SopForm()), sop=None)
+
+
+@bp.post("/documents/new")
+@requires(MANAGERS, MANAGERS)
+def create():  # type: ignore[no-untyped-def]
+    form = _owner_choices(SopForm())
+    check_form(form)
+    sop = services.create_sop(unit_id=g.qms_unit_id, code=form.code.data, title=form.title.data,
+                              discipline=form.discipline.data, author=g.qms_user,
+                              owner_id=form.owner_id.data or None, review_months=form.review_months.data,
+                              applies_to=form.applies_to.data or [])
+    flash(_("%(code)s is in the register. Write its first draft.", code=sop.code), "success")
+    return redirect(url_for("documents.edit_draft", revision_id=sop.revisions[0].id))
 
 
 @bp.get("/documents/<int:sop_id>")
 @requires(READERS)
 def sop_detail(sop_id: int):  # type: ignore[no-untyped-def]
     sop = _sop(sop_id)
-    services.apply_due_revisions(sop_id=sop.id)
     current = services.current_revision(sop)
     outstanding = next((row for row in services.outstanding(sop.unit_id) if row.sop.id == sop.id), None)
     return render_template("documents/sop.html", sop=sop, current=current, pending=services.open_revision(sop),
@@ -92,57 +85,50 @@ def sop_detail(sop_id: int):  # type: ignore[no-untyped-def]
                            acknowledged=current is not None and services.has_acknowledged(current, g.qms_user))
 
 
-@bp.route("/documents/<int:sop_id>/edit", methods=["GET", "POST"])
+@bp.get("/documents/<int:sop_id>/edit")
 @requires(MANAGERS, MANAGERS)
 def edit_sop(sop_id: int):  # type: ignore[no-untyped-def]
     sop = _sop(sop_id)
-    form = SopEditForm(obj=sop)
-    _owner_choices(form)
-    if form.validate_on_submit():
-        try:
-            services.update_sop(sop, title=form.title.data, discipline=form.discipline.data,
-                                owner_id=form.owner_id.data or None, review_months=form.review_months.data,
-                                applies_to=form.applies_to.data or [])
-        except DocumentError as error:
-            form.title.errors.append(str(error))  # type: ignore[attr-defined]
-        else:
-            return redirect(url_for("documents.sop_detail", sop_id=sop.id))
-    status = 400 if request.method == "POST" else 200
-    if status >= 400:
-        mark_failed()
-    return render_template("documents/sop_form.html", form=form, sop=sop), status
+    return render_template("documents/sop_form.html", form=_owner_choices(SopEditForm(obj=sop)), sop=sop)
 
 
-def _act(action, *args, **kwargs):  # type: ignore[no-untyped-def]
-    """Run a service action; a refusal answers its status with the reason."""
-    try:
-        return action(*args, **kwargs)
-    except DocumentError as error:
-        abort(error.status, description=str(error))
+@bp.post("/documents/<int:sop_id>/edit")
+@requires(MANAGERS, MANAGERS)
+def update_sop(sop_id: int):  # type: ignore[no-untyped-def]
+    sop = _sop(sop_id)
+    form = _owner_choices(SopEditForm(obj=sop))
+    check_form(form)
+    services.update_sop(sop, title=form.title.data, discipline=form.discipline.data,
+                        owner_id=form.owner_id.data or None, review_months=form.review_months.data,
+                        applies_to=form.applies_to.data or [])
+    return redirect(url_for("documents.sop_detail", sop_id=sop.id))
 
 
 @bp.post("/documents/<int:sop_id>/revisions")
 @requires(READERS, AUTHORS)
+@page_again("documents.sop_detail")
 def new_revision(sop_id: int):  # type: ignore[no-untyped-def]
-    rev = _act(services.new_draft, _sop(sop_id), g.qms_user)
+    rev = services.new_draft(_sop(sop_id), g.qms_user)
     return redirect(url_for("documents.edit_draft", revision_id=rev.id))
 
 
 @bp.post("/documents/<int:sop_id>/review")
 @requires(READERS, MANAGERS)
+@page_again("documents.sop_detail")
 def review(sop_id: int):  # type: ignore[no-untyped-def]
     sop = _sop(sop_id)
-    _act(services.record_review, sop, g.qms_user, CommentForm().comment.data or "")
-    flash("Review recorded: the next review date moved on.", "success")
+    services.record_review(sop, g.qms_user, CommentForm().comment.data or "")
+    flash(_("Review recorded: the next review date moved on."), "success")
     return redirect(url_for("documents.sop_detail", sop_id=sop.id))
 
 
 @bp.post("/documents/<int:sop_id>/retire")
 @requires(READERS, MANAGERS)
+@page_again("documents.sop_detail")
 def retire(sop_id: int):  # type: ignore[no-untyped-def]
     sop = _sop(sop_id)
-    _act(services.retire, sop, g.qms_user, CommentForm().comment.data or "")
-    flash(f"{sop.code} is retired.", "success")
+    services.retire(sop, g.qms_user, CommentForm().comment.data or "")
+    flash(_("%(code)s is retired.", code=sop.code), "success")
     return redirect(url_for("documents.sop_detail", sop_id=sop.id))
 
 
@@ -156,7 +142,7 @@ def compare(sop_id: int):  # type: ignore[no-untyped-def]
     new = numbers.get(request.args.get("to", type=int) or 0) or sop.revisions[-1]
     mode = "inline" if request.args.get("mode") == "inline" else "side"
     if old is None or new is None:
-        abort(400, description="This SOP has only one revision: there is nothing to compare.")
+        raise InvalidInput(_("This SOP has only one revision: there is nothing to compare."))
     a, b = old.content_markdown or "", new.content_markdown or ""
     return render_template("documents/diff.html", sop=sop, old=old, new=new, mode=mode,
                            rows=diff.side_by_side(a, b) if mode == "side" else None,
@@ -166,102 +152,90 @@ def compare(sop_id: int):  # type: ignore[no-untyped-def]
 @bp.get("/documents/acknowledgements")
 @requires(READERS)
 def acknowledgements():  # type: ignore[no-untyped-def]
-    services.apply_due_revisions()
     rows = services.outstanding(g.qms_unit_id)
     return render_template("documents/acknowledgements.html", rows=rows, people=services.by_person(rows))
-
-
-def _revision_page(rev: Revision, *, status: int = 200, error: str = "", approve_form: ApproveForm | None = None):  # type: ignore[no-untyped-def]
-    if status >= 400:
-        mark_failed()  # a refused action leaves nothing behind
-    return render_template("documents/revision.html", rev=rev, sop=rev.sop, state=rev.state, error=error,
-                           body=render_markdown(rev.content_markdown or "") if not rev.is_file else None,
-                           approve_form=approve_form or ApproveForm(formdata=None),
-                           reject_form=CommentForm(formdata=None),
-                           acknowledged=services.has_acknowledged(rev, g.qms_user), States=RevisionState), status
 
 
 @bp.get("/documents/revisions/<int:revision_id>")
 @requires(READERS)
 def revision(revision_id: int):  # type: ignore[no-untyped-def]
+    """The revision page; shown again, with what was typed, when an action on it is refused."""
     rev = _revision(revision_id)
-    services.apply_due_revisions(sop_id=rev.sop_id)
-    return _revision_page(rev)
+    return render_template("documents/revision.html", rev=rev, sop=rev.sop, state=rev.state,
+                           body=render_markdown(rev.content_markdown or "") if not rev.is_file else None,
+                           approve_form=ApproveForm(), reject_form=CommentForm(),
+                           acknowledged=services.has_acknowledged(rev, g.qms_user), States=RevisionState)
 
 
-@bp.route("/documents/revisions/<int:revision_id>/edit", methods=["GET", "POST"])
+@bp.get("/documents/revisions/<int:revision_id>/edit")
 @requires(AUTHORS, AUTHORS)
 def edit_draft(revision_id: int):  # type: ignore[no-untyped-def]
     rev = _revision(revision_id)
+    if rev.state != RevisionState.DRAFT:
+        raise StateConflict(_("Revision %(number)s was submitted: it can no longer be changed.", number=rev.number))
     form = DraftForm(data={"content_markdown": rev.content_markdown or "", "change_summary": rev.change_summary,
                            "requirement_ids": " ".join(rev.requirement_ids or [])})
-    if form.validate_on_submit():
-        try:
-            _save_draft(rev, form)
-        except DocumentError as error:
-            form.upload.errors.append(str(error))  # type: ignore[attr-defined]
-        else:
-            flash("Draft saved.", "success")
-            return redirect(url_for("documents.revision", revision_id=rev.id))
-    elif request.method == "GET" and rev.state != RevisionState.DRAFT:
-        abort(409, description=f"Revision {rev.number} was submitted: it can no longer be changed.")
-    status = 400 if request.method == "POST" else 200
-    if status >= 400:
-        mark_failed()
-    return render_template("documents/draft_form.html", form=form, rev=rev, sop=rev.sop), status
+    return render_template("documents/draft_form.html", form=form, rev=rev, sop=rev.sop)
 
 
-def _save_draft(rev: Revision, form: DraftForm) -> None:
+@bp.post("/documents/revisions/<int:revision_id>/edit")
+@requires(AUTHORS, AUTHORS)
+def save_draft(revision_id: int):  # type: ignore[no-untyped-def]
+    rev = _revision(revision_id)
+    form = DraftForm()
+    check_form(form)
     upload = form.upload.data
     ids = services.parse_requirement_ids(form.requirement_ids.data or "")
     if upload is not None and getattr(upload, "filename", ""):
-        services.attach_file(rev, g.qms_user, upload.read(services.MAX_UPLOAD_BYTES + 1), upload.filename)
-        services.edit_draft(rev, g.qms_user, change_summary=form.change_summary.data or "", requirement_ids=ids)
+        services.attach_file(rev, g.qms_user, upload.read(services.MAX_UPLOAD_BYTES + 1), upload.filename,
+                             change_summary=form.change_summary.data or "", requirement_ids=ids)
     else:
         services.edit_draft(rev, g.qms_user, content_markdown=form.content_markdown.data or "",
                             change_summary=form.change_summary.data or "", requirement_ids=ids)
+    flash(_("Draft saved."), "success")
+    return redirect(url_for("documents.revision", revision_id=rev.id))
 
 
 @bp.post("/documents/revisions/<int:revision_id>/submit")
 @requires(READERS, AUTHORS)
+@page_again("documents.revision")
 def submit(revision_id: int):  # type: ignore[no-untyped-def]
-    rev = _revision(revision_id)
-    _act(services.submit, rev, g.qms_user)
-    flash(f"Revision {rev.number} is submitted for review.", "success")
+    rev = services.submit(_revision(revision_id), g.qms_user)
+    flash(_("Revision %(number)s is submitted for review.", number=rev.number), "success")
     return redirect(url_for("documents.revision", revision_id=rev.id))
 
 
 @bp.post("/documents/revisions/<int:revision_id>/approve")
 @requires(READERS, APPROVERS)
+@page_again("documents.revision")
 def approve(revision_id: int):  # type: ignore[no-untyped-def]
     rev = _revision(revision_id)
     form = ApproveForm()
-    if not form.validate():
-        return _revision_page(rev, status=400, error="Enter your password to sign.", approve_form=form)
-    try:
-        services.approve(rev, g.qms_user, password=form.password.data, otp=form.otp.data or "",
-                         effective_on=form.effective_on.data, meaning=form.meaning.data)
-    except DocumentError as error:
-        return _revision_page(rev, status=error.status, error=str(error), approve_form=form)
-    flash(f"Revision {rev.number} approved and signed.", "success")
+    check_form(form)
+    services.approve(rev, g.qms_user, password=form.password.data, otp=form.otp.data or "",
+                     effective_on=form.effective_on.data, meaning=form.meaning.data)
+    flash(_("Revision %(number)s approved and signed.", number=rev.number), "success")
     return redirect(url_for("documents.revision", revision_id=rev.id))
 
 
 @bp.post("/documents/revisions/<int:revision_id>/reject")
 @requires(READERS, APPROVERS)
+@page_again("documents.revision")
 def reject(revision_id: int):  # type: ignore[no-untyped-def]
     rev = _revision(revision_id)
-    draft = _act(services.reject, rev, g.qms_user, CommentForm().comment.data or "")
-    flash(f"Revision {rev.number} rejected; revision {draft.number} is the author's new draft.", "success")
+    draft = services.reject(rev, g.qms_user, CommentForm().comment.data or "")
+    flash(_("Revision %(number)s rejected; revision %(draft)s is the author's new draft.",
+            number=rev.number, draft=draft.number), "success")
     return redirect(url_for("documents.revision", revision_id=rev.id))
 
 
 @bp.post("/documents/revisions/<int:revision_id>/acknowledge")
 @requires(READERS, READERS)
+@page_again("documents.revision")
 def acknowledge(revision_id: int):  # type: ignore[no-untyped-def]
     rev = _revision(revision_id)
-    _act(services.acknowledge, rev, g.qms_user)
-    flash(f"You acknowledged {rev.sop.code} revision {rev.number}.", "success")
+    services.acknowledge(rev, g.qms_user)
+    flash(_("You acknowledged %(code)s revision %(number)s.", code=rev.sop.code, number=rev.number), "success")
     return redirect(url_for("documents.sop_detail", sop_id=rev.sop_id))
 
 
@@ -278,6 +252,6 @@ def controlled_copy(revision_id: int):  # type: ignore[no-untyped-def]
 @requires(READERS)
 def revision_file(revision_id: int):  # type: ignore[no-untyped-def]
     rev = _revision(revision_id)
-    data = _act(services.revision_file, rev)
+    data = services.revision_file(rev)
     name = secure_filename(rev.filename) or "document"
     return Response(data, mimetype=rev.media_type, headers={"Content-Disposition": f"attachment; filename={name}"})

@@ -1,4 +1,4 @@
-"""`qms import-library` imports the templates as drafts once; `qms documents-tick` applies due dates."""
+"""`qms import-library` imports the templates as drafts once; `qms documents-tick` only reports."""
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -30,9 +30,16 @@ def test_import_library_into_an_unknown_unit_is_a_clear_error(app):
     assert "Traceback" not in result.output
 
 
-def test_documents_tick(app, staff, draft):
+def test_documents_tick_reports_and_writes_nothing(app, staff, draft, db_session):
+    from tests.qms.documents.conftest import make_effective
+
+    make_effective(staff, draft)
+    db_session.commit()
+    trail = db_session.scalar(sa.select(sa.func.count()).select_from(AuditEvent))
     result = app.test_cli_runner().invoke(documents_tick, [])
-    assert result.exit_code == 0 and "0 revision(s) took effect." in result.output
+    assert result.exit_code == 0 and "1 revision(s) took effect today" in result.output
+    assert "CSI-SOP-900" in result.output
+    assert db_session.scalar(sa.select(sa.func.count()).select_from(AuditEvent)) == trail
 
 
 def test_demo_seed_runs_once(app, make_unit, make_user, db_session):

@@ -5,8 +5,11 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
+import time_machine
+from dateutil.relativedelta import relativedelta
 from sqlalchemy.exc import DatabaseError, IntegrityError
 
+from qms.db import today
 from qms.documents import services
 from qms.documents.models import (Acknowledgement, EventKind, Revision, RevisionEvent, RevisionImmutable,
                                   RevisionState, Sop, SopStatus)
@@ -49,13 +52,13 @@ def test_orm_and_database_refuse_to_change_a_submitted_revision(staff, draft, db
 
 def test_submit_refuses_empty_content_template_note_and_missing_summary(staff, draft):
     services.edit_draft(draft, staff.qm, content_markdown="> Template. Replace text in [square brackets] ...")
-    with pytest.raises(services.DocumentError, match="template note"):
+    with pytest.raises(services.InvalidInput, match="template note"):
         services.submit(draft, staff.qm)
     services.edit_draft(draft, staff.qm, content_markdown="  ")
-    with pytest.raises(services.DocumentError, match="no content"):
+    with pytest.raises(services.InvalidInput, match="no content"):
         services.submit(draft, staff.qm)
     services.edit_draft(draft, staff.qm, content_markdown="ok", change_summary="")
-    with pytest.raises(services.DocumentError, match="change summary"):
+    with pytest.raises(services.InvalidInput, match="change summary"):
         services.submit(draft, staff.qm)
 
 
@@ -81,9 +84,9 @@ def test_approval_needs_the_password_and_mfa_code(staff, draft, make_user, db_se
     secret = pyotp.random_base32()
     signer = make_user(staff.unit, Role.QUALITY_MANAGER, mfa_secret=secret)
     services.submit(draft, staff.qm)
-    with pytest.raises(services.DocumentError, match="password is not correct"):
+    with pytest.raises(services.InvalidInput, match="password is not correct"):
         services.approve(draft, signer, password="wrong password")
-    with pytest.raises(services.DocumentError, match="MFA code"):
+    with pytest.raises(services.InvalidInput, match="MFA code"):
         services.approve(draft, signer, password=PASSWORD, otp="000000")
     signature = services.approve(draft, signer, password=PASSWORD, otp=pyotp.TOTP(secret).now())
     assert signature.actor_id == signer.id
@@ -100,31 +103,34 @@ def test_approval_freezes_the_signature_and_takes_effect_today(staff, draft, db_
     sop = draft.sop
     assert draft.state == RevisionState.EFFECTIVE and sop.status == SopStatus.EFFECTIVE
     assert sop.current_revision_id == draft.id
-    assert sop.next_review_on == services.today() + services.relativedelta(months=12)
+    assert sop.next_review_on == today() + relativedelta(months=12)
 
 
-def test_a_future_effective_date_waits_then_applies(staff, draft, db_session, monkeypatch):
+def test_a_future_effective_date_waits_then_is_in_force_by_itself(staff, draft, db_session):
     services.submit(draft, staff.qm)
-    services.approve(draft, staff.examiner, password=PASSWORD, effective_on=services.today() + timedelta(days=3))
+    services.approve(draft, staff.examiner, password=PASSWORD, effective_on=today() + timedelta(days=3))
+    db_session.commit()
     assert draft.state == RevisionState.APPROVED and draft.sop.status == SopStatus.APPROVED
-    assert services.apply_due_revisions() == []
-    with pytest.raises(services.StateConflict, match="takes effect on"):
-        services.make_effective(draft)
-    later = services.today() + timedelta(days=3)
-    monkeypatch.setattr(services, "today", lambda: later)
-    assert services.apply_due_revisions() == [draft]
-    assert draft.state == RevisionState.EFFECTIVE and draft.sop.current_revision_id == draft.id
+    assert services.current_revision(draft.sop) is None
+    with pytest.raises(services.StateConflict, match="still approved"):
+        services.new_draft(draft.sop, staff.qm)  # one revision on its way at a time
+    with time_machine.travel(today() + timedelta(days=3), tick=False):
+        db_session.expire_all()
+        assert draft.state == RevisionState.EFFECTIVE and draft.sop.status == SopStatus.EFFECTIVE
+        assert draft.sop.current_revision_id == draft.id
+        assert draft.sop.last_reviewed_on == today()
+        assert [e.kind for e in draft.events] == ["submitted", "approved"]  # nothing was written
 
 
 def test_effective_date_in_the_past_is_refused(staff, draft):
     services.submit(draft, staff.qm)
-    with pytest.raises(services.DocumentError, match="past"):
+    with pytest.raises(services.InvalidInput, match="past"):
         services.approve(draft, staff.examiner, password=PASSWORD, effective_on=services.today() - timedelta(days=1))
 
 
 def test_rejection_returns_a_new_draft_with_the_comments(staff, draft, db_session):
     services.submit(draft, staff.qm)
-    with pytest.raises(services.DocumentError, match="why"):
+    with pytest.raises(services.InvalidInput, match="why"):
         services.reject(draft, staff.examiner, " ")
     with pytest.raises(services.NotPermitted):
         services.reject(draft, staff.qm, "my own")
@@ -139,28 +145,28 @@ def test_rejection_returns_a_new_draft_with_the_comments(staff, draft, db_sessio
 
 def test_a_newer_revision_supersedes_and_only_one_is_effective(staff, draft, db_session):
     make_effective(staff, draft)
-    with pytest.raises(services.StateConflict, match="only an approved revision"):
-        services.make_effective(draft)  # already effective: not a second time
+    with pytest.raises(services.StateConflict, match="not in review"):
+        services.approve(draft, staff.examiner, password=PASSWORD)  # already effective: not a second time
     second = services.new_draft(draft.sop, staff.qm)
     with pytest.raises(services.StateConflict, match="still draft"):
         services.new_draft(draft.sop, staff.qm)
     services.edit_draft(second, staff.qm, content_markdown=CONTENT + "\nNew step.\n", change_summary="Step added.")
-    with pytest.raises(services.StateConflict, match="only an approved revision"):
-        services.make_effective(second)  # a draft cannot take effect
-    make_effective(staff, second)
+    with pytest.raises(services.StateConflict, match="not in review"):
+        services.approve(second, staff.examiner, password=PASSWORD)  # a draft cannot take effect
+    make_effective(staff, second)  # the same day: the later approval is the one in force
     db_session.commit()
     assert draft.state == RevisionState.SUPERSEDED and second.state == RevisionState.EFFECTIVE
     effective = [r for r in draft.sop.revisions if r.state == RevisionState.EFFECTIVE]
     assert effective == [second] and draft.sop.current_revision_id == second.id
     with pytest.raises(services.StateConflict):
-        services.make_effective(draft)  # a superseded revision never returns
+        services.approve(draft, staff.examiner, password=PASSWORD)  # a superseded revision never returns
 
 
-def test_database_refuses_a_second_effective_event_for_a_revision(staff, draft, db_session):
+def test_database_refuses_a_second_approval_of_a_revision(staff, draft, db_session):
     make_effective(staff, draft)
     db_session.commit()
     db_session.add(RevisionEvent(unit_id=draft.unit_id, sop_id=draft.sop_id, revision_id=draft.id,
-                                 kind="effective", content_sha256=draft.content_sha256))
+                                 kind="approved", content_sha256=draft.content_sha256, effective_on=today()))
     with pytest.raises(IntegrityError):
         db_session.flush()
     db_session.rollback()
@@ -205,19 +211,21 @@ def test_acknowledging_a_revision_that_is_not_effective_is_refused(staff, draft,
     assert db_session.scalar(sa.select(sa.func.count()).select_from(Acknowledgement)) == 1
 
 
-def test_review_without_change_restarts_the_clock(staff, draft, db_session, monkeypatch):
+def test_review_without_change_restarts_the_clock(staff, draft, db_session):
     with pytest.raises(services.StateConflict):
         services.record_review(draft.sop, staff.qm, "nothing in force")
     make_effective(staff, draft)
+    db_session.commit()
     sop = draft.sop
     later = sop.next_review_on + timedelta(days=5)
-    monkeypatch.setattr(services, "today", lambda: later)
-    overdue, upcoming = services.reviews_due(staff.unit.id)
-    assert overdue == [sop] and upcoming == []
-    event = services.record_review(sop, staff.qm, "Checked against the current BPM; no change needed.")
-    assert event.kind == "reviewed" and sop.last_reviewed_on == later
-    assert sop.next_review_on == later + services.relativedelta(months=12)
-    assert services.reviews_due(staff.unit.id) == ([], [])
+    with time_machine.travel(later, tick=False):
+        db_session.expire_all()
+        overdue, upcoming = services.reviews_due(staff.unit.id)
+        assert overdue == [sop] and upcoming == []
+        event = services.record_review(sop, staff.qm, "Checked against the current BPM; no change needed.")
+        assert event.kind == "reviewed" and sop.last_reviewed_on == later
+        assert sop.next_review_on == later + relativedelta(months=12)
+        assert services.reviews_due(staff.unit.id) == ([], [])
 
 
 def test_retiring_leaves_nothing_in_force(staff, draft, db_session):
@@ -236,15 +244,15 @@ def test_retiring_leaves_nothing_in_force(staff, draft, db_session):
 
 def test_register_refuses_duplicate_codes_bad_fields_and_unknown_requirements(staff, draft):
     base = dict(unit_id=staff.unit.id, title="T", discipline="scene examination", author=staff.qm)
-    with pytest.raises(services.DocumentError, match="already"):
+    with pytest.raises(services.InvalidInput, match="already"):
         services.create_sop(code="csi-sop-900", **base)
-    with pytest.raises(services.DocumentError, match="code"):
+    with pytest.raises(services.InvalidInput, match="code"):
         services.create_sop(code="bad code!", **base)
-    with pytest.raises(services.DocumentError, match="discipline"):
+    with pytest.raises(services.InvalidInput, match="discipline"):
         services.create_sop(code="X-1", **{**base, "discipline": "astrology"})
-    with pytest.raises(services.DocumentError, match="Unknown requirement"):
+    with pytest.raises(services.InvalidInput, match="Unknown requirement"):
         services.create_sop(code="X-2", requirement_ids=["17020:99.9"], **base)
-    with pytest.raises(services.DocumentError, match="Unknown requirement"):
+    with pytest.raises(services.InvalidInput, match="Unknown requirement"):
         services.edit_draft(draft, staff.qm, requirement_ids=["nope:1"])
     services.edit_draft(draft, staff.qm, requirement_ids=["17020:8.3.1", "17020:8.3.1", "g19:M2.1"])
     assert draft.requirement_ids == ["17020:8.3.1", "g19:M2.1"]
@@ -280,11 +288,8 @@ def test_library_import_is_idempotent(staff, db_session):
     assert db_session.scalar(sa.select(sa.func.count()).select_from(Sop)) == len(templates)
 
 
-def test_database_refuses_an_effective_revision_of_another_sop(staff, draft, db_session):
-    other = services.create_sop(unit_id=staff.unit.id, code="CSI-SOP-901", title="Other",
-                                discipline="equipment", author=staff.qm)
-    db_session.commit()
-    with pytest.raises(IntegrityError):
+def test_the_revision_in_force_is_not_stored_so_it_cannot_be_set_by_hand(staff, draft, db_session):
+    with pytest.raises(DatabaseError):
         db_session.execute(sa.text("UPDATE sop SET current_revision_id = :rev WHERE id = :sop"),
-                           {"rev": draft.id, "sop": other.id})
+                           {"rev": draft.id, "sop": draft.sop_id})
     db_session.rollback()
