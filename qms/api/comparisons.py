@@ -8,31 +8,25 @@ from __future__ import annotations
 from typing import Any
 
 import marshmallow as ma
-from flask import abort, g, jsonify, request
+from flask import g, request
 from flask.views import MethodView
-from flask_smorest import Blueprint
+from flask_babel import gettext as _
+from flask_smorest import Blueprint, abort
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from qms.auth.permissions import Access
 from qms.comparisons import services
 from qms.comparisons.models import BallisticEntry, Candidate, Conclusion, CorrelationJob
-from qms.comparisons.services import EntryError, SignatureRefused
-from qms.errors import render_error
+from qms.comparisons.views import too_large
+from qms.errors import InvalidInput, NotFound, StateConflict
 from qms.evidence.models import Item
 from qms.extensions import db
-from qms.transactions import mark_failed
 from qms.scoping import record_or_404
 
 blp = Blueprint("api_comparisons", __name__, url_prefix="/comparisons",
                 description="Ballistic intelligence: entries, correlation jobs, candidates, decisions, links")
+blp.register_error_handler(RequestEntityTooLarge, too_large)
 ACCESS = Access(read=services.READERS, write=services.EXAMINERS)
-
-
-
-@blp.errorhandler(RequestEntityTooLarge)
-def _too_large(error: RequestEntityTooLarge):  # type: ignore[no-untyped-def]
-    error.description = services.too_large_message()
-    return render_error(error)
 
 
 class EntrySchema(ma.Schema):
@@ -123,28 +117,18 @@ class LinkSchema(ma.Schema):
     confirmed_at = ma.fields.DateTime()
 
 
+def _json_body(schema: ma.Schema) -> dict[str, Any]:
+    """The JSON body, validated after the record lookup (so another unit's record answers 404 first).
 
-def _refuse(error: EntryError) -> Any:
-    if isinstance(error, SignatureRefused):
-        # Answered without an error handler, so the failed password is committed for the throttle.
-        response = jsonify(code=error.status, status="Refused", message=str(error))
-        response.status_code = error.status
-        return response
-    mark_failed()
-    abort(error.status, description=str(error))
-
-
-def _body(schema: ma.Schema) -> dict[str, Any]:
-    """The JSON body, validated after the record lookup (so another unit's record answers 404 first)."""
+    Invalid fields answer 422 with their reasons, as `@blp.arguments` does for bodies read before the view.
+    """
     data = request.get_json(silent=True)
     if not isinstance(data, dict):
-        abort(400, description="Send a JSON object.")
-    try:
-        return schema.load(data)
-    except ma.ValidationError as error:
-        abort(422, description="The request has invalid fields: " + "; ".join(
-            f"{field}: {' '.join(map(str, msgs)) if isinstance(msgs, list) else msgs}"
-            for field, msgs in error.normalized_messages().items()))
+        raise InvalidInput(_("Send a JSON object."))
+    errors = schema.validate(data)
+    if errors:
+        abort(422, messages=errors)
+    return schema.load(data)
 
 
 def _number(value: str | None, what: str) -> float | None:
@@ -153,7 +137,7 @@ def _number(value: str | None, what: str) -> float | None:
     try:
         return float(value)
     except ValueError:
-        abort(400, description=f"{what} must be a number.")
+        raise InvalidInput(_("%(field)s must be a number.", field=what), errors={what: [_("Not a number.")]}) from None
 
 
 @blp.route("/entries")
@@ -177,18 +161,15 @@ class Entries(MethodView):
         item_id = request.form.get("item_id", "")
         item = db.session.get(Item, int(item_id)) if item_id.isdigit() else None
         if item is None:
-            abort(404, description="No such custody item.")
+            raise NotFound(_("No such custody item."))
         scan = request.files.get("scan")
         if scan is None:
-            abort(400, description="Send the scan as the multipart field 'scan'.")
-        try:
-            return services.add_entry(
-                item, actor=g.qms_user, data=scan.read(services.upload_limit() + 1), filename=scan.filename or "",
-                calibre=request.form.get("calibre", "")[:40], firearm_make=request.form.get("firearm_make", "")[:80],
-                firearm_model=request.form.get("firearm_model", "")[:80], device=request.form.get("device", "")[:120],
-                pixel_size_um=_number(request.form.get("pixel_size_um"), "pixel_size_um"))
-        except EntryError as error:
-            return _refuse(error)
+            raise InvalidInput(_("Send the scan as the multipart field 'scan'."))
+        return services.add_entry(
+            item, actor=g.qms_user, data=scan.read(services.upload_limit() + 1), filename=scan.filename or "",
+            calibre=request.form.get("calibre", "")[:40], firearm_make=request.form.get("firearm_make", "")[:80],
+            firearm_model=request.form.get("firearm_model", "")[:80], device=request.form.get("device", "")[:120],
+            pixel_size_um=_number(request.form.get("pixel_size_um"), "pixel_size_um"))
 
 
 @blp.route("/entries/<int:entry_id>")
@@ -239,7 +220,7 @@ class JobCandidates(MethodView):
 
 def _pair(candidate: Candidate) -> dict[str, Any]:
     if candidate.entry_id is None:
-        abort(409, description="This candidate has no entry record here; it cannot be decided.")
+        raise StateConflict(_("This candidate has no entry record here; it cannot be decided."))
     view = services.pair_view(candidate.job.entry_id, candidate.entry_id, g.qms_user, g.qms_unit_id)
     return {"blind": view.blind, "first": view.first, "verification": view.verification, "my_role": view.my_role,
             "link_id": view.link.id if view.link else None}
@@ -259,11 +240,9 @@ class CandidateDecisions(MethodView):
     def post(self, candidate_id: int):  # type: ignore[no-untyped-def]
         """Sign your decision (first) or your blind verification; two identification leads link the cases."""
         candidate = record_or_404(Candidate, candidate_id, "candidate")
-        body = _body(DecisionCreateSchema())
-        try:
-            services.record_decision(candidate, examiner=g.qms_user, unit_id=g.qms_unit_id, **body)
-        except EntryError as error:
-            return _refuse(error)
+        body = _json_body(DecisionCreateSchema())
+        # A wrong password is refused with its attempt kept (the login throttle counts it): the handler commits it.
+        services.record_decision(candidate, examiner=g.qms_user, unit_id=g.qms_unit_id, **body)
         return _pair(candidate)
 
 

@@ -1,8 +1,7 @@
 """API: export entries as a signed exchange package, import one, the unit's partner keys, the lead report.
 
 An import sends the package itself as the request body (`Content-Type: application/zip`); a
-refused package answers 400 (409 when it was imported before) with the reason, and nothing is
-stored. An export answers the package bytes, with their SHA-256 in `X-Content-SHA256`.
+refused package answers 400 with the reason (imported before, too), and nothing is stored. An export answers the package bytes, with their SHA-256 in `X-Content-SHA256`.
 """
 from __future__ import annotations
 
@@ -11,15 +10,17 @@ from typing import Any
 import marshmallow as ma
 from flask import Response, abort, g, request
 from flask.views import MethodView
+from flask_babel import gettext as _
 
 from qms.api.comparisons import blp
 from qms.auth.models import Unit
 from qms.auth.permissions import Access
 from qms.comparisons import exchange, lead_report
-from qms.comparisons.exchange import EXCHANGERS, KEY_KEEPERS, KEY_READERS, READ, ExchangeError, PackageRefused
+from qms.comparisons.exchange import EXCHANGERS, KEY_KEEPERS, KEY_READERS, READ
 from qms.comparisons.exchange_models import PartnerKey
 from qms.comparisons.models import CaseLink
 from qms.extensions import db
+from qms.scoping import record_or_404
 
 EXCHANGE_ACCESS = Access(read=READ, write=EXCHANGERS)
 KEY_ACCESS = Access(read=KEY_READERS, write=KEY_KEEPERS)
@@ -69,23 +70,7 @@ class PartnerKeySchema(ma.Schema):
 
 
 class RevokeSchema(ma.Schema):
-    key_id = ma.fields.Int(required=True)
-
-
-def _body(schema: ma.Schema) -> dict[str, Any]:
-    data = request.get_json(silent=True)
-    if not isinstance(data, dict):
-        abort(400, description="Send a JSON object.")
-    try:
-        return schema.load(data)
-    except ma.ValidationError as error:
-        abort(422, description="The request has invalid fields: " + "; ".join(
-            f"{field}: {' '.join(map(str, msgs)) if isinstance(msgs, list) else msgs}"
-            for field, msgs in error.normalized_messages().items()))
-
-
-def _refused(error: Exception) -> None:
-    abort(getattr(error, "status", 400), description=f"Package refused, nothing was stored: {error}")
+    key_id = ma.fields.Int(required=True, validate=ma.validate.Range(min=1, max=2**31 - 1))
 
 
 @blp.route("/exchange/packages")
@@ -102,16 +87,12 @@ class Packages(MethodView):
 class Export(MethodView):
     access = EXCHANGE_ACCESS
 
-    @blp.doc(requestBody={"required": True, "content": {"application/json": {"schema": ExportSchema}}},
-             responses={"200": {"description": "The signed package.", "content": {"application/zip": {}}}})
-    def post(self):  # type: ignore[no-untyped-def]
+    @blp.arguments(ExportSchema)
+    @blp.doc(responses={"200": {"description": "The signed package.", "content": {"application/zip": {}}}})
+    def post(self, body: dict[str, Any]):  # type: ignore[no-untyped-def]
         """Export entries of this unit (processed ones) as a signed package; the export is recorded."""
-        body = _body(ExportSchema())
-        try:
-            package, data = exchange.export_entries(exchange.entries_by_id(body["entry_ids"]),
-                                                    unit=db.session.get(Unit, g.qms_unit_id), actor=g.qms_user)
-        except ExchangeError as error:
-            abort(error.status, description=str(error))
+        package, data = exchange.export_entries(exchange.entries_by_id(body["entry_ids"]),
+                                                unit=db.session.get(Unit, g.qms_unit_id), actor=g.qms_user)
         return Response(data, mimetype="application/zip", headers={
             "Content-Disposition": f"attachment; filename=exchange-{package.sha256[:12]}.zip",
             "X-Content-SHA256": package.sha256})
@@ -127,12 +108,9 @@ class Import(MethodView):
     def post(self):  # type: ignore[no-untyped-def]
         """Import a package: every hash, the signature and the signer are checked before anything is stored."""
         if request.mimetype != "application/zip":
-            abort(415, description="Send the package as the request body with Content-Type: application/zip.")
+            abort(415, description=_("Send the package as the request body with Content-Type: application/zip."))
         data = request.get_data(cache=False)
-        try:
-            outcome = exchange.import_package(data, unit=db.session.get(Unit, g.qms_unit_id), actor=g.qms_user)
-        except (PackageRefused, ExchangeError) as error:
-            _refused(error)
+        outcome = exchange.import_package(data, unit=db.session.get(Unit, g.qms_unit_id), actor=g.qms_user)
         return {"package": outcome.package, "imported": outcome.imported, "skipped": outcome.skipped}
 
 
@@ -145,34 +123,24 @@ class PartnerKeys(MethodView):
         """The partner keys of this unit (revoked ones too)."""
         return exchange.partner_keys()
 
-    @blp.doc(requestBody={"required": True, "content": {"application/json": {"schema": PartnerKeySchema}}})
+    @blp.arguments(PartnerKeySchema)
     @blp.response(201, PartnerKeySchema)
-    def post(self):  # type: ignore[no-untyped-def]
+    def post(self, body: dict[str, Any]):  # type: ignore[no-untyped-def]
         """Trust a partner's public key: packages it signs are accepted by this unit."""
-        body = _body(PartnerKeySchema())
-        try:
-            return exchange.add_partner_key(unit_id=g.qms_unit_id, name=body["name"], key_text=body["public_key"],
-                                            actor=g.qms_user)
-        except ExchangeError as error:
-            abort(error.status, description=str(error))
+        return exchange.add_partner_key(unit_id=g.qms_unit_id, name=body["name"], key_text=body["public_key"],
+                                        actor=g.qms_user)
 
 
 @blp.route("/exchange/keys/revoke")
 class RevokeKey(MethodView):
     access = Access(read=KEY_KEEPERS, write=KEY_KEEPERS)
 
-    @blp.doc(requestBody={"required": True, "content": {"application/json": {"schema": RevokeSchema}}})
+    @blp.arguments(RevokeSchema)
     @blp.response(200, PartnerKeySchema)
-    def post(self):  # type: ignore[no-untyped-def]
+    def post(self, body: dict[str, Any]):  # type: ignore[no-untyped-def]
         """Stop trusting a partner key."""
-        body = _body(RevokeSchema())
-        key = exchange.scoped_get(PartnerKey, body["key_id"])  # scoped: another unit's key is None
-        if key is None:
-            abort(404, description="No such partner key in this unit.")
-        try:
-            return exchange.revoke_partner_key(key, actor=g.qms_user)
-        except ExchangeError as error:
-            abort(409, description=str(error))
+        key = record_or_404(PartnerKey, body["key_id"], "partner key")
+        return exchange.revoke_partner_key(key, actor=g.qms_user)
 
 
 @blp.route("/links/<int:link_id>/report.pdf")
@@ -182,7 +150,5 @@ class LeadReport(MethodView):
     @blp.doc(responses={"200": {"description": "The lead report.", "content": {"application/pdf": {}}}})
     def get(self, link_id: int):  # type: ignore[no-untyped-def]
         """The lead report of a confirmed link, as PDF."""
-        link = exchange.scoped_get(CaseLink, link_id)
-        if link is None:
-            abort(404, description="No such case link.")
+        link = record_or_404(CaseLink, link_id, "case link")
         return Response(lead_report.lead_report_pdf(link, printed_by=g.qms_user), mimetype="application/pdf")

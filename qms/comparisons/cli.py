@@ -6,6 +6,8 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -13,6 +15,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from qms.cli_units import unit_from_code
+from qms.errors import Refused
 
 
 @click.command("worker")
@@ -78,6 +81,18 @@ def calibrate(manifest: Path, unit_code: str, name: str, processes: int, quiet: 
                "Searches from now on report likelihood ratios.")
 
 
+@contextmanager
+def refusals_end_the_command() -> Iterator[None]:
+    """The commands' refusal handler: the work is rolled back and the command exits non-zero with the reason."""
+    from qms.extensions import db
+
+    try:
+        yield
+    except Refused as error:
+        db.session.rollback()
+        raise click.ClickException(error.message) from None
+
+
 @click.group("exchange")
 def exchange_group() -> None:
     """Exchange packages as files: export a unit's entries, import a partner's package (for transfers offline)."""
@@ -121,16 +136,14 @@ def export_command(unit_code: str, username: str, entry_ids: tuple[int, ...], ev
     unit, user = _unit_and_user(unit_code, username)
     if everything == bool(entry_ids):
         raise click.ClickException("Name the entries with --entry ID (repeated), or give --all, not both.")
-    try:
+    with refusals_end_the_command():
         chosen = (exchange.exportable_entries(unit.id) if everything
                   else exchange.entries_by_id(list(entry_ids), unit.id))
         if not chosen:
-            raise exchange.ExchangeError(f"{unit.code} has no processed entry to export.")
+            raise click.ClickException(f"{unit.code} has no processed entry to export.")
         package, data = exchange.export_entries(chosen, unit=unit, actor=user)
+    try:
         output.write_bytes(data)
-    except exchange.ExchangeError as error:
-        db.session.rollback()
-        raise click.ClickException(str(error)) from None
     except OSError as error:
         db.session.rollback()
         raise click.ClickException(f"Cannot write {output}: {error.strerror}.") from None
@@ -153,11 +166,8 @@ def import_command(package_file: Path, unit_code: str, username: str) -> None:
     unit, user = _unit_and_user(unit_code, username)
     with package_file.open("rb") as handle:
         data = handle.read(exchange.limits().max_bytes + 1)  # a larger file is refused by the size check
-    try:
+    with refusals_end_the_command():
         outcome = exchange.import_package(data, unit=unit, actor=user)
-    except (exchange.PackageRefused, exchange.ExchangeError) as error:
-        db.session.rollback()
-        raise click.ClickException(f"Package refused, nothing was stored: {error}") from None
     db.session.commit()
     skipped = f"; {len(outcome.skipped)} already here" if outcome.skipped else ""
     click.echo(f"{len(outcome.imported)} entr{'y' if len(outcome.imported) == 1 else 'ies'} imported into "

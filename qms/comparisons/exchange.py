@@ -29,6 +29,7 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from ballistics.io import SurfaceFormatError, read_surface
@@ -41,6 +42,7 @@ from qms.comparisons.exchange_format import (EntryFiles, Limits, OpenedPackage, 
 from qms.comparisons.exchange_models import Direction, ExchangedEntry, ExchangePackage, PartnerKey
 from qms.comparisons.models import BallisticEntry, DerivedKind, DerivedObject, Origin, SurfaceKind
 from qms.db import utcnow
+from qms.errors import Refused, StateConflict
 from qms.extensions import db
 from qms.storage import object_store
 
@@ -54,10 +56,16 @@ _TEXT_LIMITS = {"calibre": 40, "firearm_make": 80, "firearm_model": 80, "device"
                 "custody_reference": 200}
 
 
-class ExchangeError(ValueError):
+class ExchangeError(Refused):
     """An exchange action refused; the message is safe to show. Nothing was stored."""
 
-    status = 400
+
+class ImportRefused(ExchangeError, PackageRefused):
+    """A signed, intact package whose content cannot be imported (already imported, inconsistent entry)."""
+
+
+class KeyRevoked(ExchangeError, StateConflict):
+    """The partner key was revoked already."""
 
 
 @dataclass
@@ -65,15 +73,6 @@ class ImportOutcome:
     package: ExchangePackage
     imported: list[BallisticEntry] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # uuids already in the unit
-
-
-def scoped_get(model: Any, record_id: int) -> Any:
-    """A record of the request's unit by id, or None: a SELECT, which the unit scope always confines.
-
-    (`Session.get` answers from the identity map when the object is already in the session, without
-    the scope's criteria.)
-    """
-    return db.session.scalar(select(model).where(model.id == record_id))
 
 
 # --- this server's key and identity ---------------------------------------------------------------------
@@ -163,7 +162,7 @@ def add_partner_key(*, unit_id: int, name: str, key_text: str, actor: User) -> P
 
 def revoke_partner_key(key: PartnerKey, *, actor: User) -> PartnerKey:
     if not key.active:
-        raise ExchangeError(f"The key of {key.name} was already revoked.")
+        raise KeyRevoked(_("The key of %(name)s was already revoked.", name=key.name))
     key.revoked_at, key.revoked_by_id = utcnow(), actor.id
     db.session.flush()
     return key
@@ -292,8 +291,8 @@ class _Checked:
 def import_package(data: bytes, *, unit: Unit, actor: User) -> ImportOutcome:
     """Check a package completely, then store its new entries and make them searchable in `unit`.
 
-    Raises `PackageRefused` (damaged, altered, untrusted, too large) or `ExchangeError` (already
-    imported, nothing new, inconsistent content); in both cases nothing is stored.
+    Raises `PackageRefused` (damaged, altered, untrusted, too large; or `ImportRefused`: already
+    imported, nothing new, inconsistent content); nothing is stored.
     """
     opened = open_package(data, is_trusted=lambda signer: is_trusted(unit.id, signer), limits=limits())
     _refuse_repeat(opened, unit.id)
@@ -301,7 +300,7 @@ def import_package(data: bytes, *, unit: Unit, actor: User) -> ImportOutcome:
     present = _already_present(unit.id, [c.uuid for c in checked])
     fresh = [c for c in checked if c.uuid not in present]
     if not fresh:
-        raise ExchangeError("Every entry of this package is already in this unit; nothing was imported.")
+        raise ImportRefused(_("Every entry of this package is already in this unit; nothing was imported."))
     package = _record_package(opened, direction=Direction.IMPORT, unit_id=unit.id, actor=actor, size=len(data),
                               entry_count=len(fresh), skipped=len(checked) - len(fresh))
     entries = [_store_entry(c, package=package, unit_id=unit.id) for c in fresh]
@@ -314,8 +313,9 @@ def _refuse_repeat(opened: OpenedPackage, unit_id: int) -> None:
         ExchangePackage.unit_id == unit_id, ExchangePackage.direction == Direction.IMPORT.value,
         ExchangePackage.sha256 == opened.sha256))
     if earlier is not None:
-        raise ExchangeError(f"This package was already imported on {earlier.recorded_at:%Y-%m-%d %H:%M} UTC by "
-                            f"{earlier.recorded_by.full_name}; nothing was imported again.")
+        raise ImportRefused(_("This package was already imported on %(when)s UTC by %(who)s; nothing was imported "
+                              "again.", when=f"{earlier.recorded_at:%Y-%m-%d %H:%M}",
+                              who=earlier.recorded_by.full_name))
 
 
 def _already_present(unit_id: int, uuids: list[str]) -> set[str]:
@@ -331,7 +331,8 @@ def _already_present(unit_id: int, uuids: list[str]) -> set[str]:
 def _text(metadata: dict[str, Any], key: str, uuid: str) -> str:
     value = metadata.get(key) or ""
     if not isinstance(value, str) or len(value) > _TEXT_LIMITS[key] or "\x00" in value:
-        raise ExchangeError(f"Entry {uuid}: {key} is not a text of at most {_TEXT_LIMITS[key]} characters.")
+        raise ImportRefused(_("Entry %(uuid)s: %(key)s is not a text of at most %(limit)d characters.", uuid=uuid,
+                              key=key, limit=_TEXT_LIMITS[key]))
     return value
 
 
@@ -339,22 +340,23 @@ def _check_entry(entry: EntryFiles) -> _Checked:
     """Metadata types and lengths, the surface decodes as a processed topography or image, hashes agree."""
     meta, uuid = dict(entry.metadata), entry.uuid
     if meta.get("uuid") != uuid:
-        raise ExchangeError(f"Entry {uuid}: its metadata names another entry.")
+        raise ImportRefused(_("Entry %(uuid)s: its metadata names another entry.", uuid=uuid))
     for key in _TEXT_LIMITS:
         _text(meta, key, uuid)
     settings = meta.get("settings", {})
     if not isinstance(settings, dict) or len(json.dumps(settings)) > MAX_SETTINGS_CHARS:
-        raise ExchangeError(f"Entry {uuid}: settings must be a JSON object of at most {MAX_SETTINGS_CHARS:,} "
-                            "characters.")
+        raise ImportRefused(_("Entry %(uuid)s: settings must be a JSON object of at most %(limit)s characters.",
+                              uuid=uuid, limit=f"{MAX_SETTINGS_CHARS:,}"))
     try:
         acquired_at = datetime.fromisoformat(str(meta.get("acquired_at", "")))
     except ValueError as error:
-        raise ExchangeError(f"Entry {uuid}: acquired_at is not an ISO 8601 time.") from error
+        raise ImportRefused(_("Entry %(uuid)s: acquired_at is not an ISO 8601 time.", uuid=uuid)) from error
     if acquired_at.tzinfo is None:
-        raise ExchangeError(f"Entry {uuid}: acquired_at has no UTC offset.")
+        raise ImportRefused(_("Entry %(uuid)s: acquired_at has no UTC offset.", uuid=uuid))
     surface_x3p = entry.files["surface.x3p"]
     if meta.get("processed_sha256") != hashlib.sha256(surface_x3p).hexdigest():
-        raise ExchangeError(f"Entry {uuid}: the surface does not match the processed SHA-256 in its metadata.")
+        raise ImportRefused(_("Entry %(uuid)s: the surface does not match the processed SHA-256 in its metadata.",
+                              uuid=uuid))
     surface = _decode(surface_x3p, uuid)
     original, original_type = _original(entry, meta)
     return _Checked(uuid, meta, surface_x3p, surface.pixel_size_um, surface.kind, original, original_type,
@@ -368,10 +370,10 @@ def _decode(x3p: bytes, uuid: str) -> Surface:
         try:
             surface = read_surface(path)
         except SurfaceFormatError as error:
-            raise ExchangeError(f"Entry {uuid}: the surface is not a readable X3P file "
-                                f"({str(error).replace(str(path), 'surface.x3p')}).") from error
+            raise ImportRefused(_("Entry %(uuid)s: the surface is not a readable X3P file (%(reason)s).", uuid=uuid,
+                                  reason=str(error).replace(str(path), "surface.x3p"))) from error
     if not surface.processed:
-        raise ExchangeError(f"Entry {uuid}: the surface is not marked as processed.")
+        raise ImportRefused(_("Entry %(uuid)s: the surface is not marked as processed.", uuid=uuid))
     return surface
 
 
@@ -379,16 +381,18 @@ def _original(entry: EntryFiles, meta: dict[str, Any]) -> tuple[bytes | None, st
     facts = meta.get("original") if isinstance(meta.get("original"), dict) else {}
     kind = str(facts.get("type", ""))
     if kind not in ORIGINAL_TYPES:
-        raise ExchangeError(f"Entry {entry.uuid}: the original's type {kind[:20]!r} is not one of "
-                            f"{', '.join(ORIGINAL_TYPES)}.")
+        raise ImportRefused(_("Entry %(uuid)s: the original's type %(kind)r is not one of %(types)s.",
+                              uuid=entry.uuid, kind=kind[:20], types=", ".join(ORIGINAL_TYPES)))
     originals = [name for name in entry.files if name.startswith("original.")]
     if not originals:
         return None, kind
     if originals != [f"original.{kind}"]:
-        raise ExchangeError(f"Entry {entry.uuid}: the original file does not match its declared type.")
+        raise ImportRefused(_("Entry %(uuid)s: the original file does not match its declared type.",
+                              uuid=entry.uuid))
     data = entry.files[originals[0]]
     if hashlib.sha256(data).hexdigest() != facts.get("sha256") or len(data) != facts.get("size"):
-        raise ExchangeError(f"Entry {entry.uuid}: the original file does not match the SHA-256 in its metadata.")
+        raise ImportRefused(_("Entry %(uuid)s: the original file does not match the SHA-256 in its metadata.",
+                              uuid=entry.uuid))
     return data, kind
 
 
@@ -409,7 +413,7 @@ def _store_entry(checked: _Checked, *, package: ExchangePackage, unit_id: int) -
     facts = meta["original"]
     original_sha = store.put(checked.original) if checked.original is not None else str(facts.get("sha256", ""))
     if not re.fullmatch(r"[0-9a-f]{64}", original_sha):
-        raise ExchangeError(f"Entry {checked.uuid}: the original's SHA-256 is not valid.")
+        raise ImportRefused(_("Entry %(uuid)s: the original's SHA-256 is not valid.", uuid=checked.uuid))
     entry = BallisticEntry(
         unit_id=unit_id, item_id=None, calibre=meta.get("calibre") or "", firearm_make=meta.get("firearm_make") or "",
         firearm_model=meta.get("firearm_model") or "", device=meta.get("device") or "",
@@ -459,5 +463,5 @@ def origin_of(entry: BallisticEntry) -> ExchangedEntry | None:
     return db.session.scalar(stmt)
 
 
-__all__ = ["ExchangeError", "ImportOutcome", "PackageRefused", "add_partner_key", "export_entries",
-           "import_package", "is_trusted", "own_public_key", "partner_keys", "revoke_partner_key"]
+__all__ = ["ExchangeError", "ImportOutcome", "ImportRefused", "KeyRevoked", "PackageRefused", "add_partner_key",
+           "export_entries", "import_package", "is_trusted", "own_public_key", "partner_keys", "revoke_partner_key"]

@@ -14,8 +14,8 @@ Layout of a package (format "csi-qms-exchange", version 1)::
 Opening a package checks, in this order and before the caller stores anything: sizes and zip
 structure (zip-bomb limits), every file's SHA-256 against the manifest (and no file missing or
 extra), the signature with the public key named in the manifest, and finally that the caller
-trusts that key. Every refusal is a `PackageRefused` whose message names the problem.
-This module needs no web application: it is bytes in, bytes out.
+trusts that key. Every refusal is a `PackageRefused` (an `InvalidInput` of the refusal family)
+whose message names the problem. This module needs no web application: it is bytes in, bytes out.
 
 References
 ----------
@@ -38,6 +38,9 @@ from typing import Any
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from flask_babel import gettext as _
+
+from qms.errors import InvalidInput
 
 FORMAT = "csi-qms-exchange"
 VERSION = 1
@@ -54,8 +57,12 @@ _ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, O
                NotImplementedError, RuntimeError, struct.error, UnicodeDecodeError, KeyError, IndexError)
 
 
-class PackageRefused(ValueError):
-    """A package that is refused: the message says why and is safe to show to the importer."""
+class PackageRefused(InvalidInput):
+    """A package that is refused: the message says so and why, and is safe to show to the importer."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(_("Package refused, nothing was stored: %(reason)s", reason=reason))
+        self.reason = reason
 
 
 @dataclass(frozen=True)

@@ -25,4 +25,4 @@ class PartnerKeyForm(FlaskForm):
 
 
 class RevokeKeyForm(FlaskForm):
-    key_id = IntegerField("Key", widget=HiddenInput(), validators=[InputRequired(), NumberRange(min=1)])
+    key_id = IntegerField("Key", widget=HiddenInput(), validators=[InputRequired(), NumberRange(min=1, max=2**31 - 1)])

@@ -14,6 +14,7 @@ from typing import Any
 
 import cv2
 import numpy as np
+from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 
 from ballistics import index as bindex
@@ -23,6 +24,7 @@ from ballistics.registration import warp
 from ballistics.search import Candidate as SearchHit
 from ballistics.surface import Surface
 from qms.comparisons.models import BallisticEntry, Candidate, DerivedKind, DerivedObject
+from qms.errors import StateConflict
 from qms.extensions import db
 from qms.storage import object_store
 
@@ -30,7 +32,7 @@ log = logging.getLogger(__name__)
 VIEW_KINDS = (DerivedKind.QUERY_VIEW, DerivedKind.ALIGNED_VIEW, DerivedKind.OVERLAY, DerivedKind.CELLMAP)
 
 
-class NotExplainable(RuntimeError):
+class NotExplainable(StateConflict):
     """The candidate's surface is not in the unit's index (removed, or the index was rebuilt)."""
 
 
@@ -38,7 +40,8 @@ def _stored(index: bindex.Index, index_entry_id: str) -> Surface:
     for entry in index.entries():
         if entry.id == index_entry_id:
             return bindex.load_surface(index, entry)
-    raise NotExplainable(f"entry {index_entry_id} is not in the unit's index")
+    raise NotExplainable(_("The review images cannot be made: entry %(entry)s is not in the unit's index.",
+                           entry=index_entry_id))
 
 
 def greyscale_png(surface: Surface) -> bytes:

@@ -15,12 +15,14 @@ import base64
 from dataclasses import dataclass
 from typing import Any
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from qms.auth.models import User
 from qms.comparisons import explain, services
 from qms.comparisons.models import BallisticEntry, Candidate, CaseLink, Conclusion, Decision, DerivedKind
 from qms.db import utcnow
+from qms.errors import StateConflict
 from qms.evidence import services as evidence
 from qms.evidence.checkpoints import write_checkpoint
 from qms.evidence.models import Item
@@ -90,7 +92,9 @@ def _images(candidate: Candidate | None) -> tuple[list[Image], str]:
         images = [Image(IMAGE_TITLES[kind], "data:image/png;base64," + base64.b64encode(
             store.get(views[kind].sha256)).decode("ascii"), views[kind].sha256)
             for kind in IMAGE_TITLES if kind in views and views[kind].media_type == "image/png"]
-    except (explain.NotExplainable, ObjectMissing, ObjectCorrupted) as error:
+    except explain.NotExplainable as error:
+        return [], error.message
+    except (ObjectMissing, ObjectCorrupted) as error:
         return [], f"The review images cannot be shown: {error}."
     return images, ""
 
@@ -127,10 +131,8 @@ def lead_report_pdf(link: CaseLink, *, printed_by: User) -> bytes:
     return _render(report_context(link), printed_by=printed_by, what=f"link {link.id}")
 
 
-class ReportRefused(ValueError):
+class ReportRefused(StateConflict):
     """No lead report for this pair now; the message says why."""
-
-    status = 409
 
 
 def pending_report_pdf(candidate: Candidate, *, printed_by: User, unit_id: int) -> bytes:
@@ -140,14 +142,15 @@ def pending_report_pdf(candidate: Candidate, *, printed_by: User, unit_id: int) 
     first decision before recording their own (the same rule as the review page).
     """
     if candidate.entry_id is None:
-        raise ReportRefused("This candidate has no entry record here.")
+        raise ReportRefused(_("This candidate has no entry record here."))
     view = services.pair_view(candidate.job.entry_id, candidate.entry_id, printed_by, unit_id)
     if view.link is not None:
-        raise ReportRefused(f"This lead is confirmed: print the report of link {view.link.id}.")
+        raise ReportRefused(_("This lead is confirmed: print the report of link %(link)d.", link=view.link.id))
     if view.first is None or view.first.examiner_id != printed_by.id:
-        raise ReportRefused("Only the examiner who recorded the lead may print it before the blind verification.")
+        raise ReportRefused(_("Only the examiner who recorded the lead may print it before the blind verification."))
     if view.first.conclusion != Conclusion.IDENTIFICATION_LEAD.value:
-        raise ReportRefused(f"The decision on this pair is {view.first.conclusion_label.lower()}, not a lead.")
+        raise ReportRefused(_("The decision on this pair is %(conclusion)s, not a lead.",
+                              conclusion=view.first.conclusion_label.lower()))
     low, high = sorted((candidate.job.entry, candidate.entry), key=lambda entry: entry.id)
     return _render(_context(low, high, view.first, view.verification, None), printed_by=printed_by,
                    what=f"pending lead on candidate {candidate.id}")

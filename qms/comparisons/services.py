@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy import or_, select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
@@ -36,6 +37,7 @@ from qms.auth.services import roles_in
 from qms.comparisons.models import (BallisticEntry, Candidate, CaseLink, Conclusion, CorrelationJob, Decision,
                                     DecisionRole, DerivedKind, DerivedObject, JobState, Origin, SurfaceKind)
 from qms.db import utcnow
+from qms.errors import AuthenticationFailed, InvalidInput, Refused, StateConflict
 from qms.evidence.models import Case, Item, ItemType
 from qms.extensions import db
 from qms.storage import object_store
@@ -47,22 +49,20 @@ TOP = 20  # candidates kept per search
 MEDIA_TYPES = {"x3p": "application/x-iso5436-2", "png": "image/png", "tiff": "image/tiff", "jpeg": "image/jpeg"}
 
 
-class EntryError(ValueError):
-    """An upload or an action that is refused, with the reason for the examiner; nothing is stored."""
-
-    status = 400
+class EntryError(InvalidInput):
+    """An upload or an action on it that is refused, with the reason for the examiner; nothing is stored."""
 
 
-class DecisionError(EntryError):
+class DecisionError(Refused):
     """A decision that cannot be recorded (wrong person, already decided, not verifiable)."""
 
 
-class DecisionConflict(DecisionError):
-    status = 409
+class DecisionConflict(DecisionError, StateConflict):
+    """Another examiner recorded the same decision at the same moment."""
 
 
-class SignatureRefused(DecisionError):
-    """Wrong password or throttled: nothing is recorded, but the failed attempt is kept for the throttle."""
+class SignatureRefused(DecisionError, AuthenticationFailed):
+    """Wrong password or throttled: no decision is recorded, but the failed attempt is kept for the throttle."""
 
 
 # --- the unit's index --------------------------------------------------------------------------------
@@ -117,16 +117,16 @@ def upload_limit() -> int:
 def too_large_message() -> str:
     """Why an upload over the server's request limit was refused (the generic 413 says nothing useful)."""
     limit = int(current_app.config.get("MAX_CONTENT_LENGTH") or DEFAULT_MAX_BYTES)
-    return (f"The file is larger than the {limit / 2**20:.3g} MB this server accepts in one upload; nothing was "
-            "stored. Upload a smaller scan, or split an exchange export into smaller packages.")
+    return _("The file is larger than the %(mb)s MB this server accepts in one upload; nothing was stored. Upload "
+             "a smaller scan, or split an exchange export into smaller packages.", mb=f"{limit / 2**20:.3g}")
 
 
 def read_upload(data: bytes, filename: str, *, pixel_size_um: float | None) -> tuple[Surface, str, list[str]]:
     """Decode an upload as the comparison engine would (size limits first); the surface, type, warnings."""
     if not data:
-        raise EntryError("The file is empty; nothing was stored.")
+        raise EntryError(_("The file is empty; nothing was stored."))
     if len(data) > upload_limit():
-        raise EntryError(f"The file is larger than {upload_limit() // 1_000_000} MB; nothing was stored.")
+        raise EntryError(_("The file is larger than %(mb)d MB; nothing was stored.", mb=upload_limit() // 1_000_000))
     name = Path(filename or "upload").name[:200]
     try:
         file_type = sniff_format(data, name=name)
@@ -137,10 +137,10 @@ def read_upload(data: bytes, filename: str, *, pixel_size_um: float | None) -> t
             surface = read_surface(path, pixel_size=None if pixel_size_um is None else pixel_size_um * 1e-6,
                                    max_bytes=upload_limit(), max_pixels=DEFAULT_MAX_PIXELS)
     except SurfaceFormatError as error:
-        raise EntryError(f"The file cannot be read as a scan: {str(error).replace('upload: ', '')}. "
-                         "Nothing was stored.") from None
+        raise EntryError(_("The file cannot be read as a scan: %(reason)s. Nothing was stored.",
+                           reason=str(error).replace("upload: ", ""))) from None
     except ValueError as error:  # e.g. an image without a pixel size
-        raise EntryError(f"{error}. Nothing was stored.") from None
+        raise EntryError(_("%(reason)s. Nothing was stored.", reason=error)) from None
     return surface, file_type, [str(w.message).replace("upload: ", "") for w in caught]
 
 
@@ -337,7 +337,7 @@ def derived_of(entry: BallisticEntry) -> list[DerivedObject]:
 
 def _pair(a: int, b: int) -> tuple[int, int]:
     if a == b:
-        raise DecisionError("An entry cannot be compared with itself.")
+        raise DecisionError(_("An entry cannot be compared with itself."))
     return (a, b) if a < b else (b, a)
 
 
@@ -392,11 +392,11 @@ def record_decision(candidate: Candidate, *, examiner: User, unit_id: int, concl
                     password: str) -> Decision:
     """Record the examiner's signed conclusion on a candidate pair; a verified lead links the cases."""
     if candidate.entry_id is None:
-        raise DecisionError("This candidate has no entry record here; it cannot be decided.")
+        raise DecisionError(_("This candidate has no entry record here; it cannot be decided."))
     try:
         chosen = Conclusion(conclusion)
     except ValueError:
-        raise DecisionError("Choose identification lead, inconclusive or excluded.") from None
+        raise DecisionError(_("Choose identification lead, inconclusive or excluded.")) from None
     _confirm_password(examiner, password, unit_id)
     view = pair_view(candidate.job.entry_id, candidate.entry_id, examiner, unit_id)
     if view.my_role is None:
@@ -409,7 +409,8 @@ def record_decision(candidate: Candidate, *, examiner: User, unit_id: int, concl
     try:
         db.session.flush()
     except IntegrityError as error:  # the unique pair-and-role constraint: someone decided meanwhile
-        raise DecisionConflict("Another examiner recorded this decision at the same time. Reload the page.") from error
+        raise DecisionConflict(_("Another examiner recorded this decision at the same time. Reload the page.")
+                               ) from error
     if decision.role == DecisionRole.VERIFICATION.value:
         _link_if_confirmed(low, high)
     return decision
@@ -417,10 +418,10 @@ def record_decision(candidate: Candidate, *, examiner: User, unit_id: int, concl
 
 def _why_not(view: PairView) -> str:
     if view.mine is not None:
-        return "You have already recorded your decision on this pair; the second one must be another examiner's."
+        return _("You have already recorded your decision on this pair; the second one must be another examiner's.")
     if view.verification is not None:
-        return "This pair has been decided and verified already."
-    return "Only examiners of this unit record decisions."
+        return _("This pair has been decided and verified already.")
+    return _("Only examiners of this unit record decisions.")
 
 
 def _confirm_password(examiner: User, password: str, unit_id: int) -> None:

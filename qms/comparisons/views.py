@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response, abort, flash, g, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.utils import secure_filename
 from wtforms.fields.choices import SelectChoice
@@ -13,22 +14,28 @@ from qms.auth.permissions import requires
 from qms.comparisons import bp, exchange, explain, jobs, services
 from qms.comparisons.forms import DecisionForm, EntryForm
 from qms.comparisons.models import BallisticEntry, Candidate, CorrelationJob, DerivedObject
-from qms.comparisons.services import EntryError, SignatureRefused
-from qms.errors import render_error
+from qms.comparisons.services import EntryError
+from qms.errors import check_form, page_again, render_error
 from qms.evidence.models import Item
 from qms.extensions import db
-from qms.storage import ObjectCorrupted, ObjectMissing
-from qms.transactions import mark_failed
 from qms.scoping import record_or_404
+from qms.storage import ObjectCorrupted, ObjectMissing
 
 READ, WRITE = services.READERS, services.EXAMINERS
 
 
+def too_large(error: RequestEntityTooLarge):  # type: ignore[no-untyped-def]
+    """A request over the server's limit, answered with what to do instead (the generic 413 says nothing useful).
 
-@bp.errorhandler(RequestEntityTooLarge)
-def _too_large(error: RequestEntityTooLarge):  # type: ignore[no-untyped-def]
+    Werkzeug raises it while the form is read, so no page can be shown again with the submitted form:
+    the error page (or the JSON problem) says why. The pages and the API of the comparisons (both take
+    scans and packages) register this one handler.
+    """
     error.description = services.too_large_message()
     return render_error(error)
+
+
+bp.register_error_handler(RequestEntityTooLarge, too_large)
 
 
 @bp.app_context_processor
@@ -60,31 +67,28 @@ def _entry_form() -> EntryForm:
     return form
 
 
-@bp.route("/comparisons/entries/new", methods=["GET", "POST"])
+@bp.get("/comparisons/entries/new")
 @requires(WRITE)
 def entry_new():  # type: ignore[no-untyped-def]
+    return render_template("comparisons/entry_new.html", form=_entry_form())
+
+
+@bp.post("/comparisons/entries/new")
+@requires(WRITE)
+def entry_create():  # type: ignore[no-untyped-def]
     form = _entry_form()
-    if form.validate_on_submit():
-        item = db.session.get(Item, int(form.item_id.data))
-        try:
-            if item is None:
-                raise EntryError("Choose a custody item of this unit.")
-            data = form.scan.data.read(services.upload_limit() + 1)
-            entry = services.add_entry(
-                item, actor=g.qms_user, data=data, filename=form.scan.data.filename or "",
-                calibre=form.calibre.data or "", firearm_make=form.firearm_make.data or "",
-                firearm_model=form.firearm_model.data or "", device=form.device.data,
-                settings={"description": form.settings.data} if form.settings.data else {},
-                pixel_size_um=float(form.pixel_size_um.data) if form.pixel_size_um.data else None)
-        except EntryError as error:
-            mark_failed()
-            form.scan.errors = [str(error)]
-        else:
-            flash("Scan stored and queued for correlation against the unit's database.", "success")
-            return redirect(url_for("comparisons.entry", entry_id=entry.id))
-    if form.errors:
-        mark_failed()
-    return render_template("comparisons/entry_new.html", form=form), 400 if form.errors else 200
+    check_form(form)
+    item = db.session.get(Item, int(form.item_id.data))
+    if item is None:
+        raise EntryError(_("Choose a custody item of this unit."))
+    entry = services.add_entry(
+        item, actor=g.qms_user, data=form.scan.data.read(services.upload_limit() + 1),
+        filename=form.scan.data.filename or "", calibre=form.calibre.data or "",
+        firearm_make=form.firearm_make.data or "", firearm_model=form.firearm_model.data or "",
+        device=form.device.data, settings={"description": form.settings.data} if form.settings.data else {},
+        pixel_size_um=float(form.pixel_size_um.data) if form.pixel_size_um.data else None)
+    flash(_("Scan stored and queued for correlation against the unit's database."), "success")
+    return redirect(url_for("comparisons.entry", entry_id=entry.id))
 
 
 @bp.get("/comparisons/entries/<int:entry_id>")
@@ -105,7 +109,8 @@ def original(entry_id: int):  # type: ignore[no-untyped-def]
     try:
         data = services.original_bytes(record)
     except (ObjectMissing, ObjectCorrupted) as error:
-        abort(409, description=f"The original cannot be served: {error}. Report it to the quality manager.")
+        abort(409, description=_("The original cannot be served: %(reason)s. Report it to the quality manager.",
+                                 reason=error))
     name = secure_filename(record.original_name) or f"entry-{record.id}.{record.original_type}"
     return Response(data, mimetype=services.MEDIA_TYPES.get(record.original_type, "application/octet-stream"),
                     headers={"Content-Disposition": f"attachment; filename={name}",
@@ -117,7 +122,7 @@ def original(entry_id: int):  # type: ignore[no-untyped-def]
 def correlate(entry_id: int):  # type: ignore[no-untyped-def]
     record = record_or_404(BallisticEntry, entry_id, "ballistic entry")
     services.enqueue_correlation(record, requested_by=g.qms_user)
-    flash("A new search against the unit's database is queued.", "success")
+    flash(_("A new search against the unit's database is queued."), "success")
     return redirect(url_for("comparisons.entry", entry_id=record.id))
 
 
@@ -129,10 +134,10 @@ def job_state(job_id: int):  # type: ignore[no-untyped-def]
 
 # --- review ---------------------------------------------------------------------------------------------
 
-def _review(candidate: Candidate, form: DecisionForm | None = None, status: int = 200):  # type: ignore[no-untyped-def]
-    if status >= 400:
-        db.session.rollback()
-    candidate = record_or_404(Candidate, candidate.id, "candidate")
+@bp.get("/comparisons/candidates/<int:candidate_id>")
+@requires(READ)
+def review(candidate_id: int):  # type: ignore[no-untyped-def]
+    candidate = record_or_404(Candidate, candidate_id, "candidate")
     query = candidate.job.entry
     others = services.candidates_of(candidate.job)
     position = next(i for i, c in enumerate(others) if c.id == candidate.id)
@@ -141,26 +146,17 @@ def _review(candidate: Candidate, form: DecisionForm | None = None, status: int 
     return render_template("comparisons/review.html", candidate=candidate, query=query, others=others,
                            previous=others[position - 1] if position > 0 else None,
                            next=others[position + 1] if position + 1 < len(others) else None,
-                           images_ready=explain.complete(views), pair=pair, form=form or DecisionForm(),
+                           images_ready=explain.complete(views), pair=pair, form=DecisionForm(),
                            verbal=verbal_scale(candidate.log10_lr) if candidate.log10_lr is not None else "",
-                           can_act=_can_act()), status
-
-
-@bp.get("/comparisons/candidates/<int:candidate_id>")
-@requires(READ)
-def review(candidate_id: int):  # type: ignore[no-untyped-def]
-    return _review(record_or_404(Candidate, candidate_id, "candidate"))
+                           can_act=_can_act())
 
 
 @bp.post("/comparisons/candidates/<int:candidate_id>/images")
 @requires(READ, WRITE)
+@page_again("comparisons.review")
 def make_images(candidate_id: int):  # type: ignore[no-untyped-def]
     candidate = record_or_404(Candidate, candidate_id, "candidate")
-    try:
-        explain.ensure_views(candidate, candidate.job.entry)
-    except explain.NotExplainable as error:
-        mark_failed()
-        abort(409, description=f"The review images cannot be made: {error}.")
+    explain.ensure_views(candidate, candidate.job.entry)
     return redirect(url_for("comparisons.review", candidate_id=candidate.id))
 
 
@@ -171,36 +167,27 @@ def view_image(candidate_id: int, kind: str):  # type: ignore[no-untyped-def]
     row = db.session.scalar(db.select(DerivedObject).where(DerivedObject.candidate_id == candidate.id,
                                                            DerivedObject.kind == kind))
     if row is None:
-        abort(404, description="No such image for this candidate; make its review images on the review page.")
+        abort(404, description=_("No such image for this candidate; make its review images on the review page."))
     try:
         data = services.object_store().get(row.sha256)
     except (ObjectMissing, ObjectCorrupted) as error:
-        abort(409, description=f"The image cannot be served: {error}.")
+        abort(409, description=_("The image cannot be served: %(reason)s.", reason=error))
     return Response(data, mimetype=row.media_type, headers={"X-Content-SHA256": row.sha256,
                                                             "Cache-Control": "private, max-age=3600"})
 
 
 @bp.post("/comparisons/candidates/<int:candidate_id>/decision")
 @requires(READ, WRITE)
+@page_again("comparisons.review")
 def decide(candidate_id: int):  # type: ignore[no-untyped-def]
     candidate = record_or_404(Candidate, candidate_id, "candidate")
     form = DecisionForm()
-    if not form.validate_on_submit():
-        mark_failed()
-        return _review(candidate, form, 400)
-    try:
-        decision = services.record_decision(candidate, examiner=g.qms_user, unit_id=g.qms_unit_id,
-                                            conclusion=form.conclusion.data, note=form.note.data or "",
-                                            password=form.password.data)
-    except SignatureRefused as error:  # not rolled back: the failed attempt is kept for the login throttle
-        flash(str(error), "error")
-        page, _ = _review(candidate, form)
-        return page, error.status
-    except EntryError as error:
-        mark_failed()
-        flash(str(error), "error")
-        return _review(candidate, form, error.status)
-    flash(f"Decision recorded: {decision.conclusion_label.lower()}.", "success")
+    check_form(form)
+    # A wrong password is refused with its attempt kept (the login throttle counts it): the handler commits it.
+    decision = services.record_decision(candidate, examiner=g.qms_user, unit_id=g.qms_unit_id,
+                                        conclusion=form.conclusion.data, note=form.note.data or "",
+                                        password=form.password.data)
+    flash(_("Decision recorded: %(conclusion)s.", conclusion=decision.conclusion_label.lower()), "success")
     return redirect(url_for("comparisons.review", candidate_id=candidate.id))
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import io
 
 from qms.auth import services as accounts
-from qms.auth.models import Role
+from qms.auth.models import LoginAttempt, Role
 from qms.comparisons import jobs
 from qms.extensions import db
 from tests.conftest import PASSWORD
@@ -63,3 +63,11 @@ def test_the_api_refuses_bad_scans_and_bad_decisions(app, bench, scans) -> None:
     assert client.post(url, headers=headers, json={"conclusion": "maybe", "password": PASSWORD}).status_code == 422
     wrong = client.post(url, headers=headers, json={"conclusion": "excluded", "password": "wrong password!"})
     assert wrong.status_code in (400, 401) and client.get(url, headers=headers).get_json()["first"] is None
+    assert "not recorded" in wrong.get_json()["message"]
+    db.session.expire_all()
+    failed = db.session.query(LoginAttempt).filter_by(username=bench.examiner.username, succeeded=False)
+    assert failed.count() == 1  # the refused request's attempt is committed, for the throttle
+    for _attempt in range(app.config["LOGIN_MAX_FAILURES"] - 1):
+        client.post(url, headers=headers, json={"conclusion": "excluded", "password": "wrong password!"})
+    throttled = client.post(url, headers=headers, json={"conclusion": "excluded", "password": PASSWORD})
+    assert throttled.status_code == 429 and client.get(url, headers=headers).get_json()["first"] is None

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import io
 
+from qms.auth.models import LoginAttempt
 from qms.comparisons import jobs, services
 from qms.comparisons.models import CaseLink, Decision
 from qms.extensions import db
@@ -86,14 +87,29 @@ def test_a_disagreeing_verification_links_nothing(bench, scans, login_as) -> Non
     assert db.session.query(Decision).count() == 2 and db.session.query(CaseLink).count() == 0
 
 
-def test_a_wrong_password_records_no_decision(bench, scans, login_as) -> None:
+def _failed_signatures(username: str) -> int:
+    db.session.expire_all()
+    return db.session.query(LoginAttempt).filter_by(username=username, succeeded=False).count()
+
+
+def test_a_wrong_password_records_no_decision_but_its_attempt_counts_for_the_throttle(app, bench, scans,
+                                                                                      login_as) -> None:
     examiner = login_as(bench.examiner)
     _query, candidates = _uploaded(examiner, bench, scans)
-    refused = examiner.post(f"/comparisons/candidates/{candidates[0].id}/decision",
-                            data={"conclusion": "excluded", "password": "wrong password here"})
+    url = f"/comparisons/candidates/{candidates[0].id}/decision"
+    refused = examiner.post(url, data={"conclusion": "excluded", "note": "KEPT-IN-THE-FORM",
+                                       "password": "wrong password here"})
     assert refused.status_code == 401 or refused.status_code == 400
-    assert "not recorded" in refused.get_data(as_text=True)
+    page = refused.get_data(as_text=True)
+    assert "not recorded" in page and 'id="decision-form"' in page and "KEPT-IN-THE-FORM" in page
     assert db.session.query(Decision).count() == 0
+    assert _failed_signatures(bench.examiner.username) == 1  # committed although the request was refused
+    for _attempt in range(app.config["LOGIN_MAX_FAILURES"] - 1):
+        examiner.post(url, data={"conclusion": "excluded", "password": "wrong password here"})
+    throttled = examiner.post(url, data={"conclusion": "excluded", "password": PASSWORD})
+    assert throttled.status_code == 429 and "Too many failed attempts" in throttled.get_data(as_text=True)
+    assert db.session.query(Decision).count() == 0
+    assert _failed_signatures(bench.examiner.username) == app.config["LOGIN_MAX_FAILURES"]
 
 
 def test_a_bad_file_is_refused_with_its_reason(bench, login_as) -> None:
