@@ -166,6 +166,24 @@ def _stored(connection: Connection, table: str) -> dict[int, dict[str, Any]]:
             for row in connection.execute(select(*columns).order_by(covered.table.c.id))}
 
 
+def _split_by_outcome(logged: list[Logged]) -> tuple[dict[int, str], dict[int, set[str]]]:
+    """Committed leaves by row id, and the leaves of commits that failed or were cut short.
+
+    A failed commit's row id may be used again by a later commit (SQLite reuses the highest id), so
+    only committed leaves bind a row; a stored row equal to an unsettled leaf is accepted (a commit
+    that completed in the server after its client process died).
+    """
+    committed: dict[int, str] = {}
+    uncertain: dict[int, set[str]] = defaultdict(set)
+    for entry in logged:
+        row_id = parse(entry.leaf)[1]
+        if entry.outcome in COMMITTED:
+            committed[row_id] = entry.leaf
+        else:
+            uncertain[row_id].add(entry.leaf)
+    return committed, uncertain
+
+
 def _check_custody(connection: Connection, logged: list[Logged], report: LedgerReport) -> None:
     stored = _stored(connection, "custody_event")
     items = set(connection.execute(select(Item.__table__.c.id)).scalars())
@@ -173,19 +191,16 @@ def _check_custody(connection: Connection, logged: list[Logged], report: LedgerR
     for row in stored.values():
         last_seq[row["item_id"]] = max(last_seq[row["item_id"]], row["seq"])
     found: dict[int, list[tuple[int, str, str]]] = defaultdict(list)  # item -> (seq, kind, detail)
-    bodies: dict[tuple[int, str], int] = {}  # (item, content) -> logged seq
+    committed, uncertain = _split_by_outcome(logged)
     entries = []
-    for entry in logged:
-        _table, row_id, (item_id, seq, chain_hash, body) = parse(entry.leaf)
-        entries.append((entry, row_id, int(item_id), int(seq), chain_hash, body))
+    bodies: dict[tuple[int, str], int] = {}  # (item, content) -> logged seq
+    for row_id, leaf in committed.items():
+        _table, _id, (item_id, seq, chain_hash, body) = parse(leaf)
+        entries.append((row_id, int(item_id), int(seq), chain_hash, body))
         bodies[(int(item_id), body)] = int(seq)
-    seen: set[int] = set()
-    for entry, row_id, item_id, seq, chain_hash, body in entries:
-        seen.add(row_id)
+    for row_id, item_id, seq, chain_hash, body in entries:
         row = stored.get(row_id)
         if row is None:
-            if entry.outcome not in COMMITTED:
-                continue  # never acknowledged: its commit failed or was cut short
             if item_id not in items or last_seq[item_id] == 0:
                 found[item_id].append((seq, "item deleted", "the item and its logged events are gone"))
             elif seq > last_seq[item_id]:
@@ -204,8 +219,9 @@ def _check_custody(connection: Connection, logged: list[Logged], report: LedgerR
             found[item_id].append((seq, "rewritten", "content differs from the logged event"))
             if row["item_id"] != item_id:
                 found[row["item_id"]].append((row["seq"], "rewritten", f"holds event {row_id} of item {item_id}"))
+    leaf = COVERED["custody_event"].leaf
     for row_id, row in stored.items():
-        if row_id not in seen:
+        if row_id not in committed and leaf(row) not in uncertain.get(row_id, ()):
             found[row["item_id"]].append((row["seq"], "unlogged", "a stored event that was never logged"))
     for item_id in sorted(found):
         seq, kind, detail = min(found[item_id], key=lambda f: (f[0], KINDS.index(f[1])))
@@ -213,22 +229,19 @@ def _check_custody(connection: Connection, logged: list[Logged], report: LedgerR
 
 
 def _check_records(connection: Connection, logged: list[Logged], report: LedgerReport) -> None:
-    covered = COVERED["sop_revision_event"]
+    leaf = COVERED["sop_revision_event"].leaf
     stored = _stored(connection, "sop_revision_event")
-    seen = set()
-    for entry in logged:
-        _table, row_id, _rest = parse(entry.leaf)
-        seen.add(row_id)
+    committed, uncertain = _split_by_outcome(logged)
+    for row_id, logged_leaf in committed.items():
         row = stored.get(row_id)
         if row is None:
-            if entry.outcome in COMMITTED:
-                report.problems.append(Problem("sop_revision_event", "deleted", row_id, detail="a logged record is "
-                                                                                                "missing"))
-        elif covered.leaf(row) != entry.leaf:
+            report.problems.append(Problem("sop_revision_event", "deleted", row_id, detail="a logged record is missing"))
+        elif leaf(row) != logged_leaf:
             report.problems.append(Problem("sop_revision_event", "rewritten", row_id,
                                            detail="content differs from the logged record"))
-    for row_id in stored.keys() - seen:
-        report.problems.append(Problem("sop_revision_event", "unlogged", row_id, detail="never logged"))
+    for row_id, row in stored.items():
+        if row_id not in committed and leaf(row) not in uncertain.get(row_id, ()):
+            report.problems.append(Problem("sop_revision_event", "unlogged", row_id, detail="never logged"))
 
 
 def head_summary(path: Path) -> dict[str, Any] | None:
