@@ -11,7 +11,7 @@ __version__ = "0.1.0"
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the application: configuration, extensions, blueprints, commands."""
-    from qms import api, cli, errors, security, templating, transactions
+    from qms import api, cli, errors, ledger, security, templating, transactions
     from qms.auth import guard
     from qms.config import load_config
     from qms.extensions import babel, csrf, db, migrate
@@ -30,6 +30,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     templating.init_app(app)
     errors.init_app(app)
     transactions.init_app(app)
+    ledger.init_app(app)
 
     from qms.domains import domain_modules
 

@@ -19,6 +19,7 @@ def verify_command(quiet: bool) -> None:
     """Check every custody chain and every checkpoint; exit 1 naming the first broken event per item."""
     from qms.evidence.checkpoints import verify_all
     from qms.extensions import db
+    from qms.ledger.cli import check_ledger
 
     with db.engine.connect() as connection:
         report = verify_all(connection)
@@ -28,7 +29,7 @@ def verify_command(quiet: bool) -> None:
         click.echo(f"{report.chains.items_checked} items, {report.chains.events_checked} events, "
                    f"{report.checkpoints_checked} checkpoints checked: "
                    f"{'all intact' if report.ok else str(len(report.lines())) + ' problem(s)'}")
-    if not report.ok:
+    if not check_ledger(quiet=quiet) or not report.ok:
         sys.exit(1)
 
 
