@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import tempfile
 import uuid as uuid_module
@@ -26,7 +25,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from flask import current_app
 from sqlalchemy import select
@@ -42,6 +40,7 @@ from qms.comparisons.exchange_models import Direction, ExchangedEntry, ExchangeP
 from qms.comparisons.models import BallisticEntry, DerivedKind, DerivedObject, Origin, SurfaceKind
 from qms.db import utcnow
 from qms.extensions import db
+from qms.keys import load_or_create_key
 from qms.storage import object_store
 
 READ = frozenset({Role.EXAMINER, Role.QUALITY_MANAGER, Role.AUDITOR})
@@ -87,23 +86,7 @@ def key_path() -> Path:
 
 def signing_key() -> Ed25519PrivateKey:
     """This server's exchange key (QMS_EXCHANGE_KEY, default instance/keys/exchange-ed25519.pem, 0600)."""
-    path = key_path()
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        key = Ed25519PrivateKey.generate()
-        pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption())
-        try:
-            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:  # another worker created it a moment ago
-            return signing_key()
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(pem)
-        return key
-    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-    if not isinstance(key, Ed25519PrivateKey):
-        raise ValueError(f"{path} does not hold an Ed25519 private key")
-    return key
+    return load_or_create_key(key_path())
 
 
 def own_fingerprint() -> str:
