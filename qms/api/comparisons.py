@@ -21,7 +21,7 @@ from qms.errors import render_error
 from qms.evidence.models import Item
 from qms.extensions import db
 from qms.transactions import mark_failed
-from qms.scoping import record_or_404
+from qms.records import record_or_404
 
 blp = Blueprint("api_comparisons", __name__, url_prefix="/comparisons",
                 description="Ballistic intelligence: entries, correlation jobs, candidates, decisions, links")

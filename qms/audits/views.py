@@ -17,7 +17,7 @@ from qms.audits.services import PLANNERS, READERS, WRITERS, AuditError, Evidence
 from qms.auth.permissions import requires
 from qms.extensions import db
 from qms.transactions import mark_failed
-from qms.scoping import record_or_404
+from qms.records import record_or_404
 
 
 
