@@ -30,7 +30,7 @@ ACCESS = Access(read=services.READERS, write=services.EXAMINERS)
 
 
 @blp.errorhandler(RequestEntityTooLarge)
-def _too_large(error: RequestEntityTooLarge):  # type: ignore[no-untyped-def]
+def too_large(error: RequestEntityTooLarge):  # type: ignore[no-untyped-def]
     error.description = services.too_large_message()
     return render_error(error)
 
@@ -275,6 +275,3 @@ class Links(MethodView):
     def get(self):  # type: ignore[no-untyped-def]
         """Confirmed links (verified identification leads) of the unit."""
         return services.links()
-
-
-from qms.api import comparisons_exchange  # noqa: E402,F401
