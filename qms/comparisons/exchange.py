@@ -32,7 +32,7 @@ from sqlalchemy import select
 from ballistics.io import SurfaceFormatError, read_surface
 from ballistics.surface import Surface
 from qms.auth.models import Role, Unit, User
-from qms.comparisons import services
+from qms.comparisons import services, unit_index
 from qms.comparisons.exchange_format import (EntryFiles, Limits, OpenedPackage, PackageRefused, build_package,
                                              fingerprint, open_package, public_key_from_text, public_key_pem,
                                              raw_public_key)
@@ -408,7 +408,7 @@ def _store_entry(checked: _Checked, *, package: ExchangePackage, unit_id: int) -
     db.session.add(entry)
     db.session.flush()
     db.session.add(DerivedObject(unit_id=unit_id, entry_id=entry.id, kind=DerivedKind.PROCESSED.value,
-                                 sha256=processed, media_type=services.MEDIA_TYPES["x3p"], source_sha256=original_sha,
+                                 sha256=processed, media_type=unit_index.MEDIA_TYPES["x3p"], source_sha256=original_sha,
                                  parameters={"imported_from_package": package.sha256}))
     db.session.add(ExchangedEntry(unit_id=unit_id, package_id=package.id, entry_id=entry.id,
                                   source_uuid=checked.uuid))
@@ -424,7 +424,7 @@ def _make_searchable(entries: list[BallisticEntry], surfaces: list[Surface], *, 
     candidates as for a local upload.
     """
     for entry, surface in zip(entries, surfaces, strict=True):
-        services.index_entry(entry, surface)
+        unit_index.index_entry(entry, surface)
         entry.indexed_at = utcnow()
     for entry in entries:
         services.enqueue_correlation(entry, requested_by=actor)
