@@ -1,9 +1,12 @@
 """The ``ballistics`` command: info, compare, convert, evaluate.
 
-Other modules add subcommands by appending a ``register(subparsers)`` function to `SUBCOMMANDS` (or
-calling `add_subcommand`) before `main` runs; each registered parser sets ``handler`` to a function
-taking the parsed arguments and returning the exit code. Bad input gives one line on stderr and a
-non-zero exit code, never a traceback.
+`SUBCOMMANDS` lists the ``register(subparsers)`` functions that add the subcommands (those of
+`ballistics.index_cli` too; `add_subcommand` adds another before `main` runs); each registered
+parser sets ``handler`` to a function taking the parsed arguments and returning the exit code. Bad
+input gives one line on stderr and a non-zero exit code, never a traceback.
+
+The handlers import the heavy modules (numpy, OpenCV, SciPy, matplotlib) themselves, so that
+``ballistics --help`` and a mistyped command answer without loading them.
 """
 from __future__ import annotations
 
@@ -12,6 +15,8 @@ import json
 import sys
 from pathlib import Path
 from typing import Any, Callable, Sequence
+
+from ballistics.index_cli import register_index, register_search, register_synth
 
 __all__ = ["SUBCOMMANDS", "add_subcommand", "build_parser", "main"]
 
@@ -188,7 +193,8 @@ def _evaluate(args: argparse.Namespace) -> int:
 # main
 # --------------------------------------------------------------------------------------------------
 
-SUBCOMMANDS: list[Register] = [_register_info, _register_compare, _register_convert, _register_evaluate]
+SUBCOMMANDS: list[Register] = [_register_info, _register_compare, _register_convert, _register_evaluate,
+                               register_index, register_search, register_synth]
 """Functions ``register(subparsers)`` that add the subcommands; extend to add more."""
 
 
@@ -201,7 +207,6 @@ def add_subcommand(register: Register) -> Register:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every registered subcommand."""
-    import ballistics.index_cli  # noqa: F401  (registers index, search and synth)
     parser = argparse.ArgumentParser(prog="ballistics", description="Cartridge-case scans: inspect, "
                                      "convert, compare (Congruent Matching Cells) and validate.")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)

@@ -1,7 +1,8 @@
 """Subcommands ``index`` (build, add, remove, rebuild, info, verify), ``search`` and ``synth``.
 
-Importing this module registers them with `ballistics.cli` (through `add_subcommand`). Heavy modules
-are imported inside the handlers, so that ``ballistics --help`` stays fast.
+`ballistics.cli` lists their ``register_*`` functions among its subcommands. Heavy modules (numpy,
+OpenCV, SciPy, tqdm, Dask) are imported inside the handlers, so that ``ballistics --help`` and a
+mistyped command answer without loading them.
 """
 from __future__ import annotations
 
@@ -11,8 +12,6 @@ import json
 import sys
 from pathlib import Path
 from typing import Any, Iterator
-
-from ballistics.cli import add_subcommand
 
 __all__ = ["register_index", "register_search", "register_synth"]
 
@@ -73,7 +72,6 @@ def _new_entries(rows: list[tuple[Path, str]], preprocess: bool) -> Iterator[Any
 # index build | add | remove | rebuild | info | verify
 # --------------------------------------------------------------------------------------------------
 
-@add_subcommand
 def register_index(subparsers: Any) -> None:
     """``ballistics index ...``: build and maintain a search index."""
     p = subparsers.add_parser("index", help="build and maintain a search index (a directory)")
@@ -206,7 +204,6 @@ def _print(info: dict[str, Any], as_json: bool) -> None:
 # search
 # --------------------------------------------------------------------------------------------------
 
-@add_subcommand
 def register_search(subparsers: Any) -> None:
     """``ballistics search DIR QUERY``: ranked candidates for one scan."""
     p = subparsers.add_parser("search", help="rank the entries of an index against a scan")
@@ -287,7 +284,6 @@ def _report(result: Any, args: argparse.Namespace) -> None:
 # synth
 # --------------------------------------------------------------------------------------------------
 
-@add_subcommand
 def register_synth(subparsers: Any) -> None:
     """``ballistics synth --n N OUT_DIR``: a large synthetic set for scale tests."""
     p = subparsers.add_parser("synth", help="make N synthetic scans (X3P + manifest.csv) or an index of them")

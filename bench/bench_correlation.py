@@ -66,7 +66,7 @@ def _prepare(instance: Path, size: int, shape: tuple[int, int], casings: int) ->
     from qms.auth import services as accounts
     from qms.auth.models import Role
     from qms.cli import upgrade_database
-    from qms.comparisons import services
+    from qms.comparisons import services, unit_index
     from qms.evidence import custody
     from qms.extensions import db
 
@@ -85,9 +85,9 @@ def _prepare(instance: Path, size: int, shape: tuple[int, int], casings: int) ->
         for path in fadul:  # real scans in the database, as entries with their records
             entry = services.add_entry(items[0], actor=examiner, data=path.read_bytes(), filename=path.name,
                                        search=False)
-            services.index_entry(entry, services.processed_surface(entry))
+            unit_index.index_entry(entry, unit_index.processed_surface(entry))
         db.session.commit()
-        index = services.open_unit_index(unit.id)
+        index = unit_index.open_unit_index(unit.id)
         t = time.perf_counter()
         ix.add(index, _synthetic(size - len(fadul), shape, seed=11))
         print(f"index: {len(fadul)} Fadul + {size - len(fadul):,} synthetic {shape[0]}x{shape[1]} entries "

@@ -54,7 +54,7 @@ def _people(code: str):  # type: ignore[no-untyped-def]
 
 def _entries(count: int, unit, user):  # type: ignore[no-untyped-def]
     """`count` entries of Fadul scans, processed and indexed (no search: that is not what is measured)."""
-    from qms.comparisons import services
+    from qms.comparisons import services, unit_index
     from qms.evidence import custody
     from qms.extensions import db
 
@@ -67,17 +67,17 @@ def _entries(count: int, unit, user):  # type: ignore[no-untyped-def]
                                      description="casing")
         path = scans[n % len(scans)]
         entry = services.add_entry(item, actor=user, data=path.read_bytes(), filename=path.name)
-        services.index_entry(entry, services.processed_surface(entry))
+        unit_index.index_entry(entry, unit_index.processed_surface(entry))
         entries.append(entry)
     db.session.commit()
     return entries
 
 
 def _ranking(entry):  # type: ignore[no-untyped-def]
-    from qms.comparisons import jobs, services
+    from qms.comparisons import jobs, services, unit_index
 
     return [(r.rank, r.hit.entry_id, r.hit.score, r.hit.high_cmc)
-            for r in services.search_entry(entry, executor=jobs.search_executor())]
+            for r in unit_index.search_entry(entry, executor=jobs.search_executor())]
 
 
 def main() -> None:

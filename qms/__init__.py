@@ -11,7 +11,7 @@ __version__ = "0.1.0"
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the application: configuration, extensions, blueprints, commands."""
-    from qms import api, cli, errors, ledger, security, templating, transactions
+    from qms import api, commands, errors, ledger, security, templating, transactions
     from qms.auth import guard
     from qms.config import load_config
     from qms.extensions import babel, csrf, db, migrate
@@ -37,5 +37,5 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     for views in domain_modules("views"):
         app.register_blueprint(views.bp)
     api.init_app(app)
-    cli.init_app(app)
+    commands.init_app(app)
     return app

@@ -3,7 +3,8 @@
 Each is a package `qms/<name>/` with the same files (models.py, services.py, views.py, forms.py,
 templates/<name>/). `create_app` imports each domain's models and views, registers its
 blueprint, adds its navigation entries (`NAV` in the package) and its dashboard panels
-(`dashboard_panels` in its services), and registers its API blueprint (`qms/api/<name>.py`).
+(`dashboard_panels` in its services). Its API blueprint (`qms/api/<name>.py`) is listed in
+`qms.api.BLUEPRINTS`.
 """
 from __future__ import annotations
 
@@ -25,8 +26,3 @@ def domain_modules(suffix: str) -> list[ModuleType]:
     """`qms.<domain>.<suffix>` for every domain that has one ("" for the package itself)."""
     names = [f"qms.{domain}{'.' + suffix if suffix else ''}" for domain in DOMAINS]
     return [importlib.import_module(name) for name in names if _present(name)]
-
-
-def api_modules() -> list[ModuleType]:
-    names = ["qms.api.accounts", *(f"qms.api.{domain}" for domain in DOMAINS)]
-    return [importlib.import_module(name) for name in dict.fromkeys(names) if _present(name)]

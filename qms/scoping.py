@@ -4,16 +4,19 @@ Each request starts with an empty scope (it sees nothing); authentication widens
 user's active unit. Queries outside a request (CLI commands, jobs) run unscoped, as the system.
 A query that must look across units on purpose (the login lookup) says so with
 `execution_options(unscoped=True)`.
+
+Rows with a `unit_id` (the mixins below) are confined here. Models scoped by another rule (units
+themselves, the people who are members of them) add their criteria with `add_scope_criteria`; this
+module names no model, so every model module may import it.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
-
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from flask import g, has_request_context
 from flask_sqlalchemy.session import Session as FlaskSession
-from sqlalchemy import ForeignKey, event, select
+from sqlalchemy import ForeignKey, event
 from sqlalchemy.orm import Mapped, ORMExecuteState, Session, mapped_column, with_loader_criteria
 
 
@@ -30,6 +33,18 @@ class UnitScoped(ScopedByUnit):
     """Mixin for records that belong to one unit (with a foreign key to it)."""
 
     unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"), index=True)  # type: ignore[assignment]
+
+
+ScopeCriteria = Callable[[tuple[int, ...]], Iterable[Any]]
+"""Given the unit ids a request may see, the `with_loader_criteria` options that confine more models."""
+
+_criteria: list[ScopeCriteria] = []
+
+
+def add_scope_criteria(criteria: ScopeCriteria) -> None:
+    """Confine more models than those with a `unit_id` (registered by their package when the app is built)."""
+    if criteria not in _criteria:
+        _criteria.append(criteria)
 
 
 def set_scope(unit_ids: Iterable[int]) -> None:
@@ -50,13 +65,9 @@ def _confine_to_scope(state: ORMExecuteState) -> None:
     units = current_scope()
     if units is None:
         return
-    from qms.auth.models import Membership, Unit, User  # models import this module
-
-    members = select(Membership.user_id).where(Membership.unit_id.in_(units))
     state.statement = state.statement.options(
         with_loader_criteria(ScopedByUnit, lambda cls: cls.unit_id.in_(units), include_aliases=True),
-        with_loader_criteria(Unit, Unit.id.in_(units), include_aliases=True),
-        with_loader_criteria(User, User.id.in_(members), include_aliases=True),
+        *(option for criteria in _criteria for option in criteria(units)),
     )
 
 
@@ -75,15 +86,3 @@ class ScopedSession(FlaskSession):
             # Forced, not defaulted: the scoped_session proxy always passes populate_existing.
             kwargs["populate_existing"] = True
         return super().get(entity, ident, **kwargs)
-
-
-def record_or_404(model: type[Any], record_id: int, what: str) -> Any:
-    """The record with this id among those the request may see; another unit's record is unknown (404)."""
-    from flask import abort
-
-    from qms.extensions import db  # here, not at the top: qms.extensions builds its session from this module
-
-    record = db.session.get(model, record_id)
-    if record is None:
-        abort(404, description=f"No such {what} in this unit.")
-    return record

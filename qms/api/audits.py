@@ -18,7 +18,7 @@ from qms.audits.models import (ActionStatus, Audit, AuditProgramme, AuditStatus,
 from qms.audits.services import PLANNERS, READERS, WRITERS
 from qms.auth.permissions import Access
 from qms.errors import InvalidInput
-from qms.scoping import record_or_404
+from qms.records import record_or_404
 
 blp = Blueprint("api_audits", __name__, url_prefix="/audits",
                 description="Audits against ISO/IEC 17020: programme, checklists, results, findings, actions")

@@ -21,7 +21,7 @@ from qms.comparisons.views import too_large
 from qms.errors import InvalidInput, NotFound, StateConflict
 from qms.evidence.models import Item
 from qms.extensions import db
-from qms.scoping import record_or_404
+from qms.records import record_or_404
 
 blp = Blueprint("api_comparisons", __name__, url_prefix="/comparisons",
                 description="Ballistic intelligence: entries, correlation jobs, candidates, decisions, links")
@@ -254,6 +254,3 @@ class Links(MethodView):
     def get(self):  # type: ignore[no-untyped-def]
         """Confirmed links (verified identification leads) of the unit."""
         return services.links()
-
-
-from qms.api import comparisons_exchange  # noqa: E402,F401

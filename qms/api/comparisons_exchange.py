@@ -11,8 +11,10 @@ import marshmallow as ma
 from flask import Response, abort, g, request
 from flask.views import MethodView
 from flask_babel import gettext as _
+from flask_smorest import Blueprint
+from werkzeug.exceptions import RequestEntityTooLarge
 
-from qms.api.comparisons import blp
+from qms.comparisons.views import too_large
 from qms.auth.models import Unit
 from qms.auth.permissions import Access
 from qms.comparisons import exchange, lead_report
@@ -20,7 +22,11 @@ from qms.comparisons.exchange import EXCHANGERS, KEY_KEEPERS, KEY_READERS, READ
 from qms.comparisons.exchange_models import PartnerKey
 from qms.comparisons.models import CaseLink
 from qms.extensions import db
-from qms.scoping import record_or_404
+from qms.records import record_or_404
+
+blp = Blueprint("api_comparisons_exchange", __name__, url_prefix="/comparisons",
+                description="Ballistic intelligence between units: exchange packages, partner keys, lead reports")
+blp.register_error_handler(RequestEntityTooLarge, too_large)  # a package above the request limit, as for scans
 
 EXCHANGE_ACCESS = Access(read=READ, write=EXCHANGERS)
 KEY_ACCESS = Access(read=KEY_READERS, write=KEY_KEEPERS)

@@ -18,7 +18,7 @@ from qms.evidence import custody, services
 from qms.evidence.custody import CustodyError, When
 from qms.evidence.models import Case, EventKind, Item, ItemType, StorageLocation
 from qms.extensions import db
-from qms.scoping import record_or_404
+from qms.records import record_or_404
 
 blp = Blueprint("api_evidence", __name__, url_prefix="/evidence",
                 description="Chain of custody: cases, items, custody events, transfers, verification")

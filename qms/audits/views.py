@@ -20,7 +20,7 @@ from qms.audits.models import (ActionStatus, Audit, AuditProgramme, AuditStatus,
 from qms.audits.services import PLANNERS, READERS, WRITERS, Evidence
 from qms.auth.permissions import requires
 from qms.errors import check_form, page_again
-from qms.scoping import record_or_404
+from qms.records import record_or_404
 
 
 def _member_choices(unit_id: int) -> list[SelectChoice]:

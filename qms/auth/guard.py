@@ -12,10 +12,10 @@ from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from qms.auth import services
-from qms.auth.models import Role, User
+from qms.auth.models import Role, User, scope_criteria
 from qms.auth.permissions import Access, access_of
 from qms.extensions import csrf, db, login_manager
-from qms.scoping import set_scope
+from qms.scoping import add_scope_criteria, set_scope
 
 # Flask's static files are served by a bound method, which cannot carry a declaration.
 PUBLIC_ENDPOINTS = {"static"}
@@ -117,6 +117,7 @@ def _view_for(endpoint: str):  # type: ignore[no-untyped-def]
 
 
 def init_app(app: Flask) -> None:
+    add_scope_criteria(scope_criteria)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.session_protection = "basic"

@@ -5,8 +5,8 @@ import enum
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import CheckConstraint, ForeignKey, String, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import CheckConstraint, ForeignKey, String, UniqueConstraint, select
+from sqlalchemy.orm import Mapped, mapped_column, relationship, with_loader_criteria
 
 from qms.db import utcnow
 from qms.extensions import db
@@ -124,6 +124,13 @@ class ApiToken(UnitScoped, Audited, db.Model):  # type: ignore[name-defined]
 
     def usable(self, now: datetime) -> bool:
         return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
+
+
+def scope_criteria(units: tuple[int, ...]) -> list[object]:
+    """A request sees its own units and the people who are members of them (given to `qms.scoping`)."""
+    members = select(Membership.user_id).where(Membership.unit_id.in_(units))
+    return [with_loader_criteria(Unit, Unit.id.in_(units), include_aliases=True),
+            with_loader_criteria(User, User.id.in_(members), include_aliases=True)]
 
 
 class LoginAttempt(db.Model):  # type: ignore[name-defined]

@@ -24,7 +24,7 @@ from ballistics.evaluate import read_manifest
 from ballistics.scoring import Calibration, cllr, fit_calibration, log10_lr
 from ballistics.search import compare_entry
 from ballistics.surface import Surface
-from qms.comparisons import services
+from qms.comparisons import unit_index
 from qms.db import utcnow
 
 SET_FILE = "calibration-set.json"
@@ -44,7 +44,7 @@ class CalibrationSet:
 
 def describe(unit_id: int, kind: str) -> CalibrationSet | None:
     """The calibration set recorded beside the unit's index, if any."""
-    path = services.unit_index_path(unit_id, kind) / SET_FILE
+    path = unit_index.unit_index_path(unit_id, kind) / SET_FILE
     if not path.exists():
         return None
     return CalibrationSet(**json.loads(path.read_text(encoding="utf-8")))
@@ -52,7 +52,7 @@ def describe(unit_id: int, kind: str) -> CalibrationSet | None:
 
 def _prepared(path: Path) -> Any:
     """A scan as the index holds it: processed, at the index's pixel size."""
-    return services.prepared_for_index(services.read_scan(path.read_bytes()))[0]
+    return unit_index.prepared_for_index(unit_index.read_scan(path.read_bytes()))[0]
 
 
 def fit_unit_calibration(unit_id: int, manifest: str | os.PathLike[str], *, name: str, executor: Any,
@@ -61,7 +61,7 @@ def fit_unit_calibration(unit_id: int, manifest: str | os.PathLike[str], *, name
 
     ``progress`` is called with 1 as each pair is scored (e.g. ``tqdm.update``).
     """
-    index = services.open_unit_index(unit_id, kind)
+    index = unit_index.open_unit_index(unit_id, kind)
     rows = read_manifest(manifest)
     surfaces = [_prepared(path) for path, _ in rows]
     scores, labels = [], []
@@ -108,3 +108,15 @@ def settings_of(index: bindex.Index) -> dict[str, Any]:
     """The index settings a calibration depends on, as plain JSON values."""
     return json.loads(json.dumps({"store_factor": index.store_factor, "pixel_size_um": index.pixel_size * 1e6,
                                   "cmc": asdict(index.cmc)}))
+
+
+def calibration_of(unit_id: int, kind: str) -> tuple[str, int | None]:
+    """Name and size (pairs) of the calibration stored with the unit's index, or ("", None)."""
+    calibration = unit_index.open_unit_index(unit_id, kind).calibration
+    if calibration is None:
+        return "", None
+    known = describe(unit_id, kind)
+    pairs = calibration.n_same + calibration.n_different
+    name = known.name if known else "calibration stored with the index"
+    return (f"{name}: {calibration.method}, {calibration.n_same} known matches and {calibration.n_different} "
+            f"known non-matches")[:200], pairs

@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from qms.auth.models import Unit, User
 from ballistics.scoring import Calibration
-from qms.comparisons import calibration, demo_calibration, services
+from qms.comparisons import calibration, demo_calibration, services, unit_index
 from qms.comparisons.models import BallisticEntry
 from qms.evidence.demo import CASE_NUMBER
 from qms.evidence.models import Case, Item
@@ -45,14 +45,14 @@ def seed_comparisons(accounts: list[Any]) -> None:
                                    device="NanoFocus confocal microscope (NIST scan)", calibre="9x19 mm",
                                    settings={"lateral resolution": "3.125 µm, processed to 6.25 µm"}, search=search)
         if not search:
-            services.index_entry(entry, services.processed_surface(entry))
+            unit_index.index_entry(entry, unit_index.processed_surface(entry))
     _install_calibration(unit.id)
     db.session.commit()
 
 
 def _install_calibration(unit_id: int) -> None:
     """The Fadul calibration fitted beforehand (see demo_calibration), if the index settings still match."""
-    index = services.open_unit_index(unit_id)
+    index = unit_index.open_unit_index(unit_id)
     if index.calibration is not None or calibration.settings_of(index) != demo_calibration.INDEX_SETTINGS:
         return
     fitted = calibration.CalibrationSet(**{**demo_calibration.SET,

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import tempfile
 import uuid as uuid_module
@@ -26,7 +25,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from flask import current_app
 from flask_babel import gettext as _
@@ -35,7 +33,7 @@ from sqlalchemy import select
 from ballistics.io import SurfaceFormatError, read_surface
 from ballistics.surface import Surface
 from qms.auth.models import Role, Unit, User
-from qms.comparisons import services
+from qms.comparisons import services, unit_index
 from qms.comparisons.exchange_format import (EntryFiles, Limits, OpenedPackage, PackageRefused, build_package,
                                              fingerprint, open_package, public_key_from_text, public_key_pem,
                                              raw_public_key)
@@ -44,6 +42,7 @@ from qms.comparisons.models import BallisticEntry, DerivedKind, DerivedObject, O
 from qms.db import utcnow
 from qms.errors import Refused, StateConflict
 from qms.extensions import db
+from qms.keys import load_or_create_key
 from qms.storage import object_store
 
 READ = frozenset({Role.EXAMINER, Role.QUALITY_MANAGER, Role.AUDITOR})
@@ -86,23 +85,7 @@ def key_path() -> Path:
 
 def signing_key() -> Ed25519PrivateKey:
     """This server's exchange key (QMS_EXCHANGE_KEY, default instance/keys/exchange-ed25519.pem, 0600)."""
-    path = key_path()
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        key = Ed25519PrivateKey.generate()
-        pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption())
-        try:
-            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:  # another worker created it a moment ago
-            return signing_key()
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(pem)
-        return key
-    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-    if not isinstance(key, Ed25519PrivateKey):
-        raise ValueError(f"{path} does not hold an Ed25519 private key")
-    return key
+    return load_or_create_key(key_path())
 
 
 def own_fingerprint() -> str:
@@ -429,7 +412,7 @@ def _store_entry(checked: _Checked, *, package: ExchangePackage, unit_id: int) -
     db.session.add(entry)
     db.session.flush()
     db.session.add(DerivedObject(unit_id=unit_id, entry_id=entry.id, kind=DerivedKind.PROCESSED.value,
-                                 sha256=processed, media_type=services.MEDIA_TYPES["x3p"], source_sha256=original_sha,
+                                 sha256=processed, media_type=unit_index.MEDIA_TYPES["x3p"], source_sha256=original_sha,
                                  parameters={"imported_from_package": package.sha256}))
     db.session.add(ExchangedEntry(unit_id=unit_id, package_id=package.id, entry_id=entry.id,
                                   source_uuid=checked.uuid))
@@ -445,7 +428,7 @@ def _make_searchable(entries: list[BallisticEntry], surfaces: list[Surface], *, 
     candidates as for a local upload.
     """
     for entry, surface in zip(entries, surfaces, strict=True):
-        services.index_entry(entry, surface)
+        unit_index.index_entry(entry, surface)
         entry.indexed_at = utcnow()
     for entry in entries:
         services.enqueue_correlation(entry, requested_by=actor)

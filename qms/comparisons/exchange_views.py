@@ -14,7 +14,7 @@ from qms.comparisons.exchange_models import PartnerKey
 from qms.comparisons.models import Candidate, CaseLink
 from qms.errors import check_form, page_again
 from qms.extensions import db
-from qms.scoping import record_or_404
+from qms.records import record_or_404
 
 READ, EXCHANGERS = exchange.READ, exchange.EXCHANGERS
 KEY_READERS, KEY_KEEPERS = exchange.KEY_READERS, exchange.KEY_KEEPERS

@@ -24,6 +24,7 @@ from ballistics.registration import warp
 from ballistics.search import Candidate as SearchHit
 from ballistics.surface import Surface
 from qms.comparisons.models import BallisticEntry, Candidate, DerivedKind, DerivedObject
+from qms.comparisons.unit_index import open_unit_index
 from qms.errors import StateConflict
 from qms.extensions import db
 from qms.storage import object_store
@@ -78,8 +79,6 @@ class Rendered:
 def render(query: BallisticEntry, index_entry_id: str, comparison: Comparison | None = None) -> Rendered:
     """Store the four images of a candidate, from the search's `comparison` of the query (A) with the
     candidate (B) when there is one, else comparing the two stored surfaces again."""
-    from qms.comparisons.services import open_unit_index
-
     index = open_unit_index(query.unit_id, query.kind)
     a, b = _stored(index, query.index_entry_id), _stored(index, index_entry_id)
     result = comparison if comparison is not None else compare(a, b, params=index.cmc)

@@ -28,7 +28,10 @@ from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from qms.comparisons.models import CorrelationJob, JobState
+from qms.comparisons import explain, unit_index
+from qms.comparisons.calibration import calibration_of
+from qms.comparisons.models import BallisticEntry, Candidate, CorrelationJob, JobState
+from qms.comparisons.unit_index import Ranked
 from qms.db import utcnow
 from qms.extensions import db
 from qms.trail.audited import audit_reason, set_actor
@@ -241,30 +244,28 @@ def _run(job_id: int) -> CorrelationJob | None:
 
 
 def _correlate(job: CorrelationJob) -> CorrelationJob | None:
-    from qms.comparisons import explain, services
-
     job_id, started, timings = job.id, time.perf_counter(), {}
     try:
         _stage(job, "processing the scan", 10)
-        surface = services.processed_surface(job.entry)
+        surface = unit_index.processed_surface(job.entry)
         timings["process_s"] = time.perf_counter() - started
         _stage(job, "adding to the unit's index", 35)
-        if services.index_entry(job.entry, surface):
+        if unit_index.index_entry(job.entry, surface):
             job.entry.indexed_at = utcnow()
         timings["index_s"] = time.perf_counter() - started - timings["process_s"]
         _stage(job, "searching the index", 50)
         with heartbeat(job.id, job.worker):
-            ranked = services.search_entry(job.entry, surface=surface, executor=search_executor())
+            ranked = unit_index.search_entry(job.entry, surface=surface, executor=search_executor())
         timings["search_s"] = time.perf_counter() - started - timings["process_s"] - timings["index_s"]
         top = int(current_app.config.get("REVIEW_IMAGES_TOP", REVIEW_IMAGES_TOP))
         _stage(job, "making review images", 85)  # (stage holds 32 characters)
         with heartbeat(job.id, job.worker):
             rendered = explain.render_first(job.entry, [r.hit for r in ranked[:top]])
         timings["images_s"] = time.perf_counter() - started - sum(timings.values())
-        for candidate in services.record_candidates(job, ranked):  # with the ranking, in its transaction
+        for candidate in record_candidates(job, ranked):  # with the ranking, in its transaction
             if candidate.index_entry_id in rendered:
                 explain.record(candidate, job.entry, rendered[candidate.index_entry_id], {})
-        job.index_size = len(services.open_unit_index(job.unit_id, job.entry.kind))
+        job.index_size = len(unit_index.open_unit_index(job.unit_id, job.entry.kind))
         job.state, job.stage, job.progress, job.finished_at = JobState.DONE.value, "done", 100, utcnow()
         job.lease_until, job.timings = None, {**timings, "total_s": time.perf_counter() - started}
         db.session.commit()
@@ -276,7 +277,7 @@ def _correlate(job: CorrelationJob) -> CorrelationJob | None:
         log.exception("correlation job %s failed", job_id)
         job = db.session.get(CorrelationJob, job_id)
         if job is not None:
-            services.job_failed(job, f"{type(error).__name__}: {error}")
+            job_failed(job, f"{type(error).__name__}: {error}")
             db.session.commit()
     return job
 
@@ -312,3 +313,28 @@ def state_of(job: CorrelationJob) -> dict[str, Any]:
     """What the page polls: state, stage, progress and, when done, how many candidates."""
     return {"id": job.id, "state": job.state, "stage": job.stage, "progress": job.progress,
             "attempts": job.attempts, "error": job.error, "done": job.state == JobState.DONE.value}
+
+
+# --- results of a job ----------------------------------------------------------------------------------
+
+def record_candidates(job: CorrelationJob, ranked: list[Ranked]) -> list[Candidate]:
+    """Write a job's candidates (all at once, with its attempt number)."""
+    ids = [r.hit.entry_id for r in ranked]
+    entries = {e.index_entry_id: e.id for e in db.session.scalars(
+        select(BallisticEntry).where(BallisticEntry.index_entry_id.in_(ids)))} if ids else {}
+    name, size = calibration_of(job.unit_id, job.entry.kind)
+    rows = [Candidate(unit_id=job.unit_id, job_id=job.id, attempt=job.attempts, rank=r.rank,
+                      index_entry_id=r.hit.entry_id, entry_id=entries.get(r.hit.entry_id),
+                      first_pass_score=float(r.hit.first_pass_score), first_pass_rank=r.hit.first_pass_rank,
+                      score=r.hit.score, high_cmc=r.hit.high_cmc, possible_cells=r.hit.possible_cells,
+                      cmc_original=list(r.hit.cmc_original) if r.hit.cmc_original else None,
+                      correlation=r.hit.correlation, angle_deg=r.hit.angle_deg, log10_lr=r.hit.log10_lr,
+                      calibration_name=name if r.hit.log10_lr is not None else "",
+                      calibration_size=size if r.hit.log10_lr is not None else None) for r in ranked]
+    db.session.add_all(rows)
+    db.session.flush()
+    return rows
+
+
+def job_failed(job: CorrelationJob, message: str) -> None:
+    job.state, job.error, job.finished_at, job.lease_until = JobState.FAILED.value, message[:2000], utcnow(), None

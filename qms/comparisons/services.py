@@ -1,14 +1,15 @@
-"""Ballistic entries, the unit's search index, candidates, blind-verified decisions and case links.
+"""Ballistic entries, candidates, blind-verified decisions and case links.
 
-Used by the views, the API, the background job (`qms.comparisons.jobs`) and the exchange
-(`qms.comparisons.exchange`). Services add and flush; the request, command or job commits.
+Used by the views, the API and the exchange (`qms.comparisons.exchange`). The unit's search index
+(processing, indexing, searching) is `qms.comparisons.unit_index`; the background job that runs it,
+`qms.comparisons.jobs`. Services add and flush; the request, command or job commits.
 
 For the exchange:
 - `add_entry(item, ...)` turns an upload into an entry (and queues its correlation job);
 - `enqueue_correlation(entry)` queues a job for any entry (an imported one too): the job processes
-  it, adds it to its unit's index and searches; `index_entry(entry, surface)` only indexes;
-- `search_entry(entry)` is the search the job runs: ranked candidates from the entry's unit index;
-- `unit_index_path(unit_id)` is where a unit's index lives (one per kind of surface).
+  it, adds it to its unit's index and searches; `unit_index.index_entry(entry, surface)` only indexes;
+- `unit_index.search_entry(entry)` is the search the job runs: ranked candidates from the unit index;
+- `unit_index.unit_index_path(unit_id)` is where a unit's index lives (one per kind of surface).
 """
 from __future__ import annotations
 
@@ -26,16 +27,14 @@ from sqlalchemy import or_, select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
-from ballistics import index as bindex
 from ballistics.io import (DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, SurfaceFormatError, SurfaceWarning, read_surface,
-                          sniff_format, write_x3p)
-from ballistics.preprocess import AlreadyProcessedError, preprocess, resample
-from ballistics.search import DEFAULT_SHORTLIST, Candidate as Hit, search
+                          sniff_format)
 from ballistics.surface import Surface
 from qms.auth.models import Role, User
 from qms.auth.services import roles_in
+from qms.comparisons import jobs
 from qms.comparisons.models import (BallisticEntry, Candidate, CaseLink, Conclusion, CorrelationJob, Decision,
-                                    DecisionRole, DerivedKind, DerivedObject, JobState, Origin, SurfaceKind)
+                                    DecisionRole, DerivedObject, Origin)
 from qms.db import utcnow
 from qms.errors import AuthenticationFailed, InvalidInput, Refused, StateConflict
 from qms.evidence.models import Case, Item, ItemType
@@ -44,9 +43,6 @@ from qms.storage import object_store
 
 READERS = frozenset({Role.EXAMINER, Role.QUALITY_MANAGER, Role.AUDITOR})
 EXAMINERS = frozenset({Role.EXAMINER})
-INDEX_PIXEL_SIZE = 6.25e-6  # the comparison resolution of every unit index (cmcR: 6.25 µm)
-TOP = 20  # candidates kept per search
-MEDIA_TYPES = {"x3p": "application/x-iso5436-2", "png": "image/png", "tiff": "image/tiff", "jpeg": "image/jpeg"}
 
 
 class EntryError(InvalidInput):
@@ -66,46 +62,6 @@ class SignatureRefused(DecisionError, AuthenticationFailed):
 
 
 # --- the unit's index --------------------------------------------------------------------------------
-
-def unit_index_path(unit_id: int, kind: str = SurfaceKind.TOPOGRAPHY.value) -> Path:
-    """Directory of a unit's search index for one kind of surface (under the instance folder)."""
-    default = Path(current_app.config["INSTANCE_PATH"]) / "ballistic-index"
-    root = current_app.config.get("BALLISTIC_INDEX_ROOT") or default
-    return Path(root) / f"unit-{unit_id}" / kind
-
-
-def open_unit_index(unit_id: int, kind: str = SurfaceKind.TOPOGRAPHY.value) -> bindex.Index:
-    """The unit's index, created empty on first use."""
-    path = unit_index_path(unit_id, kind)
-    if (path / "index.json").exists():
-        return bindex.open_index(path)
-    try:
-        return bindex.create_index(path, pixel_size=INDEX_PIXEL_SIZE, kind=kind)
-    except FileExistsError:  # another worker created it meanwhile
-        return bindex.open_index(path)
-
-
-def index_entry(entry: BallisticEntry, surface: Surface) -> bool:
-    """Add the entry's processed surface to its unit's index under its uuid; False if already there.
-
-    Idempotent, so a job retried after a crash never adds an entry twice.
-    """
-    index = open_unit_index(entry.unit_id, entry.kind)
-    if entry_in_index(index, entry.index_entry_id):
-        return False
-    metadata = {"entry_id": entry.id, "unit_id": entry.unit_id, "calibre": entry.calibre, "origin": entry.origin}
-    try:
-        bindex.add(index, [bindex.NewEntry(surface, file=entry.original_name or entry.index_entry_id,
-                                           metadata=metadata, id=entry.index_entry_id)])
-    except ValueError as error:
-        if "already in the index" in str(error):  # a concurrent retry got there first
-            return False
-        raise
-    return True
-
-
-def entry_in_index(index: bindex.Index, index_entry_id: str) -> bool:
-    return any(e.id == index_entry_id for e in index.entries())
 
 
 # --- uploads ----------------------------------------------------------------------------------------
@@ -187,8 +143,6 @@ def add_entry(item: Item, *, actor: User, data: bytes, filename: str, calibre: s
 
 def enqueue_correlation(entry: BallisticEntry, *, requested_by: User | None = None) -> CorrelationJob:
     """A correlation job for the entry, handed to the queue once the transaction commits."""
-    from qms.comparisons import jobs
-
     job = CorrelationJob(unit_id=entry.unit_id, entry_id=entry.id,
                          requested_by_id=requested_by.id if requested_by else None)
     db.session.add(job)
@@ -198,102 +152,6 @@ def enqueue_correlation(entry: BallisticEntry, *, requested_by: User | None = No
 
 
 # --- processing and search (run by the job) ------------------------------------------------------------
-
-def original_bytes(entry: BallisticEntry) -> bytes:
-    return object_store().get(entry.original_sha256)
-
-
-def processed_surface(entry: BallisticEntry) -> Surface:
-    """The entry's processed surface at the index resolution; computed once and kept as a derived X3P."""
-    store = object_store()
-    if entry.processed_sha256:
-        return read_scan(store.get(entry.processed_sha256), processed=True)
-    surface, parameters = prepared_for_index(read_scan(original_bytes(entry), pixel_size=entry.pixel_size_um * 1e-6))
-    with tempfile.TemporaryDirectory() as folder:
-        data = write_x3p(surface, Path(folder) / "processed.x3p").read_bytes()
-    digest = store.put(data)
-    db.session.add(DerivedObject(unit_id=entry.unit_id, entry_id=entry.id, kind=DerivedKind.PROCESSED.value,
-                                 sha256=digest, media_type=MEDIA_TYPES["x3p"], source_sha256=entry.original_sha256,
-                                 parameters=parameters))
-    entry.processed_sha256 = digest
-    db.session.flush()
-    return surface
-
-
-def prepared_for_index(surface: Surface) -> tuple[Surface, dict[str, Any]]:
-    """A scan processed (unless it already is) and at the index's pixel size, with what was done."""
-    try:
-        surface = preprocess(surface)
-        parameters: dict[str, Any] = {"preprocess": "ballistics.preprocess defaults"}
-    except AlreadyProcessedError:
-        parameters = {"preprocess": "none: the upload is already processed"}
-    if abs(surface.pixel_size - INDEX_PIXEL_SIZE) > INDEX_PIXEL_SIZE * 1e-3:
-        surface = resample(surface, pixel_size=INDEX_PIXEL_SIZE)
-        parameters["resampled_to_um"] = INDEX_PIXEL_SIZE * 1e6
-    return surface, parameters
-
-
-def read_scan(data: bytes, **options: Any) -> Surface:
-    """A stored scan's bytes as a surface (`ballistics.io.read_surface` reads files)."""
-    with tempfile.TemporaryDirectory() as folder, warnings.catch_warnings():
-        warnings.simplefilter("ignore", SurfaceWarning)
-        path = Path(folder) / "surface"
-        path.write_bytes(data)
-        return read_surface(path, **options)
-
-
-@dataclass(frozen=True)
-class Ranked:
-    """One candidate of a search: its rank among the others (the query itself left out)."""
-
-    rank: int
-    hit: Hit
-
-
-def search_entry(entry: BallisticEntry, *, top: int = TOP, shortlist: int = DEFAULT_SHORTLIST,
-                 executor: Any = None, surface: Surface | None = None) -> list[Ranked]:
-    """Rank the entries of the entry's unit index against it (the entry itself excluded)."""
-    index = open_unit_index(entry.unit_id, entry.kind)
-    if len(index) == 0:
-        return []
-    query = surface if surface is not None else processed_surface(entry)
-    # The query is in the index itself: left out before the shortlist, so it is never compared with itself.
-    result = search(index, query, top=top, shortlist=shortlist, executor=executor,
-                    exclude={entry.index_entry_id} if entry.index_entry_id else ())
-    return [Ranked(hit.rank, hit) for hit in result.candidates]
-
-
-def calibration_of(unit_id: int, kind: str) -> tuple[str, int | None]:
-    """Name and size (pairs) of the calibration stored with the unit's index, or ("", None)."""
-    from qms.comparisons.calibration import describe
-
-    calibration = open_unit_index(unit_id, kind).calibration
-    if calibration is None:
-        return "", None
-    known = describe(unit_id, kind)
-    pairs = calibration.n_same + calibration.n_different
-    name = known.name if known else "calibration stored with the index"
-    return (f"{name}: {calibration.method}, {calibration.n_same} known matches and {calibration.n_different} "
-            f"known non-matches")[:200], pairs
-
-
-def record_candidates(job: CorrelationJob, ranked: list[Ranked]) -> list[Candidate]:
-    """Write a job's candidates (all at once, with its attempt number)."""
-    ids = [r.hit.entry_id for r in ranked]
-    entries = {e.index_entry_id: e.id for e in db.session.scalars(
-        select(BallisticEntry).where(BallisticEntry.index_entry_id.in_(ids)))} if ids else {}
-    name, size = calibration_of(job.unit_id, job.entry.kind)
-    rows = [Candidate(unit_id=job.unit_id, job_id=job.id, attempt=job.attempts, rank=r.rank,
-                      index_entry_id=r.hit.entry_id, entry_id=entries.get(r.hit.entry_id),
-                      first_pass_score=float(r.hit.first_pass_score), first_pass_rank=r.hit.first_pass_rank,
-                      score=r.hit.score, high_cmc=r.hit.high_cmc, possible_cells=r.hit.possible_cells,
-                      cmc_original=list(r.hit.cmc_original) if r.hit.cmc_original else None,
-                      correlation=r.hit.correlation, angle_deg=r.hit.angle_deg, log10_lr=r.hit.log10_lr,
-                      calibration_name=name if r.hit.log10_lr is not None else "",
-                      calibration_size=size if r.hit.log10_lr is not None else None) for r in ranked]
-    db.session.add_all(rows)
-    db.session.flush()
-    return rows
 
 
 # --- reads ------------------------------------------------------------------------------------------
@@ -505,5 +363,3 @@ def dashboard_panels(user: User, unit_id: int | None, roles: frozenset[Role]) ->
     return [Panel("Ballistics", "comparisons/_panel.html", {"waiting": waiting, "recent": recent}, order=30)]
 
 
-def job_failed(job: CorrelationJob, message: str) -> None:
-    job.state, job.error, job.finished_at, job.lease_until = JobState.FAILED.value, message[:2000], utcnow(), None

@@ -11,14 +11,14 @@ from wtforms.fields.choices import SelectChoice
 
 from ballistics.scoring import verbal_scale
 from qms.auth.permissions import requires
-from qms.comparisons import bp, exchange, explain, jobs, services
+from qms.comparisons import bp, exchange, explain, jobs, services, unit_index
 from qms.comparisons.forms import DecisionForm, EntryForm
 from qms.comparisons.models import BallisticEntry, Candidate, CorrelationJob, DerivedObject
 from qms.comparisons.services import EntryError
 from qms.errors import check_form, page_again, render_error
 from qms.evidence.models import Item
 from qms.extensions import db
-from qms.scoping import record_or_404
+from qms.records import record_or_404
 from qms.storage import ObjectCorrupted, ObjectMissing
 
 READ, WRITE = services.READERS, services.EXAMINERS
@@ -107,12 +107,12 @@ def entry(entry_id: int):  # type: ignore[no-untyped-def]
 def original(entry_id: int):  # type: ignore[no-untyped-def]
     record = record_or_404(BallisticEntry, entry_id, "ballistic entry")
     try:
-        data = services.original_bytes(record)
+        data = unit_index.original_bytes(record)
     except (ObjectMissing, ObjectCorrupted) as error:
         abort(409, description=_("The original cannot be served: %(reason)s. Report it to the quality manager.",
                                  reason=error))
     name = secure_filename(record.original_name) or f"entry-{record.id}.{record.original_type}"
-    return Response(data, mimetype=services.MEDIA_TYPES.get(record.original_type, "application/octet-stream"),
+    return Response(data, mimetype=unit_index.MEDIA_TYPES.get(record.original_type, "application/octet-stream"),
                     headers={"Content-Disposition": f"attachment; filename={name}",
                              "X-Content-SHA256": record.original_sha256})
 

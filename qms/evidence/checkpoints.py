@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -25,6 +24,7 @@ from sqlalchemy import Connection, select
 from qms.db import utcnow
 from qms.evidence.chain import ChainReport, verify_chains
 from qms.evidence.models import Checkpoint, Item
+from qms.keys import load_or_create_key
 
 CHECKPOINT_VERSION = 1
 
@@ -72,23 +72,8 @@ def checkpoint_dir() -> Path:
     return Path(current_app.config.get("CHECKPOINT_DIR") or Path(current_app.config["INSTANCE_PATH"]) / "checkpoints")
 
 
-def load_private_key(*, create: bool = True) -> Ed25519PrivateKey:
-    path = key_path()
-    if not path.exists():
-        if not create:
-            raise FileNotFoundError(f"no checkpoint key at {path}")
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        key = Ed25519PrivateKey.generate()
-        pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption())
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(pem)
-        return key
-    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-    if not isinstance(key, Ed25519PrivateKey):
-        raise ValueError(f"{path} does not hold an Ed25519 private key")
-    return key
+def load_private_key() -> Ed25519PrivateKey:
+    return load_or_create_key(key_path())
 
 
 def key_id(public_key: Ed25519PublicKey) -> str:

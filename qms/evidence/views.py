@@ -15,7 +15,7 @@ from qms.extensions import db
 from qms.auth.permissions import requires
 from qms.storage import ObjectCorrupted, ObjectMissing
 from qms.transactions import mark_failed
-from qms.scoping import record_or_404
+from qms.records import record_or_404
 
 READ, WRITE = services.READERS, services.ACTORS
 

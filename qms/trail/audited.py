@@ -18,6 +18,9 @@ from sqlalchemy import event, inspect, insert
 from sqlalchemy.orm import Session, UOWTransaction
 from sqlalchemy.orm.attributes import get_history
 
+from qms.db import utcnow
+from qms.trail.models import AuditEvent
+
 REDACTED = "[redacted]"
 
 
@@ -132,9 +135,6 @@ def _trail_rows(session: Session) -> list[dict[str, Any]]:
 def _write_trail(session: Session, flush_context: UOWTransaction) -> None:
     rows = _trail_rows(session)
     if rows:
-        from qms.trail.models import AuditEvent
-        from qms.db import utcnow
-
         now = utcnow()
         session.connection().execute(insert(AuditEvent), [dict(row, at=now) for row in rows])
 

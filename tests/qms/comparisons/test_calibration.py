@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from ballistics.index import open_index
-from qms.comparisons import jobs, services
+from qms.comparisons import jobs, services, unit_index
 from qms.comparisons.calibration import describe, fit_unit_calibration
 from qms.extensions import db
 
@@ -29,7 +29,7 @@ def test_a_fitted_calibration_gives_every_later_candidate_its_lr(bench, scans, k
         fitted = fit_unit_calibration(bench.unit.id, known_set, name="synthetic known set", executor=pool)
     assert (fitted.scans, fitted.same_source_pairs, fitted.different_source_pairs) == (6, 3, 12)
     assert describe(bench.unit.id, "topography") == fitted
-    assert open_index(services.unit_index_path(bench.unit.id)).calibration is not None
+    assert open_index(unit_index.unit_index_path(bench.unit.id)).calibration is not None
     services.add_entry(bench.casings[0], actor=bench.examiner, data=scans["F0000-S00"], filename="a.x3p")
     query = services.add_entry(bench.casings[1], actor=bench.examiner, data=scans["F0000-S01"], filename="b.x3p")
     db.session.commit()
@@ -66,4 +66,4 @@ def test_the_calibrate_command_refuses_with_a_message(app, bench, scans, tmp_pat
     assert unknown.exit_code != 0 and "No unit with the code" in unknown.output
     refused = runner.invoke(args=["calibrate", str(manifest), "--unit", bench.unit.code, "--name", "x"])
     assert refused.exit_code != 0 and "fewer than two scans" in refused.output
-    assert not services.unit_index_path(bench.unit.id).exists()  # refused before anything was made
+    assert not unit_index.unit_index_path(bench.unit.id).exists()  # refused before anything was made

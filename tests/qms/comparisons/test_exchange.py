@@ -23,7 +23,7 @@ from sqlalchemy import select
 from qms import create_app
 from qms.auth import services as auth_services
 from qms.auth.models import Role, Unit, User
-from qms.comparisons import exchange, jobs, services
+from qms.comparisons import exchange, jobs, services, unit_index
 from qms.comparisons.exchange import ExchangeError, PackageRefused
 from qms.comparisons.exchange_format import EntryFiles, build_package, public_key_pem
 from qms.comparisons.exchange_format import fingerprint as exchange_fingerprint
@@ -103,7 +103,7 @@ def exported(bench, scans) -> Uploaded:  # type: ignore[no-untyped-def]
 
 def _ranking(entry: BallisticEntry) -> list[tuple[int, str, float | None, int | None, float]]:
     return [(r.rank, r.hit.entry_id, r.hit.score, r.hit.high_cmc, round(float(r.hit.first_pass_score), 6))
-            for r in services.search_entry(entry, executor=jobs.search_executor())]
+            for r in unit_index.search_entry(entry, executor=jobs.search_executor())]
 
 
 @pytest.fixture()
@@ -140,8 +140,8 @@ def _stored_counts(unit_id: int) -> dict[str, int]:
 
     store = Path(current_app.config["OBJECT_STORE"])
     objects = sum(1 for path in store.rglob("*") if path.is_file()) if store.exists() else 0
-    index = services.unit_index_path(unit_id)
-    indexed = len(services.open_unit_index(unit_id)) if (index / "index.json").exists() else 0
+    index = unit_index.unit_index_path(unit_id)
+    indexed = len(unit_index.open_unit_index(unit_id)) if (index / "index.json").exists() else 0
     return {"entries": count(BallisticEntry), "derived": count(DerivedObject), "jobs": count(CorrelationJob),
             "packages": count(ExchangePackage), "exchanged": count(ExchangedEntry), "objects": objects,
             "indexed": indexed}
@@ -155,7 +155,7 @@ def test_a_package_imported_on_a_second_server_gives_identical_search_results(be
     a_fingerprint = exchange.own_public_key()
     # Read on server A now: inside server B's context these objects would reload from B's database.
     code_a, label_a = bench.unit.code, exported.entries[0].label
-    original_a = services.original_bytes(exported.entries[0])
+    original_a = unit_index.original_bytes(exported.entries[0])
     mate_uuid = exported.entries[0].index_entry_id
     with server_b.app_context():
         unit_b, examiner_b = _unit_and_examiner("SRV-B")
@@ -175,7 +175,7 @@ def test_a_package_imported_on_a_second_server_gives_identical_search_results(be
         entry_b = imported[mate_uuid]
         assert (entry_b.origin, entry_b.item_id, entry_b.package_sha256) == ("imported", None, outcome.package.sha256)
         assert entry_b.source_label == label_a  # case and exhibit in words
-        assert services.original_bytes(entry_b) == original_a
+        assert unit_index.original_bytes(entry_b) == original_a
     assert b_rankings == a_rankings
     assert all(len(ranking) == 2 for ranking in b_rankings.values())
 
@@ -208,7 +208,7 @@ def test_an_imported_entry_is_searchable_in_the_receiving_unit_and_its_search_is
     qm = make_user(receiver, Role.QUALITY_MANAGER)
     outcome = exchange.import_package(exported.package, unit=receiver, actor=qm)
     db.session.commit()
-    assert len(services.open_unit_index(receiver.id)) == 3
+    assert len(unit_index.open_unit_index(receiver.id)) == 3
     assert jobs.run_queued() == 3
     db.session.expire_all()
     query = next(e for e in outcome.imported if e.source_label == exported.entries[2].label)
@@ -216,7 +216,7 @@ def test_an_imported_entry_is_searchable_in_the_receiving_unit_and_its_search_is
     job = services.latest_job(query)
     assert job.state == "done"
     assert [c.entry_id for c in services.candidates_of(job)][:1] == [mate.id]
-    assert len(services.open_unit_index(receiver.id)) == 3  # the job found them indexed already
+    assert len(unit_index.open_unit_index(receiver.id)) == 3  # the job found them indexed already
 
 
 # --- tampering: one byte changed anywhere ---------------------------------------------------------------
@@ -490,7 +490,7 @@ def test_a_package_imported_through_the_page_lists_its_entries_and_origin(bench,
     page = response.get_data(as_text=True)
     assert response.status_code == 200 and "Imported 3 entries from Partner lab" in page
     assert "P-2026/0 / 1" in page and hashlib.sha256(crafted).hexdigest() in page
-    assert len(services.open_unit_index(bench.unit.id)) == 3
+    assert len(unit_index.open_unit_index(bench.unit.id)) == 3
     imported = db.session.scalars(select(ExchangedEntry).order_by(ExchangedEntry.id)).first()
     entry_page = client.get(f"/comparisons/entries/{imported.entry_id}").get_data(as_text=True)
     assert hashlib.sha256(crafted).hexdigest() in entry_page and imported.source_uuid in entry_page

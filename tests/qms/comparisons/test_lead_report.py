@@ -7,7 +7,7 @@ import subprocess
 import pytest
 
 from ballistics.scoring import Calibration
-from qms.comparisons import jobs, lead_report, services
+from qms.comparisons import jobs, lead_report, services, unit_index
 from qms.comparisons.calibration import CalibrationSet, install
 from qms.comparisons.models import CaseLink
 from qms.evidence import custody
@@ -32,7 +32,7 @@ def link(bench, scans) -> CaseLink:  # type: ignore[no-untyped-def]
     """
     fitted = CalibrationSet(name="Known set K-7", scans=12, same_source_pairs=10, different_source_pairs=56,
                             cllr=0.2, fitted_at="2026-11-30T00:00:00+00:00")
-    install(services.open_unit_index(bench.unit.id), Calibration(knots=(0.0, 1.0), log10_lrs=(-2.0, 3.0), n_same=10,
+    install(unit_index.open_unit_index(bench.unit.id), Calibration(knots=(0.0, 1.0), log10_lrs=(-2.0, 3.0), n_same=10,
                                                                  n_different=56, threshold=0.4), fitted)
     mate = services.add_entry(bench.casings[0], actor=bench.examiner, data=scans["F0000-S00"], filename="a.x3p",
                               device="confocal microscope")

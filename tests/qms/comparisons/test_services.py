@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 
 from ballistics.index import open_index
-from qms.comparisons import jobs, services
+from qms.comparisons import jobs, services, unit_index
 from qms.comparisons.models import CorrelationJob, DerivedObject, JobState
 from qms.comparisons.services import EntryError
 from qms.db import utcnow
@@ -29,7 +29,7 @@ def test_an_upload_is_kept_unchanged_and_its_job_finds_the_mate_first(bench, sca
     query = _upload(bench, scans, 2, "F0000-S01")
     assert jobs.run_queued() == 3
     db.session.expire_all()
-    assert services.original_bytes(query) == scans["F0000-S01"]
+    assert unit_index.original_bytes(query) == scans["F0000-S01"]
     job = services.latest_job(query)
     assert job.state == JobState.DONE.value and job.progress == 100 and job.attempts == 1
     ranked = services.candidates_of(job)
@@ -67,7 +67,7 @@ def test_running_a_job_twice_adds_nothing(bench, scans) -> None:
     assert jobs.run_job(job.id) is None  # done: a duplicate message is ignored
     jobs.enqueue(job.id)
     jobs.run_queued()
-    index = open_index(services.unit_index_path(bench.unit.id))
+    index = open_index(unit_index.unit_index_path(bench.unit.id))
     assert [e.id for e in index.entries()] == [entry.index_entry_id]
     assert db.session.query(CorrelationJob).count() == 1
 
@@ -97,7 +97,7 @@ def test_a_job_whose_worker_died_is_resumed_and_completes_once(bench, scans) -> 
     db.session.expire_all()
     assert job.state == "done" and job.attempts == 2
     assert len(services.candidates_of(job)) == 1
-    index = open_index(services.unit_index_path(bench.unit.id))
+    index = open_index(unit_index.unit_index_path(bench.unit.id))
     ids = [e.id for e in index.entries()]
     assert sorted(ids) == sorted({e.index_entry_id for e in services.entries()}) and len(ids) == 2
 
@@ -146,7 +146,7 @@ def test_a_unit_searches_only_its_own_entries(bench, scans, make_unit, make_user
     db.session.expire_all()
     ranked = services.candidates_of(services.latest_job(query))
     assert ranked == []  # the mate exists, but in another unit's database
-    assert foreign.index_entry_id not in {e.id for e in open_index(services.unit_index_path(bench.unit.id)).entries()}
+    assert foreign.index_entry_id not in {e.id for e in open_index(unit_index.unit_index_path(bench.unit.id)).entries()}
 
 
 def test_linked_cases_follow_the_link_graph_and_name_the_firearms(bench, scans) -> None:

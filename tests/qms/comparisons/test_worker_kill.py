@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from ballistics.index import open_index
-from qms.comparisons import jobs, services
+from qms.comparisons import jobs, services, unit_index
 from qms.comparisons.models import Candidate, CorrelationJob
 from qms.extensions import db
 from tests.qms.comparisons.conftest import fadul
@@ -86,7 +86,7 @@ def test_a_worker_killed_mid_search_leaves_the_job_resumable(app, bench, tmp_pat
     for name in BULK:  # the unit's database, indexed directly (no search needed for it)
         entry = services.add_entry(bench.casings[0], actor=bench.examiner, data=fadul(name),
                                    filename=f"Fadul {name}.x3p")
-        services.index_entry(entry, services.processed_surface(entry))
+        unit_index.index_entry(entry, unit_index.processed_surface(entry))
     db.session.query(CorrelationJob).delete()  # (their own jobs are not what this test is about)
     query = services.add_entry(bench.casings[1], actor=bench.examiner, data=fadul("1-1"), filename="Fadul 1-1.x3p")
     db.session.commit()
@@ -117,7 +117,7 @@ def test_a_worker_killed_mid_search_leaves_the_job_resumable(app, bench, tmp_pat
     candidates = db.session.query(Candidate).filter_by(job_id=job_id).order_by(Candidate.rank).all()
     assert len(candidates) == len(BULK) and {c.attempt for c in candidates} == {2}
     assert candidates[0].entry.original_name == "Fadul 1-2.x3p"  # the mate, first
-    ids = [e.id for e in open_index(services.unit_index_path(bench.unit.id)).entries()]
+    ids = [e.id for e in open_index(unit_index.unit_index_path(bench.unit.id)).entries()]
     assert len(ids) == len(set(ids)) == len(BULK) + 1
     assert set(ids) == {e.index_entry_id for e in services.entries()}
 
