@@ -25,6 +25,8 @@ from sqlalchemy import (JSON, CheckConstraint, Date, ForeignKey, Index, String, 
                         bindparam, case, event, exists, func, inspect, literal, select)
 from sqlalchemy.orm import Mapped, aliased, column_property, mapped_column, relationship
 
+from qms.auth import models as _auth_models  # noqa: F401 - the derived columns below configure the mappers,
+# which needs every relationship target (User, Unit) defined first
 from qms.db import today, utcnow
 from qms.extensions import db
 from qms.scoping import UnitScoped
