@@ -25,6 +25,7 @@ DEFAULTS: dict[str, Any] = {
     "THROTTLE_FREE_FAILURES": 5,  # one account from one address
     "THROTTLE_ADDRESS_FREE_FAILURES": 20,  # one address, any account
     "THROTTLE_ACCOUNT_FREE_FAILURES": 50,  # one account, every address but those its owner used
+    "THROTTLE_BASE_DELAY_SECONDS": 1,  # the first delay; each further failure doubles it
     "THROTTLE_MAX_DELAY_SECONDS": 900,
     "THROTTLE_KNOWN_ADDRESS_DAYS": 30,
     "SESSION_HOURS": 12,  # a login ends this long after it began, whatever happens

@@ -41,7 +41,9 @@ def _last_success(where: list[ColumnElement[bool]]) -> datetime | None:
 def _delay(failures: int, free: int) -> float:
     if failures < free:
         return 0.0
-    return float(min(2 ** min(failures - free, 30), current_app.config["THROTTLE_MAX_DELAY_SECONDS"]))
+    config = current_app.config
+    return float(min(config["THROTTLE_BASE_DELAY_SECONDS"] * 2 ** min(failures - free, 30),
+                     config["THROTTLE_MAX_DELAY_SECONDS"]))
 
 
 def _wait(where: list[ColumnElement[bool]], free: int, now: datetime, *, since_success: bool) -> float:
