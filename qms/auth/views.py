@@ -11,7 +11,7 @@ from qms.auth.forms import (ActiveForm, LoginForm, MfaCodeForm, MfaLoginForm, Pa
 from qms.auth.models import ApiToken, LoginSession, Role, Unit, User
 from qms.auth.permissions import public, requires, signed_in
 from qms.db import utcnow
-from qms.errors import NotFound, Refused, check_form, page_again
+from qms.errors import Refused, check_form, page_again
 from qms.extensions import db
 from qms.trail.audited import audit_reason
 
@@ -259,8 +259,8 @@ def user_create():  # type: ignore[no-untyped-def]
 
 def _unit_user(user_id: int) -> User:
     user = db.session.get(User, user_id)  # scoped: users of other units are not found
-    if user is None:
-        raise NotFound(_("No such user in this unit."))
+    if user is None:  # (abort, not a refusal: the user's page cannot be shown again either)
+        abort(404, description=_("No such user in this unit."))
     return user
 
 
@@ -293,7 +293,7 @@ def user_revoke_role(user_id: int, role: str):  # type: ignore[no-untyped-def]
     user = _unit_user(user_id)
     form = ReasonForm()
     if role not in {r.value for r in Role}:
-        raise NotFound(_("No such role."))
+        abort(404, description=_("No such role."))
     check_form(form)
     with audit_reason(db.session, form.reason.data):
         services.revoke_role(user, g.qms_unit_id, Role(role))
@@ -353,5 +353,5 @@ def unit_update():  # type: ignore[no-untyped-def]
 def _own_unit() -> Unit:
     unit = db.session.get(Unit, g.qms_unit_id)
     if unit is None:
-        raise NotFound(_("You are not a member of any unit."))
+        abort(404, description=_("You are not a member of any unit."))
     return unit
