@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 import pyotp
 import segno
 from flask import current_app, has_request_context, request
-from flask_babel import gettext as _
+from flask_babel import gettext as _, ngettext
 from sqlalchemy import func, select, update
 
 from qms.auth import sessions, throttle
@@ -126,8 +126,8 @@ def _throttle(username: str, user: User | None, *, purpose: str, ip: str) -> Non
     wait = throttle.seconds_to_wait(username, ip, utcnow())
     if wait > 0:
         _record_attempt(username, user, ok=False, reason=throttle.THROTTLED, purpose=purpose, ip=ip)
-        raise Throttled(_("Too many failed attempts. Wait %(seconds)d seconds, then try again.",
-                          seconds=math.ceil(wait)))
+        raise Throttled(ngettext("Too many failed attempts. Wait %(num)d second, then try again.",
+                                 "Too many failed attempts. Wait %(num)d seconds, then try again.", math.ceil(wait)))
 
 
 def _refuse(username: str, user: User | None, reason: str, purpose: str, ip: str, message: str) -> None:

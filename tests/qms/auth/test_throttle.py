@@ -106,7 +106,7 @@ def test_delays_grow_and_pass(app, make_unit, make_user, db_session):
     for _ in range(app.config["THROTTLE_FREE_FAILURES"]):
         with pytest.raises(AuthenticationFailed):
             services.check_password(user.username, "wrong-wrong-wrong", purpose="login", ip="192.0.2.1")
-    with pytest.raises(Throttled, match="Wait 1 seconds"):
+    with pytest.raises(Throttled, match="Wait 1 second,"):
         services.check_password(user.username, PASSWORD, purpose="login", ip="192.0.2.1")
     _pass_time(db_session, 1.5)
     with pytest.raises(AuthenticationFailed):  # checked again after the wait; one more failure...

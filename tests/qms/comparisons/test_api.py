@@ -62,4 +62,4 @@ def test_the_api_refuses_bad_scans_and_bad_decisions(app, bench, scans) -> None:
     url = f"/api/v1/comparisons/candidates/{candidate['id']}/decisions"
     assert client.post(url, headers=headers, json={"conclusion": "maybe", "password": PASSWORD}).status_code == 422
     wrong = client.post(url, headers=headers, json={"conclusion": "excluded", "password": "wrong password!"})
-    assert wrong.status_code in (400, 401) and client.get(url, headers=headers).get_json()["first"] is None
+    assert wrong.status_code == 403 and client.get(url, headers=headers).get_json()["first"] is None
