@@ -12,14 +12,16 @@ from flask.cli import with_appcontext
 from flask_migrate import upgrade
 
 from qms.audits.cli import audits
+from qms.backup.cli import backup_command, restore_command
 from qms.auth import services
 from qms.auth.models import Role
-from qms.auth.passwords import PasswordPolicyError
 from qms.cli_units import unit_from_code
 from qms.comparisons.cli import calibrate, exchange_group, worker
 from qms.documents.cli import documents_tick, import_library
 from qms.evidence.cli import custody
+from qms.errors import Refused
 from qms.extensions import db
+from qms.trail.audited import audit_reason, set_actor
 
 
 def upgrade_database() -> None:
@@ -46,7 +48,7 @@ def create_unit_command(code: str, name: str, country: str) -> None:
     """Add a unit (an agency or jurisdiction)."""
     try:
         unit = services.create_unit(code=code, name=name, country=country)
-    except services.AccountError as error:
+    except Refused as error:
         raise click.ClickException(str(error)) from None
     db.session.commit()
     click.echo(f"Unit {unit.code} created (id {unit.id}).")
@@ -67,14 +69,36 @@ def create_user_command(username: str, full_name: str, unit_code: str, roles: tu
     try:
         user = services.create_user(username=username, full_name=full_name, email=email, password=password,
                                     unit=unit, roles=tuple(Role(r) for r in roles))
-    except (services.AccountError, PasswordPolicyError) as error:
+    except Refused as error:
         raise click.ClickException(str(error)) from None
     db.session.commit()
     click.echo(f"User {user.username} created in {unit.code} as {', '.join(roles)}.")
 
 
-COMMANDS = (init_command, create_unit_command, create_user_command, import_library, documents_tick, custody, audits,
-            worker, calibrate, exchange_group)
+@click.command("reset-password")
+@click.option("--user", "username", required=True, help="User name of the account.")
+@click.option("--reset-mfa", is_flag=True, help="The authenticator is lost too: MFA is off until they enrol again.")
+@click.option("--reason", default="reset by the operator (qms reset-password)", show_default=True,
+              help="Kept in the audit trail.")
+@with_appcontext
+def reset_password_command(username: str, reset_mfa: bool, reason: str) -> None:
+    """Issue a one-time password reset code for an account (for the operator, e.g. the only administrator)."""
+    user = services.find_user(username)
+    if user is None:
+        raise click.ClickException(f"No user named {username!r}.")
+    set_actor(db.session, user_id=None, username="operator (CLI)", unit_id=None)
+    try:
+        with audit_reason(db.session, reason):
+            reset, code = services.issue_password_reset(user, issued_by=None, reset_mfa=reset_mfa)
+    except Refused as error:
+        raise click.ClickException(str(error)) from None
+    db.session.commit()
+    click.echo(f"One-time reset code for {user.username}: {code}")
+    click.echo(f"It works once, at /reset-password, until {reset.expires_at:%Y-%m-%d %H:%M} UTC.")
+
+
+COMMANDS = (init_command, create_unit_command, create_user_command, reset_password_command, import_library,
+            documents_tick, custody, audits, worker, calibrate, exchange_group, backup_command, restore_command)
 
 
 def init_app(app) -> None:  # type: ignore[no-untyped-def]

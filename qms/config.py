@@ -20,8 +20,18 @@ DEFAULTS: dict[str, Any] = {
     "ENV": "development",
     "MFA_REQUIRED": True,  # admins and quality managers must enrol TOTP
     "DEMO": False,
-    "LOGIN_MAX_FAILURES": 10,  # the next attempt within the window gets HTTP 429
-    "LOGIN_WINDOW_MINUTES": 15,
+    # Password checks (qms.auth.throttle): free failures per key, then delays of 1, 2, 4... seconds.
+    "LOGIN_WINDOW_MINUTES": 60,  # failures older than this are forgotten
+    "THROTTLE_FREE_FAILURES": 5,  # one account from one address
+    "THROTTLE_ADDRESS_FREE_FAILURES": 20,  # one address, any account
+    "THROTTLE_ACCOUNT_FREE_FAILURES": 50,  # one account, every address but those its owner used
+    "THROTTLE_BASE_DELAY_SECONDS": 1,  # the first delay; each further failure doubles it
+    "THROTTLE_MAX_DELAY_SECONDS": 900,
+    "THROTTLE_KNOWN_ADDRESS_DAYS": 30,
+    "SESSION_HOURS": 12,  # a login ends this long after it began, whatever happens
+    "SESSION_IDLE_MINUTES": 120,  # ... or this long after its last request
+    "PASSWORD_RESET_HOURS": 24,
+    "MFA_RECOVERY_CODES": 10,
     "PASSWORD_MIN_LENGTH": 12,
     "PAGE_SIZE": 50,
     "MAX_CONTENT_LENGTH": 64 * 1024 * 1024,

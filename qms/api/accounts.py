@@ -1,13 +1,15 @@
 """API: the current user and the units."""
 from __future__ import annotations
 
-from flask import abort, g
+from flask import g
+from flask_babel import gettext as _
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from qms.api.schemas import MeSchema, UnitSchema, UnitUpdateSchema
 from qms.auth.models import Role, Unit
 from qms.auth.permissions import ALL_ROLES, Access
+from qms.errors import NotFound
 from qms.extensions import db
 
 blp = Blueprint("api_accounts", __name__, description="The current user and the units")
@@ -61,5 +63,5 @@ class UnitItem(MethodView):
 def _unit_or_404(unit_id: int) -> Unit:
     unit = db.session.get(Unit, unit_id)
     if unit is None:
-        abort(404, description="No such unit.")
+        raise NotFound(_("No such unit."))
     return unit

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, IntegerField, PasswordField, SelectField, SelectMultipleField, StringField
 from wtforms.fields.choices import SelectChoice
@@ -21,6 +22,26 @@ class MfaCodeForm(FlaskForm):
     code = StringField("Six-digit code from your authenticator app",
                        validators=[DataRequired(), Regexp(r"^\s*\d{3}\s?\d{3}\s*$", message="Enter the six digits.")],
                        render_kw={"autocomplete": "one-time-code", "inputmode": "numeric"})
+
+
+class MfaLoginForm(FlaskForm):
+    code = StringField(_l("Six-digit code from your authenticator app, or one of your recovery codes"),
+                       validators=[DataRequired(), Length(max=64)],
+                       render_kw={"autocomplete": "one-time-code", "autofocus": True})
+
+
+class PasswordResetForm(FlaskForm):
+    username = StringField(_l("User name"), validators=[DataRequired(), Length(max=64)],
+                           render_kw={"autocomplete": "username"})
+    code = StringField(_l("Reset code from your administrator"), validators=[DataRequired(), Length(max=64)],
+                       render_kw={"autocomplete": "off"})
+    new = PasswordField(_l("New password (at least 12 characters)"), validators=[DataRequired(), Length(max=1024)],
+                        render_kw={"autocomplete": "new-password"})
+
+
+class ResetIssueForm(FlaskForm):
+    reason = StringField(_l("Reason (kept in the audit trail)"), validators=[DataRequired(), Length(min=3, max=500)])
+    reset_mfa = BooleanField(_l("The authenticator is lost too: turn MFA off until they enrol again"))
 
 
 class PasswordChangeForm(FlaskForm):

@@ -8,10 +8,11 @@ from __future__ import annotations
 import uuid
 
 from flask import Flask, abort, flash, g, redirect, request, session, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from qms.auth import services
+from qms.auth import services, sessions
 from qms.auth.models import Role, User, scope_criteria
 from qms.auth.permissions import Access, access_of
 from qms.extensions import csrf, db, login_manager
@@ -20,17 +21,22 @@ from qms.scoping import add_scope_criteria, set_scope
 # Flask's static files are served by a bound method, which cannot carry a declaration.
 PUBLIC_ENDPOINTS = {"static"}
 # Pages a user who still has to enrol MFA may reach.
-ENROLMENT_ENDPOINTS = {"auth.mfa_setup", "auth.logout", "static", "main.health"}
+ENROLMENT_ENDPOINTS = {"auth.mfa_setup", "auth.mfa_enrol", "auth.logout", "static", "main.health"}
 
 
 @login_manager.user_loader
-def load_user(session_id: str) -> User | None:
-    user_id, _, epoch = session_id.partition(":")
-    if not user_id.isdigit():
+def load_user(user_id: str) -> User | None:
+    """The user of an open server-side session: the cookie alone (e.g. a copy kept after logout) is not enough."""
+    clear = session.get("sid")
+    if not user_id.isdigit() or not isinstance(clear, str):
         return None
     user = db.session.get(User, int(user_id), execution_options={"unscoped": True})
-    if user is None or not user.active or str(user.auth_epoch) != epoch:
-        return None  # the password changed or the account was disabled since this login
+    if user is None or not user.active:
+        return None
+    row = sessions.open_session(clear, user.id)
+    if row is None:
+        return None  # ended (logout, password change, by its owner) or expired
+    g.qms_session_id = row.id
     return user
 
 
@@ -40,8 +46,9 @@ def _identify_bearer() -> bool:
         return False
     identity = services.token_identity(header.removeprefix("Bearer ").strip())
     if identity is None:
-        abort(401, description="The API token is unknown, expired or revoked.")
+        abort(401, description=_("The API token is unknown, expired or revoked."))
     user, unit_id, role = identity
+    services.require_mfa_for_token(user)
     _bind(user, unit_id, frozenset({role}))
     g.qms_via_token = True
     return True
@@ -83,7 +90,7 @@ def gate() -> Response | None:
     # Under one long-lived app context (tests, CLI-driven requests) `g` outlives a request:
     # forget any user Flask-Login resolved, and the outcome of, an earlier one.
     g.pop("_login_user", None)
-    g.pop("qms_failed", None)
+    g.pop("qms_session_id", None)
     g.request_id = str(uuid.uuid4())
     g.qms_user, g.qms_unit_id, g.qms_roles, g.qms_via_token = None, None, frozenset(), False
     set_scope(())
@@ -91,7 +98,7 @@ def gate() -> Response | None:
         return None  # 404/405 follow
     access = Access(public=True) if request.endpoint in PUBLIC_ENDPOINTS else access_of(_view_for(request.endpoint))
     if access is None:
-        abort(403, description="This page has no access rule; it is closed until one is declared.")
+        abort(403, description=_("This page has no access rule; it is closed until one is declared."))
     if not _identify_bearer():
         if _api_write_needs_csrf():
             csrf.protect()  # the API is CSRF-exempt only for bearer tokens
@@ -100,13 +107,13 @@ def gate() -> Response | None:
         return None
     if g.qms_user is None:
         if _wants_json():
-            abort(401, description="Log in or send an API token.")
+            abort(401, description=_("Log in or send an API token."))
         return redirect(url_for("auth.login", next=request.full_path if request.method == "GET" else None))
     if session.get("must_enrol_mfa") and not g.qms_via_token and request.endpoint not in ENROLMENT_ENDPOINTS:
-        flash("Your role requires multi-factor authentication: enrol an authenticator app first.", "warning")
+        flash(_("Your role requires multi-factor authentication: enrol an authenticator app first."), "warning")
         return redirect(url_for("auth.mfa_setup"))
     if not access.allows(request.method, g.qms_roles):
-        abort(403, description="Your role in this unit does not allow this.")
+        abort(403, description=_("Your role in this unit does not allow this."))
     return None
 
 

@@ -63,7 +63,7 @@ class User(Audited, UserMixin, db.Model):  # type: ignore[name-defined]
     mfa_secret: Mapped[str | None] = mapped_column(String(64))
     mfa_enrolled_at: Mapped[datetime | None]
     active: Mapped[bool] = mapped_column(default=True)
-    # Bumped when the password changes or the account is disabled: older sessions stop working.
+    # No longer used: sessions end on the server (LoginSession); kept until a migration drops it.
     auth_epoch: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -72,8 +72,7 @@ class User(Audited, UserMixin, db.Model):  # type: ignore[name-defined]
     )
 
     def get_id(self) -> str:
-        """The session key: a new auth epoch (password change, disabling) ends older sessions."""
-        return f"{self.id}:{self.auth_epoch}"
+        return str(self.id)
 
     @property
     def is_active(self) -> bool:  # Flask-Login asks this
@@ -134,7 +133,7 @@ def scope_criteria(units: tuple[int, ...]) -> list[object]:
 
 
 class LoginAttempt(db.Model):  # type: ignore[name-defined]
-    """Every login attempt, successful or not: the security log and the throttle's memory."""
+    """Every password or code check (login, MFA, signature, hand-over...): the security log and the throttle's memory."""
 
     __tablename__ = "login_attempt"
 
@@ -143,5 +142,58 @@ class LoginAttempt(db.Model):  # type: ignore[name-defined]
     user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     succeeded: Mapped[bool]
     reason: Mapped[str] = mapped_column(String(64))
-    ip: Mapped[str] = mapped_column(String(64), default="")
+    purpose: Mapped[str] = mapped_column(String(32), default="login")
+    ip: Mapped[str] = mapped_column(String(64), default="", index=True)
     at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class LoginSession(db.Model):  # type: ignore[name-defined]
+    """A browser session on the server: the cookie carries its id, its end is kept here.
+
+    Only the SHA-256 of the id is stored, so a reader of the database cannot take over a session.
+    Not on the audit trail: `last_seen_at` moves with use; the start and end are in the security log.
+    """
+
+    __tablename__ = "login_session"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
+    end_reason: Mapped[str] = mapped_column(String(64), default="")
+    ip: Mapped[str] = mapped_column(String(64), default="")
+    user_agent: Mapped[str] = mapped_column(String(300), default="")
+
+    def open_at(self, now: datetime) -> bool:
+        return self.ended_at is None and self.expires_at > now
+
+
+class RecoveryCode(db.Model):  # type: ignore[name-defined]
+    """A single-use MFA recovery code, stored as a SHA-256 hash (the codes are random, not chosen)."""
+
+    __tablename__ = "mfa_recovery_code"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    used_at: Mapped[datetime | None]
+
+
+class PasswordReset(Audited, db.Model):  # type: ignore[name-defined]
+    """A one-time password reset code an administrator of the unit issued; hashed, expiring, single use."""
+
+    __tablename__ = "password_reset"
+    __audit_redact__ = frozenset({"code_hash"})
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    issued_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    reset_mfa: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]

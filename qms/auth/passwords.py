@@ -7,6 +7,9 @@ from importlib import resources
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from flask_babel import gettext as _
+
+from qms.errors import InvalidInput
 
 _hasher = PasswordHasher()  # argon2id with the library's RFC 9106 low-memory profile
 
@@ -25,7 +28,7 @@ _FAST_TEST_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 MIN_LENGTH = 12
 
 
-class PasswordPolicyError(ValueError):
+class PasswordPolicyError(InvalidInput):
     """A password the policy refuses; the message says why."""
 
 
@@ -37,11 +40,11 @@ def common_passwords() -> frozenset[str]:
 
 def check_policy(password: str, *, username: str = "", min_length: int = MIN_LENGTH) -> None:
     if len(password) < min_length:
-        raise PasswordPolicyError(f"The password must have at least {min_length} characters.")
+        raise PasswordPolicyError(_("The password must have at least %(count)d characters.", count=min_length))
     if password.lower() in common_passwords() or password.lower().rstrip("0123456789!") in common_passwords():
-        raise PasswordPolicyError("This password is in a list of common passwords; choose another.")
+        raise PasswordPolicyError(_("This password is in a list of common passwords; choose another."))
     if username and username.lower() in password.lower():
-        raise PasswordPolicyError("The password must not contain the user name.")
+        raise PasswordPolicyError(_("The password must not contain the user name."))
 
 
 def hash_password(password: str) -> str:

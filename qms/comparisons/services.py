@@ -283,18 +283,10 @@ def _why_not(view: PairView) -> str:
 
 
 def _confirm_password(examiner: User, password: str, unit_id: int) -> None:
-    from qms.evidence import custody
+    """The examiner's signature: their password, through the one throttle (refusals keep the attempt)."""
+    from qms.auth.services import check_password
 
-    try:
-        user = custody.authenticate_party(examiner.username, password, unit_id=unit_id, what="examiner")
-    except (custody.AuthenticationFailed, custody.Throttled) as error:
-        failure = SignatureRefused(str(error).replace("Nothing was recorded.", "Your decision was not recorded."))
-        failure.status = error.status
-        raise failure from None
-    except custody.CustodyError as error:
-        raise DecisionError(str(error)) from None
-    if user.id != examiner.id:
-        raise DecisionError("Sign with your own password.")
+    check_password(examiner, password, purpose="decision signature", unit_id=unit_id)
 
 
 def _link_if_confirmed(low: int, high: int) -> CaseLink | None:

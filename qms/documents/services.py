@@ -23,7 +23,7 @@ from flask_babel import gettext as _
 from sqlalchemy import or_, select
 
 from qms.auth.models import Membership, Role, User
-from qms.auth.passwords import verify_password
+from qms.auth.services import check_password
 from qms.db import today, utcnow
 from qms.documents.models import (DISCIPLINES, Acknowledgement, EventKind, Revision, RevisionEvent, RevisionState,
                                   Sop, SopStatus)
@@ -372,13 +372,8 @@ def approve(rev: Revision, user: User, *, password: str, otp: str = "", effectiv
     _in_review(rev)
     if user.id in _contributors(rev):
         raise NotPermitted(_("You cannot approve a revision you wrote, edited or submitted."))
-    if not password or not verify_password(user.password_hash, password):
-        raise DocumentError("The password is not correct: the signature was not recorded.")
-    if user.mfa_enrolled:
-        from qms.auth.services import verify_totp
 
-        if not otp or not verify_totp(user, otp):
-            raise DocumentError("The MFA code is not valid: the signature was not recorded.")
+    check_password(user, password, otp=otp or "", purpose="SOP approval")  # throttled, recorded
     effective_on = effective_on or today()
     if effective_on < today():
         raise InvalidInput(_("The effective date cannot be in the past."))

@@ -13,13 +13,11 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from flask import current_app, has_app_context
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from qms.auth.models import LoginAttempt, Role, User
-from qms.auth.passwords import DUMMY_HASH, verify_password
-from qms.auth.services import recent_failures, roles_in
+from qms.auth.models import Role, User
+from qms.auth.services import roles_in
 from qms.db import utcnow
 from qms.evidence.chain import HASH_VERSION, event_hash
 from qms.evidence.models import (Case, CustodyEvent, EventKind, Item, ItemState, ItemType, LocationKind,
@@ -243,25 +241,10 @@ def _append(item: Item, kind: EventKind, actor: User, when: When, *, details: di
 
 
 def authenticate_party(username: str, password: str, *, unit_id: int, what: str) -> User:
-    """A second person confirms with their password (receiver, witness); failures count as failed logins."""
-    username = (username or "").strip()[:64]
-    limit = current_app.config["LOGIN_MAX_FAILURES"] if has_app_context() else 10
-    if recent_failures(username, utcnow()) >= limit:
-        raise Throttled("Too many failed attempts for this account. Try again in 15 minutes.")
-    user = db.session.scalar(select(User).where(User.username == username).execution_options(unscoped=True))
-    # (unscoped: the person confirming is looked up by name like at login; membership is checked next)
-    if user is None or not user.active:
-        verify_password(DUMMY_HASH, password or "")
-        ok = False
-    else:
-        ok = verify_password(user.password_hash, password or "")
-    if not ok:
-        db.session.add(LoginAttempt(username=username, user_id=user.id if user else None, succeeded=False,
-                                    reason=f"bad password ({what})"[:64]))
-        db.session.flush()
-        raise AuthenticationFailed(f"The {what} could not be authenticated: unknown user name or wrong password. "
-                                   "Nothing was recorded.")
-    assert user is not None
+    """A second person confirms with their password (receiver, witness), through the one throttle."""
+    from qms.auth.services import check_password
+
+    user = check_password(username, password, purpose=f"custody {what}", unit_id=unit_id)
     if not is_custodian(user, unit_id):
         raise CustodyError(f"{_name(user)} is not a CSI officer or examiner of this unit and cannot act as {what}.")
     return user

@@ -53,7 +53,7 @@ def test_workflow_through_the_api(app, db_session, staff):
     assert csi.post(f"/api/v1/documents/revisions/{rid}/acknowledge").status_code == 409
     assert qm.post(f"/api/v1/documents/revisions/{rid}/approve", json={"password": PASSWORD}).status_code == 403
     wrong = examiner.post(f"/api/v1/documents/revisions/{rid}/approve", json={"password": "guess"})
-    assert wrong.status_code == 400 and "password" not in str(wrong.json.get("errors", ""))
+    assert wrong.status_code == 403 and "password" not in str(wrong.json.get("errors", ""))
     signed = examiner.post(f"/api/v1/documents/revisions/{rid}/approve", json={"password": PASSWORD})
     assert signed.status_code == 200 and signed.json["state"] == "effective"
     assert PASSWORD not in signed.get_data(as_text=True)

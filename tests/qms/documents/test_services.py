@@ -84,9 +84,11 @@ def test_approval_needs_the_password_and_mfa_code(staff, draft, make_user, db_se
     secret = pyotp.random_base32()
     signer = make_user(staff.unit, Role.QUALITY_MANAGER, mfa_secret=secret)
     services.submit(draft, staff.qm)
-    with pytest.raises(services.InvalidInput, match="password is not correct"):
+    from qms.errors import AuthenticationFailed
+
+    with pytest.raises(AuthenticationFailed, match="password is not correct"):
         services.approve(draft, signer, password="wrong password")
-    with pytest.raises(services.InvalidInput, match="MFA code"):
+    with pytest.raises(AuthenticationFailed, match="MFA code"):
         services.approve(draft, signer, password=PASSWORD, otp="000000")
     signature = services.approve(draft, signer, password=PASSWORD, otp=pyotp.TOTP(secret).now())
     assert signature.actor_id == signer.id

@@ -205,7 +205,7 @@ def test_the_api_registers_transfers_records_and_verifies(client, lab, db_sessio
     assert offer.status_code == 201 and offer.json["kind"] == "transfer_offered"
     wrong = client.post(f"/api/v1/evidence/items/{item_id}/transfer-accept", headers=keeper,
                         json={"username": "keeper", "password": "not-the-password"})
-    assert wrong.status_code == 400 and "wrong password" in wrong.json["message"]
+    assert wrong.status_code == 403 and "wrong password" in wrong.json["message"]
     accepted = client.post(f"/api/v1/evidence/items/{item_id}/transfer-accept", headers=keeper,
                            json={"username": "keeper", "password": PASSWORD})
     assert accepted.status_code == 201 and "password" not in accepted.json
