@@ -51,6 +51,7 @@ class EventKind(enum.StrEnum):
     RESEALED = "resealed"
     SAMPLED = "sampled"
     PHOTOGRAPHED = "photographed"
+    IMAGED = "imaged"  # scanned or photographed for ballistic comparison (who, device, when)
     RETURNED_TO_OWNER = "returned_to_owner"
     DESTROYED = "destroyed"
     DISPOSED = "disposed"
