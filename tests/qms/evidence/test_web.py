@@ -270,6 +270,7 @@ def test_the_demo_evidence_is_seeded_once_and_verifies(app, db_session):
     seed_evidence(accounts)  # a second `qms demo` changes nothing
     items = db_session.scalars(sa.select(Item).order_by(Item.id)).all()
     assert [i.exhibit_number for i in items] == ["1", "2", "3", "4", "1-TF1"]
-    assert items[0].holder.username == "examiner" and items[1].state == "in_storage"
+    assert items[0].holder.username == "examiner" and items[3].state == "in_storage"
+    assert items[1].holder.username == "examiner"  # taken out of storage to be imaged
     report = verify_all(db_session.connection())
     assert report.ok and report.checkpoints_checked == 1, report.lines()
