@@ -2,7 +2,8 @@
 
 Every action locks the item row (SELECT ... FOR UPDATE on PostgreSQL), checks that the event is
 possible in the item's current state, appends one hash-chained event with the next sequence number
-and updates the item's cached state. UNIQUE(item_id, seq) stops a second writer that got past the
+and sets the item's cached custody from `qms.evidence.state.apply` (the one rule; nothing else
+writes those columns). UNIQUE(item_id, seq) stops a second writer that got past the
 lock (SQLite has no row locks): it gets CustodyConflict. Services add and flush; callers commit.
 """
 from __future__ import annotations
