@@ -19,11 +19,11 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from qms import errors
 from qms.auth.models import LoginAttempt, Role, User
 from qms.auth.passwords import DUMMY_HASH, verify_password
 from qms.auth.services import recent_failures, roles_in
 from qms.db import utcnow
-from qms import errors
 from qms.errors import Refused, StateConflict
 from qms.evidence.chain import HASH_VERSION, event_hash
 from qms.evidence.models import (Case, CustodyEvent, EventKind, Item, ItemState, ItemType, LocationKind,
@@ -298,8 +298,7 @@ def offer_transfer(item: Item, *, actor: User, receiver: User, when: When = When
     if not is_custodian(receiver, item.unit_id):
         raise CustodyError(f"{_name(receiver)} is not a CSI officer or examiner of this unit and cannot receive "
                            "evidence.")
-    event = _append(item, EventKind.TRANSFER_OFFERED, actor, when, from_user=actor, to_user=receiver, notes=notes)
-    return event
+    return _append(item, EventKind.TRANSFER_OFFERED, actor, when, from_user=actor, to_user=receiver, notes=notes)
 
 
 def accept_transfer(item: Item, *, username: str, password: str, recorded_by: User | None = None,
@@ -318,9 +317,8 @@ def accept_transfer(item: Item, *, username: str, password: str, recorded_by: Us
         .order_by(CustodyEvent.seq.desc()).limit(1))
     sender = item.holder
     signature = {"receiver": "password re-entered", "recorded_in_session_of": _name(recorded_by or receiver)}
-    event = _append(item, EventKind.TRANSFER_ACCEPTED, receiver, when, from_user=sender, to_user=receiver,
-                    refers_to_seq=offer_seq, notes=notes, details={"signatures": signature})
-    return event
+    return _append(item, EventKind.TRANSFER_ACCEPTED, receiver, when, from_user=sender, to_user=receiver,
+                   refers_to_seq=offer_seq, notes=notes, details={"signatures": signature})
 
 
 def cancel_transfer(item: Item, *, actor: User, when: When = When(), notes: str = "") -> CustodyEvent:
@@ -331,9 +329,8 @@ def cancel_transfer(item: Item, *, actor: User, when: When = When(), notes: str 
     if actor.id not in (item.holder_id, item.pending_to_id):
         raise CustodyError("Only the sender or the intended receiver can cancel a transfer.")
     declined = actor.id == item.pending_to_id
-    event = _append(item, EventKind.TRANSFER_CANCELLED, actor, when, from_user=item.holder, to_user=item.pending_to,
-                    notes=notes, details={"declined_by_receiver": declined})
-    return event
+    return _append(item, EventKind.TRANSFER_CANCELLED, actor, when, from_user=item.holder, to_user=item.pending_to,
+                   notes=notes, details={"declined_by_receiver": declined})
 
 
 def transfer_custody(item: Item, *, actor: User, receiver_username: str, receiver_password: str,
@@ -344,9 +341,8 @@ def transfer_custody(item: Item, *, actor: User, receiver_username: str, receive
     item = _lock(item)
     offer_seq = item.head_seq
     signature = {"receiver": "password re-entered", "recorded_in_session_of": _name(actor)}
-    event = _append(item, EventKind.TRANSFER_ACCEPTED, receiver, when, from_user=actor, to_user=receiver,
-                    refers_to_seq=offer_seq, details={"signatures": signature})
-    return event
+    return _append(item, EventKind.TRANSFER_ACCEPTED, receiver, when, from_user=actor, to_user=receiver,
+                   refers_to_seq=offer_seq, details={"signatures": signature})
 
 
 def store(item: Item, *, actor: User, location: StorageLocation, when: When = When(), notes: str = "") -> CustodyEvent:
@@ -354,9 +350,8 @@ def store(item: Item, *, actor: User, location: StorageLocation, when: When = Wh
     _require_holder(item, actor, EventKind.STORED)
     if location.unit_id != item.unit_id:
         raise CustodyError("That storage location belongs to another unit.")
-    event = _append(item, EventKind.STORED, actor, when, location_id=location.id, notes=notes,
-                    details={"location": location.path})
-    return event
+    return _append(item, EventKind.STORED, actor, when, location_id=location.id, notes=notes,
+                   details={"location": location.path})
 
 
 def remove_from_storage(item: Item, *, actor: User, when: When = When(), notes: str = "") -> CustodyEvent:
@@ -368,9 +363,8 @@ def remove_from_storage(item: Item, *, actor: User, when: When = When(), notes: 
     if not is_custodian(actor, item.unit_id):
         raise CustodyError("Only a CSI officer or an examiner of the unit can take evidence out of storage.")
     location = item.location
-    event = _append(item, EventKind.REMOVED_FROM_STORAGE, actor, when, location_id=item.location_id, notes=notes,
-                    to_user=actor, details={"location": location.path if location else ""})
-    return event
+    return _append(item, EventKind.REMOVED_FROM_STORAGE, actor, when, location_id=item.location_id, notes=notes,
+                   to_user=actor, details={"location": location.path if location else ""})
 
 
 def examine(item: Item, *, actor: User, notes: str, when: When = When()) -> CustodyEvent:
@@ -398,8 +392,7 @@ def seal(item: Item, *, actor: User, seal_number: str, when: When = When(), note
                            "break the seal first.")
     if seal_number in _seals_used(item):
         raise CustodyError(f"Seal number {seal_number} was already used on this item; a new seal needs a new number.")
-    event = _append(item, kind, actor, when, seal_number=seal_number, notes=notes)
-    return event
+    return _append(item, kind, actor, when, seal_number=seal_number, notes=notes)
 
 
 def reseal(item: Item, *, actor: User, seal_number: str, when: When = When(), notes: str = "") -> CustodyEvent:
@@ -415,8 +408,7 @@ def break_seal(item: Item, *, actor: User, notes: str, when: When = When()) -> C
         raise CustodyError(f"{exhibit(item).capitalize()} is not sealed.")
     if not notes.strip():
         raise CustodyError("Say why the seal is broken.")
-    event = _append(item, EventKind.SEAL_BROKEN, actor, when, seal_number=item.seal_number, notes=notes)
-    return event
+    return _append(item, EventKind.SEAL_BROKEN, actor, when, seal_number=item.seal_number, notes=notes)
 
 
 def sample(item: Item, *, actor: User, exhibit_number: str, item_type: str, description: str,
@@ -438,9 +430,8 @@ def return_to_owner(item: Item, *, actor: User, recipient: str, when: When = Whe
     _require_holder(item, actor, EventKind.RETURNED_TO_OWNER)
     if not recipient.strip():
         raise CustodyError("Name the person the item was returned to (and their document).")
-    event = _append(item, EventKind.RETURNED_TO_OWNER, actor, when, notes=notes,
-                    details={"recipient": recipient.strip()[:200]})
-    return event
+    return _append(item, EventKind.RETURNED_TO_OWNER, actor, when, notes=notes,
+                   details={"recipient": recipient.strip()[:200]})
 
 
 def destroy(item: Item, *, actor: User, witness_username: str, witness_password: str, method: str,
@@ -454,9 +445,8 @@ def destroy(item: Item, *, actor: User, witness_username: str, witness_password:
     witness = authenticate_party(witness_username, witness_password, unit_id=item.unit_id, what="witness")
     if witness.id == actor.id:
         raise CustodyError("The witness must be a second person, not the one destroying the item.")
-    event = _append(item, kind, actor, when, witness=witness, notes=notes,
-                    details={"method": method.strip()[:500], "signatures": {"witness": "password re-entered"}})
-    return event
+    return _append(item, kind, actor, when, witness=witness, notes=notes,
+                   details={"method": method.strip()[:500], "signatures": {"witness": "password re-entered"}})
 
 
 def correct(item: Item, *, actor: User, wrong_seq: int, correction: str, when: When = When()) -> CustodyEvent:
