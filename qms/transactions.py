@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, current_app, g, request
+from flask import Flask, Response, current_app, request
 from sqlalchemy.exc import IntegrityError, OperationalError
 from werkzeug.exceptions import Conflict
 
@@ -18,15 +18,7 @@ from qms.extensions import db
 log = logging.getLogger(__name__)
 
 
-def mark_failed() -> None:
-    """Transitional: the old per-view failure flag, until every domain raises refusals."""
-    g.qms_failed = True
-
-
 def commit(response: Response) -> Response:
-    if g.pop("qms_failed", False):
-        db.session.rollback()
-        return response
     try:
         db.session.commit()
     except (IntegrityError, OperationalError) as error:

@@ -1,7 +1,8 @@
 """API: cases, items, custody events, two-party transfers and verification of the chain of custody.
 
 A request that names a record of another unit gets 404 before its body is read. A refused custody
-action answers 400 (409 for a concurrent change) with the reason; nothing is recorded.
+action raises its refusal and the one handler answers (400, 409 for a concurrent change) with the
+reason; nothing is recorded but a failed password attempt, which the throttle keeps.
 """
 from __future__ import annotations
 
@@ -9,15 +10,14 @@ from datetime import date
 from typing import Any
 
 import marshmallow as ma
-from flask import abort, g, jsonify, request
+from flask import abort, g, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from qms.auth.permissions import Access
 from qms.evidence import custody, services
-from qms.evidence.custody import CustodyError, When
-from qms.evidence.models import Case, EventKind, Item, ItemType, StorageLocation
-from qms.extensions import db
+from qms.evidence.custody import RECORDABLE, When
+from qms.evidence.models import Case, Item, ItemType
 from qms.records import record_or_404
 
 blp = Blueprint("api_evidence", __name__, url_prefix="/evidence",
@@ -79,10 +79,6 @@ class EventSchema(ma.Schema):
     hash = ma.fields.Str()
 
 
-RECORDABLE = [EventKind.STORED, EventKind.REMOVED_FROM_STORAGE, EventKind.EXAMINED, EventKind.SEALED,
-              EventKind.SEAL_BROKEN, EventKind.RESEALED, EventKind.RETURNED_TO_OWNER, EventKind.CORRECTION]
-
-
 class TimedSchema(ma.Schema):
     occurred_at = ma.fields.AwareDateTime(load_default=None, metadata={"description": "With its UTC offset."})
     utc_offset_minutes = ma.fields.Int(load_default=0, validate=ma.validate.Range(min=-840, max=840))
@@ -120,30 +116,16 @@ def _body(schema: ma.Schema) -> dict[str, Any]:
     data = request.get_json(silent=True)
     if not isinstance(data, dict):
         abort(400, description="Send a JSON object.")
-    try:
-        return schema.load(data)
-    except ma.ValidationError as error:
+    problems = schema.validate(data)
+    if problems:
         abort(422, description="The request has invalid fields: " + "; ".join(
             f"{field}: {' '.join(map(str, msgs)) if isinstance(msgs, list) else msgs}"
-            for field, msgs in error.normalized_messages().items()))
+            for field, msgs in problems.items()))
+    return schema.load(data)
 
 
 def _when(body: dict[str, Any]) -> When:
     return When(body.get("occurred_at"), body.get("utc_offset_minutes") or 0)
-
-
-def _act(action: Any) -> Any:
-    try:
-        return action()
-    except (custody.AuthenticationFailed, custody.Throttled) as error:
-        # Answered without an error handler, so the failed attempt is committed for the throttle.
-        response = jsonify(code=error.status, status="Refused", message=str(error))
-        response.status_code = error.status
-        return response
-    except CustodyError as error:
-        if isinstance(error, custody.CustodyConflict):
-            db.session.rollback()  # the failed flush left the session unusable
-        abort(error.status, description=str(error))
 
 
 def _request_body_doc(schema: type[ma.Schema]) -> dict[str, Any]:
@@ -163,7 +145,7 @@ class Cases(MethodView):
     @blp.response(201, CaseSchema)
     def post(self, body: dict):  # type: ignore[no-untyped-def]
         """Register a case."""
-        return _act(lambda: custody.register_case(unit_id=g.qms_unit_id, actor=g.qms_user, **body))
+        return custody.register_case(unit_id=g.qms_unit_id, actor=g.qms_user, **body)
 
 
 @blp.route("/cases/<int:case_id>")
@@ -191,7 +173,7 @@ class CaseItems(MethodView):
         """Register an item: the caller takes it into custody ("collected", and "sealed" with a seal number)."""
         case = record_or_404(Case, case_id, "case")
         body = _body(ItemSchema())
-        return _act(lambda: custody.register_item(case, actor=g.qms_user, **body))
+        return custody.register_item(case, actor=g.qms_user, **body)
 
 
 @blp.route("/items/<int:item_id>")
@@ -220,32 +202,9 @@ class ItemEvents(MethodView):
         returned_to_owner, correction). Impossible events are refused with the reason."""
         item = record_or_404(Item, item_id, "item")
         body = _body(EventCreateSchema())
-        return _act(lambda: _record(item, body))
-
-
-def _record(item: Item, body: dict[str, Any]) -> Any:
-    kind, when, notes, actor = EventKind(body["kind"]), _when(body), body["notes"], g.qms_user
-    if kind == EventKind.STORED:
-        location = db.session.get(StorageLocation, body["location_id"]) if body["location_id"] else None
-        if location is None:
-            raise CustodyError("Give the id of a storage location of this unit (location_id).")
-        return custody.store(item, actor=actor, location=location, when=when, notes=notes)
-    simple = {EventKind.REMOVED_FROM_STORAGE: lambda: custody.remove_from_storage(item, actor=actor, when=when,
-                                                                                  notes=notes),
-              EventKind.EXAMINED: lambda: custody.examine(item, actor=actor, notes=notes, when=when),
-              EventKind.SEALED: lambda: custody.seal(item, actor=actor, seal_number=body["seal_number"], when=when,
-                                                     notes=notes),
-              EventKind.RESEALED: lambda: custody.reseal(item, actor=actor, seal_number=body["seal_number"],
-                                                         when=when, notes=notes),
-              EventKind.SEAL_BROKEN: lambda: custody.break_seal(item, actor=actor, notes=notes, when=when),
-              EventKind.RETURNED_TO_OWNER: lambda: custody.return_to_owner(item, actor=actor,
-                                                                           recipient=body["recipient"], when=when,
-                                                                           notes=notes)}
-    if kind in simple:
-        return simple[kind]()
-    if body["wrong_seq"] is None:
-        raise CustodyError("A correction names the wrong event (wrong_seq).")
-    return custody.correct(item, actor=actor, wrong_seq=body["wrong_seq"], correction=notes, when=when)
+        return custody.record(item, actor=g.qms_user, kind=body["kind"], when=_when(body), notes=body["notes"],
+                              location_id=body["location_id"], seal_number=body["seal_number"],
+                              recipient=body["recipient"], wrong_seq=body["wrong_seq"])
 
 
 @blp.route("/items/<int:item_id>/transfer-offer")
@@ -259,10 +218,7 @@ class TransferOffer(MethodView):
         item = record_or_404(Item, item_id, "item")
         body = _body(OfferSchema())
         receiver = services.find_user(body["receiver_username"])
-        if receiver is None:
-            abort(400, description="No such user in this unit.")
-        return _act(lambda: custody.offer_transfer(item, actor=g.qms_user, receiver=receiver, when=_when(body),
-                                                   notes=body["notes"]))
+        return custody.offer_transfer(item, actor=g.qms_user, receiver=receiver, when=_when(body), notes=body["notes"])
 
 
 @blp.route("/items/<int:item_id>/transfer-accept")
@@ -275,8 +231,9 @@ class TransferAccept(MethodView):
         """The receiver accepts with their user name and password; custody moves to them."""
         item = record_or_404(Item, item_id, "item")
         body = _body(AcceptSchema())
-        return _act(lambda: custody.accept_transfer(item, username=body["username"], password=body["password"],
-                                                    recorded_by=g.qms_user, when=_when(body), notes=body["notes"]))
+        # A wrong password raises AuthenticationFailed, which keeps its work: the attempt is committed.
+        return custody.accept_transfer(item, username=body["username"], password=body["password"],
+                                       recorded_by=g.qms_user, when=_when(body), notes=body["notes"])
 
 
 @blp.route("/verify")

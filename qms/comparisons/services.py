@@ -118,9 +118,12 @@ def add_entry(item: Item, *, actor: User, data: bytes, filename: str, calibre: s
 
     With ``search=False`` no job is queued (the caller indexes the entry itself, e.g. the demo seed).
     """
+    from qms.evidence import custody
+
     if not imageable(item):
         raise EntryError(f"Exhibit {item.exhibit_number} is a {item.item_type.replace('_', ' ')}; only cartridge "
                          "cases (scene finds or test fires) are imaged for comparison.")
+    custody.check_imaging(item, actor)  # only the person who holds the item images it
     surface, file_type, notes = read_upload(data, filename, pixel_size_um=pixel_size_um)
     firearm = item.parent_item if item.parent_item is not None and item.parent_item.item_type == "firearm" else None
     digest = object_store().put(data)
@@ -136,6 +139,8 @@ def add_entry(item: Item, *, actor: User, data: bytes, filename: str, calibre: s
         index_entry_id=uuid.uuid4().hex, origin=Origin.LOCAL.value)
     db.session.add(entry)
     db.session.flush()
+    custody.record_imaging(item, actor=actor, device=entry.device, when=custody.When(entry.acquired_at),
+                           details={"ballistic_entry_id": entry.id, "original_sha256": digest})
     if search:
         enqueue_correlation(entry, requested_by=actor)
     return entry

@@ -16,6 +16,7 @@ from qms.comparisons.forms import DecisionForm, EntryForm
 from qms.comparisons.models import BallisticEntry, Candidate, CorrelationJob, DerivedObject
 from qms.comparisons.services import EntryError
 from qms.errors import check_form, page_again, render_error
+from qms.evidence.custody import holds_for_imaging
 from qms.evidence.models import Item
 from qms.extensions import db
 from qms.records import record_or_404
@@ -61,7 +62,8 @@ def entries():  # type: ignore[no-untyped-def]
 def _entry_form() -> EntryForm:
     form = EntryForm()
     form.item_id.choices = [SelectChoice(str(i.id), f"{i.case.case_number} / exhibit {i.exhibit_number}: "
-                                         f"{i.description[:60]}") for i in services.imageable_items()]
+                                         f"{i.description[:60]}") for i in services.imageable_items()
+                            if holds_for_imaging(i, g.qms_user)]  # only items the uploader holds
     if request.method == "GET" and request.args.get("item_id"):
         form.item_id.data = request.args["item_id"]
     return form

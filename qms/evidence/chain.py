@@ -6,7 +6,9 @@ no spaces, UTF-8, times as "YYYY-MM-DDTHH:MM:SS.ffffffZ" (UTC, microseconds), ab
 of an item has prev_hash = 64 zeros. `id` (a surrogate key) and `hash` itself are not hashed.
 
 The chain alone does not stop someone who can write to the database and recompute every hash after
-an edit: signed checkpoints (qms.evidence.checkpoints) do.
+an edit: signed checkpoints (qms.evidence.checkpoints) do. The check also folds each item's events
+(qms.evidence.state) and reports an item whose cached custody (holder, state, location, seal)
+disagrees with them, since those columns are not hashed.
 """
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from qms.evidence.models import GENESIS_HASH, CustodyEvent, Item
+from qms.evidence.state import CACHED_COLUMNS, START, Custody, apply, cached, differences
 
 HASH_VERSION = 1
 HASHED_FIELDS = ("hash_version", "unit_id", "item_id", "seq", "kind", "occurred_at", "utc_offset_minutes",
@@ -71,12 +74,13 @@ class Break:
     """The first event of an item at which its recorded history stops being trustworthy."""
 
     item_id: int
-    seq: int | None  # None: the item itself (its cached head) disagrees
+    seq: int | None  # None: the item itself (its cached head or custody) disagrees
     event_id: int | None
     reason: str
+    where: str = ""  # what of the item disagrees, when not an event: "chain head", "current custody"
 
     def __str__(self) -> str:
-        where = f"event #{self.seq}" if self.seq is not None else "chain head"
+        where = f"event #{self.seq}" if self.seq is not None else (self.where or "chain head")
         return f"item {self.item_id}, {where}: {self.reason}"
 
 
@@ -98,13 +102,14 @@ class _ItemChecker:
     def __init__(self, item_id: int, report: ChainReport, wanted_seqs: set[int]) -> None:
         self.item_id, self.report, self.wanted = item_id, report, wanted_seqs
         self.expected_seq, self.prev_hash = 1, GENESIS_HASH
+        self.custody = START  # the fold of the events read so far
         self.broken = False
         self.hashes: dict[int, str] = {}
 
-    def fail(self, seq: int | None, event_id: int | None, reason: str) -> None:
+    def fail(self, seq: int | None, event_id: int | None, reason: str, where: str = "") -> None:
         if not self.broken:
             self.broken = True
-            self.report.breaks[self.item_id] = Break(self.item_id, seq, event_id, reason)
+            self.report.breaks[self.item_id] = Break(self.item_id, seq, event_id, reason, where)
 
     def feed(self, row: Mapping[str, Any]) -> None:
         self.report.events_checked += 1
@@ -130,8 +135,9 @@ class _ItemChecker:
             self.fail(seq, row["id"], "its content does not match its hash (changed after it was recorded)")
             return
         self.expected_seq, self.prev_hash = seq + 1, row["hash"]
+        self.custody = apply(self.custody, row)
 
-    def finish(self, head_seq: int, head_hash: str) -> None:
+    def finish(self, head_seq: int, head_hash: str, recorded: Custody = START) -> None:
         self.report.items_checked += 1
         if self.wanted:
             self.report.heads[self.item_id] = self.hashes
@@ -144,6 +150,10 @@ class _ItemChecker:
                       f"({'events after #' + str(last) + ' are missing' if last < head_seq else 'extra events'})")
         elif self.prev_hash != head_hash:
             self.fail(None, None, "the item's recorded chain head does not match its last event")
+        elif recorded != self.custody:
+            self.fail(None, None, "the item's recorded custody does not match its events (changed outside the "
+                                  "application?): " + "; ".join(differences(recorded, self.custody)),
+                      "current custody")
 
 
 EVENT_COLUMNS = ("id", *(name for name in HASHED_FIELDS), "hash")
@@ -170,21 +180,22 @@ def verify_chains(connection: Connection, *, item_ids: list[int] | None = None,
     """
     wanted = wanted or {}
     items_table = Item.__table__
-    stmt = select(items_table.c.id, items_table.c.head_seq, items_table.c.head_hash).order_by(items_table.c.id)
+    stmt = select(items_table.c.id, items_table.c.head_seq, items_table.c.head_hash,
+                  *(items_table.c[name] for name in CACHED_COLUMNS)).order_by(items_table.c.id)
     if item_ids is not None:
         stmt = stmt.where(items_table.c.id.in_(item_ids))
-    heads = {row.id: (row.head_seq, row.head_hash) for row in connection.execute(stmt)}
+    heads = {row.id: (row.head_seq, row.head_hash, cached(row)) for row in connection.execute(stmt)}
     report = ChainReport()
     checker: _ItemChecker | None = None
     for row in _event_rows(connection, item_ids, batch):
         if checker is None or checker.item_id != row["item_id"]:
             if checker is not None:
-                checker.finish(*heads.pop(checker.item_id, (0, GENESIS_HASH)))
+                checker.finish(*heads.pop(checker.item_id, (0, GENESIS_HASH, START)))
             checker = _ItemChecker(row["item_id"], report, wanted.get(row["item_id"], set()))
         checker.feed(row)
     if checker is not None:
-        checker.finish(*heads.pop(checker.item_id, (0, GENESIS_HASH)))
-    for item_id, (head_seq, head_hash) in heads.items():  # items without any stored event
+        checker.finish(*heads.pop(checker.item_id, (0, GENESIS_HASH, START)))
+    for item_id, (head_seq, head_hash, recorded) in heads.items():  # items without any stored event
         empty = _ItemChecker(item_id, report, wanted.get(item_id, set()))
-        empty.finish(head_seq, head_hash)
+        empty.finish(head_seq, head_hash, recorded)
     return report

@@ -2,7 +2,8 @@
 
 Every action locks the item row (SELECT ... FOR UPDATE on PostgreSQL), checks that the event is
 possible in the item's current state, appends one hash-chained event with the next sequence number
-and updates the item's cached state. UNIQUE(item_id, seq) stops a second writer that got past the
+and sets the item's cached custody from `qms.evidence.state.apply` (the one rule; nothing else
+writes those columns). UNIQUE(item_id, seq) stops a second writer that got past the
 lock (SQLite has no row locks): it gets CustodyConflict. Services add and flush; callers commit.
 """
 from __future__ import annotations
@@ -13,15 +14,19 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from qms import errors
 from qms.auth.models import Role, User
-from qms.auth.services import roles_in
+from qms.auth.services import check_password, roles_in
 from qms.db import utcnow
+from qms.errors import Refused, StateConflict
 from qms.evidence.chain import HASH_VERSION, event_hash
 from qms.evidence.models import (Case, CustodyEvent, EventKind, Item, ItemState, ItemType, LocationKind,
                                  StorageLocation)
+from qms.evidence.state import CACHED_COLUMNS, Custody, apply, cached
 from qms.extensions import db
 
 CUSTODIANS = frozenset({Role.CSI_OFFICER, Role.EXAMINER})  # who may hold, receive or witness evidence
@@ -29,24 +34,31 @@ FUTURE_TOLERANCE = timedelta(minutes=5)
 MAX_OFFSET_MINUTES = 14 * 60
 
 
-class CustodyError(ValueError):
+class CustodyError(Refused):
     """An action the chain of custody refuses; the message says why and is safe to show."""
 
     status = 400
 
 
-class CustodyConflict(CustodyError):
+class CustodyConflict(StateConflict, CustodyError):
     """Someone else recorded an event on the same item at the same moment."""
 
-    status = 409
+
+class AuthenticationFailed(errors.AuthenticationFailed, CustodyError):
+    """A party's password was wrong: the attempt is kept, like a failed login, for the throttle.
+
+    Answered 400, not 403: the signed-in person may act; the second party's confirmation in the form failed.
+    """
+
+    status = 400
 
 
-class AuthenticationFailed(CustodyError):
-    """A party's password was wrong (the attempt is recorded like a failed login)."""
+class Throttled(errors.Throttled, CustodyError):
+    """Too many wrong passwords for the party; the refusal is kept too."""
 
 
-class Throttled(CustodyError):
-    status = 429
+class NotHolder(StateConflict, CustodyError):
+    """The person does not hold the item for what they are doing (imaging)."""
 
 
 CONFLICT = ("Someone else recorded a custody event on this item at the same moment; nothing was recorded. "
@@ -150,7 +162,6 @@ def register_item(case: Case, *, actor: User, exhibit_number: str, item_type: st
     if parent is not None:
         details |= {"parent_item_id": parent.id, "parent_exhibit_number": parent.exhibit_number}
     _append(item, EventKind.COLLECTED, actor, When(at, when.offset_minutes), details=details)
-    item.holder_id, item.state = actor.id, ItemState.IN_CUSTODY.value
     if seal_number.strip():
         seal(item, actor=actor, seal_number=seal_number, when=When(at, when.offset_minutes))
     return item
@@ -233,6 +244,7 @@ def _append(item: Item, kind: EventKind, actor: User, when: When, *, details: di
     event = CustodyEvent(**row)
     db.session.add(event)
     item.head_seq, item.head_hash = row["seq"], row["hash"]
+    _cache(item, apply(cached(item), row))
     try:
         db.session.flush()
     except IntegrityError as error:
@@ -240,10 +252,14 @@ def _append(item: Item, kind: EventKind, actor: User, when: When, *, details: di
     return event
 
 
+def _cache(item: Item, custody: Custody) -> None:
+    """Set the item's cached columns to the fold: the only place they are written."""
+    for name in CACHED_COLUMNS:
+        setattr(item, name, getattr(custody, name))
+
+
 def authenticate_party(username: str, password: str, *, unit_id: int, what: str) -> User:
     """A second person confirms with their password (receiver, witness), through the one throttle."""
-    from qms.auth.services import check_password
-
     user = check_password(username, password, purpose=f"custody {what}", unit_id=unit_id)
     if not is_custodian(user, unit_id):
         raise CustodyError(f"{_name(user)} is not a CSI officer or examiner of this unit and cannot act as {what}.")
@@ -263,9 +279,7 @@ def offer_transfer(item: Item, *, actor: User, receiver: User, when: When = When
     if not is_custodian(receiver, item.unit_id):
         raise CustodyError(f"{_name(receiver)} is not a CSI officer or examiner of this unit and cannot receive "
                            "evidence.")
-    event = _append(item, EventKind.TRANSFER_OFFERED, actor, when, from_user=actor, to_user=receiver, notes=notes)
-    item.state, item.pending_to_id = ItemState.IN_TRANSIT.value, receiver.id
-    return event
+    return _append(item, EventKind.TRANSFER_OFFERED, actor, when, from_user=actor, to_user=receiver, notes=notes)
 
 
 def accept_transfer(item: Item, *, username: str, password: str, recorded_by: User | None = None,
@@ -284,10 +298,8 @@ def accept_transfer(item: Item, *, username: str, password: str, recorded_by: Us
         .order_by(CustodyEvent.seq.desc()).limit(1))
     sender = item.holder
     signature = {"receiver": "password re-entered", "recorded_in_session_of": _name(recorded_by or receiver)}
-    event = _append(item, EventKind.TRANSFER_ACCEPTED, receiver, when, from_user=sender, to_user=receiver,
-                    refers_to_seq=offer_seq, notes=notes, details={"signatures": signature})
-    item.state, item.holder_id, item.pending_to_id = ItemState.IN_CUSTODY.value, receiver.id, None
-    return event
+    return _append(item, EventKind.TRANSFER_ACCEPTED, receiver, when, from_user=sender, to_user=receiver,
+                   refers_to_seq=offer_seq, notes=notes, details={"signatures": signature})
 
 
 def cancel_transfer(item: Item, *, actor: User, when: When = When(), notes: str = "") -> CustodyEvent:
@@ -298,10 +310,8 @@ def cancel_transfer(item: Item, *, actor: User, when: When = When(), notes: str 
     if actor.id not in (item.holder_id, item.pending_to_id):
         raise CustodyError("Only the sender or the intended receiver can cancel a transfer.")
     declined = actor.id == item.pending_to_id
-    event = _append(item, EventKind.TRANSFER_CANCELLED, actor, when, from_user=item.holder, to_user=item.pending_to,
-                    notes=notes, details={"declined_by_receiver": declined})
-    item.state, item.pending_to_id = ItemState.IN_CUSTODY.value, None
-    return event
+    return _append(item, EventKind.TRANSFER_CANCELLED, actor, when, from_user=item.holder, to_user=item.pending_to,
+                   notes=notes, details={"declined_by_receiver": declined})
 
 
 def transfer_custody(item: Item, *, actor: User, receiver_username: str, receiver_password: str,
@@ -312,10 +322,8 @@ def transfer_custody(item: Item, *, actor: User, receiver_username: str, receive
     item = _lock(item)
     offer_seq = item.head_seq
     signature = {"receiver": "password re-entered", "recorded_in_session_of": _name(actor)}
-    event = _append(item, EventKind.TRANSFER_ACCEPTED, receiver, when, from_user=actor, to_user=receiver,
-                    refers_to_seq=offer_seq, details={"signatures": signature})
-    item.state, item.holder_id, item.pending_to_id = ItemState.IN_CUSTODY.value, receiver.id, None
-    return event
+    return _append(item, EventKind.TRANSFER_ACCEPTED, receiver, when, from_user=actor, to_user=receiver,
+                   refers_to_seq=offer_seq, details={"signatures": signature})
 
 
 def store(item: Item, *, actor: User, location: StorageLocation, when: When = When(), notes: str = "") -> CustodyEvent:
@@ -323,10 +331,8 @@ def store(item: Item, *, actor: User, location: StorageLocation, when: When = Wh
     _require_holder(item, actor, EventKind.STORED)
     if location.unit_id != item.unit_id:
         raise CustodyError("That storage location belongs to another unit.")
-    event = _append(item, EventKind.STORED, actor, when, location_id=location.id, notes=notes,
-                    details={"location": location.path})
-    item.state, item.holder_id, item.location_id = ItemState.IN_STORAGE.value, None, location.id
-    return event
+    return _append(item, EventKind.STORED, actor, when, location_id=location.id, notes=notes,
+                   details={"location": location.path})
 
 
 def remove_from_storage(item: Item, *, actor: User, when: When = When(), notes: str = "") -> CustodyEvent:
@@ -338,10 +344,8 @@ def remove_from_storage(item: Item, *, actor: User, when: When = When(), notes: 
     if not is_custodian(actor, item.unit_id):
         raise CustodyError("Only a CSI officer or an examiner of the unit can take evidence out of storage.")
     location = item.location
-    event = _append(item, EventKind.REMOVED_FROM_STORAGE, actor, when, location_id=item.location_id, notes=notes,
-                    to_user=actor, details={"location": location.path if location else ""})
-    item.state, item.holder_id, item.location_id = ItemState.IN_CUSTODY.value, actor.id, None
-    return event
+    return _append(item, EventKind.REMOVED_FROM_STORAGE, actor, when, location_id=item.location_id, notes=notes,
+                   to_user=actor, details={"location": location.path if location else ""})
 
 
 def examine(item: Item, *, actor: User, notes: str, when: When = When()) -> CustodyEvent:
@@ -369,9 +373,7 @@ def seal(item: Item, *, actor: User, seal_number: str, when: When = When(), note
                            "break the seal first.")
     if seal_number in _seals_used(item):
         raise CustodyError(f"Seal number {seal_number} was already used on this item; a new seal needs a new number.")
-    event = _append(item, kind, actor, when, seal_number=seal_number, notes=notes)
-    item.sealed, item.seal_number = True, seal_number
-    return event
+    return _append(item, kind, actor, when, seal_number=seal_number, notes=notes)
 
 
 def reseal(item: Item, *, actor: User, seal_number: str, when: When = When(), notes: str = "") -> CustodyEvent:
@@ -387,9 +389,7 @@ def break_seal(item: Item, *, actor: User, notes: str, when: When = When()) -> C
         raise CustodyError(f"{exhibit(item).capitalize()} is not sealed.")
     if not notes.strip():
         raise CustodyError("Say why the seal is broken.")
-    event = _append(item, EventKind.SEAL_BROKEN, actor, when, seal_number=item.seal_number, notes=notes)
-    item.sealed = False
-    return event
+    return _append(item, EventKind.SEAL_BROKEN, actor, when, seal_number=item.seal_number, notes=notes)
 
 
 def sample(item: Item, *, actor: User, exhibit_number: str, item_type: str, description: str,
@@ -411,10 +411,8 @@ def return_to_owner(item: Item, *, actor: User, recipient: str, when: When = Whe
     _require_holder(item, actor, EventKind.RETURNED_TO_OWNER)
     if not recipient.strip():
         raise CustodyError("Name the person the item was returned to (and their document).")
-    event = _append(item, EventKind.RETURNED_TO_OWNER, actor, when, notes=notes,
-                    details={"recipient": recipient.strip()[:200]})
-    item.state, item.holder_id = ItemState.RETURNED.value, None
-    return event
+    return _append(item, EventKind.RETURNED_TO_OWNER, actor, when, notes=notes,
+                   details={"recipient": recipient.strip()[:200]})
 
 
 def destroy(item: Item, *, actor: User, witness_username: str, witness_password: str, method: str,
@@ -428,10 +426,8 @@ def destroy(item: Item, *, actor: User, witness_username: str, witness_password:
     witness = authenticate_party(witness_username, witness_password, unit_id=item.unit_id, what="witness")
     if witness.id == actor.id:
         raise CustodyError("The witness must be a second person, not the one destroying the item.")
-    event = _append(item, kind, actor, when, witness=witness, notes=notes,
-                    details={"method": method.strip()[:500], "signatures": {"witness": "password re-entered"}})
-    item.state, item.holder_id = ItemState.DESTROYED.value, None
-    return event
+    return _append(item, kind, actor, when, witness=witness, notes=notes,
+                   details={"method": method.strip()[:500], "signatures": {"witness": "password re-entered"}})
 
 
 def correct(item: Item, *, actor: User, wrong_seq: int, correction: str, when: When = When()) -> CustodyEvent:
@@ -452,3 +448,75 @@ def record_photograph(item: Item, *, actor: User, sha256: str, caption: str) -> 
     _refuse_final(item, EventKind.PHOTOGRAPHED)
     return _append(item, EventKind.PHOTOGRAPHED, actor, When(), notes=caption,
                    details={"photo_sha256": sha256})
+
+
+RECORDABLE = (EventKind.STORED, EventKind.REMOVED_FROM_STORAGE, EventKind.EXAMINED, EventKind.SEALED,
+              EventKind.SEAL_BROKEN, EventKind.RESEALED, EventKind.RETURNED_TO_OWNER, EventKind.CORRECTION)
+
+
+def record(item: Item, *, actor: User, kind: str, when: When = When(), notes: str = "", location_id: int | None = None,
+           seal_number: str = "", recipient: str = "", wrong_seq: int | None = None) -> CustodyEvent:
+    """One of the events the generic form and the API record (stored, taken out, examined, sealed, ...)."""
+    if kind not in {k.value for k in RECORDABLE}:
+        raise errors.InvalidInput(_("Choose one of the events that can be recorded here."))
+    event_kind = EventKind(kind)
+    if event_kind == EventKind.STORED:
+        location = db.session.get(StorageLocation, location_id) if location_id else None
+        if location is None:
+            raise errors.InvalidInput(_("Choose the storage location (a storage location of this unit)."))
+        return store(item, actor=actor, location=location, when=when, notes=notes)
+    if event_kind == EventKind.REMOVED_FROM_STORAGE:
+        return remove_from_storage(item, actor=actor, when=when, notes=notes)
+    if event_kind == EventKind.EXAMINED:
+        return examine(item, actor=actor, notes=notes, when=when)
+    if event_kind in (EventKind.SEALED, EventKind.RESEALED):
+        act = seal if event_kind == EventKind.SEALED else reseal
+        return act(item, actor=actor, seal_number=seal_number, when=when, notes=notes)
+    if event_kind == EventKind.SEAL_BROKEN:
+        return break_seal(item, actor=actor, notes=notes, when=when)
+    if event_kind == EventKind.RETURNED_TO_OWNER:
+        return return_to_owner(item, actor=actor, recipient=recipient, when=when, notes=notes)
+    if wrong_seq is None:
+        raise errors.InvalidInput(_("Give the number of the event being corrected."))
+    return correct(item, actor=actor, wrong_seq=wrong_seq, correction=notes, when=when)
+
+
+# --- imaging for ballistic comparison ------------------------------------------------------------------
+
+def holds_for_imaging(item: Item, user: User) -> bool:
+    """Whether the user may image the item: they hold it, or it is a sub-item (a test fire) they made."""
+    if item.final:
+        return False
+    if item.holder_id == user.id and item.state == ItemState.IN_CUSTODY:
+        return True
+    return item.parent_item_id is not None and item.collected_by_id == user.id
+
+
+def check_imaging(item: Item, actor: User) -> None:
+    """Refuse to image an item the person does not hold, naming who does (or where it is)."""
+    if holds_for_imaging(item, actor):
+        return
+    what = exhibit(item)
+    if item.final:
+        raise NotHolder(_("%(item)s is no longer in custody (%(state)s); it cannot be imaged.",
+                          item=what.capitalize(), state=ItemState(item.state).value.replace("_", " ")))
+    if item.state == ItemState.IN_STORAGE:
+        place = item.location.path if item.location else _("an unknown place")
+        raise NotHolder(_("%(item)s is in storage (%(place)s): take it out of storage before imaging it.",
+                          item=what.capitalize(), place=place))
+    if item.state == ItemState.IN_TRANSIT:
+        raise NotHolder(_("%(item)s is being handed over by %(holder)s to %(receiver)s: only the person who holds "
+                          "it can image it, once the transfer is settled.", item=what.capitalize(),
+                          holder=_name(item.holder), receiver=_name(item.pending_to)))
+    raise NotHolder(_("%(item)s is held by %(holder)s: only the person who holds an item can image it. Ask "
+                      "%(holder)s to hand it over first.", item=what.capitalize(),
+                      holder=_name(item.holder) or _("nobody")))
+
+
+def record_imaging(item: Item, *, actor: User, device: str, when: When = When(),
+                   details: dict[str, Any] | None = None) -> CustodyEvent:
+    """The item was imaged for comparison (who, with which device, when): one more event in its chain."""
+    item = _lock(item)
+    check_imaging(item, actor)
+    return _append(item, EventKind.IMAGED, actor, when, notes="",
+                   details={"device": (device or "").strip()[:120], **(details or {})})

@@ -46,12 +46,15 @@ def seed_evidence(accounts: list[Any]) -> None:
                                      calibre="9x19 mm", packaging="Paper envelope",
                                      seal_number=f"MK-004120{n}", collected_place="Car park, Partizanska 12")
                for n in (2, 3)]
-    custody.register_item(case, actor=csi, exhibit_number="4", item_type="bullet", when=on,
-                          description="Deformed bullet from the victim's vehicle", packaging="Plastic tube",
-                          seal_number="MK-0041205", collected_place="Car park, Partizanska 12")
+    bullet = custody.register_item(case, actor=csi, exhibit_number="4", item_type="bullet", when=on,
+                                   description="Deformed bullet from the victim's vehicle", packaging="Plastic tube",
+                                   seal_number="MK-0041205", collected_place="Car park, Partizanska 12")
     later = When(start + timedelta(hours=5), 60)
-    for item in casings:
+    for item in [*casings, bullet]:
         custody.store(item, actor=csi, location=shelf, when=later)
+    for item in casings:  # the examiner holds the casings to image them (only the holder may)
+        custody.remove_from_storage(item, actor=examiner, notes="For imaging",
+                                    when=When(start + timedelta(days=1, hours=4), 60))
     custody.transfer_custody(pistol, actor=csi, receiver_username="examiner",
                              receiver_password=passwords["examiner"], when=When(start + timedelta(days=1), 60))
     custody.break_seal(pistol, actor=examiner, notes="Opened for test-firing",

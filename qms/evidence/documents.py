@@ -34,7 +34,8 @@ def custody_report_pdf(item: Item, *, user: Any) -> bytes:
     checkpoint = write_checkpoint(db.session, reason=f"custody report of item {item.id} by {user.username}")
     report = services.verify_item(item)
     events = services.events_of(item)
+    users = services.users_by_id(events)
     photo_checks = [photos.check(photo) for photo in services.photos_of(item)]
     return render_pdf("evidence/custody_pdf.html", item=item, case=item.case, events=events,
-                      users=services.users_by_id(events), report=report, checkpoint=checkpoint,
+                      custody=services.custody_of(item, events, users), users=users, report=report, checkpoint=checkpoint,
                       key_file=key_path().name, photo_checks=photo_checks, printed_at=utcnow(), printed_by=user)

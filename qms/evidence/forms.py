@@ -10,15 +10,13 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.widgets import HiddenInput
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
-from qms.evidence.custody import When
-from qms.evidence.models import EventKind, ItemType, LocationKind
+from qms.evidence.custody import RECORDABLE, When
+from qms.evidence.models import ItemType, LocationKind
 
 ITEM_TYPES = [SelectChoice(t.value, t.value.replace("_", " ").capitalize()) for t in ItemType]
 LOCATION_KINDS = [SelectChoice(k.value, k.value.capitalize()) for k in LocationKind]
 # Events recorded with the generic form; transfers, destruction and sampling have their own.
-SIMPLE_KINDS = [EventKind.STORED, EventKind.REMOVED_FROM_STORAGE, EventKind.EXAMINED, EventKind.SEALED,
-                EventKind.SEAL_BROKEN, EventKind.RESEALED, EventKind.RETURNED_TO_OWNER, EventKind.CORRECTION]
-KIND_CHOICES = [SelectChoice(k.value, k.label) for k in SIMPLE_KINDS]
+KIND_CHOICES = [SelectChoice(k.value, k.label) for k in RECORDABLE]
 
 
 class TimedForm(FlaskForm):

@@ -1,7 +1,8 @@
 """Cases, items, storage locations, custody events (append-only, hash-chained), checkpoints, photographs.
 
 An item's "current" custody (state, holder, location, seal, chain head) is a cache derived from its
-events: the events are the record, `qms.evidence.chain` proves they were not altered.
+events by `qms.evidence.state`: the events are the record, `qms.evidence.chain` proves they were not
+altered and that the cache agrees with them.
 """
 from __future__ import annotations
 
@@ -51,6 +52,7 @@ class EventKind(enum.StrEnum):
     RESEALED = "resealed"
     SAMPLED = "sampled"
     PHOTOGRAPHED = "photographed"
+    IMAGED = "imaged"  # scanned or photographed for ballistic comparison (who, device, when)
     RETURNED_TO_OWNER = "returned_to_owner"
     DESTROYED = "destroyed"
     DISPOSED = "disposed"

@@ -8,13 +8,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from qms.auth.models import Membership, Role, User
+from qms.errors import InvalidInput
 from qms.evidence.checkpoints import VerificationReport, verify_all
 from qms.evidence.custody import CUSTODIANS
 from qms.evidence.models import Case, CustodyEvent, Item, ItemPhoto, ItemState, StorageLocation
+from qms.evidence.state import Custody, cached, differences, fold_events
 from qms.extensions import db
 
 READERS = frozenset({Role.CSI_OFFICER, Role.EXAMINER, Role.QUALITY_MANAGER, Role.AUDITOR})
@@ -58,6 +61,52 @@ def locations() -> list[StorageLocation]:
     return sorted(rows, key=lambda loc: loc.path)
 
 
+def location(location_id: int) -> StorageLocation:
+    place = db.session.get(StorageLocation, location_id)
+    if place is None:
+        raise InvalidInput(_("Choose a storage location of this unit."), errors={"parent_id": [_("Unknown place.")]})
+    return place
+
+
+@dataclass(frozen=True)
+class ItemCustody:
+    """What the item page shows: the fold of the item's stored events, with the people and place it names."""
+
+    current: Custody
+    holder: User | None
+    pending_to: User | None
+    location: StorageLocation | None
+    disagreements: list[str]  # where the item's cached columns differ from its events (tampering)
+
+    @property
+    def state(self) -> str:
+        return self.current.state
+
+    @property
+    def seal_number(self) -> str:
+        return self.current.seal_number
+
+    @property
+    def sealed(self) -> bool:
+        return self.current.sealed
+
+    @property
+    def final(self) -> bool:
+        return self.current.final
+
+
+def custody_of(item: Item, events: list[CustodyEvent], users: dict[int, User]) -> ItemCustody:
+    """The item's custody from its events, and whether its cached columns say the same."""
+    current = fold_events(events)
+
+    def person(user_id: int | None) -> User | None:
+        return None if user_id is None else users.get(user_id) or db.session.get(User, user_id)
+
+    place = db.session.get(StorageLocation, current.location_id) if current.location_id else None
+    return ItemCustody(current, person(current.holder_id), person(current.pending_to_id), place,
+                       differences(cached(item), current))
+
+
 def custodians(unit_id: int) -> list[User]:
     """Members of the unit who may hold evidence (CSI officers, examiners)."""
     stmt = (select(User).join(Membership, Membership.user_id == User.id)
@@ -66,8 +115,16 @@ def custodians(unit_id: int) -> list[User]:
     return list(db.session.scalars(stmt))
 
 
-def find_user(username: str) -> User | None:
-    return db.session.scalar(select(User).where(User.username == username.strip()))
+def custodian(unit_id: int, user_id: str) -> User | None:
+    """The chosen receiver among the unit's custodians (None when the choice is not one of them)."""
+    return next((u for u in custodians(unit_id) if str(u.id) == user_id), None)
+
+
+def find_user(username: str) -> User:
+    user = db.session.scalar(select(User).where(User.username == username.strip()))
+    if user is None:
+        raise InvalidInput(_("No such user in this unit."), errors={"receiver_username": [_("Unknown user.")]})
+    return user
 
 
 def verify_unit() -> VerificationReport:

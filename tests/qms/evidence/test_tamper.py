@@ -11,6 +11,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import asdict
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -23,6 +24,7 @@ from qms.evidence import custody
 from qms.evidence.chain import chain_rows, event_hash, verify_chains
 from qms.evidence.checkpoints import verify_all, write_checkpoint
 from qms.evidence.models import CustodyEvent, EventKind, Item
+from qms.evidence.state import fold
 from qms.extensions import db
 from tests.conftest import PASSWORD
 
@@ -82,8 +84,9 @@ def _insert_item(connection: sa.Connection, lab, specs: list[dict]) -> tuple[int
                      "details": {"parties": {"actor": "csi1"}}})
     rows = chain_rows(rows)
     connection.execute(sa.insert(EVENTS), rows)
-    connection.execute(sa.update(ITEMS).where(ITEMS.c.id == item_id).values(head_seq=rows[-1]["seq"],
-                                                                             head_hash=rows[-1]["hash"]))
+    # The item's cached custody is what the application would have set: the fold of its events.
+    connection.execute(sa.update(ITEMS).where(ITEMS.c.id == item_id).values(
+        head_seq=rows[-1]["seq"], head_hash=rows[-1]["hash"], **asdict(fold(rows))))
     return item_id, rows
 
 

@@ -270,6 +270,37 @@ def test_the_demo_evidence_is_seeded_once_and_verifies(app, db_session):
     seed_evidence(accounts)  # a second `qms demo` changes nothing
     items = db_session.scalars(sa.select(Item).order_by(Item.id)).all()
     assert [i.exhibit_number for i in items] == ["1", "2", "3", "4", "1-TF1"]
-    assert items[0].holder.username == "examiner" and items[1].state == "in_storage"
+    assert items[0].holder.username == "examiner" and items[3].state == "in_storage"
+    assert items[1].holder.username == "examiner"  # taken out of storage to be imaged
     report = verify_all(db_session.connection())
     assert report.ok and report.checkpoints_checked == 1, report.lines()
+
+
+def test_wrong_passwords_through_the_pages_and_the_api_are_kept_and_throttled(client, app, lab, pistol, login_as,
+                                                                             db_session):
+    from qms.auth.models import LoginAttempt
+
+    csi = login_as(lab.csi)
+    assert csi.post(f"/evidence/items/{pistol.id}/offer", data={"offer-receiver": str(lab.custodian.id)}).status_code == 302
+    keeper = _token(db_session, lab.custodian, lab.unit, Role.CSI_OFFICER)
+    before = _count(pistol.id)
+    for n in range(app.config["LOGIN_MAX_FAILURES"]):
+        if n % 2:
+            response = csi.post(f"/evidence/items/{pistol.id}/accept", data={"accept-username": "keeper",
+                                                                            "accept-password": "guess-guess-1"})
+            assert response.status_code == 400 and "wrong password" in response.get_data(as_text=True)
+        else:
+            response = client.post(f"/api/v1/evidence/items/{pistol.id}/transfer-accept", headers=keeper,
+                                   json={"username": "keeper", "password": "guess-guess-1"})
+            assert response.status_code == 400 and response.json["code"] == 400
+    db_session.expire_all()
+    failures = db_session.scalar(sa.select(sa.func.count()).select_from(LoginAttempt).where(
+        LoginAttempt.username == "keeper", LoginAttempt.succeeded.is_(False)))
+    assert failures == app.config["LOGIN_MAX_FAILURES"]  # each refused attempt was committed by the handler
+    throttled = client.post(f"/api/v1/evidence/items/{pistol.id}/transfer-accept", headers=keeper,
+                            json={"username": "keeper", "password": PASSWORD})
+    assert throttled.status_code == 429 and "Too many failed attempts" in throttled.json["message"]
+    page = csi.post(f"/evidence/items/{pistol.id}/accept", data={"accept-username": "keeper",
+                                                                "accept-password": PASSWORD})
+    assert page.status_code == 429 and 'id="custody-state"' in page.get_data(as_text=True)  # the item page again
+    assert _count(pistol.id) == before

@@ -1,8 +1,8 @@
 # ruff: noqa: E501  (generated table definitions)
 """Auth: server-side sessions, the purpose of every password check, MFA recovery codes, password resets.
 
-Revision ID: 0009_auth
-Revises: 0008
+Revision ID: 0010_auth
+Revises: 0009_documents
 Create Date: 2026-12-02
 """
 import sqlalchemy as sa
@@ -10,8 +10,8 @@ from alembic import op
 
 import qms.db
 
-revision = "0009_auth"
-down_revision = "0008"
+revision = "0010_auth"
+down_revision = "0009_documents"
 branch_labels = None
 depends_on = None
 
