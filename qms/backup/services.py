@@ -33,7 +33,8 @@ def areas(config: Mapping[str, Any]) -> dict[str, Path]:
     instance = Path(config["INSTANCE_PATH"]).resolve()
     found = {"instance": instance}
     for name, key in (("objects", "OBJECT_STORE"), ("checkpoints", "CHECKPOINT_DIR"),
-                      ("ballistic-index", "BALLISTIC_INDEX_ROOT"), ("keys/checkpoint.pem", "CHECKPOINT_KEY"),
+                      ("ballistic-index", "BALLISTIC_INDEX_ROOT"), ("ledger", "LEDGER_DIR"),
+                      ("keys/checkpoint.pem", "CHECKPOINT_KEY"),
                       ("keys/exchange.pem", "EXCHANGE_KEY")):
         configured = config.get(key)
         if configured and not Path(configured).resolve().is_relative_to(instance):
@@ -129,7 +130,7 @@ def _place(name: str, targets: Mapping[str, Path]) -> Path | None:
             return targets[area]
         if name.startswith(area + "/"):
             return targets[area] / name.removeprefix(area + "/")
-    if name.startswith(("objects/", "checkpoints/", "ballistic-index/", "keys/")):
+    if name.startswith(("objects/", "checkpoints/", "ballistic-index/", "ledger/", "keys/")):
         # Written from a server that kept this outside its instance; here it lives in the default place.
         return _default_place(name)
     return None
@@ -201,10 +202,14 @@ def _check_objects(root: Path, proof: Proof) -> int:
 
 def _check_custody(proof: Proof) -> None:
     from qms.evidence.checkpoints import verify_all
+    from qms.ledger import verify_instance
 
     with db.engine.connect() as connection:
         report = verify_all(connection)
+        ledger = verify_instance(connection)
     proof.problems.extend(report.lines())
+    proof.problems.extend(ledger.lines())
+    proof.checked["ledger leaves"] = ledger.leaves_checked
     proof.checked["custody items"] = report.chains.items_checked
     proof.checked["custody events"] = report.chains.events_checked
     proof.checked["checkpoints"] = report.checkpoints_checked

@@ -1,13 +1,18 @@
 """The one refusal mechanism: services raise, the handler ends the unit of work and answers."""
 from __future__ import annotations
 
+import ast
+import importlib
+import inspect
+from pathlib import Path
+
 import pytest
 import sqlalchemy as sa
 from flask import Flask, get_flashed_messages, render_template_string
 
 from qms.auth.models import Unit
 from qms.auth.permissions import public
-from qms.errors import AuthenticationFailed, StateConflict, page_again
+from qms.errors import AuthenticationFailed, Refused, StateConflict, page_again
 
 
 def _add_unit(code: str) -> None:
@@ -93,3 +98,31 @@ def test_a_method_not_allowed_names_the_allowed_methods(refusing_app):
     response = refusing_app.test_client().delete("/test/page")
     assert response.status_code == 405
     assert set(response.headers["Allow"].split(", ")) >= {"GET", "POST"}
+
+
+QMS = Path(__file__).resolve().parents[2] / "qms"
+VIEW_MODULES = sorted(".".join(path.relative_to(QMS.parent).with_suffix("").parts)
+                      for path in [*QMS.glob("*/views.py"), *QMS.glob("*/*_views.py"), *QMS.glob("api/*.py")])
+
+
+def _caught(handler: ast.ExceptHandler, namespace: dict[str, object]) -> list[type[BaseException]]:
+    if handler.type is None:
+        return [BaseException]
+    value = eval(compile(ast.Expression(handler.type), "<except>", "eval"), dict(namespace))  # noqa: S307
+    return list(value) if isinstance(value, tuple) else [value]
+
+
+def test_every_view_and_api_module_is_scanned() -> None:
+    assert {"qms.evidence.views", "qms.api.audits", "qms.comparisons.exchange_views"} <= set(VIEW_MODULES)
+    assert len(VIEW_MODULES) >= 16
+
+
+@pytest.mark.parametrize("name", VIEW_MODULES)
+def test_no_view_or_api_function_catches_a_refusal(name: str) -> None:
+    """Refusals reach the one handler: no `except` in a view or API module names the family (or a base of it)."""
+    module = importlib.import_module(name)
+    for handler in (node for node in ast.walk(ast.parse(inspect.getsource(module)))
+                    if isinstance(node, ast.ExceptHandler)):
+        for caught in _caught(handler, vars(module)):
+            assert not issubclass(Refused, caught) and not issubclass(caught, Refused), (
+                f"{name} line {handler.lineno} catches {caught.__name__}")

@@ -16,6 +16,7 @@ from ballistics.io import write_x3p
 from ballistics.synth import synthetic_set
 from qms.auth.models import Role, Unit, User
 from qms.evidence import custody
+from tests.conftest import PASSWORD
 from qms.evidence.models import Case, Item
 
 FADUL = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "fadul"
@@ -39,7 +40,8 @@ class Bench:
 
 
 @pytest.fixture()
-def bench(app, db_session, make_unit, make_user) -> Bench:
+def scene_bench(app, db_session, make_unit, make_user) -> Bench:
+    """A firearms unit whose casings are as registered at the scene: the CSI officer holds them."""
     unit = make_unit(code="FIRE")
     examiner = make_user(unit, Role.EXAMINER, username="exam1")
     verifier = make_user(unit, Role.EXAMINER, username="exam2")
@@ -54,6 +56,16 @@ def bench(app, db_session, make_unit, make_user) -> Bench:
         cases.append(case)
     db_session.commit()
     return Bench(unit, examiner, verifier, qm, csi, cases, casings)
+
+
+@pytest.fixture()
+def bench(scene_bench, db_session) -> Bench:  # type: ignore[no-untyped-def]
+    """The casings handed over to the examiner who images them: only the holder of an item images it."""
+    for casing in scene_bench.casings:
+        custody.transfer_custody(casing, actor=scene_bench.csi, receiver_username=scene_bench.examiner.username,
+                                 receiver_password=PASSWORD)
+    db_session.commit()
+    return scene_bench
 
 
 def _x3p_bytes(surface) -> bytes:  # type: ignore[no-untyped-def]

@@ -8,7 +8,6 @@ from qms.auth.models import LoginAttempt, Role
 from qms.comparisons import jobs
 from qms.extensions import db
 from tests.conftest import PASSWORD
-from tests.qms.comparisons.handed_over import bench  # noqa: F401  (the examiner holds the casings)
 
 
 def _token(user, unit) -> dict[str, str]:  # type: ignore[no-untyped-def]

@@ -10,7 +10,6 @@ from ballistics.index import open_index
 from qms.comparisons import jobs, services, unit_index
 from qms.comparisons.calibration import describe, fit_unit_calibration
 from qms.extensions import db
-from tests.qms.comparisons.handed_over import bench  # noqa: F401  (the examiner holds the casings)
 
 
 @pytest.fixture()

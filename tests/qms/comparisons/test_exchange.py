@@ -31,7 +31,6 @@ from qms.comparisons.exchange_models import ExchangedEntry, ExchangePackage
 from qms.comparisons.models import BallisticEntry, CorrelationJob, DerivedObject
 from qms.extensions import db
 from tests.conftest import PASSWORD, _base_config, _migrate
-from tests.qms.comparisons.handed_over import bench  # noqa: F401  (the examiner holds the casings)
 
 SCANS = [(0, "F0000-S00"), (1, "F0001-S00"), (2, "F0000-S01")]
 

@@ -10,7 +10,6 @@ from qms.comparisons.exchange_models import ExchangePackage
 from qms.comparisons.models import BallisticEntry
 from qms.extensions import db
 from qms.trail.models import AuditEvent
-from tests.qms.comparisons.handed_over import bench  # noqa: F401  (the examiner holds the casings)
 
 
 def _uploaded(bench, scans) -> list[BallisticEntry]:  # type: ignore[no-untyped-def]

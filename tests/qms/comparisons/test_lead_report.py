@@ -13,7 +13,6 @@ from qms.comparisons.models import CaseLink
 from qms.evidence import custody
 from qms.extensions import db
 from tests.conftest import PASSWORD
-from tests.qms.comparisons.handed_over import bench  # noqa: F401  (the examiner holds the casings)
 
 
 def pdf_text(data: bytes) -> str:

@@ -14,7 +14,6 @@ from qms.comparisons.models import CorrelationJob, DerivedObject, JobState
 from qms.comparisons.services import EntryError
 from qms.db import utcnow
 from qms.extensions import db
-from tests.qms.comparisons.handed_over import bench  # noqa: F401  (the examiner holds the casings)
 
 
 def _upload(bench, scans, casing: int, name: str):  # type: ignore[no-untyped-def]

@@ -9,7 +9,6 @@ from qms.comparisons.models import CaseLink, Decision
 from qms.extensions import db
 from qms.trail.models import AuditEvent
 from tests.conftest import PASSWORD
-from tests.qms.comparisons.handed_over import bench  # noqa: F401  (the examiner holds the casings)
 
 NOTE = "FIRST-EXAMINER-NOTE breech-face striae agree in the three-o-clock sector"
 

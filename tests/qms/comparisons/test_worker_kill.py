@@ -21,7 +21,6 @@ from qms.comparisons import jobs, services, unit_index
 from qms.comparisons.models import Candidate, CorrelationJob
 from qms.extensions import db
 from tests.qms.comparisons.conftest import fadul
-from tests.qms.comparisons.handed_over import bench  # noqa: F401  (the examiner holds the casings)
 
 REDIS_URL = os.environ.get("QMS_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 BULK = ["2-1", "3-1", "4-1", "5-1", "6-1", "7-1", "1-2"]
