@@ -9,11 +9,12 @@ from __future__ import annotations
 from flask import Flask
 from flask_smorest import Api
 
-from qms.api import accounts, audits, comparisons, comparisons_exchange, documents, evidence
+from qms.api import accounts, audits, comparisons, comparisons_exchange, documents, evidence, trail
 from qms.auth.permissions import public
 from qms.extensions import csrf
 
-BLUEPRINTS = (accounts.blp, documents.blp, evidence.blp, audits.blp, comparisons.blp, comparisons_exchange.blp)
+BLUEPRINTS = (accounts.blp, documents.blp, evidence.blp, audits.blp, comparisons.blp, comparisons_exchange.blp,
+              trail.blp)
 
 
 class _Api(Api):

@@ -55,7 +55,7 @@ def test_query_strings_with_garbage_are_refused_cleanly(make_unit, make_user, lo
 @pytest.mark.parametrize("username", ["ab\x00cd", "x" * 64, "élan\u202e", " "])
 def test_odd_user_names_at_login_are_refused_cleanly(client, username):
     response = client.post("/login", data={"username": username, "password": "irrelevant-password"})
-    assert response.status_code == 400
+    assert response.status_code in (400, 403)  # a malformed form, or a login that does not authenticate
     assert any(reason in response.data for reason in (b"Unknown user name or wrong password", b"field is required",
                                                        b"NUL character"))
 

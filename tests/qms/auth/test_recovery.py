@@ -61,7 +61,7 @@ def test_an_administrator_of_another_unit_cannot_reset(make_unit, make_user, log
 
 def test_the_operator_resets_from_the_command_line(app, make_unit, make_user):
     person = make_user(make_unit(), Role.ADMIN)
-    from qms.cli import reset_password_command
+    from qms.commands import reset_password_command
 
     result = app.test_cli_runner().invoke(reset_password_command, ["--user", person.username, "--reset-mfa"])
     assert result.exit_code == 0, result.output

@@ -63,7 +63,7 @@ def test_the_api_refuses_bad_scans_and_bad_decisions(app, bench, scans) -> None:
     assert client.post(url, headers=headers, json={"conclusion": "maybe", "password": PASSWORD}).status_code == 422
     wrong = client.post(url, headers=headers, json={"conclusion": "excluded", "password": "wrong password!"})
     assert wrong.status_code == 403 and client.get(url, headers=headers).get_json()["first"] is None
-    assert "not recorded" in wrong.get_json()["message"]
+    assert "nothing was signed or recorded" in wrong.get_json()["message"]
     db.session.expire_all()
     failed = db.session.query(LoginAttempt).filter_by(username=bench.examiner.username, succeeded=False)
     assert failed.count() == 1  # the refused request's attempt is committed, for the throttle

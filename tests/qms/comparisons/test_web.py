@@ -101,7 +101,7 @@ def test_a_wrong_password_records_no_decision_but_its_attempt_counts_for_the_thr
                                        "password": "wrong password here"})
     assert refused.status_code == 403
     page = refused.get_data(as_text=True)
-    assert "not recorded" in page and 'id="decision-form"' in page and "KEPT-IN-THE-FORM" in page
+    assert "nothing was signed or recorded" in page and 'id="decision-form"' in page and "KEPT-IN-THE-FORM" in page
     assert db.session.query(Decision).count() == 0
     assert _failed_signatures(bench.examiner.username) == 1  # committed although the request was refused
     app.config["THROTTLE_BASE_DELAY_SECONDS"] = 60  # the delay must not run out on a slow machine

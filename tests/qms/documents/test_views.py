@@ -54,7 +54,7 @@ def test_quality_manager_drafts_examiner_signs_csi_acknowledges(staff, login_as,
     assert own.status_code == 403 and "cannot approve a revision you wrote" in own.get_data(as_text=True)
     examiner = login_as(staff.examiner)
     wrong = examiner.post(f"/documents/revisions/{rev_id}/approve", data={"password": "nope", "meaning": "Approved"})
-    assert wrong.status_code == 400 and "password is not correct" in wrong.get_data(as_text=True)
+    assert wrong.status_code == 403 and "password is not correct" in wrong.get_data(as_text=True)
     signed = examiner.post(f"/documents/revisions/{rev_id}/approve", data={"password": PASSWORD, "meaning": "Approved"})
     assert signed.status_code == 302
     db_session.expire_all()

@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from qms.evidence import custody
 from qms.evidence.chain import event_hash, verify_chains
 from qms.evidence.models import CustodyEvent, Item
+from qms.evidence.state import fold
 from qms.extensions import db
 from qms.ledger import ledger_path, verify_instance
 from tests.conftest import PASSWORD
@@ -67,6 +68,13 @@ def _rechain(connection: sa.Connection, item_id: int, rows: list[dict], start: i
         connection.execute(sa.update(EVENTS).where(EVENTS.c.id == row["id"]).values(
             {k: v for k, v in row.items() if k != "id"}))
     connection.execute(sa.update(ITEMS).where(ITEMS.c.id == item_id).values(head_seq=len(rows), head_hash=prev))
+    _recache(connection, item_id, rows)
+
+
+def _recache(connection: sa.Connection, item_id: int, rows: list[dict]) -> None:
+    """The item's cached custody columns made to agree with the rewritten events, as a careful attacker would."""
+    custody_now = fold(rows)  # rows in their (new) chain order
+    connection.execute(sa.update(ITEMS).where(ITEMS.c.id == item_id).values(vars(custody_now)))
 
 
 REWRITES = {
@@ -97,6 +105,7 @@ def _attack(connection: sa.Connection, lab, item_id: int, attack: tuple) -> None
         connection.execute(sa.delete(EVENTS).where(EVENTS.c.item_id == item_id, EVENTS.c.seq > keep))
         connection.execute(sa.update(ITEMS).where(ITEMS.c.id == item_id).values(
             head_seq=keep, head_hash=rows[keep - 1]["hash"]))
+        _recache(connection, item_id, rows[:keep])
     elif kind == "item deleted":
         connection.execute(sa.delete(EVENTS).where(EVENTS.c.item_id == item_id))
         connection.execute(sa.delete(ITEMS).where(ITEMS.c.id == item_id))
