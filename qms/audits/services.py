@@ -42,6 +42,7 @@ from qms.errors import InvalidInput, NotFound, NotPermitted, Refused, StateConfl
 from qms.extensions import db
 from qms.storage import object_store
 from qms.trail.audited import audit_reason
+from qms.uploads import check_image, display_name, image_kind
 
 READERS = frozenset(Role) - {Role.ADMIN}
 PLANNERS = frozenset({Role.QUALITY_MANAGER, Role.AUDITOR})  # plan and run audits, review actions
@@ -55,7 +56,9 @@ OPEN_ACTION_STATES = (ActionStatus.OPEN.value, ActionStatus.IMPLEMENTED.value)
 # Order of results for progress: higher is better. Not applicable / not assessed are not ranked.
 RANK = {Result.NON_CONFORMING.value: 0, Result.PARTIALLY_CONFORMING.value: 1, Result.CONFORMING.value: 2}
 OWNER_STEPS = (StepKind.CORRECTION, StepKind.ROOT_CAUSE, StepKind.ACTION_PLAN, StepKind.IMPLEMENTATION)
-_MEDIA = ((b"%PDF-", "application/pdf"), (b"\x89PNG\r\n\x1a\n", "image/png"), (b"\xff\xd8\xff", "image/jpeg"))
+EVIDENCE_IMAGES = ("png", "jpeg")  # what every browser shows; a TIFF is refused (convert it to PNG)
+# A name promising an image must keep its promise: text named .png is refused, not stored as text.
+_IMAGE_NAME = re.compile(r"\.(png|jpe?g|tiff?|gif|bmp|webp|svgz?|ico|heic)$", re.IGNORECASE)
 
 
 # --- small helpers ----------------------------------------------------------------------------
@@ -442,19 +445,29 @@ class Evidence:
 
 
 def sniff_evidence(data: bytes, filename: str) -> str:
-    """The media type of an evidence file (PDF, PNG, JPEG or plain UTF-8 text); anything else is refused."""
+    """The media type of an evidence file (PDF, PNG, JPEG or plain UTF-8 text); anything else is refused.
+
+    Images are decoded under the upload limits (`qms.uploads.check_image`): bombs, damaged images
+    and polyglots are refused with the file's name.
+    """
+    name = display_name(filename)
     if not data:
-        raise InvalidInput(_("The file %(name)r is empty.", name=filename[:80]))
+        raise InvalidInput(_("The file %(name)s is empty.", name=name))
     if len(data) > MAX_EVIDENCE_BYTES:
-        raise TooLarge(_("The file %(name)r is larger than %(limit)d MB.", name=filename[:80],
+        raise TooLarge(_("The file %(name)s is larger than %(limit)d MB.", name=name,
                           limit=MAX_EVIDENCE_BYTES // (1024 * 1024)))
-    for magic, media_type in _MEDIA:
-        if data.startswith(magic):
-            return media_type
+    if data.startswith(b"%PDF-"):
+        return "application/pdf"
+    kind = image_kind(data)
+    if kind is not None and kind not in EVIDENCE_IMAGES:
+        raise InvalidInput(_("The file %(name)s is a %(kind)s image; evidence images are PNG or JPEG.", name=name,
+                             kind=kind.upper()))
+    if kind is not None or _IMAGE_NAME.search(name):
+        return check_image(data, filename=filename, max_bytes=MAX_EVIDENCE_BYTES)
     try:
         data.decode("utf-8")
     except UnicodeDecodeError:
-        raise InvalidInput(_("The file %(name)r is not a PDF, PNG, JPEG or text file.", name=filename[:80])) from None
+        raise InvalidInput(_("The file %(name)s is not a PDF, PNG, JPEG or text file.", name=name)) from None
     return "text/plain"
 
 

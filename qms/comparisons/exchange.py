@@ -18,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import tempfile
 import uuid as uuid_module
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -30,7 +29,7 @@ from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from ballistics.io import SurfaceFormatError, read_surface
+from ballistics.io import SurfaceFormatError, decode_image, read_surface_bytes, sniff_format
 from ballistics.surface import Surface
 from qms.auth.models import Role, Unit, User
 from qms.comparisons import services, unit_index
@@ -44,6 +43,7 @@ from qms.errors import Refused, StateConflict
 from qms.extensions import db
 from qms.keys import load_or_create_key
 from qms.storage import object_store
+from qms.uploads import MAX_IMAGE_PIXELS
 
 READ = frozenset({Role.EXAMINER, Role.QUALITY_MANAGER, Role.AUDITOR})
 EXCHANGERS = frozenset({Role.EXAMINER, Role.QUALITY_MANAGER})  # export and import entries
@@ -347,17 +347,29 @@ def _check_entry(entry: EntryFiles) -> _Checked:
 
 
 def _decode(x3p: bytes, uuid: str) -> Surface:
-    with tempfile.TemporaryDirectory(prefix="qms-import-") as folder:
-        path = Path(folder) / f"{uuid}.x3p"
-        path.write_bytes(x3p)
-        try:
-            surface = read_surface(path)
-        except SurfaceFormatError as error:
-            raise ImportRefused(_("Entry %(uuid)s: the surface is not a readable X3P file (%(reason)s).", uuid=uuid,
-                                  reason=str(error).replace(str(path), "surface.x3p"))) from error
+    try:  # read from memory under its package name: no message shows a server path
+        surface = read_surface_bytes(x3p, name="surface.x3p")
+    except SurfaceFormatError as error:
+        raise ImportRefused(_("Entry %(uuid)s: the surface is not a readable X3P file (%(reason)s).", uuid=uuid,
+                              reason=str(error))) from error
     if not surface.processed:
         raise ImportRefused(_("Entry %(uuid)s: the surface is not marked as processed.", uuid=uuid))
     return surface
+
+
+def _check_original(data: bytes, kind: str, uuid: str) -> None:
+    """The original decodes as the type it declares, under the limits of every upload (bombs, zip-slip...)."""
+    name = f"original.{kind}"
+    try:
+        if sniff_format(data, name=name) != kind:
+            raise SurfaceFormatError(f"{name}: its content is not {kind}")
+        if kind == "x3p":
+            read_surface_bytes(data, name=name)
+        else:
+            decode_image(data, name=name, max_pixels=MAX_IMAGE_PIXELS)
+    except SurfaceFormatError as error:
+        raise ImportRefused(_("Entry %(uuid)s: the original file cannot be read (%(reason)s).", uuid=uuid,
+                              reason=str(error))) from error
 
 
 def _original(entry: EntryFiles, meta: dict[str, Any]) -> tuple[bytes | None, str]:
@@ -376,6 +388,7 @@ def _original(entry: EntryFiles, meta: dict[str, Any]) -> tuple[bytes | None, st
     if hashlib.sha256(data).hexdigest() != facts.get("sha256") or len(data) != facts.get("size"):
         raise ImportRefused(_("Entry %(uuid)s: the original file does not match the SHA-256 in its metadata.",
                               uuid=entry.uuid))
+    _check_original(data, kind, entry.uuid)
     return data, kind
 
 

@@ -13,7 +13,6 @@ For the exchange:
 """
 from __future__ import annotations
 
-import tempfile
 import uuid
 import warnings
 from dataclasses import dataclass
@@ -27,8 +26,8 @@ from sqlalchemy import or_, select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
-from ballistics.io import (DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, SurfaceFormatError, SurfaceWarning, read_surface,
-                          sniff_format)
+from ballistics.io import (DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, SurfaceFormatError, SurfaceWarning,
+                          read_surface_bytes, sniff_format)
 from ballistics.surface import Surface
 from qms.auth.models import Role, User
 from qms.auth.services import roles_in
@@ -40,6 +39,7 @@ from qms.errors import AuthenticationFailed, InvalidInput, Refused, StateConflic
 from qms.evidence.models import Case, Item, ItemType
 from qms.extensions import db
 from qms.storage import object_store
+from qms.uploads import display_name
 
 READERS = frozenset({Role.EXAMINER, Role.QUALITY_MANAGER, Role.AUDITOR})
 EXAMINERS = frozenset({Role.EXAMINER})
@@ -78,26 +78,29 @@ def too_large_message() -> str:
 
 
 def read_upload(data: bytes, filename: str, *, pixel_size_um: float | None) -> tuple[Surface, str, list[str]]:
-    """Decode an upload as the comparison engine would (size limits first); the surface, type, warnings."""
+    """Decode an upload as the comparison engine would (size limits first); the surface, type, warnings.
+
+    Read from memory under the uploaded file's own name (`qms.uploads.display_name`), so no message
+    shows a server path; X3P archives with a member leading outside its folder (zip-slip) are refused.
+    """
+    name = display_name(filename)
     if not data:
-        raise EntryError(_("The file is empty; nothing was stored."))
+        raise EntryError(_("%(name)s is empty; nothing was stored.", name=name))
     if len(data) > upload_limit():
-        raise EntryError(_("The file is larger than %(mb)d MB; nothing was stored.", mb=upload_limit() // 1_000_000))
-    name = Path(filename or "upload").name[:200]
+        raise EntryError(_("%(name)s is larger than %(mb)d MB; nothing was stored.", name=name,
+                           mb=upload_limit() // 1_000_000))
     try:
-        file_type = sniff_format(data, name=name)
-        with tempfile.TemporaryDirectory() as folder, warnings.catch_warnings(record=True) as caught:
+        with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", SurfaceWarning)
-            path = Path(folder) / "upload"
-            path.write_bytes(data)
-            surface = read_surface(path, pixel_size=None if pixel_size_um is None else pixel_size_um * 1e-6,
-                                   max_bytes=upload_limit(), max_pixels=DEFAULT_MAX_PIXELS)
+            file_type = sniff_format(data, name=name)
+            surface = read_surface_bytes(data, name=name, max_bytes=upload_limit(), max_pixels=DEFAULT_MAX_PIXELS,
+                                         pixel_size=None if pixel_size_um is None else pixel_size_um * 1e-6)
     except SurfaceFormatError as error:
         raise EntryError(_("The file cannot be read as a scan: %(reason)s. Nothing was stored.",
-                           reason=str(error).replace("upload: ", ""))) from None
+                           reason=str(error))) from None
     except ValueError as error:  # e.g. an image without a pixel size
         raise EntryError(_("%(reason)s. Nothing was stored.", reason=error)) from None
-    return surface, file_type, [str(w.message).replace("upload: ", "") for w in caught]
+    return surface, file_type, [str(w.message) for w in caught]
 
 
 def printable_name(filename: str) -> str:

@@ -31,6 +31,7 @@ from qms.errors import InvalidInput, NotFound, NotPermitted, StateConflict
 from qms.extensions import db
 from qms.storage import object_store
 from qms.trail.audited import audit_reason
+from qms.uploads import check_member_names
 from sop_library.loader import SopTemplate
 
 READERS = frozenset(Role) - {Role.ADMIN}
@@ -294,6 +295,7 @@ def sniff_upload(data: bytes, filename: str) -> str:
         except (zipfile.BadZipFile, ValueError):
             names = set()
         if {"[Content_Types].xml", "word/document.xml"} <= names:
+            check_member_names(names, filename=filename)  # kept and handed out as uploaded: no zip-slip
             return DOCX
     raise InvalidInput(_("%(name)s is neither a PDF nor a Word (DOCX) document; only these two are accepted.",
                          name=filename[:80] or _("The file")))

@@ -1,47 +1,33 @@
-"""Photographs of packaging and seals: checked by their magic bytes, stored as immutable originals.
+"""Photographs of packaging and seals: decoded under the upload limits, stored as immutable originals.
 
-The original bytes go to the content-addressed object store (SHA-256), are never modified, enter
-the item's custody chain by their hash, and are re-checked against it whenever served or exported.
+Every upload passes `qms.uploads.check_image` (the one check of uploaded images: pixel limit read
+from the header, then a full decode), so a decompression bomb, a damaged image or a polyglot is
+refused before anything is stored. The original bytes go to the content-addressed object store
+(SHA-256), are never modified, enter the item's custody chain by their hash, and are re-checked
+against it whenever served or exported.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from qms.auth.models import User
-from qms.evidence.custody import CustodyError, record_photograph
+from qms.evidence.custody import record_photograph
 from qms.evidence.models import Item, ItemPhoto
 from qms.extensions import db
 from qms.storage import ObjectCorrupted, ObjectMissing, object_store
+from qms.uploads import check_image, display_name
 
 MAX_PHOTO_BYTES = 25 * 1024 * 1024
-MAGIC = [  # (prefix, media type, extension)
-    (b"\xff\xd8\xff", "image/jpeg", "jpg"),
-    (b"\x89PNG\r\n\x1a\n", "image/png", "png"),
-    (b"II*\x00", "image/tiff", "tif"),
-    (b"MM\x00*", "image/tiff", "tif"),
-]
-EXTENSIONS = {media: ext for _, media, ext in MAGIC}
-
-
-def sniff(data: bytes) -> str:
-    """The media type the bytes really are (by their first bytes), or CustodyError."""
-    for prefix, media, _ext in MAGIC:
-        if data.startswith(prefix):
-            return media
-    raise CustodyError("This file is not a JPEG, PNG or TIFF photograph (judged by its content, not its name); "
-                       "nothing was stored.")
+EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/tiff": "tif"}
 
 
 def add_photo(item: Item, *, actor: User, data: bytes, filename: str, caption: str) -> ItemPhoto:
-    if not data:
-        raise CustodyError("The file is empty.")
-    if len(data) > MAX_PHOTO_BYTES:
-        raise CustodyError(f"The photograph is larger than {MAX_PHOTO_BYTES // (1024 * 1024)} MB.")
-    media = sniff(data)
+    """Store a photograph of the item and record it in its chain; anything but a sound image is refused."""
+    media = check_image(data, filename=filename, max_bytes=MAX_PHOTO_BYTES)
     digest = object_store().put(data)
     photo = ItemPhoto(unit_id=item.unit_id, item_id=item.id, sha256=digest, size=len(data), media_type=media,
-                      original_name=(filename or "")[:200], caption=(caption or "").strip()[:200],
-                      uploaded_by_id=actor.id)
+                      original_name=display_name(filename)[:200] if filename else "",
+                      caption=(caption or "").strip()[:200], uploaded_by_id=actor.id)
     db.session.add(photo)
     record_photograph(item, actor=actor, sha256=digest, caption=photo.caption or f"photograph {digest[:12]}")
     return photo
