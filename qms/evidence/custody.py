@@ -15,7 +15,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import inspect, select
+from sqlalchemy import bindparam, inspect, select
 from sqlalchemy.exc import IntegrityError
 
 from qms import errors
@@ -169,6 +169,13 @@ def register_item(case: Case, *, actor: User, exhibit_number: str, item_type: st
 
 # --- the state machine ---------------------------------------------------------------------------------
 
+# Built once: composing the statement cost as much as running it, on every custody action.
+_LOCK_WITH_HEAD_TIME = (
+    select(Item, CustodyEvent.occurred_at)
+    .outerjoin(CustodyEvent, (CustodyEvent.item_id == Item.id) & (CustodyEvent.seq == Item.head_seq))
+    .where(Item.id == bindparam("item_id")).with_for_update(of=Item).execution_options(populate_existing=True))
+
+
 def _lock(item: Item) -> Item:
     """Re-read the item FOR UPDATE (PostgreSQL row lock; SQLite ignores it) with fresh values.
 
@@ -177,11 +184,7 @@ def _lock(item: Item) -> Item:
     item expired by the last commit would load the whole row once more just to learn it.
     """
     identity = inspect(item).identity
-    item_id = identity[0] if identity else item.id
-    stmt = (select(Item, CustodyEvent.occurred_at)
-            .outerjoin(CustodyEvent, (CustodyEvent.item_id == Item.id) & (CustodyEvent.seq == Item.head_seq))
-            .where(Item.id == item_id).with_for_update(of=Item).execution_options(populate_existing=True))
-    row = db.session.execute(stmt).first()
+    row = db.session.execute(_LOCK_WITH_HEAD_TIME, {"item_id": identity[0] if identity else item.id}).first()
     if row is None:
         raise CustodyError("This item does not exist (any more).")
     locked, head_at = row
