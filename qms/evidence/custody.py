@@ -286,7 +286,9 @@ def _append(item: Item, kind: EventKind, actor: User, when: When, *, details: di
 def _cache(item: Item, custody: Custody) -> None:
     """Set the item's cached columns to the fold: the only place they are written."""
     for name in CACHED_COLUMNS:
-        setattr(item, name, getattr(custody, name))
+        value = getattr(custody, name)
+        if getattr(item, name) != value:  # most events leave custody as it was: no attribute event, no history
+            setattr(item, name, value)
 
 
 def authenticate_party(username: str, password: str, *, unit_id: int, what: str) -> User:
