@@ -11,13 +11,19 @@ head to the log and fsyncs it before the database commits. Each run starts from 
 and instance (on PostgreSQL a database `qms_bench_ledger` beside the one named in the URL); runs
 alternate between with and without so load on the machine hits both alike; the best run of each
 is reported, then the time to verify the database against the log.
+
+Beside each rate: the CPU time this process spent per event (the code's own cost, apart from
+waiting for fsyncs, the database server and other load on the machine), and once the floors the
+rate stands on: one round trip to the database (SELECT 1) and one fsync in the instance's folder.
 """
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
@@ -39,8 +45,15 @@ def _database(url: str | None, instance: Path) -> str:
     return url.rsplit("/", 1)[0] + "/qms_bench_ledger"
 
 
-def run(*, ledger: bool, events: int, url: str | None, folder: str | None) -> tuple[float, float | None]:
-    """Events per second, and the seconds to verify the database against the log (None without it)."""
+@dataclass
+class Run:
+    rate: float  # events per second
+    cpu_ms: float  # CPU milliseconds of this process per event
+    verify_seconds: float | None  # to verify the database against the log (None without the ledger)
+    round_trip_ms: float  # one SELECT 1
+
+
+def run(*, ledger: bool, events: int, url: str | None, folder: str | None) -> Run:
     from qms import create_app
     from qms.auth import services
     from qms.auth.models import Role
@@ -63,11 +76,17 @@ def run(*, ledger: bool, events: int, url: str | None, folder: str | None) -> tu
         items = [custody.register_item(case, actor=user, exhibit_number=str(n), item_type="bullet",
                                        description="bench") for n in range(10)]
         db.session.commit()
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         for n in range(events):
             custody.examine(items[n % len(items)], actor=user, notes=f"examination {n}")
             db.session.commit()
         rate = events / (time.perf_counter() - started)
+        cpu_ms = (time.process_time() - cpu) / events * 1000
+        with db.engine.connect() as connection:
+            started = time.perf_counter()
+            for _ in range(200):
+                connection.execute(sa.text("SELECT 1"))
+            round_trip_ms = (time.perf_counter() - started) / 200 * 1000
         verify_seconds = None
         if ledger:
             started = time.perf_counter()
@@ -77,7 +96,7 @@ def run(*, ledger: bool, events: int, url: str | None, folder: str | None) -> tu
             assert report.ok, report.lines()
         db.session.remove()
         db.engine.dispose()
-    return rate, verify_seconds
+    return Run(rate, cpu_ms, verify_seconds, round_trip_ms)
 
 
 def append_only(*, commits: int, folder: str | None) -> float:
@@ -98,6 +117,21 @@ def append_only(*, commits: int, folder: str | None) -> float:
     return commits / (time.perf_counter() - started)
 
 
+def fsync_ms(folder: str | None, count: int = 200) -> float:
+    """One append + fsync of a small line, as the log does per commit (the disk's floor)."""
+    path = Path(tempfile.mkdtemp(prefix="bench-fsync-", dir=folder)) / "probe"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        started = time.perf_counter()
+        for _ in range(count):
+            os.write(fd, b"x" * 300 + b"\n")
+            os.fsync(fd)
+        return (time.perf_counter() - started) / count * 1000
+    finally:
+        os.close(fd)
+        path.unlink()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=2000)
@@ -107,22 +141,24 @@ def main() -> None:
                                                     "to take the disk's fsync time out of the figure")
     args = parser.parse_args()
     engine = "postgresql" if args.database_url else "sqlite"
-    print(f"the log alone (signed head + fsync per commit, in {args.dir or tempfile.gettempdir()}): "
+    print(f"one fsync in {args.dir or tempfile.gettempdir()}: {fsync_ms(args.dir):.2f} ms; "
+          f"the log alone (signed head + fsync per commit): "
           f"{append_only(commits=args.events, folder=args.dir):,.0f} commits/s")
-    rates: dict[bool, list[float]] = {True: [], False: []}
-    verify = []
+    runs: dict[bool, list[Run]] = {True: [], False: []}
     for _ in range(args.repeat):
         for ledger in (False, True):
-            rate, seconds = run(ledger=ledger, events=args.events, url=args.database_url, folder=args.dir)
-            rates[ledger].append(rate)
-            if seconds is not None:
-                verify.append(seconds)
-            print(f"[{engine}] {'with' if ledger else 'without'} the ledger: {rate:,.0f} events/s")
-    with_, without = max(rates[True]), max(rates[False])
+            result = run(ledger=ledger, events=args.events, url=args.database_url, folder=args.dir)
+            runs[ledger].append(result)
+            print(f"[{engine}] {'with' if ledger else 'without'} the ledger: {result.rate:,.0f} events/s, "
+                  f"{result.cpu_ms:.2f} ms CPU per event in this process; "
+                  f"a database round trip {result.round_trip_ms:.2f} ms")
+    with_ = max(runs[True], key=lambda r: r.rate)
+    without = max(runs[False], key=lambda r: r.rate)
+    verify = min(r.verify_seconds for r in runs[True] if r.verify_seconds is not None)
     print(f"[{engine}] best of {args.repeat} x {args.events:,} events, one writer, one commit each: "
-          f"without {without:,.0f}/s, with the signed log {with_:,.0f}/s "
-          f"({(1 - with_ / without) * 100:+.1f} % slower); verifying the database against the log: "
-          f"{min(verify):.2f} s")
+          f"without {without.rate:,.0f}/s ({without.cpu_ms:.2f} ms CPU/event), with the signed log "
+          f"{with_.rate:,.0f}/s ({with_.cpu_ms:.2f} ms CPU/event) ({(1 - with_.rate / without.rate) * 100:+.1f} % "
+          f"slower); verifying the database against the log: {verify:.2f} s")
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ from flask_wtf import CSRFProtect
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-from qms.db import Base, enforce_sqlite_foreign_keys
+from qms.db import Base, configure_sqlite
 from qms.scoping import ScopedSession
 
 db = SQLAlchemy(model_class=Base, session_options={"class_": ScopedSession})
@@ -18,4 +18,4 @@ login_manager = LoginManager()
 csrf = CSRFProtect()
 babel = Babel()
 
-event.listen(Engine, "connect", enforce_sqlite_foreign_keys)
+event.listen(Engine, "connect", configure_sqlite)

@@ -15,7 +15,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import bindparam, inspect, select
 from sqlalchemy.exc import IntegrityError
 
 from qms import errors
@@ -169,12 +169,27 @@ def register_item(case: Case, *, actor: User, exhibit_number: str, item_type: st
 
 # --- the state machine ---------------------------------------------------------------------------------
 
+# Built once: composing the statement cost as much as running it, on every custody action.
+_LOCK_WITH_HEAD_TIME = (
+    select(Item, CustodyEvent.occurred_at)
+    .outerjoin(CustodyEvent, (CustodyEvent.item_id == Item.id) & (CustodyEvent.seq == Item.head_seq))
+    .where(Item.id == bindparam("item_id")).with_for_update(of=Item).execution_options(populate_existing=True))
+
+
 def _lock(item: Item) -> Item:
-    """Re-read the item FOR UPDATE (PostgreSQL row lock; SQLite ignores it) with fresh values."""
-    stmt = select(Item).where(Item.id == item.id).with_for_update().execution_options(populate_existing=True)
-    locked = db.session.scalar(stmt)
-    if locked is None:
+    """Re-read the item FOR UPDATE (PostgreSQL row lock; SQLite ignores it) with fresh values.
+
+    The same round trip reads the time of the item's last event, which every action checks the new
+    event's time against (`_previous_time`); the id comes from the identity key, since `item.id` on an
+    item expired by the last commit would load the whole row once more just to learn it.
+    """
+    identity = inspect(item).identity
+    row = db.session.execute(_LOCK_WITH_HEAD_TIME, {"item_id": identity[0] if identity else item.id}).first()
+    if row is None:
         raise CustodyError("This item does not exist (any more).")
+    locked, head_at = row
+    if head_at is not None:
+        _remember_head(locked, locked.head_hash, head_at)
     return locked
 
 
@@ -215,9 +230,24 @@ def _check_time(when: When, *, previous: datetime | None) -> datetime:
     return at
 
 
+HEAD_TIMES = "custody_head_times"
+
+
+def _remember_head(item: Item, head_hash: str, at: datetime) -> None:
+    """Keep the time of the item's head event for this session, keyed by its hash.
+
+    The hash covers occurred_at, so a remembered time is right whenever the item's head hash is the one
+    remembered, whatever was rolled back or committed by others in between. One entry per item.
+    """
+    db.session.info.setdefault(HEAD_TIMES, {})[item.id] = (head_hash, at)
+
+
 def _previous_time(item: Item) -> datetime | None:
     if item.head_seq == 0:
         return None
+    remembered = db.session.info.get(HEAD_TIMES, {}).get(item.id)
+    if remembered is not None and remembered[0] == item.head_hash:
+        return remembered[1]
     return db.session.scalar(select(CustodyEvent.occurred_at).where(
         CustodyEvent.item_id == item.id, CustodyEvent.seq == item.head_seq))
 
@@ -249,13 +279,16 @@ def _append(item: Item, kind: EventKind, actor: User, when: When, *, details: di
         db.session.flush()
     except IntegrityError as error:
         raise CustodyConflict(CONFLICT) from error
+    _remember_head(item, row["hash"], at)
     return event
 
 
 def _cache(item: Item, custody: Custody) -> None:
     """Set the item's cached columns to the fold: the only place they are written."""
     for name in CACHED_COLUMNS:
-        setattr(item, name, getattr(custody, name))
+        value = getattr(custody, name)
+        if getattr(item, name) != value:  # most events leave custody as it was: no attribute event, no history
+            setattr(item, name, value)
 
 
 def authenticate_party(username: str, password: str, *, unit_id: int, what: str) -> User:

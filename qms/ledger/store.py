@@ -125,7 +125,10 @@ class Ledger:
 
     def _catch_up(self) -> None:
         state = self.state
-        if os.fstat(self._open()).st_size < state.offset:  # the file was replaced (restore): read it again
+        size = os.fstat(self._open()).st_size
+        if size == state.offset:  # nobody wrote since our last line (the one-writer case): nothing to read
+            return
+        if size < state.offset:  # the file was replaced (restore): read it again
             self.state = state = _State()
         lines, end, torn = read_lines(self.path, state.offset)
         if torn:  # a write cut by a crash: never fsync'd, so its database commit never happened

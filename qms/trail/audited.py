@@ -72,16 +72,23 @@ def _column_values(obj: Audited, *, old: bool) -> dict[str, Any]:
 
 
 def _changed_before_after(obj: Audited) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    state = inspect(obj)
+    touched = state.committed_state
     before, after = {}, {}
-    for attr in inspect(obj).mapper.column_attrs:
-        history = get_history(obj, attr.key)
+    for attr in state.mapper.column_attrs:
+        key = attr.key
+        # Only attributes set since the last flush are in committed_state: the history of the others
+        # is unchanged, and asking it of every column of a wide record cost more than the update.
+        if key not in touched:
+            continue
+        history = get_history(obj, key)
         if not history.has_changes():
             continue
         old = history.deleted[0] if history.deleted else None
         new = history.added[0] if history.added else None
-        redact = attr.key in obj.__audit_redact__
-        before[attr.key] = REDACTED if redact else _json_value(old)
-        after[attr.key] = REDACTED if redact else _json_value(new)
+        redact = key in obj.__audit_redact__
+        before[key] = REDACTED if redact else _json_value(old)
+        after[key] = REDACTED if redact else _json_value(new)
     return (before, after) if after else None
 
 
@@ -110,7 +117,7 @@ def _trail_rows(session: Session) -> list[dict[str, Any]]:
         if isinstance(obj, Audited):
             rows.append(("insert", obj, None, _column_values(obj, old=False)))
     for obj in session.dirty:
-        if isinstance(obj, Audited) and session.is_modified(obj, include_collections=False):
+        if isinstance(obj, Audited):  # an object with no changed column gives no row
             changed = _changed_before_after(obj)
             if changed:
                 rows.append(("update", obj, *changed))

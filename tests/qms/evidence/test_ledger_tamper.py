@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from dataclasses import asdict
 from datetime import timedelta
 
 import pytest
@@ -20,7 +21,7 @@ from hypothesis import strategies as st
 from qms.evidence import custody
 from qms.evidence.chain import event_hash, verify_chains
 from qms.evidence.models import CustodyEvent, Item
-from qms.evidence.state import fold
+from qms.evidence.state import CACHED_COLUMNS, fold
 from qms.extensions import db
 from qms.ledger import ledger_path, verify_instance
 from tests.conftest import PASSWORD
@@ -57,6 +58,13 @@ def _rows(connection: sa.Connection, item_id: int) -> list[dict]:
         sa.select(EVENTS).where(EVENTS.c.item_id == item_id).order_by(EVENTS.c.seq))]
 
 
+def _set_head(connection: sa.Connection, item_id: int, rows: list[dict]) -> None:
+    """Make the item agree with the events left: head and cached custody (the attacker recomputes the fold)."""
+    custody = asdict(fold(rows))
+    connection.execute(sa.update(ITEMS).where(ITEMS.c.id == item_id).values(
+        head_seq=len(rows), head_hash=rows[-1]["hash"], **{name: custody[name] for name in CACHED_COLUMNS}))
+
+
 def _rechain(connection: sa.Connection, item_id: int, rows: list[dict], start: int) -> None:
     """Write rows[start:] back as seq start+1.. with recomputed links and hashes; update the item's head."""
     prev = rows[start - 1]["hash"] if start else "0" * 64
@@ -67,14 +75,8 @@ def _rechain(connection: sa.Connection, item_id: int, rows: list[dict], start: i
         row["hash"] = prev = event_hash(row)
         connection.execute(sa.update(EVENTS).where(EVENTS.c.id == row["id"]).values(
             {k: v for k, v in row.items() if k != "id"}))
-    connection.execute(sa.update(ITEMS).where(ITEMS.c.id == item_id).values(head_seq=len(rows), head_hash=prev))
-    _recache(connection, item_id, rows)
-
-
-def _recache(connection: sa.Connection, item_id: int, rows: list[dict]) -> None:
-    """The item's cached custody columns made to agree with the rewritten events, as a careful attacker would."""
-    custody_now = fold(rows)  # rows in their (new) chain order
-    connection.execute(sa.update(ITEMS).where(ITEMS.c.id == item_id).values(vars(custody_now)))
+        rows[position - 1] = row
+    _set_head(connection, item_id, rows)
 
 
 REWRITES = {
@@ -103,9 +105,7 @@ def _attack(connection: sa.Connection, lab, item_id: int, attack: tuple) -> None
     elif kind == "truncated":
         keep = 1 + attack[1] % (n - 1)  # cut at least one event, keep at least one
         connection.execute(sa.delete(EVENTS).where(EVENTS.c.item_id == item_id, EVENTS.c.seq > keep))
-        connection.execute(sa.update(ITEMS).where(ITEMS.c.id == item_id).values(
-            head_seq=keep, head_hash=rows[keep - 1]["hash"]))
-        _recache(connection, item_id, rows[:keep])
+        _set_head(connection, item_id, rows[:keep])
     elif kind == "item deleted":
         connection.execute(sa.delete(EVENTS).where(EVENTS.c.item_id == item_id))
         connection.execute(sa.delete(ITEMS).where(ITEMS.c.id == item_id))
