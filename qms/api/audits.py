@@ -50,7 +50,7 @@ class ProgrammeSchema(ma.Schema):
 class ProgrammeEntryCreateSchema(ma.Schema):
     process = ma.fields.Str(load_default="", validate=ma.validate.Length(max=200))
     clauses = ma.fields.List(ma.fields.Str(validate=ma.validate.Length(max=100)), load_default=list)
-    planned_month = ma.fields.Int(load_default=0, validate=ma.validate.Range(min=1, max=12))
+    planned_month = ma.fields.Int(required=True, validate=ma.validate.Range(min=1, max=12))
     risk_level = ma.fields.Str(load_default=RiskLevel.MEDIUM.value,
                                validate=ma.validate.OneOf([r.value for r in RiskLevel]))
     rationale = ma.fields.Str(load_default="", validate=_TEXT)
