@@ -78,7 +78,7 @@ class PartnerKeySchema(ma.Schema):
 
 
 class RevokeSchema(ma.Schema):
-    key_id = RecordId(required=True, validate=ma.validate.Range(min=1, max=2**31 - 1))
+    key_id = RecordId(required=True)
 
 
 @blp.route("/exchange/packages")
