@@ -6,10 +6,15 @@ browser, with their session (then unsafe methods need the CSRF token).
 """
 from __future__ import annotations
 
+from http import HTTPStatus
+from typing import Any
+
+from apispec import BasePlugin
 from flask import Flask
 from flask_smorest import Api
 
 from qms.api import accounts, audits, comparisons, comparisons_exchange, documents, evidence, trail
+from qms.api.schemas import NO_NUL, ChangesSchema
 from qms.auth.permissions import public
 from qms.extensions import csrf
 
@@ -18,8 +23,90 @@ BLUEPRINTS = (accounts.blp, documents.blp, evidence.blp, audits.blp, comparisons
 
 
 class _Api(Api):
+    # No catch-all "default" answer: every operation lists the statuses it really gives (below).
+    DEFAULT_ERROR_RESPONSE_NAME = None
+
     def _register_error_handlers(self) -> None:
         """Errors are rendered by qms.errors for the whole app (JSON under /api/)."""
+
+
+UPLOAD_TYPES = ("multipart/form-data", "application/zip")
+
+
+def error_statuses(path: str, method: str, operation: dict[str, Any], *, signs: bool) -> list[HTTPStatus]:
+    """The refusals an operation can answer, each with the one problem body of `qms.errors`.
+
+    Every operation needs a caller (401) whose role and unit allow it (403). A record named in the
+    path, or in a body, may be unknown (404). A write may be malformed or refused (400: also a
+    session caller's missing CSRF token) or conflict with the record's state (409), and its body
+    may be too large (413) or have invalid fields (422, as may query arguments). A body carrying a
+    password signs with it: a wrong one counts towards the throttle (429).
+    """
+    write = method.lower() != "get"
+    body = operation.get("requestBody") or {}
+    content = body.get("content", {}) if isinstance(body, dict) else {}
+    queries = [p for p in operation.get("parameters", []) if isinstance(p, dict) and p.get("in") == "query"]
+    statuses = [HTTPStatus.UNAUTHORIZED, HTTPStatus.FORBIDDEN]
+    if write or "{" in path or "<" in path:
+        statuses.append(HTTPStatus.NOT_FOUND)
+    if write:
+        statuses += [HTTPStatus.BAD_REQUEST, HTTPStatus.CONFLICT]
+    if body:
+        statuses.append(HTTPStatus.REQUEST_ENTITY_TOO_LARGE)
+    if body or queries:
+        statuses.append(HTTPStatus.UNPROCESSABLE_ENTITY)
+    if "application/zip" in content:
+        statuses.append(HTTPStatus.UNSUPPORTED_MEDIA_TYPE)
+    if signs:
+        statuses.append(HTTPStatus.TOO_MANY_REQUESTS)
+    return statuses
+
+
+def without_nul(prop: dict[str, Any]) -> dict[str, Any]:
+    """A text property documented as holding no NUL character, which `qms.security` refuses in any input."""
+    if prop.get("type") == "string" and not {"pattern", "format", "enum"} & prop.keys():
+        return {**prop, "pattern": NO_NUL}
+    if prop.get("type") == "array" and isinstance(prop.get("items"), dict):
+        return {**prop, "items": without_nul(prop["items"])}
+    return prop
+
+
+class DocumentedAnswers(BasePlugin):
+    """Adds to every operation of the document the refusals it can answer (see `error_statuses`)."""
+
+    def init_spec(self, spec: Any) -> None:
+        self.spec = spec
+
+    def _signs(self, operation: dict[str, Any]) -> bool:
+        """Whether the request body carries a password (its schema is a reference to a component by now)."""
+        body = operation.get("requestBody")
+        for media in (body.get("content", {}) if isinstance(body, dict) else {}).values():
+            schema = media.get("schema") if isinstance(media, dict) else None
+            if isinstance(schema, dict) and "$ref" in schema:
+                schema = self.spec.components.schemas.get(schema["$ref"].rsplit("/", 1)[-1], {})
+            if isinstance(schema, dict) and "password" in schema.get("properties", {}):
+                return True
+        return False
+
+    def schema_helper(self, name: str, definition: dict, **kwargs: Any) -> dict | None:
+        schema = kwargs.get("schema")
+        kind = schema if isinstance(schema, type) else type(schema)
+        extra: dict[str, Any] = {"minProperties": 1} if issubclass(kind, ChangesSchema) else {}
+        if "properties" in definition:
+            extra["properties"] = {name: without_nul(prop) for name, prop in definition["properties"].items()}
+        return extra
+
+    def operation_helper(self, path: str | None = None, operations: dict | None = None, **kwargs: Any) -> None:
+        for method, operation in (operations or {}).items():
+            if not isinstance(operation, dict):
+                continue
+            for parameter in operation.get("parameters", []):
+                if isinstance(parameter, dict) and isinstance(parameter.get("schema"), dict):
+                    parameter["schema"] = without_nul(parameter["schema"])
+            responses = operation.setdefault("responses", {})
+            for status in error_statuses(path or "", method, operation, signs=self._signs(operation)):
+                if status.value not in responses and str(status.value) not in responses:
+                    responses[str(status.value)] = status.name  # flask-smorest's error response of that status
 
 
 api = _Api()
@@ -28,6 +115,7 @@ api = _Api()
 def init_app(app: Flask) -> None:
     app.config.setdefault("OPENAPI_SWAGGER_UI_PATH", None)
     api.init_app(app, spec_kwargs={
+        "extra_plugins": [DocumentedAnswers()],
         "info": {"description": "CSI-QMS: quality management, custody and ballistic intelligence."},
         "components": {"securitySchemes": {
             "bearerToken": {"type": "http", "scheme": "bearer", "description": "A personal API token."},

@@ -14,8 +14,9 @@ from werkzeug.utils import secure_filename
 
 from qms.audits import services
 from qms.audits.models import (ActionStatus, Audit, AuditProgramme, AuditStatus, ChecklistItem, CorrectiveAction,
-                               Finding, Grade, Result, RiskLevel, StepKind)
+                               Finding, Grade, Result, RiskLevel, RootCauseMethod, StepKind)
 from qms.audits.services import PLANNERS, READERS, WRITERS
+from qms.api.schemas import RecordId, RecordIds, RecordIdOf, RecordIdsOf
 from qms.auth.permissions import Access
 from qms.errors import InvalidInput
 from qms.records import record_or_404
@@ -27,17 +28,17 @@ _TEXT = ma.validate.Length(max=services.MAX_TEXT)
 
 
 class ProgrammeEntrySchema(ma.Schema):
-    id = ma.fields.Int(dump_only=True)
+    id = RecordId(dump_only=True)
     process = ma.fields.Str(dump_only=True)
     clauses = ma.fields.List(ma.fields.Str(), dump_only=True)
     planned_month = ma.fields.Int(dump_only=True)
     risk_level = ma.fields.Str(dump_only=True)
     rationale = ma.fields.Str(dump_only=True)
-    audit_ids = ma.fields.Function(lambda e: [a.id for a in e.audits], dump_only=True)
+    audit_ids = RecordIdsOf(lambda e: [a.id for a in e.audits])
 
 
 class ProgrammeSchema(ma.Schema):
-    id = ma.fields.Int(dump_only=True)
+    id = RecordId(dump_only=True)
     year = ma.fields.Int(required=True, validate=ma.validate.Range(min=2000, max=2200))
     title = ma.fields.Str(required=True, validate=ma.validate.Length(min=1, max=200))
     risk_notes = ma.fields.Str(load_default="", validate=_TEXT)
@@ -49,19 +50,19 @@ class ProgrammeSchema(ma.Schema):
 class ProgrammeEntryCreateSchema(ma.Schema):
     process = ma.fields.Str(load_default="", validate=ma.validate.Length(max=200))
     clauses = ma.fields.List(ma.fields.Str(validate=ma.validate.Length(max=100)), load_default=list)
-    planned_month = ma.fields.Int(load_default=0)
+    planned_month = ma.fields.Int(required=True, validate=ma.validate.Range(min=1, max=12))
     risk_level = ma.fields.Str(load_default=RiskLevel.MEDIUM.value,
                                validate=ma.validate.OneOf([r.value for r in RiskLevel]))
     rationale = ma.fields.Str(load_default="", validate=_TEXT)
 
 
 class TeamMemberSchema(ma.Schema):
-    user_id = ma.fields.Int()
+    user_id = RecordId()
     role = ma.fields.Str()
 
 
 class AuditSchema(ma.Schema):
-    id = ma.fields.Int()
+    id = RecordId()
     title = ma.fields.Str()
     kind = ma.fields.Str()
     body_type = ma.fields.Str()
@@ -70,14 +71,14 @@ class AuditSchema(ma.Schema):
     catalogue_versions = ma.fields.Dict()
     planned_start = ma.fields.Date()
     planned_end = ma.fields.Date()
-    lead_auditor_id = ma.fields.Int()
+    lead_auditor_id = RecordId()
     team = ma.fields.List(ma.fields.Nested(TeamMemberSchema))
     auditee = ma.fields.Str()
     areas = ma.fields.Str()
     status = ma.fields.Str()
     conclusion = ma.fields.Str()
-    programme_entry_id = ma.fields.Int(allow_none=True)
-    previous_audit_id = ma.fields.Int(allow_none=True)
+    programme_entry_id = RecordId(allow_none=True)
+    previous_audit_id = RecordId(allow_none=True)
     started_at = ma.fields.DateTime(allow_none=True)
     reported_at = ma.fields.DateTime(allow_none=True)
     closed_at = ma.fields.DateTime(allow_none=True)
@@ -88,14 +89,14 @@ class AuditCreateSchema(ma.Schema):
     title = ma.fields.Str(required=True, validate=ma.validate.Length(min=1, max=200))
     planned_start = ma.fields.Date(required=True)
     planned_end = ma.fields.Date(required=True)
-    lead_auditor_id = ma.fields.Int(required=True)
+    lead_auditor_id = RecordId(required=True)
     kind = ma.fields.Str(load_default="internal", validate=ma.validate.OneOf(["internal", "technical"]))
     body_type = ma.fields.Str(load_default="A", validate=ma.validate.OneOf(["A", "B", "C"]))
     checklist_template = ma.fields.Str(load_default="", validate=ma.validate.Length(max=64))
     clauses = ma.fields.List(ma.fields.Str(validate=ma.validate.Length(max=100)), load_default=list)
     auditee = ma.fields.Str(load_default="", validate=ma.validate.Length(max=200))
     areas = ma.fields.Str(load_default="", validate=_TEXT)
-    programme_entry_id = ma.fields.Int(load_default=None, allow_none=True)
+    programme_entry_id = RecordId(load_default=None, allow_none=True)
     team = ma.fields.List(ma.fields.Nested(TeamMemberSchema), load_default=list)
 
 
@@ -111,7 +112,7 @@ class ReauditSchema(ma.Schema):
     title = ma.fields.Str(load_default="", validate=ma.validate.Length(max=200))
     planned_start = ma.fields.Date(load_default=None, allow_none=True)
     planned_end = ma.fields.Date(load_default=None, allow_none=True)
-    lead_auditor_id = ma.fields.Int(load_default=None, allow_none=True)
+    lead_auditor_id = RecordId(load_default=None, allow_none=True)
 
 
 class EvidenceFileSchema(ma.Schema):
@@ -121,22 +122,22 @@ class EvidenceFileSchema(ma.Schema):
 
 
 class ResultSchema(ma.Schema):
-    id = ma.fields.Int(dump_only=True)
-    item_id = ma.fields.Int(dump_only=True)
+    id = RecordId(dump_only=True)
+    item_id = RecordId(dump_only=True)
     result = ma.fields.Str(load_default="", validate=ma.validate.OneOf(["", *(r.value for r in Result)]))
     evidence_note = ma.fields.Str(load_default="", validate=_TEXT)
     justification = ma.fields.Str(load_default="", validate=_TEXT)
-    revision_ids = ma.fields.List(ma.fields.Int(), load_default=list, load_only=True)
+    revision_ids = RecordIds(load_default=list, load_only=True)
     files = ma.fields.List(ma.fields.Nested(EvidenceFileSchema), load_default=list, load_only=True,
                            validate=ma.validate.Length(max=10))
-    sop_revision_ids = ma.fields.Function(lambda r: [link.revision_id for link in r.sop_links], dump_only=True)
-    file_ids = ma.fields.Function(lambda r: [f.id for f in r.files], dump_only=True)
-    recorded_by_id = ma.fields.Int(dump_only=True, allow_none=True)
+    sop_revision_ids = RecordIdsOf(lambda r: [link.revision_id for link in r.sop_links])
+    file_ids = RecordIdsOf(lambda r: [f.id for f in r.files])
+    recorded_by_id = RecordId(dump_only=True, allow_none=True)
     recorded_at = ma.fields.DateTime(dump_only=True)
 
 
 class ChecklistRowSchema(ma.Schema):
-    id = ma.fields.Function(lambda row: row.item.id)
+    id = RecordIdOf(lambda row: row.item.id)
     position = ma.fields.Function(lambda row: row.item.position)
     requirement_id = ma.fields.Function(lambda row: row.item.requirement_id)
     section_id = ma.fields.Function(lambda row: row.item.section_id)
@@ -161,38 +162,49 @@ class SummarySchema(ma.Schema):
 
 
 class FindingSchema(ma.Schema):
-    id = ma.fields.Int(dump_only=True)
-    audit_id = ma.fields.Int(dump_only=True)
-    item_id = ma.fields.Int(dump_only=True)
+    id = RecordId(dump_only=True)
+    audit_id = RecordId(dump_only=True)
+    item_id = RecordId(dump_only=True)
     number = ma.fields.Int(dump_only=True)
     grade = ma.fields.Str(load_default="", validate=ma.validate.OneOf(["", *(g.value for g in Grade)]))
     statement = ma.fields.Str(load_default="", validate=_TEXT)
     evidence = ma.fields.Str(load_default="", validate=_TEXT)
-    raised_by_id = ma.fields.Int(dump_only=True, allow_none=True)
+    raised_by_id = RecordId(dump_only=True, allow_none=True)
     raised_at = ma.fields.DateTime(dump_only=True)
-    action_ids = ma.fields.Function(lambda f: [a.id for a in f.actions], dump_only=True)
+    action_ids = RecordIdsOf(lambda f: [a.id for a in f.actions])
+
+
+_OWNER_STEPS = (StepKind.CORRECTION, StepKind.ROOT_CAUSE, StepKind.ACTION_PLAN, StepKind.IMPLEMENTATION)
+
+
+class StepCreateSchema(ma.Schema):
+    kind = ma.fields.Str(load_default="", validate=ma.validate.OneOf(["", *(k.value for k in _OWNER_STEPS)]))
+    text = ma.fields.Str(load_default="", validate=_TEXT)
+    method = ma.fields.Str(load_default="", validate=ma.validate.OneOf(["", *(m.value for m in RootCauseMethod)]),
+                           metadata={"description": "The root cause method (root_cause steps only)."})
+    planned_due_on = ma.fields.Date(load_default=None, allow_none=True)
 
 
 class StepSchema(ma.Schema):
-    id = ma.fields.Int(dump_only=True)
-    kind = ma.fields.Str(load_default="", validate=ma.validate.OneOf(
-        ["", *(k.value for k in (StepKind.CORRECTION, StepKind.ROOT_CAUSE, StepKind.ACTION_PLAN,
-                                 StepKind.IMPLEMENTATION))]))
-    text = ma.fields.Str(load_default="", validate=_TEXT)
-    method = ma.fields.Str(load_default="", validate=ma.validate.Length(max=16))
-    planned_due_on = ma.fields.Date(load_default=None, allow_none=True)
+    """A step as recorded: only a root cause has a method, only an action plan a planned date."""
+
+    id = RecordId(dump_only=True)
+    kind = ma.fields.Str(dump_only=True)
+    text = ma.fields.Str(dump_only=True)
+    method = ma.fields.Str(dump_only=True, allow_none=True)
+    planned_due_on = ma.fields.Date(dump_only=True, allow_none=True)
     effective = ma.fields.Bool(dump_only=True, allow_none=True)
-    actor_id = ma.fields.Int(dump_only=True, allow_none=True)
+    actor_id = RecordId(dump_only=True, allow_none=True)
     actor_name = ma.fields.Str(dump_only=True)
     at = ma.fields.DateTime(dump_only=True)
 
 
 class ActionSchema(ma.Schema):
-    id = ma.fields.Int(dump_only=True)
-    finding_id = ma.fields.Int(dump_only=True)
-    audit_id = ma.fields.Int(dump_only=True)
+    id = RecordId(dump_only=True)
+    finding_id = RecordId(dump_only=True)
+    audit_id = RecordId(dump_only=True)
     title = ma.fields.Str(load_default="", validate=ma.validate.Length(max=200))
-    owner_id = ma.fields.Int(load_default=None, allow_none=True)
+    owner_id = RecordId(load_default=None, allow_none=True)
     due_on = ma.fields.Date(load_default=None, allow_none=True)
     status = ma.fields.Str(dump_only=True)
     overdue = ma.fields.Function(lambda a: services.is_overdue(a), dump_only=True)
@@ -223,7 +235,7 @@ class ProgressRowSchema(ma.Schema):
 
 
 class ProgressSchema(ma.Schema):
-    previous_audit_id = ma.fields.Function(lambda p: p.previous.id)
+    previous_audit_id = RecordIdOf(lambda p: p.previous.id)
     counts = ma.fields.Dict(keys=ma.fields.Str(), values=ma.fields.Int())
     rows = ma.fields.List(ma.fields.Nested(ProgressRowSchema))
 
@@ -484,7 +496,7 @@ class ActionItem(MethodView):
 class ActionSteps(MethodView):
     access = Access(read=READERS, write=WRITERS)
 
-    @blp.arguments(StepSchema)
+    @blp.arguments(StepCreateSchema)
     @blp.response(201, StepSchema)
     def post(self, data: dict, action_id: int):  # type: ignore[no-untyped-def]
         """Record the correction, root cause (with method), action plan or implementation (owner)."""

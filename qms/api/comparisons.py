@@ -14,6 +14,7 @@ from flask_babel import gettext as _
 from flask_smorest import Blueprint, abort
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from qms.api.schemas import ID_DOC, TEXT_DOC, RecordId
 from qms.auth.permissions import Access
 from qms.comparisons import services
 from qms.comparisons.models import BallisticEntry, Candidate, Conclusion, CorrelationJob
@@ -21,6 +22,7 @@ from qms.comparisons.views import too_large
 from qms.errors import InvalidInput, NotFound, StateConflict
 from qms.evidence.models import Item
 from qms.extensions import db
+from qms.identifiers import optional_record_id
 from qms.records import record_or_404
 
 blp = Blueprint("api_comparisons", __name__, url_prefix="/comparisons",
@@ -30,8 +32,8 @@ ACCESS = Access(read=services.READERS, write=services.EXAMINERS)
 
 
 class EntrySchema(ma.Schema):
-    id = ma.fields.Int()
-    item_id = ma.fields.Int(allow_none=True)
+    id = RecordId()
+    item_id = RecordId(allow_none=True)
     label = ma.fields.Str()
     calibre = ma.fields.Str()
     firearm_make = ma.fields.Str()
@@ -52,8 +54,8 @@ class EntrySchema(ma.Schema):
 
 
 class JobSchema(ma.Schema):
-    id = ma.fields.Int()
-    entry_id = ma.fields.Int()
+    id = RecordId()
+    entry_id = RecordId()
     state = ma.fields.Str()
     stage = ma.fields.Str()
     progress = ma.fields.Int()
@@ -66,10 +68,10 @@ class JobSchema(ma.Schema):
 
 
 class CandidateSchema(ma.Schema):
-    id = ma.fields.Int()
-    job_id = ma.fields.Int()
+    id = RecordId()
+    job_id = RecordId()
     rank = ma.fields.Int()
-    entry_id = ma.fields.Int(allow_none=True)
+    entry_id = RecordId(allow_none=True)
     first_pass_score = ma.fields.Float()
     first_pass_rank = ma.fields.Int()
     score = ma.fields.Float(allow_none=True)
@@ -84,11 +86,11 @@ class CandidateSchema(ma.Schema):
 
 
 class DecisionSchema(ma.Schema):
-    id = ma.fields.Int()
+    id = RecordId()
     role = ma.fields.Str()
     conclusion = ma.fields.Str()
     note = ma.fields.Str()
-    examiner_id = ma.fields.Int()
+    examiner_id = RecordId()
     signed_at = ma.fields.DateTime()
 
 
@@ -97,7 +99,7 @@ class PairSchema(ma.Schema):
     first = ma.fields.Nested(DecisionSchema, allow_none=True)
     verification = ma.fields.Nested(DecisionSchema, allow_none=True)
     my_role = ma.fields.Str(allow_none=True, metadata={"description": "The role you may still record, if any."})
-    link_id = ma.fields.Int(allow_none=True)
+    link_id = RecordId(allow_none=True)
 
 
 class DecisionCreateSchema(ma.Schema):
@@ -107,13 +109,13 @@ class DecisionCreateSchema(ma.Schema):
 
 
 class LinkSchema(ma.Schema):
-    id = ma.fields.Int()
-    entry_low_id = ma.fields.Int()
-    entry_high_id = ma.fields.Int()
-    case_low_id = ma.fields.Int(allow_none=True)
-    case_high_id = ma.fields.Int(allow_none=True)
-    first_decision_id = ma.fields.Int()
-    verification_id = ma.fields.Int()
+    id = RecordId()
+    entry_low_id = RecordId()
+    entry_high_id = RecordId()
+    case_low_id = RecordId(allow_none=True)
+    case_high_id = RecordId(allow_none=True)
+    first_decision_id = RecordId()
+    verification_id = RecordId()
     confirmed_at = ma.fields.DateTime()
 
 
@@ -129,6 +131,14 @@ def _json_body(schema: ma.Schema) -> dict[str, Any]:
     if errors:
         abort(422, messages=errors)
     return schema.load(data)
+
+
+def _form_record_id(name: str) -> int | None:
+    """A record id sent as a multipart field; None when it cannot name a record (too large, not a number)."""
+    try:
+        return optional_record_id(request.form.get(name, ""))
+    except ValueError:
+        return None
 
 
 def _number(value: str | None, what: str) -> float | None:
@@ -151,15 +161,13 @@ class Entries(MethodView):
 
     @blp.doc(requestBody={"required": True, "content": {"multipart/form-data": {"schema": {
         "type": "object", "required": ["item_id", "scan"],
-        "properties": {"item_id": {"type": "integer"}, "scan": {"type": "string", "format": "binary"},
-                       "pixel_size_um": {"type": "number"}, "calibre": {"type": "string"},
-                       "firearm_make": {"type": "string"}, "firearm_model": {"type": "string"},
-                       "device": {"type": "string"}}}}}})
+        "properties": {"item_id": ID_DOC, "scan": {"type": "string", "format": "binary"},
+                       "pixel_size_um": {"type": "number"}, "calibre": TEXT_DOC,
+                       "firearm_make": TEXT_DOC, "firearm_model": TEXT_DOC, "device": TEXT_DOC}}}}})
     @blp.response(201, EntrySchema)
     def post(self):  # type: ignore[no-untyped-def]
         """Upload a scan of a custody item: stored unchanged, then processed and searched in the background."""
-        item_id = request.form.get("item_id", "")
-        item = db.session.get(Item, int(item_id)) if item_id.isdigit() else None
+        item = db.session.get(Item, item_id) if (item_id := _form_record_id("item_id")) is not None else None
         if item is None:
             raise NotFound(_("No such custody item."))
         scan = request.files.get("scan")

@@ -1,7 +1,8 @@
 """API: export entries as a signed exchange package, import one, the unit's partner keys, the lead report.
 
 An import sends the package itself as the request body (`Content-Type: application/zip`); a
-refused package answers 400 with the reason (imported before, too), and nothing is stored. An export answers the package bytes, with their SHA-256 in `X-Content-SHA256`.
+refused package answers 400 with the reason (imported before, too), and nothing is stored. An export
+answers the package bytes, with their SHA-256 in `X-Content-SHA256`.
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from qms.comparisons.views import too_large
 from qms.auth.models import Unit
+from qms.api.schemas import RecordId, RecordIds
 from qms.auth.permissions import Access
 from qms.comparisons import exchange, lead_report
 from qms.comparisons.exchange import EXCHANGERS, KEY_KEEPERS, KEY_READERS, READ
@@ -33,7 +35,7 @@ KEY_ACCESS = Access(read=KEY_READERS, write=KEY_KEEPERS)
 
 
 class PackageSchema(ma.Schema):
-    id = ma.fields.Int()
+    id = RecordId()
     direction = ma.fields.Str()
     sha256 = ma.fields.Str()
     size = ma.fields.Int()
@@ -44,12 +46,12 @@ class PackageSchema(ma.Schema):
     packaged_at = ma.fields.Str()
     entry_count = ma.fields.Int()
     skipped_count = ma.fields.Int()
-    recorded_by_id = ma.fields.Int()
+    recorded_by_id = RecordId()
     recorded_at = ma.fields.DateTime()
 
 
 class ImportedEntrySchema(ma.Schema):
-    id = ma.fields.Int()
+    id = RecordId()
     index_entry_id = ma.fields.Str()
     source_label = ma.fields.Str()
     calibre = ma.fields.Str()
@@ -62,11 +64,11 @@ class ImportResultSchema(ma.Schema):
 
 
 class ExportSchema(ma.Schema):
-    entry_ids = ma.fields.List(ma.fields.Int(), required=True, validate=ma.validate.Length(min=1, max=500))
+    entry_ids = RecordIds(required=True, validate=ma.validate.Length(min=1, max=500))
 
 
 class PartnerKeySchema(ma.Schema):
-    id = ma.fields.Int(dump_only=True)
+    id = RecordId(dump_only=True)
     name = ma.fields.Str(required=True, validate=ma.validate.Length(min=1, max=200))
     public_key = ma.fields.Str(required=True, validate=ma.validate.Length(min=1, max=2000),
                                metadata={"description": "PEM block or the 64 hex digits of the raw Ed25519 key."})
@@ -76,7 +78,7 @@ class PartnerKeySchema(ma.Schema):
 
 
 class RevokeSchema(ma.Schema):
-    key_id = ma.fields.Int(required=True, validate=ma.validate.Range(min=1, max=2**31 - 1))
+    key_id = RecordId(required=True)
 
 
 @blp.route("/exchange/packages")

@@ -11,6 +11,7 @@ from flask_babel import gettext as _
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from qms.api.schemas import ChangesSchema, RecordId
 from qms.auth.permissions import Access
 from qms.documents import services
 from qms.documents.models import DISCIPLINES, Revision, Sop, SopStatus
@@ -25,7 +26,7 @@ blp = Blueprint("api_documents", __name__, url_prefix="/documents",
 class SopRevisionEventSchema(ma.Schema):
     kind = ma.fields.Str()
     at = ma.fields.DateTime()
-    actor_id = ma.fields.Int(allow_none=True)
+    actor_id = RecordId(allow_none=True)
     actor_name = ma.fields.Str()
     comment = ma.fields.Str()
     content_sha256 = ma.fields.Str()
@@ -34,23 +35,23 @@ class SopRevisionEventSchema(ma.Schema):
 
 
 class SopSchema(ma.Schema):
-    id = ma.fields.Int(dump_only=True)
+    id = RecordId(dump_only=True)
     code = ma.fields.Str(dump_only=True)
     title = ma.fields.Str(dump_only=True)
     discipline = ma.fields.Str(dump_only=True)
-    owner_id = ma.fields.Int(dump_only=True, allow_none=True)
+    owner_id = RecordId(dump_only=True, allow_none=True)
     review_months = ma.fields.Int(dump_only=True)
     applies_to = ma.fields.List(ma.fields.Str(), dump_only=True)
     status = ma.fields.Str(dump_only=True)
-    current_revision_id = ma.fields.Int(dump_only=True, allow_none=True)
+    current_revision_id = RecordId(dump_only=True, allow_none=True)
     last_reviewed_on = ma.fields.Date(dump_only=True, allow_none=True)
     next_review_on = ma.fields.Date(dump_only=True, allow_none=True)
     retired_at = ma.fields.DateTime(dump_only=True, allow_none=True)
 
 
 class SopRevisionSchema(ma.Schema):
-    id = ma.fields.Int()
-    sop_id = ma.fields.Int()
+    id = RecordId()
+    sop_id = RecordId()
     number = ma.fields.Int()
     state = ma.fields.Function(lambda rev: rev.state.value)
     content_markdown = ma.fields.Str(allow_none=True)
@@ -60,7 +61,7 @@ class SopRevisionSchema(ma.Schema):
     change_summary = ma.fields.Str()
     content_sha256 = ma.fields.Str()
     requirement_ids = ma.fields.List(ma.fields.Str())
-    author_id = ma.fields.Int(allow_none=True)
+    author_id = RecordId(allow_none=True)
     created_at = ma.fields.DateTime()
     submitted_at = ma.fields.DateTime(allow_none=True)
     events = ma.fields.List(ma.fields.Nested(SopRevisionEventSchema))
@@ -73,10 +74,13 @@ class SopRegisterQuerySchema(ma.Schema):
 
 
 class SopCreateSchema(ma.Schema):
-    code = ma.fields.Str(required=True, validate=ma.validate.Length(min=2, max=32))
+    code = ma.fields.Str(required=True, validate=[
+        ma.validate.Length(min=2, max=32),
+        ma.validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,31}$", error="Use letters, digits, '.', '-' and '_'.")],
+        metadata={"description": "Stored in capitals, e.g. CSI-SOP-007; unique in the unit."})
     title = ma.fields.Str(required=True, validate=ma.validate.Length(min=1, max=200))
     discipline = ma.fields.Str(required=True, validate=ma.validate.OneOf(DISCIPLINES))
-    owner_id = ma.fields.Int(load_default=None, allow_none=True)
+    owner_id = RecordId(load_default=None, allow_none=True)
     review_months = ma.fields.Int(load_default=12, validate=ma.validate.Range(min=1, max=60))
     applies_to = ma.fields.List(ma.fields.Str(), load_default=list)
     content_markdown = ma.fields.Str(load_default="", validate=ma.validate.Length(max=500_000))
@@ -86,7 +90,7 @@ class SopCreateSchema(ma.Schema):
 
 # Nothing below is `required`: the record named in the URL is looked up first (404 for another
 # unit's), and the service then says clearly what is missing (400).
-class SopDraftUpdateSchema(ma.Schema):
+class SopDraftUpdateSchema(ChangesSchema):
     content_markdown = ma.fields.Str(validate=ma.validate.Length(max=500_000))
     change_summary = ma.fields.Str(validate=ma.validate.Length(max=5000))
     requirement_ids = ma.fields.List(ma.fields.Str(validate=ma.validate.Length(max=64)))
@@ -104,10 +108,10 @@ class SopCommentSchema(ma.Schema):
 
 
 class SopAcknowledgementSchema(ma.Schema):
-    id = ma.fields.Int()
-    sop_id = ma.fields.Int()
-    revision_id = ma.fields.Int()
-    user_id = ma.fields.Int()
+    id = RecordId()
+    sop_id = RecordId()
+    revision_id = RecordId()
+    user_id = RecordId()
     content_sha256 = ma.fields.Str()
     acknowledged_at = ma.fields.DateTime()
 

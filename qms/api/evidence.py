@@ -14,6 +14,7 @@ from flask import abort, g, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from qms.api.schemas import RecordId
 from qms.auth.permissions import Access
 from qms.evidence import custody, services
 from qms.evidence.custody import RECORDABLE, When
@@ -27,7 +28,7 @@ ACCESS = Access(read=services.READERS, write=services.ACTORS)
 
 
 class CaseSchema(ma.Schema):
-    id = ma.fields.Int(dump_only=True)
+    id = RecordId(dump_only=True)
     case_number = ma.fields.Str(required=True, validate=ma.validate.Length(min=1, max=64))
     offence_type = ma.fields.Str(required=True, validate=ma.validate.Length(min=1, max=120))
     offence_date = ma.fields.Date(allow_none=True)
@@ -36,9 +37,9 @@ class CaseSchema(ma.Schema):
 
 
 class ItemSchema(ma.Schema):
-    id = ma.fields.Int(dump_only=True)
-    case_id = ma.fields.Int(dump_only=True)
-    parent_item_id = ma.fields.Int(dump_only=True, allow_none=True)
+    id = RecordId(dump_only=True)
+    case_id = RecordId(dump_only=True)
+    parent_item_id = RecordId(dump_only=True, allow_none=True)
     exhibit_number = ma.fields.Str(required=True, validate=ma.validate.Length(min=1, max=32))
     item_type = ma.fields.Str(required=True, validate=ma.validate.OneOf([t.value for t in ItemType]))
     description = ma.fields.Str(required=True, validate=ma.validate.Length(min=1, max=4000))
@@ -51,9 +52,9 @@ class ItemSchema(ma.Schema):
     collected_place = ma.fields.Str(load_default="", validate=ma.validate.Length(max=200))
     label_code = ma.fields.Str(dump_only=True)
     state = ma.fields.Str(dump_only=True)
-    holder_id = ma.fields.Int(dump_only=True, allow_none=True)
-    pending_to_id = ma.fields.Int(dump_only=True, allow_none=True)
-    location_id = ma.fields.Int(dump_only=True, allow_none=True)
+    holder_id = RecordId(dump_only=True, allow_none=True)
+    pending_to_id = RecordId(dump_only=True, allow_none=True)
+    location_id = RecordId(dump_only=True, allow_none=True)
     sealed = ma.fields.Bool(dump_only=True)
     head_seq = ma.fields.Int(dump_only=True)
     head_hash = ma.fields.Str(dump_only=True)
@@ -65,11 +66,11 @@ class EventSchema(ma.Schema):
     occurred_at = ma.fields.DateTime()
     utc_offset_minutes = ma.fields.Int()
     recorded_at = ma.fields.DateTime()
-    actor_id = ma.fields.Int()
-    from_user_id = ma.fields.Int(allow_none=True)
-    to_user_id = ma.fields.Int(allow_none=True)
-    witness_id = ma.fields.Int(allow_none=True)
-    location_id = ma.fields.Int(allow_none=True)
+    actor_id = RecordId()
+    from_user_id = RecordId(allow_none=True)
+    to_user_id = RecordId(allow_none=True)
+    witness_id = RecordId(allow_none=True)
+    location_id = RecordId(allow_none=True)
     seal_number = ma.fields.Str()
     refers_to_seq = ma.fields.Int(allow_none=True)
     notes = ma.fields.Str()
@@ -87,10 +88,10 @@ class TimedSchema(ma.Schema):
 
 class EventCreateSchema(TimedSchema):
     kind = ma.fields.Str(required=True, validate=ma.validate.OneOf([k.value for k in RECORDABLE]))
-    location_id = ma.fields.Int(load_default=None)
+    location_id = RecordId(load_default=None)
     seal_number = ma.fields.Str(load_default="", validate=ma.validate.Length(max=64))
     recipient = ma.fields.Str(load_default="", validate=ma.validate.Length(max=200))
-    wrong_seq = ma.fields.Int(load_default=None)
+    wrong_seq = RecordId(load_default=None)
 
 
 class OfferSchema(TimedSchema):

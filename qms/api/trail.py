@@ -8,6 +8,8 @@ from flask import current_app, g
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from qms.api.schemas import RecordId
+from qms.identifiers import MAX_RECORD_ID
 from qms.auth.permissions import Access
 from qms.trail import services
 
@@ -22,7 +24,7 @@ class TrailQuerySchema(ma.Schema):
     action = ma.fields.Str(load_default="", metadata={"description": "insert, update or delete"})
     since = ma.fields.Str(load_default="", metadata={"description": "First day, e.g. 2026-11-23"})
     until = ma.fields.Str(load_default="", metadata={"description": "Last day, e.g. 2026-11-30"})
-    page = ma.fields.Int(load_default=1, validate=ma.validate.Range(min=1))
+    page = ma.fields.Int(load_default=1, validate=ma.validate.Range(min=1, max=MAX_RECORD_ID))
 
 
 class ChangeSchema(ma.Schema):
@@ -33,9 +35,9 @@ class ChangeSchema(ma.Schema):
 
 
 class TrailEventSchema(ma.Schema):
-    id = ma.fields.Int()
+    id = RecordId()
     at = ma.fields.Str()
-    user_id = ma.fields.Int(allow_none=True)
+    user_id = RecordId(allow_none=True)
     username = ma.fields.Str()
     actor = ma.fields.Str()
     action = ma.fields.Str()

@@ -2,12 +2,13 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, MultipleFileField
-from wtforms import (BooleanField, DateField, IntegerField, SelectField, SelectMultipleField, StringField,
+from wtforms import (BooleanField, DateField, IntegerField, SelectField, StringField,
                      TextAreaField)
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from qms.audits.models import AuditKind, Grade, Result, RiskLevel, RootCauseMethod, StepKind, TeamRole
+from qms.identifiers import RecordIdField, RecordIdMultipleField, RecordIdSelectField
 
 RESULT_CHOICES = [SelectChoice(r.value, r.label) for r in Result]
 GRADE_CHOICES = [SelectChoice(g.value, g.label) for g in Grade]
@@ -44,15 +45,15 @@ class AuditForm(FlaskForm):
     clauses = StringField("Or clauses (ids such as 17020:6.1 17020:7.1)", validators=[Length(max=2000)])
     planned_start = DateField("Planned start", validators=[DataRequired()])
     planned_end = DateField("Planned end", validators=[DataRequired()])
-    lead_auditor_id = SelectField("Lead auditor", coerce=int, validators=[DataRequired()])
-    team = SelectMultipleField("Team (auditors)", coerce=int, validators=[Optional()])
+    lead_auditor_id = RecordIdSelectField("Lead auditor", validators=[DataRequired()])
+    team = RecordIdMultipleField("Team (auditors)", validators=[Optional()])
     auditee = StringField("Auditee", validators=[Length(max=200)])
     areas = TextAreaField("Areas and activities", validators=[Length(max=20_000)])
-    programme_entry_id = IntegerField("Programme entry", validators=[Optional()])
+    programme_entry_id = RecordIdField("Programme entry", validators=[Optional()])
 
 
 class TeamForm(FlaskForm):
-    user_id = SelectField("Member", coerce=int, validators=[DataRequired()])
+    user_id = RecordIdSelectField("Member", validators=[DataRequired()])
     role = SelectField("Role", choices=TEAM_ROLE_CHOICES)
 
 
@@ -64,7 +65,7 @@ class ResultForm(FlaskForm):
     result = SelectField("Result", choices=RESULT_CHOICES)
     evidence_note = TextAreaField("Objective evidence", validators=[Length(max=20_000)])
     justification = TextAreaField("Justification (required when not applicable)", validators=[Length(max=20_000)])
-    revision_ids = SelectMultipleField("SOP revisions examined", coerce=int, validators=[Optional()])
+    revision_ids = RecordIdMultipleField("SOP revisions examined", validators=[Optional()])
     files = MultipleFileField("Evidence files (PDF, PNG, JPEG, text)")
 
 
@@ -80,7 +81,7 @@ class ReviseFindingForm(FindingForm):
 
 class ActionForm(FlaskForm):
     title = StringField("Corrective action", validators=[DataRequired(), Length(max=200)])
-    owner_id = SelectField("Owner", coerce=int, validators=[DataRequired()])
+    owner_id = RecordIdSelectField("Owner", validators=[DataRequired()])
     due_on = DateField("Due by", validators=[DataRequired()])
 
 
@@ -105,4 +106,4 @@ class ReauditForm(FlaskForm):
     title = StringField("Title", validators=[DataRequired(), Length(max=200)])
     planned_start = DateField("Planned start", validators=[DataRequired()])
     planned_end = DateField("Planned end", validators=[DataRequired()])
-    lead_auditor_id = SelectField("Lead auditor", coerce=int, validators=[DataRequired()])
+    lead_auditor_id = RecordIdSelectField("Lead auditor", validators=[DataRequired()])

@@ -99,16 +99,19 @@ def gate() -> Response | None:
     access = Access(public=True) if request.endpoint in PUBLIC_ENDPOINTS else access_of(_view_for(request.endpoint))
     if access is None:
         abort(403, description=_("This page has no access rule; it is closed until one is declared."))
-    if not _identify_bearer():
-        if _api_write_needs_csrf():
-            csrf.protect()  # the API is CSRF-exempt only for bearer tokens
+    via_token = _identify_bearer()
+    if not via_token:
         _identify_session()
-    if access.public:
-        return None
-    if g.qms_user is None:
+    if g.qms_user is None and not access.public:
+        # Who is asking comes first: a caller with no credentials is told to log in (401), not that
+        # a CSRF token is missing (which only a signed-in browser session could send).
         if _wants_json():
             abort(401, description=_("Log in or send an API token."))
         return redirect(url_for("auth.login", next=request.full_path if request.method == "GET" else None))
+    if not via_token and _api_write_needs_csrf():
+        csrf.protect()  # the API is CSRF-exempt only for bearer tokens
+    if access.public:
+        return None
     if session.get("must_enrol_mfa") and not g.qms_via_token and request.endpoint not in ENROLMENT_ENDPOINTS:
         flash(_("Your role requires multi-factor authentication: enrol an authenticator app first."), "warning")
         return redirect(url_for("auth.mfa_setup"))

@@ -3,13 +3,15 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import IntegerField, SelectMultipleField, StringField, TextAreaField
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
+from wtforms import StringField, TextAreaField
+from wtforms.validators import DataRequired, InputRequired, Length
 from wtforms.widgets import CheckboxInput, HiddenInput, ListWidget
+
+from qms.identifiers import RecordIdField, RecordIdMultipleField
 
 
 class ExportForm(FlaskForm):
-    entry_ids = SelectMultipleField("Entries to export", coerce=int, choices=[], validate_choice=False,
+    entry_ids = RecordIdMultipleField("Entries to export", validate_choice=False,
                                     widget=ListWidget(prefix_label=False), option_widget=CheckboxInput(),
                                     validators=[InputRequired("Choose at least one entry to export.")])
 
@@ -25,4 +27,4 @@ class PartnerKeyForm(FlaskForm):
 
 
 class RevokeKeyForm(FlaskForm):
-    key_id = IntegerField("Key", widget=HiddenInput(), validators=[InputRequired(), NumberRange(min=1, max=2**31 - 1)])
+    key_id = RecordIdField("Key", widget=HiddenInput(), validators=[InputRequired()])

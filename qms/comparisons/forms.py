@@ -3,15 +3,16 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import DecimalField, PasswordField, RadioField, SelectField, StringField, TextAreaField
+from wtforms import DecimalField, PasswordField, RadioField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from qms.comparisons.models import Conclusion
+from qms.identifiers import RecordIdSelectField
 
 
 class EntryForm(FlaskForm):
-    item_id = SelectField("Custody item (cartridge case or test fire)", validators=[DataRequired()])
+    item_id = RecordIdSelectField("Custody item (cartridge case or test fire)", validators=[DataRequired()])
     scan = FileField("Scan (X3P topography, or PNG/TIFF/JPEG image)", validators=[FileRequired()])
     pixel_size_um = DecimalField("Pixel size (µm), for images without one", places=None,
                                  validators=[Optional(), NumberRange(min=0.01, max=100)])

@@ -19,6 +19,7 @@ from qms.errors import check_form, page_again, render_error
 from qms.evidence.custody import holds_for_imaging
 from qms.evidence.models import Item
 from qms.extensions import db
+from qms.identifiers import optional_record_id
 from qms.records import record_or_404
 from qms.storage import ObjectCorrupted, ObjectMissing
 
@@ -65,7 +66,7 @@ def _entry_form() -> EntryForm:
                                          f"{i.description[:60]}") for i in services.imageable_items()
                             if holds_for_imaging(i, g.qms_user)]  # only items the uploader holds
     if request.method == "GET" and request.args.get("item_id"):
-        form.item_id.data = request.args["item_id"]
+        form.item_id.data = request.args.get("item_id", type=optional_record_id)
     return form
 
 
@@ -80,7 +81,7 @@ def entry_new():  # type: ignore[no-untyped-def]
 def entry_create():  # type: ignore[no-untyped-def]
     form = _entry_form()
     check_form(form)
-    item = db.session.get(Item, int(form.item_id.data))
+    item = db.session.get(Item, form.item_id.data)
     if item is None:
         raise EntryError(_("Choose a custody item of this unit."))
     entry = services.add_entry(

@@ -9,6 +9,7 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional
 from qms.auth.models import ROLE_LABELS, Role
 from qms.documents.models import DISCIPLINES
 from qms.documents.services import DEFAULT_MEANING
+from qms.identifiers import RecordIdSelectField
 
 DISCIPLINE_CHOICES = [SelectChoice(d, d.capitalize()) for d in DISCIPLINES]
 ROLE_CHOICES = [SelectChoice(r.value, label) for r, label in ROLE_LABELS.items() if r != Role.ADMIN]
@@ -18,7 +19,7 @@ class SopForm(FlaskForm):
     code = StringField("Code (e.g. CSI-SOP-007)", validators=[DataRequired(), Length(max=32)])
     title = StringField("Title", validators=[DataRequired(), Length(max=200)])
     discipline = SelectField("Discipline", choices=DISCIPLINE_CHOICES)
-    owner_id = SelectField("Owner", coerce=int, validators=[Optional()])
+    owner_id = RecordIdSelectField("Owner", validators=[Optional()])
     review_months = IntegerField("Review period (months)", default=12,
                                  validators=[DataRequired(), NumberRange(min=1, max=60)])
     applies_to = SelectMultipleField("Staff who must read it (roles)", choices=ROLE_CHOICES)

@@ -33,7 +33,7 @@ def _revision(revision_id: int) -> Revision:
 def _owner_choices(form: SopForm) -> SopForm:
     from wtforms.fields.choices import SelectChoice
 
-    form.owner_id.choices = [SelectChoice(0, _("(nobody)"))] + [
+    form.owner_id.choices = [SelectChoice("", _("(nobody)"))] + [
         SelectChoice(u.id, u.full_name) for u in services.unit_members(g.qms_unit_id)]
     return form
 

@@ -12,6 +12,7 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from qms.evidence.custody import RECORDABLE, When
 from qms.evidence.models import ItemType, LocationKind
+from qms.identifiers import RecordIdField, RecordIdSelectField
 
 ITEM_TYPES = [SelectChoice(t.value, t.value.replace("_", " ").capitalize()) for t in ItemType]
 LOCATION_KINDS = [SelectChoice(k.value, k.value.capitalize()) for k in LocationKind]
@@ -60,7 +61,7 @@ class ItemForm(TimedForm):
 
 
 class OfferForm(TimedForm):
-    receiver = SelectField("Hand over to", choices=[], validate_choice=False)
+    receiver = RecordIdSelectField("Hand over to", validate_choice=False)
 
 
 class PartyForm(TimedForm):
@@ -78,10 +79,10 @@ class CancelForm(TimedForm):
 
 class EventForm(TimedForm):
     kind = SelectField("Event", choices=KIND_CHOICES)
-    location_id = SelectField("Storage location", choices=[], validate_choice=False)
+    location_id = RecordIdSelectField("Storage location", validate_choice=False)
     seal_number = StringField("New seal number", validators=[Optional(), Length(max=64)])
     recipient = StringField("Returned to (name and identity document)", validators=[Optional(), Length(max=200)])
-    wrong_seq = IntegerField("Event # being corrected", validators=[Optional(), NumberRange(min=1)])
+    wrong_seq = RecordIdField("Event # being corrected", validators=[Optional()])
 
 
 class DestroyForm(PartyForm):
@@ -104,5 +105,5 @@ class PhotoForm(FlaskForm):
 class LocationForm(FlaskForm):
     kind = SelectField("Kind", choices=LOCATION_KINDS)
     name = StringField("Name", validators=[DataRequired(), Length(max=120)])
-    parent_id = SelectField("Inside", choices=[], validate_choice=False)
+    parent_id = RecordIdSelectField("Inside", validate_choice=False)
 

@@ -137,7 +137,7 @@ def item(item_id: int):  # type: ignore[no-untyped-def]
 @requires(READ, WRITE)
 def offer(item_id: int):  # type: ignore[no-untyped-def]
     record, form = _posted(item_id, OfferForm, "offer")
-    receiver = services.custodian(record.unit_id, form.receiver.data or "")
+    receiver = services.custodian(record.unit_id, str(form.receiver.data or ""))
     if receiver is None:
         message = _("Choose a CSI officer or examiner of this unit.")
         raise InvalidInput(message, errors={"receiver": [message]})
@@ -191,9 +191,8 @@ def cancel(item_id: int):  # type: ignore[no-untyped-def]
 @requires(READ, WRITE)
 def record_event(item_id: int):  # type: ignore[no-untyped-def]
     record, form = _posted(item_id, EventForm, "event")
-    location = form.location_id.data or ""
     event = custody.record(record, actor=g.qms_user, kind=form.kind.data, when=form.when(),
-                           notes=form.notes.data or "", location_id=int(location) if location.isdigit() else None,
+                           notes=form.notes.data or "", location_id=form.location_id.data,
                            seal_number=form.seal_number.data or "", recipient=form.recipient.data or "",
                            wrong_seq=form.wrong_seq.data)
     return _done(record, _("Recorded: %(kind)s (event #%(seq)s).", kind=event.kind_label.lower(), seq=event.seq))
@@ -265,9 +264,8 @@ def locations():  # type: ignore[no-untyped-def]
 def location_add():  # type: ignore[no-untyped-def]
     form = _location_form()
     check_form(form)
-    parent_id = form.parent_id.data or ""
     location = custody.add_location(unit_id=g.qms_unit_id, kind=form.kind.data, name=form.name.data,
-                                    parent=services.location(int(parent_id)) if parent_id.isdigit() else None)
+                                    parent=services.location(form.parent_id.data) if form.parent_id.data else None)
     flash(_("Location %(path)s added.", path=location.path), "success")
     return redirect(url_for("evidence.locations"))
 

@@ -89,7 +89,8 @@ def test_programme_through_the_api(app, db_session, staff) -> None:
     entry = qm.post(f"/api/v1/audits/programmes/{made.json['id']}/entries",
                     json={"process": "Scene work", "clauses": ["17020:7.1"], "planned_month": 2, "risk_level": "high"})
     assert entry.status_code == 201, entry.json
-    assert qm.post(f"/api/v1/audits/programmes/{made.json['id']}/entries", json={}).status_code == 400
+    # the planned month is required (1-12): its absence is an invalid field
+    assert qm.post(f"/api/v1/audits/programmes/{made.json['id']}/entries", json={}).status_code == 422
     assert qm.get(f"/api/v1/audits/programmes/{made.json['id']}").json["entries"][0]["process"] == "Scene work"
 
 

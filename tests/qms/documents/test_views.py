@@ -27,7 +27,7 @@ HOSTILE = """# Hostile
 
 def _create(client, code="CSI-SOP-900"):  # type: ignore[no-untyped-def]
     response = client.post("/documents/new", data={"code": code, "title": "Test procedure",
-                                                   "discipline": "scene examination", "owner_id": "0",
+                                                   "discipline": "scene examination", "owner_id": "",
                                                    "review_months": "12", "applies_to": ["csi_officer"]})
     assert response.status_code == 302, response.get_data(as_text=True)[:2000]
     return response.headers["Location"]
