@@ -18,12 +18,14 @@ blp = Blueprint("api_trail", __name__, url_prefix="/trail",
 
 
 class TrailQuerySchema(ma.Schema):
-    entity = ma.fields.Str(load_default="", metadata={"description": "Record type, e.g. User"})
-    entity_id = ma.fields.Str(load_default="")
-    username = ma.fields.Str(load_default="")
-    action = ma.fields.Str(load_default="", metadata={"description": "insert, update or delete"})
-    since = ma.fields.Str(load_default="", metadata={"description": "First day, e.g. 2026-11-23"})
-    until = ma.fields.Str(load_default="", metadata={"description": "Last day, e.g. 2026-11-30"})
+    entity = ma.fields.Str(load_default="", validate=ma.validate.Regexp(r"^[A-Za-z]{0,64}$"),
+                           metadata={"description": "Record type, e.g. User"})
+    entity_id = ma.fields.Int(load_default=None, validate=ma.validate.Range(min=1, max=MAX_RECORD_ID),
+                              metadata={"description": "The record's id"})
+    username = ma.fields.Str(load_default="", validate=ma.validate.Length(max=64))
+    action = ma.fields.Str(load_default="", validate=ma.validate.OneOf(("", "insert", "update", "delete")))
+    since = ma.fields.Date(load_default=None, metadata={"description": "First day, e.g. 2026-11-23"})
+    until = ma.fields.Date(load_default=None, metadata={"description": "Last day, e.g. 2026-11-30"})
     page = ma.fields.Int(load_default=1, validate=ma.validate.Range(min=1, max=MAX_RECORD_ID))
 
 
@@ -67,7 +69,8 @@ class Trail(MethodView):
     @blp.response(200, TrailPageSchema)
     def get(self, args: dict[str, Any]):  # type: ignore[no-untyped-def]
         """The trail of the caller's unit, newest first, as far as the caller may see it."""
-        trail = services.read_events(args, roles=g.qms_roles, page=args["page"],
+        as_text = {name: "" if args[name] is None else str(args[name]) for name in ("since", "until", "entity_id")}
+        trail = services.read_events({**args, **as_text}, roles=g.qms_roles, page=args["page"],
                                    per_page=current_app.config["PAGE_SIZE"])
         return {"page": trail.page.page, "pages": trail.page.pages, "total": trail.page.total,
                 "items": [row.as_json() for row in trail.rows]}
