@@ -132,7 +132,7 @@ def test_plan_run_and_report_an_audit(browser_session, tmp_path: Path) -> None: 
     assert _pdf_figure(text, "Minor nonconformity") == counts["minor"] == 1
 
     page.goto("trail?entity=RequirementResult&username=auditor")  # every result is on the trail
-    _expect()(page.locator("table.trail tbody tr")).to_have_count(3)
+    _expect()(page.locator("table.trail > tbody > tr")).to_have_count(3)
     page.goto("trail?entity=CorrectiveAction&username=auditor")
-    _expect()(page.locator("table.trail tbody tr")).to_have_count(1)
+    _expect()(page.locator("table.trail > tbody > tr")).to_have_count(1)
     browser_session.assert_clean()

@@ -65,9 +65,9 @@ def test_quality_manager_logs_in_sees_trail_and_logs_out(browser_session) -> Non
     page.get_by_label("Record type").select_option("Membership")
     page.get_by_role("button", name="Filter").click()
     expect(page).to_have_url(re.compile(r"entity=Membership"))
-    rows = page.locator("table.trail tbody tr")
-    expect(rows.first).to_contain_text("Membership")
-    assert rows.count() >= 7 and all("Membership" in text for text in rows.all_inner_texts())
+    rows = page.locator("table.trail > tbody > tr")  # each row's changes sit in a table of their own
+    expect(rows.first).to_contain_text("Role membership")
+    assert rows.count() >= 7 and all("Role membership" in text for text in rows.all_inner_texts())
     browser_session.shot("trail")
 
     page.get_by_role("button", name="Log out").click()
