@@ -109,5 +109,5 @@ def test_draft_sign_acknowledge_and_print(browser_session, tmp_path: Path) -> No
     page.goto("trail?entity=RevisionEvent&username=examiner")
     expect(page.locator("table.trail > tbody > tr")).to_have_count(1)  # approved (the signature); in force by date
     page.goto("trail?entity=Acknowledgement")
-    expect(page.locator("table.trail > tbody > tr")).to_contain_text(["csi"])
+    expect(page.locator("table.trail > tbody > tr")).to_contain_text(["Goran Scene"])  # the actor by name
     browser_session.assert_clean()
