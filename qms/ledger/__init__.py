@@ -1,8 +1,9 @@
-"""The transparency log: every custody event and SOP approval record is a leaf of an RFC 9162
-Merkle tree kept in a file outside the database, signed at every commit that adds one.
+"""The transparency log: every custody event, SOP approval record and audit-trail row is a leaf of an
+RFC 9162 Merkle tree kept in a file outside the database, signed at every commit that adds one.
 
 The unit of work (request or CLI command) stays the one commit: a session hook collects the new
-rows at flush, and at commit, after the last flush and BEFORE the database commits, appends their
+rows at flush (ORM objects; the trail, inserted in bulk, hands its rows over with `log_rows`), and
+at commit, after the last flush and BEFORE the database commits, appends their
 leaves with a signed tree head and fsyncs; after the database answers it records the outcome.
 So an acknowledged event (the response is only sent after the commit) is always in the log, and
 a leaf whose commit failed is marked aborted (or, if the process died, settled by the next writer
@@ -11,7 +12,7 @@ from the database). `qms.ledger.verify` compares the database with the log.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from flask import Flask, current_app, has_app_context
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session, SessionTransaction, UOWTransaction
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
     from qms.ledger.verify import LedgerReport
 
 _LEDGERS: dict[tuple[str, str], Ledger] = {}
-PENDING, OPEN = "ledger_pending", "ledger_open"
+PENDING, ROWS, OPEN = "ledger_pending", "ledger_rows", "ledger_open"
 
 
 def ledger_path() -> Path:
@@ -62,17 +63,50 @@ def _collect(session: Session, flush_context: UOWTransaction) -> None:
         session.info.setdefault(PENDING, []).extend(new)
 
 
+def log_rows(session: Session, table: str, rows: list[dict[str, Any]]) -> None:
+    """Rows of a covered table inserted without ORM objects (with their ids): logged at the commit.
+
+    Each batch remembers the savepoint it was written in, so a rolled-back savepoint drops it.
+    """
+    session.info.setdefault(ROWS, []).append((session.get_nested_transaction(), table, rows))
+
+
+def _within(transaction: SessionTransaction | None, ancestor: SessionTransaction) -> bool:
+    while transaction is not None:
+        if transaction is ancestor:
+            return True
+        transaction = transaction.parent
+    return False
+
+
+def _after_soft_rollback(session: Session, previous: SessionTransaction) -> None:
+    batches = session.info.get(ROWS)
+    if batches and previous.nested:
+        session.info[ROWS] = [batch for batch in batches if not _within(batch[0], previous)]
+
+
+def _is_outermost(session: Session) -> bool:
+    """A savepoint's release or rollback fires the commit and rollback hooks too: only the outermost counts."""
+    return session.get_nested_transaction() is None
+
+
 def _prepare(session: Session) -> None:
-    if not session.info.get(PENDING) or not _enabled():
+    if not _is_outermost(session) or not _enabled():
         return
-    session.flush()  # the last flush happens now, so nothing reaches the database unlogged
+    # The last flush happens now (commit flushes only after this hook), so the trail rows it writes
+    # are logged too and nothing reaches the database unlogged; on a clean session it does nothing.
+    session.flush()
+    if not session.info.get(PENDING) and not session.info.get(ROWS):
+        return
     from sqlalchemy import inspect
 
-    from qms.ledger.leaves import leaf_of
+    from qms.ledger.leaves import COVERED, leaf_of
 
     # Rows of a rolled-back savepoint are no longer persistent: they will not be committed.
-    objects = [obj for obj in session.info.pop(PENDING) if inspect(obj).persistent]
+    objects = [obj for obj in session.info.pop(PENDING, ()) if inspect(obj).persistent]
     leaves = [leaf for leaf in map(leaf_of, objects) if leaf]
+    for _savepoint, table, rows in session.info.pop(ROWS, ()):
+        leaves.extend(map(COVERED[table].leaf, rows))
     if not leaves:
         return
     ledger = current_ledger()
@@ -87,6 +121,7 @@ def _prepare(session: Session) -> None:
 
 def _end(session: Session, outcome: str) -> None:
     session.info.pop(PENDING, None)
+    session.info.pop(ROWS, None)
     held: tuple[Ledger, Transaction] | None = session.info.pop(OPEN, None)
     if held is None:
         return
@@ -98,11 +133,13 @@ def _end(session: Session, outcome: str) -> None:
 
 
 def _after_commit(session: Session) -> None:
-    _end(session, "c")
+    if _is_outermost(session):
+        _end(session, "c")
 
 
 def _after_rollback(session: Session) -> None:
-    _end(session, "a")
+    if _is_outermost(session):
+        _end(session, "a")
 
 
 def _after_transaction_end(session: Session, transaction: SessionTransaction) -> None:
@@ -152,11 +189,12 @@ def init_app(app: Flask) -> None:
     event.listen(Session, "before_commit", _prepare)
     event.listen(Session, "after_commit", _after_commit)
     event.listen(Session, "after_rollback", _after_rollback)
+    event.listen(Session, "after_soft_rollback", _after_soft_rollback)
     event.listen(Session, "after_transaction_end", _after_transaction_end)
     _registered = True
 
 
-__all__ = ["current_ledger", "init_app", "ledger_path", "verify_instance"]
+__all__ = ["current_ledger", "init_app", "ledger_path", "log_rows", "verify_instance"]
 
 
 def verify_instance(connection: "Connection") -> "LedgerReport":

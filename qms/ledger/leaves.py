@@ -3,7 +3,7 @@
 A leaf is ASCII text: the table, the row id, and what must never change. A custody event's leaf
 holds its item, its seq, its chain hash and the hash of its content without its place in the
 chain (so a verifier can tell an event moved to another position from an event rewritten).
-An SOP approval record's leaf holds the SHA-256 of all its columns.
+An SOP approval record's and an audit-trail row's leaf holds the SHA-256 of all its other columns.
 """
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from sqlalchemy import Table
 from qms.documents.models import RevisionEvent
 from qms.evidence.chain import EVENT_COLUMNS, canonical_content
 from qms.evidence.models import CustodyEvent
+from qms.trail.models import AuditEvent
 
 
 def custody_body(row: Mapping[str, Any]) -> str:
@@ -51,6 +52,13 @@ def revision_event_leaf(row: Mapping[str, Any]) -> str:
     return f"sop_revision_event {row['id']} {row_digest(row, REVISION_EVENT_COLUMNS)}"
 
 
+AUDIT_EVENT_COLUMNS = tuple(column.name for column in AuditEvent.__table__.columns)
+
+
+def audit_event_leaf(row: Mapping[str, Any]) -> str:
+    return f"audit_event {row['id']} {row_digest(row, AUDIT_EVENT_COLUMNS)}"
+
+
 @dataclass(frozen=True)
 class Covered:
     """A table whose every row is a leaf."""
@@ -67,6 +75,7 @@ class Covered:
 COVERED = {
     "custody_event": Covered(CustodyEvent, EVENT_COLUMNS, custody_leaf),
     "sop_revision_event": Covered(RevisionEvent, REVISION_EVENT_COLUMNS, revision_event_leaf),
+    "audit_event": Covered(AuditEvent, AUDIT_EVENT_COLUMNS, audit_event_leaf),
 }
 BY_MODEL = {covered.model: covered for covered in COVERED.values()}
 

@@ -11,7 +11,14 @@ id. What is wrong is named per item, at the first event where it goes wrong:
   item deleted  the item and every one of its logged events are gone
   unlogged   a stored event that was never logged (inserted outside the application)
 
-SOP approval records are compared the same way (rewritten, deleted, unlogged).
+SOP approval records are compared the same way (rewritten, deleted, unlogged), and so are the rows
+of the audit trail, per row:
+
+  rewritten  the row's content differs from what was logged
+  reordered  the row holds the logged content of another trail row
+  truncated  logged rows after the last stored trail row are missing (one report for the run)
+  deleted    a logged row before the last stored one is missing
+  unlogged   a stored row that was never logged
 """
 from __future__ import annotations
 
@@ -47,6 +54,8 @@ class Problem:
             return f"ledger: {self.detail}"
         if self.table == "custody_event":
             where = f"item {self.item_id}" + (f", event #{self.seq}" if self.seq is not None else "")
+        elif self.table == "audit_event":
+            where = f"audit trail row {self.item_id}"
         else:
             where = f"SOP approval record {self.item_id}"
         return f"{where}: {self.kind} ({self.detail})"
@@ -69,6 +78,11 @@ class LedgerReport:
             if problem.table == "custody_event" and problem.item_id is not None:
                 named.setdefault(problem.item_id, problem.kind)
         return named
+
+    def trail_rows(self) -> dict[int, str]:
+        """Audit-trail rows named, with the kind of tamper."""
+        return {problem.item_id: problem.kind for problem in self.problems
+                if problem.table == "audit_event" and problem.item_id is not None}
 
     def lines(self) -> list[str]:
         return [str(problem) for problem in self.problems]
@@ -154,6 +168,7 @@ def verify_ledger(connection: Connection, path: Path, public_key: Ed25519PublicK
         grouped[parse(entry.leaf)[0]].append(entry)
     _check_custody(connection, grouped.pop("custody_event", []), report)
     _check_records(connection, grouped.pop("sop_revision_event", []), report)
+    _check_trail(connection, grouped.pop("audit_event", []), report)
     for table in grouped:
         report.problems.append(Problem("log", "unknown", detail=f"leaves of an unknown table {table!r}"))
     return report
@@ -242,6 +257,39 @@ def _check_records(connection: Connection, logged: list[Logged], report: LedgerR
     for row_id, row in stored.items():
         if row_id not in committed and leaf(row) not in uncertain.get(row_id, ()):
             report.problems.append(Problem("sop_revision_event", "unlogged", row_id, detail="never logged"))
+
+
+def _check_trail(connection: Connection, logged: list[Logged], report: LedgerReport) -> None:
+    leaf = COVERED["audit_event"].leaf
+    stored = _stored(connection, "audit_event")
+    committed, uncertain = _split_by_outcome(logged)
+    logged_at = {parse(logged_leaf)[2][0]: row_id for row_id, logged_leaf in committed.items()}  # digest -> id
+    last_stored = max(stored, default=0)
+    missing_tail: list[int] = []
+    for row_id, logged_leaf in committed.items():
+        row = stored.get(row_id)
+        if row is None:
+            if row_id > last_stored:
+                missing_tail.append(row_id)
+            else:
+                report.problems.append(Problem("audit_event", "deleted", row_id, detail="a logged row is missing"))
+            continue
+        stored_leaf = leaf(row)
+        if stored_leaf == logged_leaf:
+            continue
+        other = logged_at.get(parse(stored_leaf)[2][0])
+        if other is not None and other != row_id:
+            report.problems.append(Problem("audit_event", "reordered", row_id,
+                                           detail=f"holds the logged content of trail row {other}"))
+        else:
+            report.problems.append(Problem("audit_event", "rewritten", row_id,
+                                           detail="content differs from the logged row"))
+    if missing_tail:
+        report.problems.append(Problem("audit_event", "truncated", min(missing_tail),
+                                       detail=f"{len(missing_tail)} logged row(s) after row {last_stored} are missing"))
+    for row_id, row in stored.items():
+        if row_id not in committed and leaf(row) not in uncertain.get(row_id, ()):
+            report.problems.append(Problem("audit_event", "unlogged", row_id, detail="never logged"))
 
 
 def head_summary(path: Path) -> dict[str, Any] | None:

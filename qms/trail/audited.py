@@ -2,7 +2,8 @@
 
 A single `after_flush` hook sees every change the session is about to commit, whichever
 service made it, so no service can forget to record one. The rows go in through the same
-connection and transaction as the change: both commit, or neither does.
+connection and transaction as the change: both commit, or neither does; and the commit logs them
+in the transparency log (`qms.ledger`) with the change's other covered rows.
 """
 from __future__ import annotations
 
@@ -142,8 +143,14 @@ def _trail_rows(session: Session) -> list[dict[str, Any]]:
 def _write_trail(session: Session, flush_context: UOWTransaction) -> None:
     rows = _trail_rows(session)
     if rows:
+        from qms.ledger import log_rows  # the ledger's store imports the models that import this module
+
         now = utcnow()
-        session.connection().execute(insert(AuditEvent), [dict(row, at=now) for row in rows])
+        rows = [dict(row, at=now) for row in rows]
+        # One statement still (insertmanyvalues); the ids it returns let the transparency log name each row.
+        statement = insert(AuditEvent).returning(AuditEvent.__table__.c.id, sort_by_parameter_order=True)
+        ids = session.connection().execute(statement, rows).scalars().all()
+        log_rows(session, "audit_event", [dict(row, id=row_id) for row, row_id in zip(rows, ids, strict=True)])
 
 
 def _keep_old_value(target: object, value: Any, oldvalue: Any, initiator: object) -> None:
