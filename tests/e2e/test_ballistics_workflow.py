@@ -96,8 +96,11 @@ def test_two_scans_of_one_firearm_become_a_verified_link(browser_session) -> Non
     page.locator("body").press("j")
     page.keyboard.press("Enter")
     expect(page.get_by_role("heading", level=1)).to_contain_text("Rank 1")
+    # The keys work once the page's script has run: the heading can show before DOMContentLoaded.
+    page.wait_for_load_state("load")
     page.keyboard.press("j")
     expect(page.get_by_role("heading", level=1)).to_contain_text("Rank 2")
+    page.wait_for_load_state("load")
     page.keyboard.press("k")
     expect(page.get_by_role("heading", level=1)).to_contain_text("Rank 1")
     expect(page.locator("#candidate-label")).to_contain_text("E2E-BAL/1 / 1")
