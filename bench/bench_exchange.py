@@ -74,7 +74,7 @@ def _entries(count: int, unit, user):  # type: ignore[no-untyped-def]
 
 
 def _ranking(entry):  # type: ignore[no-untyped-def]
-    from qms.comparisons import jobs, services, unit_index
+    from qms.comparisons import jobs, unit_index
 
     return [(r.rank, r.hit.entry_id, r.hit.score, r.hit.high_cmc)
             for r in unit_index.search_entry(entry, executor=jobs.search_executor())]

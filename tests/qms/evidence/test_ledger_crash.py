@@ -21,7 +21,6 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-import pytest
 import sqlalchemy as sa
 
 from qms.auth import services as auth_services
