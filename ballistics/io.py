@@ -27,7 +27,7 @@ import tempfile
 import warnings
 import zipfile
 import zlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -53,6 +53,7 @@ __all__ = [
     "SurfaceFormatError",
     "SurfaceTooLargeError",
     "SurfaceWarning",
+    "check_member_names",
     "decode_image",
     "describe",
     "looks_processed",
@@ -347,7 +348,7 @@ def _read_x3p_bytes(
         raise SurfaceFormatError(f"{name}: not a valid X3P zip archive ({error})") from error
     with archive:
         members = {info.filename: info for info in archive.infolist()}
-        _check_member_names(members, name)
+        check_member_names(members, name=name)
         if "main.xml" not in members:
             raise SurfaceFormatError(f"{name}: X3P archive has no main.xml (members: {sorted(members)[:5]})")
         xml_bytes = _read_member(archive, members["main.xml"], MAX_XML_BYTES, name)
@@ -377,8 +378,8 @@ _ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, O
                NotImplementedError, RuntimeError, struct.error, UnicodeDecodeError, KeyError, IndexError)
 
 
-def _check_member_names(members: Mapping[str, zipfile.ZipInfo], name: str) -> None:
-    """Refuse member names that climb out of a folder or name an absolute place (zip-slip).
+def check_member_names(members: Iterable[str], *, name: str) -> None:
+    """Refuse archive member names that climb out of a folder or name an absolute place (zip-slip).
 
     X3P files are read in memory and never extracted here, but they are kept and passed on
     (exchange packages, downloads), and whoever unpacks one later must not be led astray.
@@ -386,7 +387,7 @@ def _check_member_names(members: Mapping[str, zipfile.ZipInfo], name: str) -> No
     for member in members:
         parts = member.replace("\\", "/").split("/")
         if member.startswith(("/", "\\")) or ".." in parts or ":" in parts[0] or "\x00" in member:
-            raise SurfaceFormatError(f"{name}: X3P archive has a member whose path leads outside its folder")
+            raise SurfaceFormatError(f"{name}: the archive has a member whose path leads outside its folder")
 
 
 def _check_zip_directory(data: bytes, name: str) -> None:

@@ -11,20 +11,23 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from ballistics.io import SurfaceFormatError, SurfaceTooLargeError, decode_image
-from ballistics.io import _check_member_names as _check_x3p_member_names  # the one zip-slip rule
+from ballistics import io as surfaces
+from ballistics.io import SurfaceFormatError, SurfaceTooLargeError, decode_image, sniff_format
 from flask_babel import gettext as _
 
 from qms.errors import InvalidInput, TooLarge
 
 MAX_IMAGE_PIXELS = 50_000_000  # 50 Mpx: above any camera or scanner image a unit files, far below a bomb
 IMAGE_TYPES = {"png": "image/png", "jpeg": "image/jpeg", "tiff": "image/tiff"}
-_MAGIC = ((b"\x89PNG\r\n\x1a\n", "png"), (b"\xff\xd8\xff", "jpeg"), (b"II*\x00", "tiff"), (b"MM\x00*", "tiff"))
 
 
 def image_kind(data: bytes) -> str | None:
     """"png", "jpeg" or "tiff" judged by the first bytes, or None for anything else."""
-    return next((kind for magic, kind in _MAGIC if data.startswith(magic)), None)
+    try:
+        kind = sniff_format(data)  # the library's one table of magic numbers
+    except SurfaceFormatError:
+        return None
+    return kind if kind in IMAGE_TYPES else None
 
 
 def check_image(data: bytes, *, filename: str, max_bytes: int) -> str:
@@ -52,7 +55,7 @@ def check_member_names(names: Iterable[str], *, filename: str) -> None:
     The archive is kept and handed out as uploaded, so whoever unpacks it later must not be led astray.
     """
     try:
-        _check_x3p_member_names(dict.fromkeys(names), display_name(filename))
+        surfaces.check_member_names(names, name=display_name(filename))  # the one zip-slip rule
     except SurfaceFormatError:
         raise InvalidInput(_("%(name)s holds a file whose path leads outside its folder; nothing was stored.",
                              name=display_name(filename))) from None
