@@ -18,6 +18,7 @@ from sqlalchemy import event, select
 from sqlalchemy.orm import Session, SessionTransaction, UOWTransaction
 
 from qms.ledger.store import Ledger, Transaction
+from qms.trail.audited import on_trail_rows
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
@@ -185,6 +186,7 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("LEDGER_ENABLED", True)
     if _registered:
         return
+    on_trail_rows(log_rows)  # the trail tells the ledger what it wrote; it does not know the ledger
     event.listen(Session, "after_flush", _collect)
     event.listen(Session, "before_commit", _prepare)
     event.listen(Session, "after_commit", _after_commit)

@@ -12,7 +12,8 @@ import uuid
 from contextlib import contextmanager
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from flask import g, has_request_context, request
 from sqlalchemy import event, inspect, insert
@@ -139,18 +140,28 @@ def _trail_rows(session: Session) -> list[dict[str, Any]]:
     ]
 
 
+RowsListener = Callable[[Session, str, list[dict[str, Any]]], None]
+_rows_listeners: list[RowsListener] = []
+
+
+def on_trail_rows(listener: RowsListener) -> None:
+    """Call `listener(session, "audit_event", rows)` with every batch of trail rows written (the ledger logs them)."""
+    if listener not in _rows_listeners:
+        _rows_listeners.append(listener)
+
+
 @event.listens_for(Session, "after_flush")
 def _write_trail(session: Session, flush_context: UOWTransaction) -> None:
     rows = _trail_rows(session)
     if rows:
-        from qms.ledger import log_rows  # the ledger's store imports the models that import this module
-
         now = utcnow()
         rows = [dict(row, at=now) for row in rows]
         # One statement still (insertmanyvalues); the ids it returns let the transparency log name each row.
         statement = insert(AuditEvent).returning(AuditEvent.__table__.c.id, sort_by_parameter_order=True)
         ids = session.connection().execute(statement, rows).scalars().all()
-        log_rows(session, "audit_event", [dict(row, id=row_id) for row, row_id in zip(rows, ids, strict=True)])
+        written = [dict(row, id=row_id) for row, row_id in zip(rows, ids, strict=True)]
+        for listener in _rows_listeners:
+            listener(session, "audit_event", written)
 
 
 def _keep_old_value(target: object, value: Any, oldvalue: Any, initiator: object) -> None:
