@@ -23,6 +23,8 @@ from werkzeug.routing import IntegerConverter
 from werkzeug.routing.exceptions import RoutingException
 from werkzeug.exceptions import NotFound as RouteNotFound, MethodNotAllowed
 
+from qms.identifiers import MAX_RECORD_ID
+
 log = logging.getLogger(__name__)
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -256,7 +258,7 @@ class RecordId(IntegerConverter):
     """`<int:...>` in routes: an id beyond the database's integer range names no record (404, not an overflow)."""
 
     def __init__(self, map, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
-        kwargs.setdefault("max", 2**31 - 1)
+        kwargs.setdefault("max", MAX_RECORD_ID)
         super().__init__(map, *args, **kwargs)
 
 

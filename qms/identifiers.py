@@ -53,31 +53,31 @@ class RecordIdField(IntegerField):
         super().__init__(label, [*(validators or ()), record_id_range()], **kwargs)
 
 
-class RecordIdSelectField(SelectField):
+class _BoundedChoices:
+    """Choices whose values are record ids: coerced and bounded, with one reason when they are not."""
+
+    coerce_id: Any = staticmethod(record_id)
+    refusal: Any = _l("Not an identifier of a record.")
+
+    def __init__(self, label: Any = None, validators: list[Any] | None = None, **kwargs: Any) -> None:
+        kwargs.setdefault("coerce", self.coerce_id)
+        kwargs.setdefault("choices", [])
+        super().__init__(label, validators, **kwargs)  # type: ignore[call-arg]
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        try:
+            super().process_formdata(valuelist)  # type: ignore[misc]
+        except ValueError:
+            raise ValueError(self.refusal) from None
+
+
+class RecordIdSelectField(_BoundedChoices, SelectField):
     """A record chosen from a list; its value is the id (None for the empty choice), bounded as above."""
 
-    def __init__(self, label: Any = None, validators: list[Any] | None = None, **kwargs: Any) -> None:
-        kwargs.setdefault("coerce", optional_record_id)
-        kwargs.setdefault("choices", [])
-        super().__init__(label, validators, **kwargs)
-
-    def process_formdata(self, valuelist: list[Any]) -> None:
-        try:
-            super().process_formdata(valuelist)
-        except ValueError:
-            raise ValueError(_l("Not an identifier of a record.")) from None
+    coerce_id = staticmethod(optional_record_id)
 
 
-class RecordIdMultipleField(SelectMultipleField):
+class RecordIdMultipleField(_BoundedChoices, SelectMultipleField):
     """Several records chosen from a list; their ids, each bounded as above."""
 
-    def __init__(self, label: Any = None, validators: list[Any] | None = None, **kwargs: Any) -> None:
-        kwargs.setdefault("coerce", record_id)
-        kwargs.setdefault("choices", [])
-        super().__init__(label, validators, **kwargs)
-
-    def process_formdata(self, valuelist: list[Any]) -> None:
-        try:
-            super().process_formdata(valuelist)
-        except ValueError:
-            raise ValueError(_l("One of the choices is not an identifier of a record.")) from None
+    refusal = _l("One of the choices is not an identifier of a record.")

@@ -9,6 +9,7 @@ can) still cannot make the stored hash at a checkpointed seq match the signed tr
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -40,10 +41,15 @@ def node_hash(left: bytes, right: bytes) -> bytes:
 
 
 def merkle_root(leaves: list[bytes]) -> bytes:
-    """MTH(D[n]): the empty tree hashes to SHA-256(""); otherwise split at the largest power of 2 < n."""
-    if not leaves:
+    """MTH(D[n]) of the leaves' data: the empty tree hashes to SHA-256("")."""
+    return root_of_hashes([leaf_hash(leaf) for leaf in leaves])
+
+
+def root_of_hashes(hashes: Sequence[bytes]) -> bytes:
+    """MTH over leaf hashes (already hashed with `leaf_hash`); split at the largest power of 2 < n."""
+    if not hashes:
         return hashlib.sha256(b"").digest()
-    level = [leaf_hash(leaf) for leaf in leaves]
+    level = list(hashes)
     # Bottom-up pairing with the odd node carried up unchanged gives the same root as RFC 9162's
     # recursive split (the left subtree is always the largest power of two), without recursion.
     while len(level) > 1:

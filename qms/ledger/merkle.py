@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 
-from qms.evidence.checkpoints import leaf_hash, node_hash
+from qms.evidence.checkpoints import leaf_hash, node_hash, root_of_hashes
 
 EMPTY_ROOT = hashlib.sha256(b"").digest()
 
@@ -23,13 +23,8 @@ def _split(n: int) -> int:
 
 
 def root_from_hashes(hashes: Sequence[bytes]) -> bytes:
-    """MTH over leaf hashes (already hashed with leaf_hash)."""
-    if not hashes:
-        return EMPTY_ROOT
-    compact = CompactRange()
-    for value in hashes:
-        compact.append(value)
-    return compact.root()
+    """MTH over leaf hashes (already hashed with leaf_hash): the checkpoints' one batch computation."""
+    return root_of_hashes(hashes)
 
 
 def inclusion_proof(hashes: Sequence[bytes], index: int) -> list[bytes]:
