@@ -28,6 +28,7 @@ ACCOUNTS = [
     ("auditor", "Dragan Auditor", "FC-MOI", (Role.AUDITOR,), "auditor"),
     ("examiner", "Elena Examiner", "FC-MOI", (Role.EXAMINER,), "ballistic examiner"),
     ("verifier", "Fatmir Verifier", "FC-MOI", (Role.EXAMINER,), "second examiner (verification)"),
+    ("trainee", "Kiril Trainee", "FC-MOI", (Role.EXAMINER,), "examiner in training (not yet authorised to compare)"),
     ("csi", "Goran Scene", "FC-MOI", (Role.CSI_OFFICER,), "CSI officer / evidence custodian"),
     ("viewer", "Hana Viewer", "FC-MOI", (Role.VIEWER,), "read-only viewer"),
     ("north.qm", "Ilir North", "CSI-NORTH", (Role.QUALITY_MANAGER, Role.CSI_OFFICER),
@@ -78,9 +79,12 @@ def _seed_domains(accounts: list[DemoAccount]) -> None:
     from qms.audits.demo import seed_audits
     from qms.comparisons.demo import seed_comparisons
     from qms.documents.demo import seed_documents
+    from qms.equipment.demo import seed_equipment, seed_equipment_failure
     from qms.evidence.demo import seed_evidence
+    from qms.people.demo import seed_people
 
-    for seed in (seed_documents, seed_evidence, seed_audits, seed_comparisons):
+    for seed in (seed_people, seed_equipment, seed_documents, seed_evidence, seed_audits, seed_comparisons,
+                 seed_equipment_failure):
         seed(accounts)
         db.session.commit()
 

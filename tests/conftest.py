@@ -148,9 +148,12 @@ def make_user(app: Flask) -> Callable[..., User]:
     from qms.extensions import db
 
     def make(unit: Unit | None = None, *roles: Role, username: str | None = None, password: str = PASSWORD,
-             mfa_secret: str | None = None) -> User:
+             mfa_secret: str | None = None, authorised: bool = True) -> User:
+        """A user with roles in the unit; by default authorised for every gated scope (tests of the gates say not)."""
         user = services.create_user(username=username or f"user{uuid.uuid4().hex[:8]}", full_name="Test User",
                                     password=password, unit=unit, roles=roles)
+        if authorised and unit is not None and set(roles) - {Role.ADMIN, Role.VIEWER}:
+            authorise_everything(unit, user)
         if mfa_secret:
             import pyotp
 
@@ -159,6 +162,14 @@ def make_user(app: Flask) -> Callable[..., User]:
         return user
 
     return make
+
+
+def authorise_everything(unit: Unit, user: User) -> None:
+    """Every gated scope, granted by the operator's set-up command (so tests of other domains pass the gates)."""
+    from qms.people import services as people
+    from qms.people.models import Gate
+
+    people.authorise_by_operator(unit.id, user, [gate.value for gate in Gate], reason="test set-up")
 
 
 def login(client: FlaskClient, username: str, password: str = PASSWORD, **extra: str):  # type: ignore[no-untyped-def]

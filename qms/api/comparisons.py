@@ -39,6 +39,9 @@ class EntrySchema(ma.Schema):
     firearm_make = ma.fields.Str()
     firearm_model = ma.fields.Str()
     device = ma.fields.Str()
+    device_id = RecordId(allow_none=True)
+    device_status = ma.fields.Str()
+    device_calibrated_until = ma.fields.Date(allow_none=True)
     settings = ma.fields.Dict()
     acquired_by_name = ma.fields.Str()
     acquired_at = ma.fields.DateTime()
@@ -163,7 +166,7 @@ class Entries(MethodView):
         "type": "object", "required": ["item_id", "scan"],
         "properties": {"item_id": ID_DOC, "scan": {"type": "string", "format": "binary"},
                        "pixel_size_um": {"type": "number"}, "calibre": TEXT_DOC,
-                       "firearm_make": TEXT_DOC, "firearm_model": TEXT_DOC, "device": TEXT_DOC}}}}})
+                       "firearm_make": TEXT_DOC, "firearm_model": TEXT_DOC, "device_id": ID_DOC}}}}})
     @blp.response(201, EntrySchema)
     def post(self):  # type: ignore[no-untyped-def]
         """Upload a scan of a custody item: stored unchanged, then processed and searched in the background."""
@@ -176,7 +179,7 @@ class Entries(MethodView):
         return services.add_entry(
             item, actor=g.qms_user, data=scan.read(services.upload_limit() + 1), filename=scan.filename or "",
             calibre=request.form.get("calibre", "")[:40], firearm_make=request.form.get("firearm_make", "")[:80],
-            firearm_model=request.form.get("firearm_model", "")[:80], device=request.form.get("device", "")[:120],
+            firearm_model=request.form.get("firearm_model", "")[:80], device_id=_form_record_id("device_id"),
             pixel_size_um=_number(request.form.get("pixel_size_um"), "pixel_size_um"))
 
 

@@ -20,8 +20,21 @@ from sqlalchemy.orm import joinedload, selectinload
 import audits as content
 from qms.audits import charts, services
 from qms.audits.gap import POINTS, SopRef, covering_sops, effective_sops, section_and_clause
-from qms.audits.models import (GRADE_LABELS, ActionStep, Audit, AuditKind, ChecklistItem, CorrectiveAction,
-                               Finding, Grade, RequirementResult, Result, ResultSopLink, StepKind, TeamRole)
+from qms.audits.models import (
+    GRADE_LABELS,
+    ActionStep,
+    Audit,
+    AuditKind,
+    ChecklistItem,
+    CorrectiveAction,
+    Finding,
+    Grade,
+    RequirementResult,
+    Result,
+    ResultSopLink,
+    StepKind,
+    TeamRole,
+)
 from qms.auth.models import Unit
 from qms.db import utcnow
 from qms.documents.models import Revision

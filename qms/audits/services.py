@@ -32,14 +32,34 @@ from sqlalchemy import func, select
 
 import audits as content
 from audits.checklist import Scope, expand_scopes, load_checklist
-from qms.audits.models import (ActionStatus, ActionStep, Audit, AuditKind, AuditProgramme, AuditStatus,
-                               ChecklistItem, CorrectiveAction, Finding, Grade, ProgrammeEntry,
-                               RequirementResult, Result, ResultFile, ResultSopLink, RiskLevel,
-                               RootCauseMethod, StepKind, TeamMember, TeamRole)
+from qms.audits.models import (
+    ActionStatus,
+    ActionStep,
+    Audit,
+    AuditKind,
+    AuditProgramme,
+    AuditStatus,
+    ChecklistItem,
+    CorrectiveAction,
+    Finding,
+    Grade,
+    ProgrammeEntry,
+    RequirementResult,
+    Result,
+    ResultFile,
+    ResultSopLink,
+    RiskLevel,
+    RootCauseMethod,
+    StepKind,
+    TeamMember,
+    TeamRole,
+)
 from qms.auth.models import Membership, Role, User
 from qms.db import today, utcnow
 from qms.errors import InvalidInput, NotFound, NotPermitted, Refused, StateConflict, TooLarge
 from qms.extensions import db
+from qms.people import services as people
+from qms.people.models import Gate
 from qms.storage import object_store
 from qms.trail.audited import audit_reason
 from qms.uploads import check_image, display_name, image_kind
@@ -254,6 +274,7 @@ def _lead_auditor(user_id: int, unit_id: int, requirement_ids: Sequence[str]) ->
     if not roles_in(lead, unit_id) & PLANNERS:
         raise InvalidInput(_("The lead auditor must hold the auditor or quality manager role in this unit."))
     check_independence(lead, unit_id, requirement_ids)
+    people.require(lead, unit_id, Gate.AUDIT_LEAD)
     return lead
 
 

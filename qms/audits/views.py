@@ -12,11 +12,32 @@ from werkzeug.utils import secure_filename
 from wtforms.fields.choices import SelectChoice
 
 from qms.audits import bp, services
-from qms.audits.forms import (ActionForm, AuditForm, CloseForm, ConclusionForm, EntryForm, FindingForm,
-                              ProgrammeForm, ReauditForm, ResultForm, ReviewForm, ReviseFindingForm, StepForm,
-                              TeamForm)
-from qms.audits.models import (ActionStatus, Audit, AuditProgramme, AuditStatus, ChecklistItem, CorrectiveAction,
-                               Finding, Grade, Result)
+from qms.audits.forms import (
+    ActionForm,
+    AuditForm,
+    CloseForm,
+    ConclusionForm,
+    EntryForm,
+    FindingForm,
+    ProgrammeForm,
+    ReauditForm,
+    ResultForm,
+    ReviewForm,
+    ReviseFindingForm,
+    StepForm,
+    TeamForm,
+)
+from qms.audits.models import (
+    ActionStatus,
+    Audit,
+    AuditProgramme,
+    AuditStatus,
+    ChecklistItem,
+    CorrectiveAction,
+    Finding,
+    Grade,
+    Result,
+)
 from qms.audits.services import PLANNERS, READERS, WRITERS, Evidence
 from qms.auth.permissions import requires
 from qms.errors import check_form, page_again

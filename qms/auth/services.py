@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import math
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -335,7 +336,13 @@ def create_unit(*, code: str, name: str, country: str = "") -> Unit:
     unit = Unit(code=code, name=name.strip(), country=country.strip().upper()[:2])
     db.session.add(unit)
     db.session.flush()
+    for listener in UNIT_CREATED:
+        listener(unit)
     return unit
+
+
+UNIT_CREATED: list[Callable[[Unit], None]] = []
+"""Called with every new unit in its transaction (the people domain seeds its scopes of authorisation)."""
 
 
 def units_of(user: User) -> list[Unit]:

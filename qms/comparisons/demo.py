@@ -14,17 +14,19 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import select
 
-from qms.auth.models import Unit, User
 from ballistics.scoring import Calibration
+from qms.auth.models import Unit, User
 from qms.comparisons import calibration, demo_calibration, services, unit_index
 from qms.comparisons.models import BallisticEntry
+from qms.equipment import services as equipment
 from qms.evidence.demo import CASE_NUMBER
 from qms.evidence.models import Case, Item
 from qms.extensions import db
 from qms.trail.audited import set_actor
 
 DEFAULT_SCANS = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "fadul"
-SCANS = {"2": ("2-1", False), "3": ("3-1", False), "1-TF1": ("2-2", True)}  # exhibit: (Fadul scan, run a job)
+# exhibit: (Fadul scan, run a job, the scanner): exhibit 3 was scanned on SCAN-02, which later fails a check
+SCANS = {"2": ("2-1", False, "SCAN-01"), "3": ("3-1", False, "SCAN-02"), "1-TF1": ("2-2", True, "SCAN-01")}
 
 
 def seed_comparisons(accounts: list[Any]) -> None:
@@ -37,12 +39,13 @@ def seed_comparisons(accounts: list[Any]) -> None:
     examiner = db.session.scalar(select(User).where(User.username == "examiner"))
     set_actor(db.session, user_id=examiner.id, username=examiner.username, unit_id=unit.id)
     items = {i.exhibit_number: i for i in db.session.scalars(select(Item).where(Item.case_id == case.id))}
-    for exhibit, (scan, search) in SCANS.items():
+    scanners = {found.identifier: found.id for found in equipment.register(unit.id)}
+    for exhibit, (scan, search, scanner) in SCANS.items():
         path = folder / f"Fadul {scan}.x3p"
         if exhibit not in items or not path.exists():
             continue
         entry = services.add_entry(items[exhibit], actor=examiner, data=path.read_bytes(), filename=path.name,
-                                   device="NanoFocus confocal microscope (NIST scan)", calibre="9x19 mm",
+                                   device_id=scanners.get(scanner), calibre="9x19 mm",
                                    settings={"lateral resolution": "3.125 µm, processed to 6.25 µm"}, search=search)
         if not search:
             unit_index.index_entry(entry, unit_index.processed_surface(entry))

@@ -33,9 +33,18 @@ from ballistics.io import SurfaceFormatError, decode_image, read_surface_bytes, 
 from ballistics.surface import Surface
 from qms.auth.models import Role, Unit, User
 from qms.comparisons import services, unit_index
-from qms.comparisons.exchange_format import (EntryFiles, Limits, OpenedPackage, PackageRefused, build_package,
-                                             fingerprint, open_package, public_key_from_text, public_key_pem,
-                                             raw_public_key)
+from qms.comparisons.exchange_format import (
+    EntryFiles,
+    Limits,
+    OpenedPackage,
+    PackageRefused,
+    build_package,
+    fingerprint,
+    open_package,
+    public_key_from_text,
+    public_key_pem,
+    raw_public_key,
+)
 from qms.comparisons.exchange_models import Direction, ExchangedEntry, ExchangePackage, PartnerKey
 from qms.comparisons.models import BallisticEntry, DerivedKind, DerivedObject, Origin, SurfaceKind
 from qms.db import utcnow

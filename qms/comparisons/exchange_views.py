@@ -4,7 +4,8 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response, flash, g, redirect, render_template, url_for
-from flask_babel import gettext as _, ngettext
+from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from qms.auth.models import Unit
 from qms.auth.permissions import requires

@@ -1,6 +1,7 @@
 """Forms of the comparison pages (Flask-WTF: every one carries its CSRF token)."""
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import DecimalField, PasswordField, RadioField, StringField, TextAreaField
@@ -19,7 +20,8 @@ class EntryForm(FlaskForm):
     calibre = StringField("Calibre", validators=[Optional(), Length(max=40)])
     firearm_make = StringField("Firearm make, if known", validators=[Optional(), Length(max=80)])
     firearm_model = StringField("Firearm model, if known", validators=[Optional(), Length(max=80)])
-    device = StringField("Imaging device", validators=[DataRequired(), Length(max=120)])
+    device_id = RecordIdSelectField(_l("Imaging instrument (from the equipment register)"),
+                                    validators=[DataRequired(message=_l("Choose the imaging instrument."))])
     settings = TextAreaField("Device settings (objective, lighting, resolution...)",
                              validators=[Optional(), Length(max=2000)])
 

@@ -10,7 +10,7 @@ verification both say "identification lead".
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import JSON, CheckConstraint, Float, ForeignKey, Index, String, Text, UniqueConstraint
@@ -85,7 +85,11 @@ class BallisticEntry(UnitScoped, Audited, db.Model):  # type: ignore[name-define
     calibre: Mapped[str] = mapped_column(String(40), default="")
     firearm_make: Mapped[str] = mapped_column(String(80), default="")
     firearm_model: Mapped[str] = mapped_column(String(80), default="")
-    device: Mapped[str] = mapped_column(String(120), default="")
+    device: Mapped[str] = mapped_column(String(120), default="")  # the instrument's label when acquired
+    # The instrument in the unit's equipment register, and its status when the scan was acquired.
+    device_id: Mapped[int | None] = mapped_column(ForeignKey("equipment.id"), index=True)
+    device_status: Mapped[str] = mapped_column(String(32), default="")
+    device_calibrated_until: Mapped[date | None]
     settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     acquired_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     acquired_by_name: Mapped[str] = mapped_column(String(120), default="")  # kept for imported entries

@@ -16,7 +16,7 @@ from __future__ import annotations
 import uuid
 import warnings
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,18 +26,36 @@ from sqlalchemy import or_, select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
-from ballistics.io import (DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, SurfaceFormatError, SurfaceWarning,
-                          read_surface_bytes, sniff_format)
+from ballistics.io import (
+    DEFAULT_MAX_BYTES,
+    DEFAULT_MAX_PIXELS,
+    SurfaceFormatError,
+    SurfaceWarning,
+    read_surface_bytes,
+    sniff_format,
+)
 from ballistics.surface import Surface
 from qms.auth.models import Role, User
 from qms.auth.services import roles_in
 from qms.comparisons import jobs
-from qms.comparisons.models import (BallisticEntry, Candidate, CaseLink, Conclusion, CorrelationJob, Decision,
-                                    DecisionRole, DerivedObject, Origin)
+from qms.comparisons.models import (
+    BallisticEntry,
+    Candidate,
+    CaseLink,
+    Conclusion,
+    CorrelationJob,
+    Decision,
+    DecisionRole,
+    DerivedObject,
+    Origin,
+)
 from qms.db import utcnow
+from qms.equipment import services as equipment
 from qms.errors import AuthenticationFailed, InvalidInput, Refused, StateConflict
 from qms.evidence.models import Case, Item, ItemType
 from qms.extensions import db
+from qms.people import services as people
+from qms.people.models import Gate
 from qms.storage import object_store
 from qms.uploads import display_name
 
@@ -113,8 +131,8 @@ def imageable(item: Item) -> bool:
     return item.item_type == ItemType.CARTRIDGE_CASE.value
 
 
-def add_entry(item: Item, *, actor: User, data: bytes, filename: str, calibre: str = "", firearm_make: str = "",
-              firearm_model: str = "", device: str = "", settings: dict[str, Any] | None = None,
+def add_entry(item: Item, *, actor: User, data: bytes, filename: str, device_id: int | None, calibre: str = "",
+              firearm_make: str = "", firearm_model: str = "", settings: dict[str, Any] | None = None,
               pixel_size_um: float | None = None, acquired_at: datetime | None = None,
               search: bool = True) -> BallisticEntry:
     """An upload of a custody item's scan becomes an entry; its original is kept, its job is queued.
@@ -127,6 +145,11 @@ def add_entry(item: Item, *, actor: User, data: bytes, filename: str, calibre: s
         raise EntryError(f"Exhibit {item.exhibit_number} is a {item.item_type.replace('_', ' ')}; only cartridge "
                          "cases (scene finds or test fires) are imaged for comparison.")
     custody.check_imaging(item, actor)  # only the person who holds the item images it
+    people.require(actor, item.unit_id, Gate.IMAGING)
+    if device_id is None:
+        raise EntryError(_("Choose the imaging instrument from the unit's equipment register."))
+    device = equipment.require_in_service(device_id, item.unit_id)
+    device_state = equipment.status_of(device)
     surface, file_type, notes = read_upload(data, filename, pixel_size_um=pixel_size_um)
     firearm = item.parent_item if item.parent_item is not None and item.parent_item.item_type == "firearm" else None
     digest = object_store().put(data)
@@ -134,7 +157,9 @@ def add_entry(item: Item, *, actor: User, data: bytes, filename: str, calibre: s
         unit_id=item.unit_id, item_id=item.id,
         calibre=(calibre or item.calibre or (firearm.calibre if firearm else ""))[:40],
         firearm_make=(firearm_make or (firearm.make if firearm else ""))[:80],
-        firearm_model=(firearm_model or (firearm.model if firearm else ""))[:80], device=(device or "")[:120],
+        firearm_model=(firearm_model or (firearm.model if firearm else ""))[:80], device=device.label[:120],
+        device_id=device.id, device_status=device_state.status.value,
+        device_calibrated_until=device_state.calibrated_until,
         settings={**(settings or {}), **({"reader_notes": notes} if notes else {})},
         acquired_by_id=actor.id, acquired_by_name=actor.full_name[:120], acquired_at=acquired_at or utcnow(),
         kind=surface.kind, pixel_size_um=surface.pixel_size_um, original_sha256=digest,
@@ -143,10 +168,27 @@ def add_entry(item: Item, *, actor: User, data: bytes, filename: str, calibre: s
     db.session.add(entry)
     db.session.flush()
     custody.record_imaging(item, actor=actor, device=entry.device, when=custody.When(entry.acquired_at),
-                           details={"ballistic_entry_id": entry.id, "original_sha256": digest})
+                           details={"ballistic_entry_id": entry.id, "original_sha256": digest,
+                                    "equipment_id": device.id})
     if search:
         enqueue_correlation(entry, requested_by=actor)
     return entry
+
+
+def _entries_acquired_with(found: Any, since: date | None, until: date) -> list[equipment.Work]:
+    """Entries imaged with the instrument between the days (inclusive, UTC), for its impact review."""
+    stmt = select(BallisticEntry).where(BallisticEntry.unit_id == found.unit_id,
+                                        BallisticEntry.device_id == found.id).order_by(BallisticEntry.id)
+    work = []
+    for entry in db.session.scalars(stmt):
+        day = entry.acquired_at.date()
+        if (since is None or since <= day) and day <= until:
+            label = _("Ballistic entry %(label)s", label=entry.label)
+            work.append(equipment.Work("ballistic_entry", entry.id, day, label, f"/comparisons/entries/{entry.id}"))
+    return work
+
+
+equipment.register_work_source("ballistic_entry", _entries_acquired_with)
 
 
 def enqueue_correlation(entry: BallisticEntry, *, requested_by: User | None = None) -> CorrelationJob:
@@ -267,6 +309,8 @@ def record_decision(candidate: Candidate, *, examiner: User, unit_id: int, concl
     view = pair_view(candidate.job.entry_id, candidate.entry_id, examiner, unit_id)
     if view.my_role is None:
         raise DecisionError(_why_not(view))
+    people.require(examiner, unit_id, Gate.VERIFICATION if view.my_role == DecisionRole.VERIFICATION.value
+                   else Gate.COMPARISON)
     low, high = _pair(candidate.job.entry_id, candidate.entry_id)
     decision = Decision(unit_id=unit_id, entry_low_id=low, entry_high_id=high, candidate_id=candidate.id,
                         role=view.my_role, conclusion=chosen.value, note=(note or "").strip()[:4000],

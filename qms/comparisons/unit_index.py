@@ -17,7 +17,8 @@ from flask import current_app
 from ballistics import index as bindex
 from ballistics.io import SurfaceWarning, read_surface, write_x3p
 from ballistics.preprocess import AlreadyProcessedError, preprocess, resample
-from ballistics.search import DEFAULT_SHORTLIST, Candidate as Hit, search
+from ballistics.search import DEFAULT_SHORTLIST, search
+from ballistics.search import Candidate as Hit
 from ballistics.surface import Surface
 from qms.comparisons.models import BallisticEntry, DerivedKind, DerivedObject, SurfaceKind
 from qms.extensions import db

@@ -15,6 +15,7 @@ from qms.comparisons import bp, exchange, explain, jobs, services, unit_index
 from qms.comparisons.forms import DecisionForm, EntryForm
 from qms.comparisons.models import BallisticEntry, Candidate, CorrelationJob, DerivedObject
 from qms.comparisons.services import EntryError
+from qms.equipment import services as equipment
 from qms.errors import check_form, page_again, render_error
 from qms.evidence.custody import holds_for_imaging
 from qms.evidence.models import Item
@@ -65,6 +66,8 @@ def _entry_form() -> EntryForm:
     form.item_id.choices = [SelectChoice(str(i.id), f"{i.case.case_number} / exhibit {i.exhibit_number}: "
                                          f"{i.description[:60]}") for i in services.imageable_items()
                             if holds_for_imaging(i, g.qms_user)]  # only items the uploader holds
+    form.device_id.choices = [SelectChoice(str(found.id), f"{found.label} ({equipment.status_label(state)})")
+                              for found, state in equipment.imaging_devices(g.qms_unit_id)]
     if request.method == "GET" and request.args.get("item_id"):
         form.item_id.data = request.args.get("item_id", type=optional_record_id)
     return form
@@ -88,7 +91,7 @@ def entry_create():  # type: ignore[no-untyped-def]
         item, actor=g.qms_user, data=form.scan.data.read(services.upload_limit() + 1),
         filename=form.scan.data.filename or "", calibre=form.calibre.data or "",
         firearm_make=form.firearm_make.data or "", firearm_model=form.firearm_model.data or "",
-        device=form.device.data, settings={"description": form.settings.data} if form.settings.data else {},
+        device_id=form.device_id.data, settings={"description": form.settings.data} if form.settings.data else {},
         pixel_size_um=float(form.pixel_size_um.data) if form.pixel_size_um.data else None)
     flash(_("Scan stored and queued for correlation against the unit's database."), "success")
     return redirect(url_for("comparisons.entry", entry_id=entry.id))

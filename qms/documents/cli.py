@@ -12,12 +12,11 @@ from qms.cli_units import unit_from_code
 @with_appcontext
 def import_library(unit_code: str) -> None:
     """Import the SOP library's templates as drafts into a unit (codes it already has are skipped)."""
-    from sop_library.loader import TemplateError, load_templates
-
     from qms.documents import services
     from qms.errors import Refused
     from qms.extensions import db
     from qms.trail.audited import set_actor
+    from sop_library.loader import TemplateError, load_templates
 
     unit = unit_from_code(unit_code)
     set_actor(db.session, user_id=None, username="import-library", unit_id=unit.id)

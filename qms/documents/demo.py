@@ -28,11 +28,10 @@ def _adapted(markdown: str, unit_name: str) -> str:
 
 def seed_documents(accounts: Iterable[_Account]) -> None:
     """Once per demo database: import the SOP library into FC-MOI and take some SOPs through approval."""
-    from sop_library.loader import load_templates
-
     from qms.documents import services
     from qms.documents.models import Sop
     from qms.trail.audited import set_actor
+    from sop_library.loader import load_templates
 
     unit = db.session.scalar(select(Unit).where(Unit.code == UNIT))
     if unit is None or db.session.scalar(select(Sop.id).where(Sop.unit_id == unit.id).limit(1)):

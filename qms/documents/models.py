@@ -21,11 +21,29 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from dateutil.relativedelta import relativedelta
-from sqlalchemy import (JSON, CheckConstraint, Date, ForeignKey, Index, String, Text, UniqueConstraint, and_,
-                        bindparam, case, event, exists, func, inspect, literal, select)
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+    and_,
+    bindparam,
+    case,
+    event,
+    exists,
+    func,
+    inspect,
+    literal,
+    select,
+)
 from sqlalchemy.orm import Mapped, aliased, column_property, mapped_column, relationship
 
 from qms.auth import models as _auth_models  # noqa: F401 - the derived columns below configure the mappers,
+
 # which needs every relationship target (User, Unit) defined first
 from qms.db import today, utcnow
 from qms.extensions import db

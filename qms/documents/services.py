@@ -25,10 +25,20 @@ from sqlalchemy import or_, select
 from qms.auth.models import Membership, Role, User
 from qms.auth.services import check_password
 from qms.db import today, utcnow
-from qms.documents.models import (DISCIPLINES, Acknowledgement, EventKind, Revision, RevisionEvent, RevisionState,
-                                  Sop, SopStatus)
+from qms.documents.models import (
+    DISCIPLINES,
+    Acknowledgement,
+    EventKind,
+    Revision,
+    RevisionEvent,
+    RevisionState,
+    Sop,
+    SopStatus,
+)
 from qms.errors import InvalidInput, NotFound, NotPermitted, StateConflict
 from qms.extensions import db
+from qms.people import services as people
+from qms.people.models import Gate
 from qms.storage import object_store
 from qms.trail.audited import audit_reason
 from qms.uploads import check_member_names
@@ -375,6 +385,7 @@ def approve(rev: Revision, user: User, *, password: str, otp: str = "", effectiv
     if user.id in _contributors(rev):
         raise NotPermitted(_("You cannot approve a revision you wrote, edited or submitted."))
 
+    people.require(user, rev.unit_id, Gate.SOP_APPROVAL)
     check_password(user, password, otp=otp or "", purpose="SOP approval")  # throttled, recorded
     effective_on = effective_on or today()
     if effective_on < today():

@@ -9,8 +9,8 @@ can) still cannot make the stored hash at a checkpointed seq match the signed tr
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path

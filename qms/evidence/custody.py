@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -22,12 +23,14 @@ from qms import errors
 from qms.auth.models import Role, User
 from qms.auth.services import check_password, roles_in
 from qms.db import utcnow
+from qms.equipment import services as equipment
 from qms.errors import Refused, StateConflict
 from qms.evidence.chain import HASH_VERSION, event_hash
-from qms.evidence.models import (Case, CustodyEvent, EventKind, Item, ItemState, ItemType, LocationKind,
-                                 StorageLocation)
+from qms.evidence.models import Case, CustodyEvent, EventKind, Item, ItemState, ItemType, LocationKind, StorageLocation
 from qms.evidence.state import CACHED_COLUMNS, Custody, apply, cached
 from qms.extensions import db
+from qms.people import services as people
+from qms.people.models import Gate
 
 CUSTODIANS = frozenset({Role.CSI_OFFICER, Role.EXAMINER})  # who may hold, receive or witness evidence
 FUTURE_TOLERANCE = timedelta(minutes=5)
@@ -254,6 +257,8 @@ def _previous_time(item: Item) -> datetime | None:
 
 def _append(item: Item, kind: EventKind, actor: User, when: When, *, details: dict[str, Any] | None = None,
             **fields: Any) -> CustodyEvent:
+    if kind is not EventKind.IMAGED:  # the upload checked the imaging authorisation instead
+        people.require(actor, item.unit_id, Gate.EVIDENCE_CUSTODY)
     at = _check_time(when, previous=_previous_time(item))
     parties = {"actor": _name(actor)}
     for role in ("from_user", "to_user", "witness"):
@@ -381,12 +386,36 @@ def remove_from_storage(item: Item, *, actor: User, when: When = When(), notes: 
                    to_user=actor, details={"location": location.path if location else ""})
 
 
-def examine(item: Item, *, actor: User, notes: str, when: When = When()) -> CustodyEvent:
+def examine(item: Item, *, actor: User, notes: str, when: When = When(),
+            equipment_ids: Sequence[int] = ()) -> CustodyEvent:
+    """An examination of the item; the instruments it used must be in service and are named in the event."""
     item = _lock(item)
     _require_holder(item, actor, EventKind.EXAMINED)
     if not notes.strip():
-        raise CustodyError("Say what was examined (or which examination was done).")
-    return _append(item, EventKind.EXAMINED, actor, when, notes=notes)
+        raise CustodyError(_("Say what was examined (or which examination was done)."))
+    used = [equipment.require_in_service(equipment_id, item.unit_id) for equipment_id in dict.fromkeys(equipment_ids)]
+    details = {"equipment_ids": [found.id for found in used],
+               "equipment": [found.label for found in used]} if used else None
+    return _append(item, EventKind.EXAMINED, actor, when, notes=notes, details=details)
+
+
+def _examinations_with(found: Any, since: date | None, until: date) -> list[equipment.Work]:
+    """Examinations that named the instrument, for its impact review (dates in UTC)."""
+    stmt = select(CustodyEvent).where(CustodyEvent.unit_id == found.unit_id,
+                                      CustodyEvent.kind == EventKind.EXAMINED.value).order_by(CustodyEvent.id)
+    work = []
+    for event in db.session.scalars(stmt):
+        day = event.occurred_at.date()
+        named = found.id in (event.details or {}).get("equipment_ids", ())
+        if named and (since is None or since <= day) and day <= until:
+            item = db.session.get(Item, event.item_id)
+            work.append(equipment.Work("custody_event", event.id, day,
+                                       _("Examination of %(item)s", item=exhibit(item) if item else event.item_id),
+                                       f"/evidence/items/{event.item_id}"))
+    return work
+
+
+equipment.register_work_source("custody_event", _examinations_with)
 
 
 def _seals_used(item: Item) -> set[str]:
@@ -488,7 +517,8 @@ RECORDABLE = (EventKind.STORED, EventKind.REMOVED_FROM_STORAGE, EventKind.EXAMIN
 
 
 def record(item: Item, *, actor: User, kind: str, when: When = When(), notes: str = "", location_id: int | None = None,
-           seal_number: str = "", recipient: str = "", wrong_seq: int | None = None) -> CustodyEvent:
+           seal_number: str = "", recipient: str = "", wrong_seq: int | None = None,
+           equipment_ids: Sequence[int] = ()) -> CustodyEvent:
     """One of the events the generic form and the API record (stored, taken out, examined, sealed, ...)."""
     if kind not in {k.value for k in RECORDABLE}:
         raise errors.InvalidInput(_("Choose one of the events that can be recorded here."))
@@ -501,7 +531,7 @@ def record(item: Item, *, actor: User, kind: str, when: When = When(), notes: st
     if event_kind == EventKind.REMOVED_FROM_STORAGE:
         return remove_from_storage(item, actor=actor, when=when, notes=notes)
     if event_kind == EventKind.EXAMINED:
-        return examine(item, actor=actor, notes=notes, when=when)
+        return examine(item, actor=actor, notes=notes, when=when, equipment_ids=equipment_ids)
     if event_kind in (EventKind.SEALED, EventKind.RESEALED):
         act = seal if event_kind == EventKind.SEALED else reseal
         return act(item, actor=actor, seal_number=seal_number, when=when, notes=notes)

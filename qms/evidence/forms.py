@@ -4,11 +4,10 @@ from datetime import datetime, timedelta, timezone
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import DateField, DateTimeLocalField, IntegerField, PasswordField, SelectField, StringField
-from wtforms import TextAreaField
+from wtforms import DateField, DateTimeLocalField, IntegerField, PasswordField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.widgets import HiddenInput
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
+from wtforms.widgets import HiddenInput
 
 from qms.evidence.custody import RECORDABLE, When
 from qms.evidence.models import ItemType, LocationKind

@@ -9,8 +9,18 @@ from wtforms.fields.choices import SelectChoice
 from qms.auth.permissions import requires
 from qms.errors import InvalidInput, check_form, page_again
 from qms.evidence import bp, custody, documents, photos, services
-from qms.evidence.forms import (CancelForm, CaseForm, DestroyForm, EventForm, ItemForm, LocationForm, OfferForm,
-                                PartyForm, PhotoForm, SampleForm)
+from qms.evidence.forms import (
+    CancelForm,
+    CaseForm,
+    DestroyForm,
+    EventForm,
+    ItemForm,
+    LocationForm,
+    OfferForm,
+    PartyForm,
+    PhotoForm,
+    SampleForm,
+)
 from qms.evidence.models import Case, Item, ItemPhoto
 from qms.records import record_or_404
 from qms.storage import ObjectCorrupted, ObjectMissing

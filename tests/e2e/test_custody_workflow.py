@@ -14,6 +14,8 @@ import threading
 import pytest
 
 pytestmark = pytest.mark.e2e
+from tests.conftest import authorise_everything  # noqa: E402
+
 KEEPER, KEEPER_PASSWORD = "keeper", "custody-passphrase-for-e2e-7"
 
 
@@ -52,8 +54,9 @@ def demo_server(tmp_path_factory):  # type: ignore[no-untyped-def]
         upgrade_database()
         accounts = {account.username: account.password for account in seed_demo()}
         unit = db.session.scalar(db.select(Unit).where(Unit.code == "FC-MOI"))
-        services.create_user(username=KEEPER, full_name="Kire Keeper", password=KEEPER_PASSWORD, unit=unit,
-                             roles=(Role.CSI_OFFICER,))
+        keeper = services.create_user(username=KEEPER, full_name="Kire Keeper", password=KEEPER_PASSWORD, unit=unit,
+                                      roles=(Role.CSI_OFFICER,))
+        authorise_everything(unit, keeper)
         db.session.commit()
         db.session.remove()
     server = create_server(app, host="127.0.0.1", port=0, threads=4)

@@ -6,6 +6,7 @@ from flask import Flask
 
 from qms.auth import services
 from qms.auth.models import Role
+from tests.conftest import authorise_everything
 from tests.qms.test_access import _domain_builders, _url
 
 GARBAGE = [
@@ -22,6 +23,7 @@ GARBAGE = [
 def test_garbage_posted_to_every_route_is_refused_cleanly(app: Flask, make_unit, make_user, login_as, role, db_session):
     unit = make_unit()
     user = make_user(unit, role)
+    authorise_everything(unit, user)  # the builders below record technical work as this user
     target = make_user(unit, Role.VIEWER)
     _, clear = services.issue_token(user, unit_id=unit.id, role=role, name="fuzz")
     db_session.commit()

@@ -43,9 +43,10 @@ from qms.documents import services as documents
 from qms.evidence import custody
 from qms.evidence.models import Item
 from qms.extensions import db
-from tests.conftest import PASSWORD, login
+from tests.conftest import PASSWORD, authorise_everything, login
 from tests.hostile import IMAGE_LABELS, SCAN_LABELS, hostile_scans
 from tests.qms.audits.conftest import plan
+from tests.qms.comparisons.conftest import calibrated_scanner
 from tests.qms.conftest import Staff
 
 MiB = 1024 * 1024
@@ -88,6 +89,7 @@ class Routes:
     examiner_api: FlaskClient
     photographed: Item
     casing: Item
+    device_id: int
     checklist_item: ChecklistItem
     action: CorrectiveAction
     draft_id: int
@@ -113,6 +115,8 @@ def open_routes(app: Flask) -> Routes:
     people = {role: accounts.create_user(username=f"h{role.value}".replace("_", ""), full_name="Test User",
                                          password=PASSWORD, unit=unit, roles=(role,))
               for role in (Role.QUALITY_MANAGER, Role.AUDITOR, Role.EXAMINER, Role.CSI_OFFICER)}
+    for person in people.values():
+        authorise_everything(unit, person)
     qm, lead, examiner, csi = (people[r] for r in (Role.QUALITY_MANAGER, Role.AUDITOR, Role.EXAMINER,
                                                    Role.CSI_OFFICER))
     staff = Staff(unit, qm, lead, lead, examiner, csi)
@@ -120,6 +124,7 @@ def open_routes(app: Flask) -> Routes:
                                  opened_on=date(2026, 11, 1))
     photographed = custody.register_item(case, actor=csi, exhibit_number="1", item_type="firearm",
                                          description="Pistol", seal_number="S-13")
+    scanner_id = calibrated_scanner(unit, qm).id
     casing = custody.register_item(case, actor=csi, exhibit_number="2", item_type="cartridge_case",
                                    description="Casing", calibre="9x19 mm")
     db.session.commit()
@@ -142,7 +147,7 @@ def open_routes(app: Flask) -> Routes:
     return Routes(app, csi=_logged_in(app, csi), lead=_logged_in(app, lead), owner=in_examiner,
                   examiner=in_examiner, qm=_logged_in(app, qm), lead_api=_api(app, lead, unit.id, Role.AUDITOR),
                   examiner_api=_api(app, examiner, unit.id, Role.EXAMINER), photographed=photographed,
-                  casing=casing, checklist_item=checklist_item, action=action, draft_id=sop.revisions[0].id)
+                  casing=casing, device_id=scanner_id, checklist_item=checklist_item, action=action, draft_id=sop.revisions[0].id)
 
 
 @pytest.fixture()
@@ -184,12 +189,12 @@ def action_step_page(r: Routes, name: str, data: bytes):  # type: ignore[no-unty
 def entry_page(r: Routes, name: str, data: bytes):  # type: ignore[no-untyped-def]
     # With a pixel size, images reach the decoder (without one they are refused before it).
     return _multipart(r.examiner, "/comparisons/entries/new",
-                      {"item_id": str(r.casing.id), "device": "confocal", "pixel_size_um": "3.125"}, "scan", name, data)
+                      {"item_id": str(r.casing.id), "device_id": str(r.device_id), "pixel_size_um": "3.125"}, "scan", name, data)
 
 
 def entry_api(r: Routes, name: str, data: bytes):  # type: ignore[no-untyped-def]
     return _multipart(r.examiner_api, "/api/v1/comparisons/entries",
-                      {"item_id": str(r.casing.id), "device": "confocal", "pixel_size_um": "3.125"}, "scan", name, data)
+                      {"item_id": str(r.casing.id), "device_id": str(r.device_id), "pixel_size_um": "3.125"}, "scan", name, data)
 
 
 def sop_file_page(r: Routes, name: str, data: bytes):  # type: ignore[no-untyped-def]

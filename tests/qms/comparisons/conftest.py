@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import tempfile
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -15,6 +15,8 @@ import pytest
 from ballistics.io import write_x3p
 from ballistics.synth import synthetic_set
 from qms.auth.models import Role, Unit, User
+from qms.equipment import services as equipment
+from qms.equipment.models import Equipment
 from qms.evidence import custody
 from tests.conftest import PASSWORD
 from qms.evidence.models import Case, Item
@@ -37,6 +39,16 @@ class Bench:
     csi: User
     cases: list[Case]
     casings: list[Item]
+    device: Equipment
+
+
+def calibrated_scanner(unit: Unit, qm: User, identifier: str = "SCAN-01") -> Equipment:
+    """A 3D scanner in the unit's register with a passing calibration a month old, due in eleven months."""
+    found = equipment.add(unit.id, qm, equipment.Details(identifier=identifier, kind="3d_scanner", make="NanoFocus",
+                                                         model="muSurf", calibration_interval_months=12))
+    equipment.add_record(found, qm, equipment.RecordInput(kind="calibration", result="pass",
+                                                          performed_on=date.today() - timedelta(days=30)))
+    return found
 
 
 @pytest.fixture()
@@ -54,8 +66,9 @@ def scene_bench(app, db_session, make_unit, make_user) -> Bench:
         casings.append(custody.register_item(case, actor=csi, exhibit_number="1", item_type="cartridge_case",
                                              description=f"Casing of case {n}", calibre="9x19 mm"))
         cases.append(case)
+    device = calibrated_scanner(unit, qm)
     db_session.commit()
-    return Bench(unit, examiner, verifier, qm, csi, cases, casings)
+    return Bench(unit, examiner, verifier, qm, csi, cases, casings, device)
 
 
 @pytest.fixture()

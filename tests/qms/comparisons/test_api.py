@@ -18,7 +18,15 @@ def _token(user, unit) -> dict[str, str]:  # type: ignore[no-untyped-def]
 
 def _post_scan(client, headers, item_id: int, data: bytes, name: str):  # type: ignore[no-untyped-def]
     return client.post("/api/v1/comparisons/entries", headers=headers, content_type="multipart/form-data",
-                       data={"item_id": str(item_id), "device": "confocal", "scan": (io.BytesIO(data), name)})
+                       data={"item_id": str(item_id), "device_id": str(_scanner_id()),
+                             "scan": (io.BytesIO(data), name)})
+
+
+def _scanner_id() -> int:
+    """The bench's one calibrated scanner."""
+    from qms.equipment.models import Equipment
+
+    return db.session.scalar(db.select(Equipment.id).where(Equipment.identifier == "SCAN-01"))
 
 
 def test_the_api_runs_the_whole_workflow_blind(app, bench, scans) -> None:

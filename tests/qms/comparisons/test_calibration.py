@@ -30,8 +30,8 @@ def test_a_fitted_calibration_gives_every_later_candidate_its_lr(bench, scans, k
     assert (fitted.scans, fitted.same_source_pairs, fitted.different_source_pairs) == (6, 3, 12)
     assert describe(bench.unit.id, "topography") == fitted
     assert open_index(unit_index.unit_index_path(bench.unit.id)).calibration is not None
-    services.add_entry(bench.casings[0], actor=bench.examiner, data=scans["F0000-S00"], filename="a.x3p")
-    query = services.add_entry(bench.casings[1], actor=bench.examiner, data=scans["F0000-S01"], filename="b.x3p")
+    services.add_entry(bench.casings[0], device_id=bench.device.id, actor=bench.examiner, data=scans["F0000-S00"], filename="a.x3p")
+    query = services.add_entry(bench.casings[1], device_id=bench.device.id, actor=bench.examiner, data=scans["F0000-S01"], filename="b.x3p")
     db.session.commit()
     jobs.run_queued()
     mate = services.candidates_of(services.latest_job(query))[0]

@@ -30,7 +30,7 @@ from qms.comparisons.exchange_format import fingerprint as exchange_fingerprint
 from qms.comparisons.exchange_models import ExchangedEntry, ExchangePackage
 from qms.comparisons.models import BallisticEntry, CorrelationJob, DerivedObject
 from qms.extensions import db
-from tests.conftest import PASSWORD, _base_config, _migrate
+from tests.conftest import PASSWORD, authorise_everything, _base_config, _migrate
 
 SCANS = [(0, "F0000-S00"), (1, "F0001-S00"), (2, "F0000-S01")]
 
@@ -85,7 +85,7 @@ class Uploaded:
 
 def _upload_all(bench, scans) -> list[BallisticEntry]:  # type: ignore[no-untyped-def]
     entries = [services.add_entry(bench.casings[casing], actor=bench.examiner, data=scans[name],
-                                  filename=f"{name}.x3p", device="confocal microscope", settings={"objective": "20x"})
+                                  filename=f"{name}.x3p", device_id=bench.device.id, settings={"objective": "20x"})
                for casing, name in SCANS]
     db.session.commit()
     assert jobs.run_queued() == len(SCANS)
@@ -129,6 +129,7 @@ def _unit_and_examiner(code: str) -> tuple[Unit, User]:
     unit = auth_services.create_unit(code=code, name=f"Unit {code}")
     user = auth_services.create_user(username=f"exam-{code.lower()}", full_name=f"Examiner {code}",
                                      password=PASSWORD, unit=unit, roles=[Role.EXAMINER, Role.QUALITY_MANAGER])
+    authorise_everything(unit, user)
     db.session.commit()
     return unit, user
 

@@ -14,7 +14,7 @@ from qms.trail.models import AuditEvent
 
 def _uploaded(bench, scans) -> list[BallisticEntry]:  # type: ignore[no-untyped-def]
     entries = [services.add_entry(bench.casings[n], actor=bench.examiner, data=scans[name], filename=f"{name}.x3p",
-                                  device="confocal microscope") for n, name in enumerate(["F0000-S00", "F0001-S00"])]
+                                  device_id=bench.device.id) for n, name in enumerate(["F0000-S00", "F0001-S00"])]
     db.session.commit()
     assert jobs.run_queued() == 2
     return entries

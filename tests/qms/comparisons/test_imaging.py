@@ -43,7 +43,7 @@ def test_imaging_an_item_someone_else_holds_is_refused_naming_the_holder(scene_b
     before = len(_events(casing.id))
     with pytest.raises(StateConflict, match=r"held by csi1 \(Test User\)"):
         services.add_entry(casing, actor=scene_bench.examiner, data=scans["F0000-S00"], filename="a.x3p",
-                           device="scope")
+                           device_id=scene_bench.device.id)
     db.session.rollback()
     assert _entries() == 0 and len(_events(casing.id)) == before
 
@@ -51,12 +51,13 @@ def test_imaging_an_item_someone_else_holds_is_refused_naming_the_holder(scene_b
 def test_an_accepted_upload_adds_an_imaged_event_and_the_chain_verifies(scene_bench, scans):
     casing = _hand_over(scene_bench, 0)
     entry = services.add_entry(casing, actor=scene_bench.examiner, data=scans["F0000-S00"], filename="a.x3p",
-                               device="NanoFocus confocal", search=False)
+                               device_id=scene_bench.device.id, search=False)
     db.session.commit()
     events = _events(casing.id)
     imaged = events[-1]
     assert imaged.kind == "imaged" and imaged.actor_id == scene_bench.examiner.id
-    assert imaged.details["device"] == "NanoFocus confocal"
+    assert imaged.details["device"] == "SCAN-01 NanoFocus muSurf"  # the register's label
+    assert imaged.details["equipment_id"] == scene_bench.device.id
     assert imaged.details["ballistic_entry_id"] == entry.id
     assert imaged.details["original_sha256"] == entry.original_sha256
     assert imaged.occurred_at == entry.acquired_at
@@ -77,22 +78,23 @@ def test_a_test_fire_the_examiner_made_may_be_imaged_after_it_was_stored(scene_b
     custody.store(test_fire, actor=scene_bench.examiner, location=building)
     db_session.commit()
     services.add_entry(test_fire, actor=scene_bench.examiner, data=scans["F0000-S01"], filename="tf.x3p",
-                       device="scope",
+                       device_id=scene_bench.device.id,
                        search=False)
     db_session.commit()
     assert _events(test_fire.id)[-1].kind == "imaged"
     with pytest.raises(StateConflict, match="in storage"):  # the scene casing someone stored is not theirs
         custody.store(scene_bench.casings[1], actor=scene_bench.csi, location=building)
         db_session.commit()
-        services.add_entry(scene_bench.casings[1], actor=scene_bench.examiner, data=scans["F0001-S00"],
+        services.add_entry(scene_bench.casings[1], device_id=scene_bench.device.id, actor=scene_bench.examiner, data=scans["F0001-S00"],
                            filename="b.x3p")
 
 
 def test_the_upload_form_lists_only_the_items_the_uploader_holds(scene_bench, login_as):
     _hand_over(scene_bench, 2)
     page = login_as(scene_bench.examiner).get("/comparisons/entries/new").get_data(as_text=True)
-    assert f'value="{scene_bench.casings[2].id}"' in page
-    assert f'value="{scene_bench.casings[0].id}"' not in page and f'value="{scene_bench.casings[1].id}"' not in page
+    items = page.split('name="item_id"')[1].split("</select>")[0]
+    assert f'value="{scene_bench.casings[2].id}"' in items
+    assert f'value="{scene_bench.casings[0].id}"' not in items and f'value="{scene_bench.casings[1].id}"' not in items
 
 
 def test_the_api_refuses_an_upload_for_an_item_held_by_someone_else(client, scene_bench, scans, db_session):
@@ -100,7 +102,7 @@ def test_the_api_refuses_an_upload_for_an_item_held_by_someone_else(client, scen
                                          name="t")
     db_session.commit()
     response = client.post("/api/v1/comparisons/entries", headers={"Authorization": f"Bearer {clear}"}, data={
-        "item_id": str(scene_bench.casings[1].id), "device": "scope",
+        "item_id": str(scene_bench.casings[1].id), "device_id": str(scene_bench.device.id),
         "scan": (io.BytesIO(scans["F0001-S00"]), "b.x3p")},
         content_type="multipart/form-data")
     assert response.status_code == 409, response.json

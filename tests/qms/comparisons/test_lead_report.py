@@ -35,9 +35,9 @@ def link(bench, scans) -> CaseLink:  # type: ignore[no-untyped-def]
     install(unit_index.open_unit_index(bench.unit.id), Calibration(knots=(0.0, 1.0), log10_lrs=(-2.0, 3.0), n_same=10,
                                                                  n_different=56, threshold=0.4), fitted)
     mate = services.add_entry(bench.casings[0], actor=bench.examiner, data=scans["F0000-S00"], filename="a.x3p",
-                              device="confocal microscope")
-    services.add_entry(bench.casings[1], actor=bench.examiner, data=scans["F0001-S00"], filename="b.x3p")
-    query = services.add_entry(bench.casings[2], actor=bench.examiner, data=scans["F0000-S01"], filename="c.x3p")
+                              device_id=bench.device.id)
+    services.add_entry(bench.casings[1], device_id=bench.device.id, actor=bench.examiner, data=scans["F0001-S00"], filename="b.x3p")
+    query = services.add_entry(bench.casings[2], device_id=bench.device.id, actor=bench.examiner, data=scans["F0000-S01"], filename="c.x3p")
     db.session.commit()
     jobs.run_queued()
     db.session.expire_all()
@@ -111,8 +111,8 @@ def test_the_lead_report_downloads_from_the_link_route_and_not_for_another_unit(
 
 def test_a_pending_lead_prints_for_its_first_examiner_only_and_stays_blind_for_the_verifier(bench, scans,
                                                                                            login_as) -> None:
-    services.add_entry(bench.casings[0], actor=bench.examiner, data=scans["F0000-S00"], filename="a.x3p")
-    query = services.add_entry(bench.casings[2], actor=bench.examiner, data=scans["F0000-S01"], filename="c.x3p")
+    services.add_entry(bench.casings[0], device_id=bench.device.id, actor=bench.examiner, data=scans["F0000-S00"], filename="a.x3p")
+    query = services.add_entry(bench.casings[2], device_id=bench.device.id, actor=bench.examiner, data=scans["F0000-S01"], filename="c.x3p")
     db.session.commit()
     jobs.run_queued()
     db.session.expire_all()

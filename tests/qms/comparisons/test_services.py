@@ -18,7 +18,7 @@ from qms.extensions import db
 
 def _upload(bench, scans, casing: int, name: str):  # type: ignore[no-untyped-def]
     entry = services.add_entry(bench.casings[casing], actor=bench.examiner, data=scans[name], filename=f"{name}.x3p",
-                               device="confocal microscope", settings={"objective": "20x"})
+                               device_id=bench.device.id, settings={"objective": "20x"})
     db.session.commit()
     return entry
 
@@ -122,7 +122,7 @@ def test_a_job_held_by_a_live_worker_elsewhere_waits_for_its_lease(bench, scans)
 ])
 def test_bad_uploads_are_refused_with_the_reason_and_nothing_is_stored(bench, data, message) -> None:
     with pytest.raises(EntryError, match=message):
-        services.add_entry(bench.casings[0], actor=bench.examiner, data=data, filename="bad.x3p")
+        services.add_entry(bench.casings[0], device_id=bench.device.id, actor=bench.examiner, data=data, filename="bad.x3p")
     db.session.rollback()
     assert services.entries() == []
 
@@ -132,6 +132,7 @@ def test_a_unit_searches_only_its_own_entries(bench, scans, make_unit, make_user
 
     from qms.auth.models import Role
     from qms.evidence import custody
+    from tests.qms.comparisons.conftest import calibrated_scanner
 
     other_unit = make_unit(code="OTHER")
     other = make_user(other_unit, Role.EXAMINER, username="other1")
@@ -139,7 +140,9 @@ def test_a_unit_searches_only_its_own_entries(bench, scans, make_unit, make_user
                                  opened_on=date(2026, 11, 1))
     casing = custody.register_item(case, actor=other, exhibit_number="1", item_type="cartridge_case",
                                    description="casing")
-    foreign = services.add_entry(casing, actor=other, data=scans["F0000-S00"], filename="mate-elsewhere.x3p")
+    scanner = calibrated_scanner(other_unit, make_user(other_unit, Role.QUALITY_MANAGER))
+    foreign = services.add_entry(casing, actor=other, device_id=scanner.id, data=scans["F0000-S00"],
+                                 filename="mate-elsewhere.x3p")
     db.session.commit()
     query = _upload(bench, scans, 0, "F0000-S01")
     jobs.run_queued()

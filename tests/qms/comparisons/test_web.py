@@ -15,7 +15,7 @@ NOTE = "FIRST-EXAMINER-NOTE breech-face striae agree in the three-o-clock sector
 
 def _upload(client, bench, scans, casing: int, name: str):  # type: ignore[no-untyped-def]
     return client.post("/comparisons/entries/new", data={
-        "item_id": str(bench.casings[casing].id), "device": "NanoFocus confocal", "settings": "20x objective",
+        "item_id": str(bench.casings[casing].id), "device_id": str(bench.device.id), "settings": "20x objective",
         "scan": (io.BytesIO(scans[name]), f"{name}.x3p")}, content_type="multipart/form-data")
 
 
@@ -116,7 +116,7 @@ def test_a_wrong_password_records_no_decision_but_its_attempt_counts_for_the_thr
 def test_a_bad_file_is_refused_with_its_reason(bench, login_as) -> None:
     examiner = login_as(bench.examiner)
     response = examiner.post("/comparisons/entries/new", data={
-        "item_id": str(bench.casings[0].id), "device": "scanner",
+        "item_id": str(bench.casings[0].id), "device_id": str(bench.device.id),
         "scan": (io.BytesIO(b"PK\x03\x04 not really a zip"), "broken.x3p")}, content_type="multipart/form-data")
     assert response.status_code == 400 and "cannot be read as a scan" in response.get_data(as_text=True)
     assert services.entries() == []
@@ -170,7 +170,7 @@ def test_reading_a_review_writes_nothing_and_an_examiner_asks_for_missing_images
 def test_an_uploaded_name_is_kept_printable_and_served_as_a_safe_attachment(bench, scans, login_as) -> None:
     examiner = login_as(bench.examiner)
     response = examiner.post("/comparisons/entries/new", data={
-        "item_id": str(bench.casings[0].id), "device": "scanner",
+        "item_id": str(bench.casings[0].id), "device_id": str(bench.device.id),
         "scan": (io.BytesIO(scans["F0000-S00"]), 'case 7\x00.x3p')}, content_type="multipart/form-data")
     assert response.status_code == 302
     entry = services.entries()[0]

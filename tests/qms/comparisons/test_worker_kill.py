@@ -84,11 +84,11 @@ def queue_kind(request, app):  # type: ignore[no-untyped-def]
 
 def test_a_worker_killed_mid_search_leaves_the_job_resumable(app, bench, tmp_path, queue_kind) -> None:
     for name in BULK:  # the unit's database, indexed directly (no search needed for it)
-        entry = services.add_entry(bench.casings[0], actor=bench.examiner, data=fadul(name),
+        entry = services.add_entry(bench.casings[0], device_id=bench.device.id, actor=bench.examiner, data=fadul(name),
                                    filename=f"Fadul {name}.x3p")
         unit_index.index_entry(entry, unit_index.processed_surface(entry))
     db.session.query(CorrelationJob).delete()  # (their own jobs are not what this test is about)
-    query = services.add_entry(bench.casings[1], actor=bench.examiner, data=fadul("1-1"), filename="Fadul 1-1.x3p")
+    query = services.add_entry(bench.casings[1], device_id=bench.device.id, actor=bench.examiner, data=fadul("1-1"), filename="Fadul 1-1.x3p")
     db.session.commit()
     job_id = services.latest_job(query).id
     log = tmp_path / "worker.log"

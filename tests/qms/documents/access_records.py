@@ -8,7 +8,7 @@ RECORD_PARAMS = {"sop_id", "revision_id"}
 
 def build(unit_b: Unit, user_b: User) -> dict[str, object]:
     from qms.documents import services
-    from tests.conftest import PASSWORD
+    from tests.conftest import PASSWORD, authorise_everything
 
     # A second signer: nobody approves their own revision, not even in a fixture.
     signer = user_b
@@ -16,6 +16,7 @@ def build(unit_b: Unit, user_b: User) -> dict[str, object]:
 
     approver = auth.create_user(username="markerb-approver", full_name="MARKER-B-PERSON approver",
                                 password=PASSWORD, unit=unit_b, roles=(Role.QUALITY_MANAGER,))
+    authorise_everything(unit_b, approver)
     sop = services.create_sop(unit_id=unit_b.id, code="B-SOP-001", title="UNIT-B-MARKER procedure",
                               discipline="equipment", author=signer, applies_to=["csi_officer"],
                               content_markdown="UNIT-B-MARKER content", change_summary="UNIT-B-MARKER first")

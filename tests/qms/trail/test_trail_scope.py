@@ -20,7 +20,7 @@ from qms.comparisons.models import BallisticEntry, Conclusion, Decision, Decisio
 from qms.documents.models import Sop
 from qms.evidence.models import Case, Item, ItemType
 from qms.trail.audited import set_actor
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, authorise_everything
 
 MARKERS = {
     "case": "CASE-SUMMARY-MARKER-7Q2",
@@ -43,8 +43,11 @@ class Unit_:
 
 
 def _person(unit: Unit, role: Role, full_name: str) -> User:
-    return accounts.create_user(username=f"u{uuid.uuid4().hex[:8]}", full_name=full_name, password=PASSWORD,
-                                unit=unit, roles=(role,))
+    person = accounts.create_user(username=f"u{uuid.uuid4().hex[:8]}", full_name=full_name, password=PASSWORD,
+                                  unit=unit, roles=(role,))
+    if role not in (Role.ADMIN, Role.VIEWER):
+        authorise_everything(unit, person)
+    return person
 
 
 def _entry(db_session, unit: Unit, item: Item, by: User) -> BallisticEntry:

@@ -1,0 +1,7 @@
+"""Equipment (ISO/IEC 17020 6.2): register, calibration, checks, maintenance, derived status, impact reviews."""
+from flask import Blueprint
+
+bp = Blueprint("equipment", __name__, template_folder="templates")
+
+_STAFF = frozenset({"quality_manager", "auditor", "examiner", "csi_officer", "viewer"})
+NAV: list[tuple[object, str, frozenset[str]]] = []  # pages come with the views
