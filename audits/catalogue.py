@@ -21,8 +21,16 @@ File format (``audits/schema.json`` states the same rules for editors)::
         body_type_dependent: true  # the requirement reads differently per body type
         maps_to: ["17020:7.1.5"] # ids in other catalogues
         assessable: false        # clause groups; default true
-        verified: false          # numbering/topic from memory, check against the licensed text
+        source: asnzs-toc        # key of the header's `sources`: the public source that confirms
+        verified: true           #   number, title and topic; default false (unchecked)
+        note: why an item stays unverified, or what the source does not confirm
         guidance: [{source: ILAC-P15:05/2020, note_ref: "4.1.6", text: paraphrase}]
+    sources:                     # header, optional: citations the items' `source` keys name
+      asnzs-toc: {title: "AS/NZS ISO/IEC 17020:2013 table of contents", url: "https://...",
+                  covers: what the source confirms}
+
+An item is `verified: true` only when a recorded source confirms its number, title and topic; the
+loader refuses `verified: true` without a `source`, so an unchecked item can never pass as checked.
 """
 
 from __future__ import annotations
@@ -63,6 +71,20 @@ class Guidance:
 
 
 @dataclass(frozen=True)
+class Source:
+    """A public document that confirms catalogue items (a published checklist, a table of contents)."""
+
+    key: str
+    title: str
+    url: str = ""
+    covers: str = ""
+
+    @property
+    def citation(self) -> str:
+        return f"{self.title} <{self.url}>" if self.url else self.title
+
+
+@dataclass(frozen=True)
 class Requirement:
     """One node of a catalogue: a clause group (not assessable) or an assessable item."""
 
@@ -79,6 +101,9 @@ class Requirement:
     assessable: bool
     verified: bool
     guidance: tuple[Guidance, ...] = ()
+    source: str = ""  # key of the catalogue's `sources`; "" when nothing confirms the item
+    citation: str = ""  # that source's title and address, resolved when loading
+    note: str = ""  # what is unconfirmed and why
 
     def applies_to_body_type(self, body_type: str) -> bool:
         """True when this requirement applies to an inspection body of ``body_type``."""
@@ -98,6 +123,7 @@ class Catalogue:
     provider: str = ""
     publication_date: str = ""
     locale: str = "en"
+    sources: Mapping[str, Source] = field(default_factory=dict)
     _by_id: Mapping[str, Requirement] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -117,6 +143,10 @@ class Catalogue:
         """Direct children of ``parent_id`` (top-level nodes for None), in file order."""
         return tuple(r for r in self.requirements if r.parent == parent_id)
 
+    def unverified(self) -> tuple[Requirement, ...]:
+        """Assessable items whose number, title or topic no recorded source confirms."""
+        return tuple(r for r in self.assessable() if not r.verified)
+
     def assessable(self, body_type: str | None = None) -> tuple[Requirement, ...]:
         """Assessable items, optionally only those applying to ``body_type``."""
         return tuple(
@@ -131,7 +161,7 @@ class Catalogue:
 # audits/schema.json states the same rules for editors and is checked against the files in tests.
 
 _HEADER_REQUIRED = ("id", "title", "version", "source_note", "id_prefix", "requirements")
-_HEADER_OPTIONAL = ("framework", "provider", "publication_date", "locale", "copyright_note")
+_HEADER_OPTIONAL = ("framework", "provider", "publication_date", "locale", "copyright_note", "sources")
 _ITEM_REQUIRED = ("id", "clause", "title")
 _ITEM_OPTIONAL = (
     "topic",
@@ -143,8 +173,12 @@ _ITEM_OPTIONAL = (
     "assessable",
     "verified",
     "guidance",
+    "source",
+    "note",
 )
 _GUIDANCE_KEYS = ("source", "note_ref", "text")
+_SOURCE_KEYS = ("title",)
+_SOURCE_OPTIONAL = ("url", "covers")
 
 
 def _fail(where: str, message: str) -> CatalogueError:
@@ -210,7 +244,34 @@ def _body_types(where: str, data: Mapping[str, Any]) -> tuple[str, ...]:
     return tuple(t for t in BODY_TYPES if t in types)  # canonical order
 
 
-def _requirement(where: str, data: Any, catalogue_id: str, prefix: str) -> Requirement:
+def _sources(where: str, data: Mapping[str, Any]) -> dict[str, Source]:
+    raw = data.get("sources", {})
+    if not isinstance(raw, dict):
+        raise _fail(where, "field 'sources' must map keys to {title, url, covers}")
+    sources = {}
+    for key, entry in raw.items():
+        entry_where = f"{where} sources[{key!r}]"
+        if not isinstance(entry, dict):
+            raise _fail(entry_where, "must be a mapping with title, url and covers")
+        _check_keys(entry_where, entry, _SOURCE_KEYS, _SOURCE_OPTIONAL)
+        sources[str(key)] = Source(str(key), _text(entry_where, entry, "title"),
+                                   str(entry.get("url", "")).strip(), str(entry.get("covers", "")).strip())
+    return sources
+
+
+def _verification(where: str, data: Mapping[str, Any], sources: Mapping[str, Source]) -> tuple[bool, str, str]:
+    """(verified, source key, citation): verified only with a source the header records."""
+    verified = _flag(where, data, "verified", False)
+    key = _text(where, data, "source") if "source" in data else ""
+    if key and key not in sources:
+        raise _fail(where, f"source {key!r} is not among the catalogue's sources ({', '.join(sources) or 'none'})")
+    if verified and not key:
+        raise _fail(where, "verified: true needs a recorded source (field 'source')")
+    return verified, key, sources[key].citation if key else ""
+
+
+def _requirement(where: str, data: Any, catalogue_id: str, prefix: str,
+                 sources: Mapping[str, Source] | None = None) -> Requirement:
     if not isinstance(data, dict):
         raise _fail(where, "must be a mapping")
     if isinstance(data.get("id"), str):
@@ -222,6 +283,7 @@ def _requirement(where: str, data: Any, catalogue_id: str, prefix: str) -> Requi
     parent = data.get("parent")
     if parent is not None and not isinstance(parent, str):
         raise _fail(where, f"field 'parent' must be a requirement id, got {parent!r}")
+    verified, source, citation = _verification(where, data, sources or {})
     return Requirement(
         id=req_id,
         catalogue_id=catalogue_id,
@@ -235,8 +297,11 @@ def _requirement(where: str, data: Any, catalogue_id: str, prefix: str) -> Requi
         maps_to=_text_list(where, data, "maps_to"),
         parent=parent,
         assessable=_flag(where, data, "assessable", True),
-        verified=_flag(where, data, "verified", True),
+        verified=verified,
         guidance=_guidance(where, data),
+        source=source,
+        citation=citation,
+        note=_text(where, data, "note") if "note" in data else "",
     )
 
 
@@ -267,8 +332,10 @@ def parse_catalogue(text: str, source: str) -> Catalogue:
     raw_items = data["requirements"]
     if not isinstance(raw_items, list) or not raw_items:
         raise _fail(source, "field 'requirements' must be a non-empty list")
+    sources = _sources(source, data)
     items = tuple(
-        _requirement(f"{source}: requirements[{i}]", item, cat_id, prefix) for i, item in enumerate(raw_items)
+        _requirement(f"{source}: requirements[{i}]", item, cat_id, prefix, sources)
+        for i, item in enumerate(raw_items)
     )
     _check_structure(source, items)
     return Catalogue(
@@ -281,6 +348,7 @@ def parse_catalogue(text: str, source: str) -> Catalogue:
         provider=str(data.get("provider", "")),
         publication_date=str(data.get("publication_date", "")),
         locale=str(data.get("locale", "en")),
+        sources=sources,
     )
 
 
@@ -383,3 +451,26 @@ def mapped_from(catalogues: Mapping[str, Catalogue]) -> dict[str, tuple[str, ...
             for target in req.maps_to:
                 reverse.setdefault(target, []).append(req.id)
     return {target: tuple(sources) for target, sources in reverse.items()}
+
+
+# --- catalogue order ----------------------------------------------------------------------------
+
+# The order in which catalogues are read together (a mixed checklist, a gap report): the two
+# accreditation standards first, then the ILAC guide, then the best-practice catalogues.
+CATALOGUE_ORDER: tuple[str, ...] = ("iso17020-2012", "iso17025-2017", "ilac-g19", "bpm-scene", "bpm-firearms")
+
+
+def catalogue_rank(catalogue_id: str) -> tuple[int, str]:
+    """Sort key of a catalogue id: its place in CATALOGUE_ORDER, unknown catalogues last by id."""
+    try:
+        return CATALOGUE_ORDER.index(catalogue_id), ""
+    except ValueError:
+        return len(CATALOGUE_ORDER), catalogue_id
+
+
+def in_catalogue_order(requirements: Iterable[Requirement],
+                       catalogues: Mapping[str, Catalogue] | None = None) -> tuple[Requirement, ...]:
+    """Requirements sorted by catalogue (CATALOGUE_ORDER), then by their place in their catalogue file."""
+    catalogues = load_all() if catalogues is None else catalogues
+    position = {req.id: i for cat in catalogues.values() for i, req in enumerate(cat.requirements)}
+    return tuple(sorted(requirements, key=lambda r: (catalogue_rank(r.catalogue_id), position.get(r.id, 0))))

@@ -28,11 +28,29 @@ class ChecklistError(ValueError):
 
 @dataclass(frozen=True)
 class Scope:
-    """Part of a catalogue: clause prefixes to include (empty = all) and to exclude."""
+    """Part of a catalogue: clause prefixes to include (empty = all) and to exclude.
+
+    ``department`` names the part of the unit the scope covers (the scene unit, the firearms
+    laboratory) and ``body_type`` its ISO/IEC 17020 inspection-body type, which wins over the
+    checklist's or audit's own for this scope; a unit that works to both standards chooses it per
+    department. Catalogues without typed items (ISO/IEC 17025) ignore it.
+    """
 
     catalogue: str
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
+    department: str = ""
+    body_type: str | None = None
+
+    def as_record(self) -> dict[str, Any]:
+        """The scope as stored on an audit (JSON); keys without a value are left out."""
+        record: dict[str, Any] = {"catalogue": self.catalogue, "include": list(self.include),
+                                  "exclude": list(self.exclude)}
+        if self.department:
+            record["department"] = self.department
+        if self.body_type:
+            record["body_type"] = self.body_type
+        return record
 
 
 @dataclass(frozen=True)
@@ -74,14 +92,16 @@ def expand_scopes(
     where: str = "checklist",
 ) -> tuple[Requirement, ...]:
     """Expand scopes into assessable requirements, in order, without duplicates."""
-    if body_type is not None and body_type not in BODY_TYPES:
-        raise ChecklistError(f"{where}: body_type must be one of {', '.join(BODY_TYPES)}, got {body_type!r}")
+    for checked in (body_type, *(s.body_type for s in scopes)):
+        if checked is not None and checked not in BODY_TYPES:
+            raise ChecklistError(f"{where}: body_type must be one of {', '.join(BODY_TYPES)}, got {checked!r}")
     seen: dict[str, Requirement] = {}
     for index, scope in enumerate(scopes):
         scope_where = f"{where}: scopes[{index}]"
         if scope.catalogue not in catalogues:
             raise ChecklistError(f"{scope_where}: unknown catalogue {scope.catalogue!r}")
-        for req in _expand_one(scope, catalogues[scope.catalogue], body_type, scope_where):
+        chosen = scope.body_type or body_type  # the department's own type wins
+        for req in _expand_one(scope, catalogues[scope.catalogue], chosen, scope_where):
             seen.setdefault(req.id, req)
     return tuple(seen.values())
 
@@ -96,10 +116,14 @@ def _prefixes(where: str, raw: Any, key: str) -> tuple[str, ...]:
 def _scope(where: str, raw: Any) -> Scope:
     if not isinstance(raw, dict) or not isinstance(raw.get("catalogue"), str):
         raise ChecklistError(f"{where}: each scope needs a 'catalogue' id")
-    unknown = set(raw) - {"catalogue", "include", "exclude"}
+    unknown = set(raw) - {"catalogue", "include", "exclude", "department", "body_type"}
     if unknown:
         raise ChecklistError(f"{where}: unknown field(s) {', '.join(sorted(unknown))}")
-    return Scope(raw["catalogue"], _prefixes(where, raw, "include"), _prefixes(where, raw, "exclude"))
+    body_type = raw.get("body_type")
+    if body_type is not None and body_type not in BODY_TYPES:
+        raise ChecklistError(f"{where}: body_type must be one of {', '.join(BODY_TYPES)}, got {body_type!r}")
+    return Scope(raw["catalogue"], _prefixes(where, raw, "include"), _prefixes(where, raw, "exclude"),
+                 str(raw.get("department", "")).strip(), body_type)
 
 
 def parse_checklist(

@@ -18,11 +18,13 @@ import csv
 import io
 from collections.abc import Iterator, Sequence
 
+from flask_babel import gettext as _
+
 from qms.audits.models import Audit
 from qms.audits.report import ChecklistRow, FindingLine, GapReport, build_gap_report, grade_label, result_label
 
 COLUMNS = ("position", "catalogue", "section", "section title", "clause", "clause title", "sub-clause",
-           "requirement id", "requirement", "topic", "result", "not-applicable justification",
+           "requirement id", "requirement", "topic", "catalogue check", "result", "not-applicable justification",
            "objective evidence", "QMS documents", "findings", "corrective actions")
 FINDING_COLUMNS = ("finding", "clause", "requirement id", "grade", "statement", "evidence", "raised by",
                    "action", "owner", "due on", "status", "overdue", "correction", "root cause method",
@@ -44,13 +46,21 @@ def _finding_text(finding: FindingLine) -> str:
     return f"{finding.reference} {grade_label(finding.grade)}: {finding.statement}"
 
 
+def verification_label(row: ChecklistRow) -> str:
+    """Whether a recorded source confirms the catalogue item; unconfirmed items are flagged."""
+    if row.verified:
+        return _("verified")
+    return _("UNVERIFIED: no public source confirms this item; check it against the licensed standard")
+
+
 def checklist_rows(report: GapReport) -> Iterator[list[str]]:
     """The checklist as rows of text, in checklist order (the header is `COLUMNS`)."""
     for row in report.rows:
         section_number, section_title = row.section_id.partition(":")[2], row.section_title
         clause_number, _, clause_title = row.clause_label.partition(" ")
         yield [str(row.position), row.catalogue_id, section_number, section_title, clause_number, clause_title,
-               row.clause, row.requirement_id, row.title, row.topic, result_label(row.result), row.justification,
+               row.clause, row.requirement_id, row.title, row.topic, verification_label(row), result_label(row.result),
+               row.justification,
                _notes(row), "\n".join(row.documents), "\n".join(_finding_text(f) for f in row.findings),
                "\n".join(f"{a.title} ({a.owner}, due {a.due_on:%Y-%m-%d}, {a.status})" for a in row.actions)]
 
@@ -91,7 +101,7 @@ def report_xlsx(report: GapReport) -> bytes:
 
     workbook = Workbook(write_only=True)
     _sheet(workbook, "Checklist", COLUMNS, checklist_rows(report),
-           widths=(6, 14, 8, 30, 8, 30, 9, 16, 32, 50, 18, 30, 60, 24, 40, 40))
+           widths=(6, 14, 8, 30, 8, 30, 9, 16, 32, 50, 24, 18, 30, 60, 24, 40, 40))
     _sheet(workbook, "Action plan", FINDING_COLUMNS, finding_rows(report),
            widths=(8, 8, 16, 24, 50, 40, 18, 36, 18, 11, 12, 8, 36, 14, 40, 40, 40, 40))
     _sheet(workbook, "Audit", ("field", "value"), _audit_rows(report), widths=(24, 80))

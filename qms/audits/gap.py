@@ -17,7 +17,13 @@ Scores (stated once here, used by the page, the report and the tests):
   Requirements whose result is "not applicable" are left out of the coverage count too.
 
 Only requirements that apply to the unit's body type are listed: the body type of the unit's
-most recent audit, or every requirement when the unit has not been audited yet.
+most recent audit, or every requirement when the unit has not been audited yet. A unit that works
+to both standards chooses the body type per department: a scope entry of that audit that names its
+own ``body_type`` sets it for its catalogue (ISO/IEC 17025 items are not typed, so all are listed).
+
+Catalogues are listed in catalogue order (`audits.CATALOGUE_ORDER`: 17020, 17025, ILAC G19, best
+practice). Each requirement says whether a recorded source confirms it (``verified``); the page, the
+exports and the PDF flag those that no source confirms.
 """
 from __future__ import annotations
 
@@ -34,7 +40,6 @@ from qms.documents.models import Revision, Sop
 from qms.extensions import db
 
 POINTS = {Result.CONFORMING.value: 1.0, Result.PARTIALLY_CONFORMING.value: 0.5, Result.NON_CONFORMING.value: 0.0}
-PRIMARY_CATALOGUE = "iso17020-2012"
 
 
 @dataclass(frozen=True)
@@ -70,6 +75,7 @@ class RequirementGap:
     topic: str
     sops: tuple[SopRef, ...]
     assessed: AssessedResult | None
+    verified: bool = True
 
     @property
     def result(self) -> str | None:
@@ -167,6 +173,7 @@ class GapAnalysis:
     unit_id: int
     body_type: str | None
     generated_at: datetime
+    body_types: dict[str, str] = field(default_factory=dict)  # per catalogue, where a department chose one
     catalogues: tuple[CatalogueGap, ...] = field(default_factory=tuple)
     audits_considered: int = 0
 
@@ -202,9 +209,21 @@ def section_and_clause(req: audits.Requirement, catalogue: audits.Catalogue) -> 
 
 
 def ordered_catalogues() -> list[audits.Catalogue]:
-    """ISO/IEC 17020 first, then the other catalogues (best practice, ILAC G19) by id."""
+    """The catalogues in catalogue order: ISO/IEC 17020, ISO/IEC 17025, ILAC G19, best practice."""
     catalogues = audits.load_all()
-    return sorted(catalogues.values(), key=lambda c: (c.id != PRIMARY_CATALOGUE, c.id))
+    return sorted(catalogues.values(), key=lambda c: audits.catalogue_rank(c.id))
+
+
+def body_types_by_catalogue(audit: Audit | None) -> dict[str, str]:
+    """The body type chosen for each catalogue of an audit: a scope's own, else the audit's."""
+    if audit is None:
+        return {}
+    chosen: dict[str, str] = {}
+    for entry in audit.scope or []:
+        catalogue, own = str(entry.get("catalogue", "")), entry.get("body_type")
+        if own in audits.BODY_TYPES:
+            chosen[catalogue] = str(own)
+    return chosen
 
 
 # --- the data ---------------------------------------------------------------------------------
@@ -262,10 +281,13 @@ def unit_gap_analysis(unit_id: int, *, catalogue_ids: Sequence[str] | None = Non
     """Every applicable requirement of the catalogues with its SOP coverage and latest audit result."""
     latest_audit, considered = _latest_audit(unit_id)
     body_type = latest_audit.body_type if latest_audit else None
+    per_catalogue = body_types_by_catalogue(latest_audit)
     sops, results = effective_sops(unit_id), latest_assessed_results(unit_id)
     chosen = [c for c in ordered_catalogues() if catalogue_ids is None or c.id in catalogue_ids]
     return GapAnalysis(unit_id=unit_id, body_type=body_type, generated_at=utcnow(), audits_considered=considered,
-                       catalogues=tuple(_catalogue_gap(c, body_type, sops, results) for c in chosen))
+                       body_types=per_catalogue,
+                       catalogues=tuple(_catalogue_gap(c, per_catalogue.get(c.id, body_type), sops, results)
+                                        for c in chosen))
 
 
 def _catalogue_gap(catalogue: audits.Catalogue, body_type: str | None, sops: dict[str, list[SopRef]],
@@ -275,7 +297,7 @@ def _catalogue_gap(catalogue: audits.Catalogue, body_type: str | None, sops: dic
         section, clause = section_and_clause(req, catalogue)
         clauses = sections.setdefault(section.id, (section, {}))[1]
         gap = RequirementGap(req.id, req.clause, req.title, req.topic, covering_sops(req, catalogue, sops),
-                             results.get(req.id))
+                             results.get(req.id), req.verified)
         clauses.setdefault(clause.id, (clause, []))[1].append(gap)
     return CatalogueGap(catalogue.id, catalogue.title, catalogue.version, tuple(
         SectionGap(section.id, section.clause, section.title,

@@ -223,6 +223,17 @@ class ChecklistItem(UnitScoped, Audited, db.Model):  # type: ignore[name-defined
     topic: Mapped[str] = mapped_column(Text, default="")
 
     audit: Mapped[Audit] = relationship(back_populates="items")
+
+    @property
+    def verified(self) -> bool:
+        """Whether a recorded public source confirms this catalogue item; one no longer in its catalogue does not."""
+        import audits
+
+        catalogue = audits.load_all().get(self.catalogue_id)
+        if catalogue is None or self.requirement_id not in catalogue:
+            return False
+        return catalogue.get(self.requirement_id).verified
+
     # View-only: appending a result must not mark the (append-only) item as changed.
     results: Mapped[list[RequirementResult]] = relationship(order_by="RequirementResult.id", viewonly=True)
 

@@ -139,6 +139,7 @@ class ChecklistRow:
     justified_by: str = ""
     justified_at: datetime | None = None
     findings: tuple[FindingLine, ...] = ()
+    verified: bool = True  # a recorded public source confirms the catalogue item (number, title, topic)
 
     @property
     def result_label(self) -> str:
@@ -245,6 +246,11 @@ class GapReport:
         return KIND_LABELS.get(self.kind, self.kind)
 
     @property
+    def unverified(self) -> tuple[ChecklistRow, ...]:
+        """Rows whose catalogue item no recorded source confirms (flagged in the report)."""
+        return tuple(row for row in self.rows if not row.verified)
+
+    @property
     def not_applicable(self) -> tuple[ChecklistRow, ...]:
         return tuple(row for row in self.rows if row.result == Result.NOT_APPLICABLE.value)
 
@@ -306,7 +312,10 @@ def scope_lines(scope: Sequence[dict[str, object]], versions: dict[str, str]) ->
         include = ", ".join(str(c) for c in entry.get("include") or []) or "all clauses"  # type: ignore[attr-defined]
         exclude = ", ".join(str(c) for c in entry.get("exclude") or [])  # type: ignore[attr-defined]
         version = f" (version {versions[cat_id]})" if cat_id in versions else ""
-        lines.append(f"{title}{version}: {include}" + (f"; excluding {exclude}" if exclude else ""))
+        department = f"{entry['department']}: " if entry.get("department") else ""
+        body_type = f" (inspection body type {entry['body_type']})" if entry.get("body_type") else ""
+        lines.append(f"{department}{title}{version}{body_type}: {include}"
+                     + (f"; excluding {exclude}" if exclude else ""))
     return lines
 
 
@@ -367,7 +376,8 @@ def _rows(audit: Audit, labels: dict[str, str], findings: list[FindingLine]) -> 
             notes=_notes(item.results), justification=now.justification if now else "",
             justified_by=na.recorded_by.full_name if na and na.recorded_by else "",
             justified_at=na.recorded_at if na else None,
-            findings=tuple(by_requirement.get(item.requirement_id, ()))))
+            findings=tuple(by_requirement.get(item.requirement_id, ())),
+            verified=item.verified))
     return rows
 
 

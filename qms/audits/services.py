@@ -200,8 +200,7 @@ def scope_from_template(template_id: str, body_type: str) -> ScopeParts:
     if template_id not in content.checklist_names():
         raise InvalidInput(_("Unknown checklist: %(name)r.", name=template_id[:64]))
     checklist = load_checklist(template_id, body_type=body_type)
-    scope = [{"catalogue": s.catalogue, "include": list(s.include), "exclude": list(s.exclude)}
-             for s in checklist.scopes]
+    scope = [s.as_record() for s in checklist.scopes]
     return scope, list(checklist.requirements), dict(checklist.catalogue_versions)
 
 
@@ -218,6 +217,45 @@ def scope_from_clauses(clause_ids: Sequence[str], body_type: str) -> ScopeParts:
     requirements = expand_scopes(scopes, catalogues, body_type=body_type)
     scope = [{"catalogue": s.catalogue, "include": list(s.include), "exclude": []} for s in scopes]
     return scope, list(requirements), {cat: catalogues[cat].version for cat in by_catalogue}
+
+
+@dataclass(frozen=True)
+class ScopePart:
+    """The clauses audited in one department of the unit, with that department's body type.
+
+    A unit that works to both standards plans one audit over its departments, for example the scene
+    unit against ISO/IEC 17020 as a type B inspection body and the firearms laboratory against
+    ISO/IEC 17025 (where the body type does not apply).
+    """
+
+    department: str
+    clauses: tuple[str, ...]
+    body_type: str | None = None
+
+
+def scope_from_parts(parts: Sequence[ScopePart], body_type: str) -> ScopeParts:
+    """(scope, requirements, catalogue versions) of a scope over departments, in catalogue order."""
+    catalogues = content.load_all()
+    scopes: list[Scope] = []
+    for part in parts:
+        department = _text(part.department, _("A department"), required=True, limit=100)
+        if part.body_type is not None and part.body_type not in content.BODY_TYPES:
+            raise InvalidInput(_("The body type must be A, B or C."))
+        by_catalogue: dict[str, list[str]] = {}
+        for requirement_id in parse_clauses(" ".join(part.clauses)):
+            requirement = content.resolve(requirement_id, catalogues)
+            by_catalogue.setdefault(requirement.catalogue_id, []).append(requirement.clause)
+        if not by_catalogue:
+            raise InvalidInput(_("Name at least one clause for %(department)s.", department=department))
+        scopes += [Scope(cat, tuple(clauses), department=department, body_type=part.body_type)
+                   for cat, clauses in by_catalogue.items()]
+    if not scopes:
+        raise InvalidInput(_("Name at least one clause, or choose a checklist."))
+    scopes.sort(key=lambda s: content.catalogue_rank(s.catalogue))
+    # One checklist for every department, read catalogue by catalogue in each catalogue's own order.
+    requirements = content.in_catalogue_order(expand_scopes(scopes, catalogues, body_type=body_type), catalogues)
+    return ([s.as_record() for s in scopes], list(requirements),
+            {s.catalogue: catalogues[s.catalogue].version for s in scopes})
 
 
 def _section(requirement: Any, catalogues: dict[str, Any]) -> tuple[str, str]:
@@ -245,6 +283,7 @@ def _covered_ids(requirement_ids: Iterable[str]) -> set[str]:
     covered: set[str] = set()
     for requirement_id in requirement_ids:
         covered.add(requirement_id)
+        covered.update(content.related_ids(requirement_id))  # 17025 <-> 17020 and G19, both ways
         try:
             covered.update(content.resolve(requirement_id, catalogues).maps_to)
         except content.UnknownRequirementError:
@@ -300,6 +339,7 @@ class AuditPlan:
     body_type: str = "A"
     checklist_template: str = ""
     clauses: tuple[str, ...] = ()
+    parts: tuple[ScopePart, ...] = ()  # a scope over departments (each with its own body type)
     auditee: str = ""
     areas: str = ""
     programme_entry_id: int | None = None
@@ -333,6 +373,8 @@ def create_audit(plan: AuditPlan, *, unit_id: int, actor: User) -> Audit:
     _check_plan(plan, unit_id)
     if plan.checklist_template:
         scope, requirements, versions = scope_from_template(plan.checklist_template, plan.body_type)
+    elif plan.parts:
+        scope, requirements, versions = scope_from_parts(plan.parts, plan.body_type)
     else:
         scope, requirements, versions = scope_from_clauses(plan.clauses, plan.body_type)
     if not requirements:

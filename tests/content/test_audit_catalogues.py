@@ -43,22 +43,69 @@ EXPECTED_17020_SUBCLAUSES: list[str] = [
     *_numbered("7.1", 9),
     *_numbered("7.2", 4),
     *_numbered("7.3", 2),
-    *_numbered("7.4", 4),
+    *_numbered("7.4", 5),  # 7.4.4 and 7.4.2 g) quoted publicly; 7.4.5 amendments
     *_numbered("7.5", 5),
     *_numbered("7.6", 5),
     *_numbered("8.1", 3),
-    *_numbered("8.2", 4),
+    *_numbered("8.2", 5),
     *_numbered("8.3", 2),
     *_numbered("8.4", 2),
     *_numbered("8.5", 3),
-    *_numbered("8.6", 3),
+    *_numbered("8.6", 5),  # ILAC IC FAQ 53 cites 8.6.4, EA FAQ 31.1 cites 8.6.5 b)
     *_numbered("8.7", 3),
     *_numbered("8.8", 3),
     "17020:A.1",
     "17020:A.2",
     "17020:A.3",
 ]
-EXPECTED_CATALOGUES = {"iso17020-2012", "ilac-g19", "bpm-scene", "bpm-firearms"}
+
+def _sub(prefix: str, last: int, standard: str = "17025") -> list[str]:
+    return [f"{standard}:{prefix}.{n}" for n in range(1, last + 1)]
+
+
+# Every ISO/IEC 17025:2017 sub-clause, written out by hand (not derived from the YAML), in clause order.
+EXPECTED_17025_SUBCLAUSES: list[str] = [
+    *_sub("4.1", 5),
+    *_sub("4.2", 4),
+    *_sub("5", 7),
+    "17025:6.1",
+    *_sub("6.2", 6),
+    *_sub("6.3", 5),
+    *_sub("6.4", 13),
+    *_sub("6.5", 3),
+    *_sub("6.6", 3),
+    *_sub("7.1", 8),
+    *_sub("7.2.1", 7),
+    *_sub("7.2.2", 4),
+    *_sub("7.3", 3),
+    *_sub("7.4", 4),
+    *_sub("7.5", 2),
+    *_sub("7.6", 3),
+    *_sub("7.7", 3),
+    *_sub("7.8.1", 3),
+    *_sub("7.8.2", 2),
+    *_sub("7.8.3", 2),
+    *_sub("7.8.4", 3),
+    "17025:7.8.5",
+    *_sub("7.8.6", 2),
+    *_sub("7.8.7", 3),
+    *_sub("7.8.8", 3),
+    *_sub("7.9", 7),
+    *_sub("7.10", 3),
+    *_sub("7.11", 6),
+    *_sub("8.1", 3),
+    *_sub("8.2", 5),
+    *_sub("8.3", 2),
+    *_sub("8.4", 2),
+    *_sub("8.5", 3),
+    *_sub("8.6", 2),
+    *_sub("8.7", 3),
+    *_sub("8.8", 2),
+    *_sub("8.9", 3),
+]
+EXPECTED_CATALOGUES = {"iso17020-2012", "iso17025-2017", "ilac-g19", "bpm-scene", "bpm-firearms"}
+EXPECTED_MAPPINGS = {"iso17025-iso17020": ("iso17025-2017", "iso17020-2012"),
+                     "iso17025-ilac-g19": ("iso17025-2017", "ilac-g19")}
 ENFSI_CHAPTERS = ["4.1", "4.2", "5", "6", "7", "8", "9", "10", "12", "13", "14"]
 
 GOOD_HEADER = """\
@@ -114,10 +161,86 @@ def test_17020_items_are_complete(catalogues):
         assert req.parent is not None and req.parent in catalogues["iso17020-2012"]
 
 
+def test_17025_holds_every_subclause_in_order(catalogues):
+    assessable = [r.id for r in catalogues["iso17025-2017"].requirements if r.assessable]
+    assert sorted(set(EXPECTED_17025_SUBCLAUSES) - set(assessable)) == []
+    assert sorted(set(assessable) - set(EXPECTED_17025_SUBCLAUSES)) == []
+    assert assessable == EXPECTED_17025_SUBCLAUSES
+
+
+def test_17025_items_are_complete(catalogues):
+    cat = catalogues["iso17025-2017"]
+    for req in cat.assessable():
+        assert req.topic != req.title and req.evidence, req.id
+        assert req.clause == req.id.split(":", 1)[1]
+        assert req.parent in cat and not cat.get(req.parent).assessable, req.id
+    # Clause groups carry the standard's clause titles (4.1 to 8.9 are public).
+    assert cat.get("17025:7.7").title == "Ensuring the validity of results"
+    assert cat.get("17025:8.5").title.startswith("Actions to address risks and opportunities")
+
+
+def test_mappings_resolve_in_both_directions(catalogues):
+    mappings = audits.load_mappings()
+    assert {m: (s.source, s.target) for m, s in mappings.items()} == EXPECTED_MAPPINGS
+    for mapping in mappings.values():
+        assert audits.validate_mapping(mapping, catalogues) == []
+        source, target = catalogues[mapping.source], catalogues[mapping.target]
+        for pair in mapping.pairs:
+            assert pair.source in source and pair.target in target, pair
+            assert pair.target in mapping.forward(pair.source)
+            assert pair.source in mapping.backward(pair.target)
+            assert pair.source in audits.related_ids(pair.target) and pair.target in audits.related_ids(pair.source)
+
+
+def test_every_17025_item_maps_to_17020_and_lab_modules_map_back(catalogues):
+    to_17020 = audits.load_mapping("iso17025-iso17020")
+    for req in catalogues["iso17025-2017"].assessable():
+        assert to_17020.forward(req.id), f"{req.id} has no 17020 counterpart"
+    to_g19 = audits.load_mapping("iso17025-ilac-g19")
+    lab_modules = [r for r in catalogues["ilac-g19"].assessable() if r.clause in {"4.7", "4.8", "4.9"}]
+    assert lab_modules
+    for req in lab_modules:
+        assert to_g19.backward(req.id), f"{req.id} has no 17025 counterpart"
+
+
+def test_verified_items_have_a_recorded_source(catalogues):
+    for cat in catalogues.values():
+        for req in cat.requirements:
+            if req.verified:
+                assert req.source in cat.sources, req.id
+                assert req.citation and cat.sources[req.source].title in req.citation
+            elif req.assessable:
+                assert req.note, f"{req.id} is unverified and does not say why"
+
+
+def test_verified_true_without_a_source_is_refused(write_catalogue):
+    with pytest.raises(CatalogueError, match=r"id 'broken:1'.*verified: true needs a recorded source"):
+        load_catalogue(write_catalogue('  - {id: "broken:1", clause: "1", title: A, verified: true}\n'))
+
+
+def test_source_must_be_a_recorded_citation(write_catalogue):
+    with pytest.raises(CatalogueError, match=r"source 'toc' is not among the catalogue's sources"):
+        load_catalogue(write_catalogue('  - {id: "broken:1", clause: "1", title: A, source: toc, verified: true}\n'))
+
+
+def test_unverified_is_the_default(write_catalogue):
+    cat = load_catalogue(write_catalogue('  - {id: "broken:1", clause: "1", title: A}\n'))
+    assert [r.id for r in cat.unverified()] == ["broken:1"]
+
+
+def test_17020_items_once_unverified_are_sourced_or_explained(catalogues):
+    cat = catalogues["iso17020-2012"]
+    # Confirmed by the public quotations recorded in the catalogue's sources.
+    for clause in ("7.4.2", "7.4.4", "8.6.4", "8.6.5", "8.1.3"):
+        assert cat.get(f"17020:{clause}").verified, clause
+    for clause in ("7.5.1", "8.2.5", "8.6.1", "6.1.12"):
+        assert not cat.get(f"17020:{clause}").verified, clause
+
+
 def test_body_type_switch(catalogues):
     cat = catalogues["iso17020-2012"]
     assert cat.get("17020:4.1.6").body_type_dependent
-    for body_type, annex in zip("ABC", ("17020:A.1", "17020:A.2", "17020:A.3")):
+    for body_type, annex in zip("ABC", ("17020:A.1", "17020:A.2", "17020:A.3"), strict=True):
         ids = {r.id for r in cat.assessable(body_type)}
         assert annex in ids
         assert len({"17020:A.1", "17020:A.2", "17020:A.3"} & ids) == 1
@@ -264,6 +387,28 @@ def test_firearms_checklist_order(catalogues):
     g19 = [r.id for r in catalogues["ilac-g19"].assessable() if r.clause[:3] in {"4.7", "4.8", "4.9"}]
     bpm = [r.id for r in catalogues["bpm-firearms"].assessable()]
     assert ids == expected_17020 + g19 + bpm
+
+
+def test_scope_body_type_wins_per_department(catalogues):
+    scopes = [Scope("iso17020-2012", include=("A",), department="Scene unit", body_type="C"),
+              Scope("iso17025-2017", include=("7.7",), department="Firearms laboratory")]
+    ids = [r.id for r in expand_scopes(scopes, catalogues, body_type="A")]
+    assert ids == ["17020:A.3", *_sub("7.7", 3)]
+
+
+def test_mixed_checklist_is_in_catalogue_order(catalogues):
+    checklist = load_checklist("scene-and-firearms-lab-audit", catalogues, body_type="B")
+    ids = [r.id for r in checklist.requirements]
+    assert ids == [r.id for r in audits.in_catalogue_order(checklist.requirements, catalogues)]
+    first_17025 = next(i for i, r in enumerate(ids) if r.startswith("17025:"))
+    assert all(r.startswith("17020:") for r in ids[:first_17025])
+    assert all(r.startswith("17025:") for r in ids[first_17025:])
+    assert [s.department for s in checklist.scopes] == ["Scene unit", "Firearms laboratory"]
+
+
+def test_full_17025_checklist_is_every_subclause(catalogues):
+    checklist = load_checklist("full-17025-internal-audit", catalogues)
+    assert [r.id for r in checklist.requirements] == EXPECTED_17025_SUBCLAUSES
 
 
 def test_every_packaged_checklist_expands():
