@@ -97,7 +97,34 @@ def reset_password_command(username: str, reset_mfa: bool, reason: str) -> None:
     click.echo(f"It works once, at /reset-password, until {reset.expires_at:%Y-%m-%d %H:%M} UTC.")
 
 
-COMMANDS = (init_command, create_unit_command, create_user_command, reset_password_command, import_library,
+@click.command("authorise")
+@click.option("--unit", "unit_code", required=True, help="Code of the unit.")
+@click.option("--user", "username", required=True, help="User name of the member.")
+@click.option("--scope", "scopes", multiple=True, required=True,
+              help="Code of a scope of authorisation (repeat the option for several), e.g. comparison.")
+@click.option("--until", "until", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              help="Last day of validity (YYYY-MM-DD); open-ended without it.")
+@click.option("--reason", required=True, help="Why the operator grants it (e.g. the paper record it comes from).")
+@with_appcontext
+def authorise_command(unit_code: str, username: str, scopes: tuple[str, ...], until, reason: str) -> None:  # type: ignore[no-untyped-def]
+    """Grant a member's first authorisations when a unit is set up (quality managers sign all later ones)."""
+    from qms.people import services as people
+
+    unit = unit_from_code(unit_code)
+    user = services.find_user(username)
+    if user is None:
+        raise click.ClickException(f"No user named {username!r}.")
+    set_actor(db.session, user_id=None, username="operator (CLI)", unit_id=unit.id)
+    try:
+        people.authorise_by_operator(unit.id, user, scopes, reason=reason, valid_until=until.date() if until else None)
+    except Refused as error:
+        raise click.ClickException(str(error)) from None
+    db.session.commit()
+    click.echo(f"{user.username} is authorised in {unit.code} for: {', '.join(scopes)}.")
+
+
+COMMANDS = (init_command, create_unit_command, create_user_command, reset_password_command, authorise_command,
+            import_library,
             documents_tick, custody, audits, worker, calibrate, exchange_group, backup_command, restore_command)
 
 

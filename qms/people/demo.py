@@ -72,6 +72,10 @@ def _seed_person(unit: Unit, signer: User, person: User, username: str, password
         services.grant(unit.id, signer, user_id=person.id, scope_id=found.id,
                        signature=services.Signature(password=password), valid_from=started + timedelta(days=30),
                        valid_until=_until(username, gate), justification=JUSTIFICATION)
+        if found.witness_interval_months and username != "verifier":  # witnessed this year: nothing due
+            services.record_witnessing(unit.id, signer, user_id=person.id, scope_id=found.id, observer_id=signer.id,
+                                       observed_on=today() - timedelta(days=100), outcome="satisfactory",
+                                       reference=f"Case review {found.code.upper()}-2026-1")
     services.declare(unit.id, person, kind="conflict_of_interest", interests="")
     services.declare(unit.id, person, kind="confidentiality")
     if username == "trainee":
