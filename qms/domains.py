@@ -12,7 +12,8 @@ import importlib
 import importlib.util
 from types import ModuleType
 
-DOMAINS = ("main", "auth", "trail", "people", "equipment", "documents", "evidence", "audits", "comparisons")
+DOMAINS = ("main", "auth", "trail", "people", "equipment", "documents", "evidence", "audits", "quality",
+           "comparisons")
 
 
 def _present(module: str) -> bool:

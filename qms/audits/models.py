@@ -326,11 +326,14 @@ class CorrectiveAction(UnitScoped, Audited, db.Model):  # type: ignore[name-defi
 
     __tablename__ = "audit_corrective_action"
     __table_args__ = (CheckConstraint(_check("status", ActionStatus), name="status_known"),
+                      CheckConstraint("(finding_id IS NULL) <> (nonconformity_id IS NULL)", name="one_origin"),
                       Index("ix_audit_corrective_action_status_due_on", "status", "due_on"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    finding_id: Mapped[int] = mapped_column(ForeignKey("audit_finding.id"), index=True)
-    audit_id: Mapped[int] = mapped_column(ForeignKey("audit.id"), index=True)
+    # An action answers an audit finding or a nonconformity from another source (qms.quality).
+    finding_id: Mapped[int | None] = mapped_column(ForeignKey("audit_finding.id"), index=True)
+    audit_id: Mapped[int | None] = mapped_column(ForeignKey("audit.id"), index=True)
+    nonconformity_id: Mapped[int | None] = mapped_column(ForeignKey("nonconformity.id"), index=True)
     title: Mapped[str] = mapped_column(String(200))
     owner_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
     due_on: Mapped[date]
@@ -339,7 +342,7 @@ class CorrectiveAction(UnitScoped, Audited, db.Model):  # type: ignore[name-defi
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     closed_at: Mapped[datetime | None]
 
-    finding: Mapped[Finding] = relationship(back_populates="actions")
+    finding: Mapped[Finding | None] = relationship(back_populates="actions")
     owner = relationship("User", foreign_keys=[owner_id])
     steps: Mapped[list[ActionStep]] = relationship(back_populates="action", order_by="ActionStep.id")
 

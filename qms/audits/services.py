@@ -719,12 +719,23 @@ def raise_action(finding: Finding, actor: User, *, title: str, owner_id: int, du
     if not may_raise_action(audit, actor):
         raise NotPermitted(_("Only the audit team or a quality manager raises corrective actions."))
     _require_status(audit, AuditStatus.IN_PROGRESS, AuditStatus.REPORTED, doing=_("take corrective actions"))
-    owner = _member(owner_id, audit.unit_id, _("owner"))
-    if not roles_in(owner, audit.unit_id) & WRITERS:
+    action = create_action(audit.unit_id, actor, title=title, owner_id=owner_id, due_on=due_on,
+                           finding_id=finding.id, audit_id=audit.id)
+    db.session.expire(finding, ["actions"])  # loaded before the action existed
+    return action
+
+
+def create_action(unit_id: int, actor: User, *, title: str, owner_id: int, due_on: date,
+                  finding_id: int | None = None, audit_id: int | None = None,
+                  nonconformity_id: int | None = None) -> CorrectiveAction:
+    """A corrective action on a finding or a nonconformity (the callers check who may raise it)."""
+    owner = _member(owner_id, unit_id, _("owner"))
+    if not roles_in(owner, unit_id) & WRITERS:
         raise InvalidInput(_("The owner of an action must be staff who can record its steps (not a viewer)."))
     if due_on < today():
         raise InvalidInput(_("The due date is in the past."))
-    action = CorrectiveAction(unit_id=audit.unit_id, finding=finding, audit_id=audit.id, owner_id=owner.id,
+    action = CorrectiveAction(unit_id=unit_id, finding_id=finding_id, audit_id=audit_id,
+                              nonconformity_id=nonconformity_id, owner_id=owner.id,
                               title=_text(title, _("A title"), required=True, limit=200), due_on=due_on,
                               raised_by_id=actor.id)
     db.session.add(action)

@@ -32,6 +32,8 @@ from qms.equipment.models import (
 from qms.equipment.status import DUE_SOON_DAYS, Derived, Status, Why, derive
 from qms.errors import InvalidInput, NotFound, NotPermitted, StateConflict, TooLarge
 from qms.extensions import db
+from qms.quality import services as quality
+from qms.quality.models import Source
 from qms.fields import choice as _choice
 from qms.fields import text as _text
 from qms.trail.audited import audit_reason
@@ -298,6 +300,12 @@ def _open_impact_review(found: Equipment, failure: EquipmentRecord, before: Deri
                           since=before.last_good, until=failure.performed_on)
     db.session.add(review)
     db.session.flush()
+    what = _("%(id)s failed its %(kind)s", id=found.identifier, kind=failure.kind) if failure.kind != "fault" \
+        else _("%(id)s reported faulty", id=found.identifier)
+    quality.open_nonconformity(found.unit_id, Source.EQUIPMENT_IMPACT, quality.Found(
+        title=what[:200], description=failure.notes, location=found.location, found_on=failure.performed_on,
+        immediate_correction=_("Taken out of service; impact review opened.")),
+        source_key=f"impact_review:{review.id}", source_url=f"/equipment/reviews/{review.id}")
     return review
 
 

@@ -1,0 +1,162 @@
+"""Nonconformities from any source, and corrective actions on them.
+
+Other domains open a nonconformity through `open_nonconformity` when their records show one (an
+equipment impact review, a failed custody verification, an unsatisfactory proficiency result...);
+people record the rest by hand. The corrective action is the audits domain's `CorrectiveAction`:
+the same steps, the same independent effectiveness review, whatever the source.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, select
+
+from qms.audits import services as audits
+from qms.audits.models import CorrectiveAction, Finding, Grade
+from qms.auth.models import Role, User
+from qms.auth.services import roles_in
+from qms.db import today
+from qms.errors import InvalidInput, NotFound, NotPermitted
+from qms.extensions import db
+from qms.fields import choice, text
+from qms.quality.models import Nonconformity, RiskGrade, Source
+
+RECORDERS = frozenset({Role.QUALITY_MANAGER, Role.AUDITOR, Role.EXAMINER, Role.CSI_OFFICER})
+READERS = frozenset(Role) - {Role.ADMIN}
+SOURCE_LABELS = {Source.AUDIT_FINDING: _l("Audit finding"), Source.COMPLAINT: _l("Complaint"),
+                 Source.CUSTODY_DISCREPANCY: _l("Custody discrepancy"),
+                 Source.EQUIPMENT_IMPACT: _l("Equipment impact review"),
+                 Source.PROFICIENCY_TEST: _l("Proficiency test"), Source.MANAGEMENT_REVIEW: _l("Management review"),
+                 Source.OTHER: _l("Other")}
+GRADE_LABELS = {RiskGrade.HIGH: _l("High"), RiskGrade.MEDIUM: _l("Medium"), RiskGrade.LOW: _l("Low")}
+
+
+@dataclass(frozen=True)
+class Found:
+    """What a nonconformity says: what, where, when, who found it, how grave, the immediate correction."""
+
+    title: str
+    description: str = ""
+    location: str = ""
+    found_on: date | None = None
+    risk_grade: str = RiskGrade.MEDIUM.value
+    immediate_correction: str = ""
+
+
+def open_nonconformity(unit_id: int, source: Source, found: Found, *, found_by: User | None = None,
+                       source_key: str = "", source_url: str = "") -> Nonconformity:
+    """A new nonconformity; a source that already opened one (same `source_key`) gets that one back."""
+    if source_key:
+        existing = db.session.scalar(select(Nonconformity).where(Nonconformity.unit_id == unit_id,
+                                                                 Nonconformity.source_key == source_key))
+        if existing is not None:
+            return existing
+    found_on = found.found_on or today()
+    if found_on > today():
+        raise InvalidInput(_("The date found is in the future."))
+    record = Nonconformity(
+        unit_id=unit_id, number=_next_number(unit_id, found_on.year), source=source.value,
+        source_key=source_key[:120], source_url=source_url[:300],
+        title=text(found.title, _("A title"), required=True, limit=200),
+        description=text(found.description, _("The description")), location=text(found.location, _("Where"),
+                                                                                  limit=200),
+        found_on=found_on, found_by_id=found_by.id if found_by else None,
+        found_by_name=found_by.full_name if found_by else _("the system"),
+        risk_grade=choice(RiskGrade, found.risk_grade, _("risk grade")).value,
+        immediate_correction=text(found.immediate_correction, _("The immediate correction")))
+    db.session.add(record)
+    db.session.flush()
+    return record
+
+
+def _next_number(unit_id: int, year: int) -> str:
+    prefix = f"NC-{year}-"
+    count = db.session.scalar(select(func.count(Nonconformity.id)).where(
+        Nonconformity.unit_id == unit_id, Nonconformity.number.startswith(prefix))) or 0
+    return f"{prefix}{count + 1:04d}"
+
+
+def record_nonconformity(unit_id: int, actor: User, source: str, found: Found) -> Nonconformity:
+    """A nonconformity recorded by a person (sources with their own records open theirs themselves)."""
+    if not roles_in(actor, unit_id) & RECORDERS:
+        raise NotPermitted(_("Only staff of the unit record nonconformities."))
+    chosen = choice(Source, source, _("source"))
+    if chosen is Source.AUDIT_FINDING:
+        raise InvalidInput(_("Audit findings are raised in their audit."))
+    return open_nonconformity(unit_id, chosen, found, found_by=actor)
+
+
+def nonconformity(nc_id: int, unit_id: int) -> Nonconformity:
+    found = db.session.get(Nonconformity, nc_id)
+    if found is None or found.unit_id != unit_id:
+        raise NotFound(_("No such nonconformity in this unit."))
+    return found
+
+
+def actions_of(record: Nonconformity) -> list[CorrectiveAction]:
+    return list(db.session.scalars(select(CorrectiveAction).where(CorrectiveAction.nonconformity_id == record.id)
+                                   .order_by(CorrectiveAction.id)))
+
+
+def raise_action(record: Nonconformity, actor: User, *, title: str, owner_id: int, due_on: date) -> CorrectiveAction:
+    """A corrective action on the nonconformity: the same steps and reviews as one from an audit."""
+    if Role.QUALITY_MANAGER not in roles_in(actor, record.unit_id):
+        raise NotPermitted(_("Only a quality manager raises corrective actions on a nonconformity."))
+    return audits.create_action(record.unit_id, actor, title=title, owner_id=owner_id, due_on=due_on,
+                                nonconformity_id=record.id)
+
+
+@dataclass(frozen=True)
+class RegisterRow:
+    """One line of the register: a nonconformity, or an audit finding of grade major or minor."""
+
+    source: Source
+    number: str
+    title: str
+    found_on: date
+    risk_grade: str
+    open_actions: int
+    url: str
+
+
+def register(unit_id: int, *, source: str = "", grade: str = "") -> list[RegisterRow]:
+    """Every nonconformity of the unit, from any source, newest first."""
+    rows = [_row(record) for record in db.session.scalars(
+        select(Nonconformity).where(Nonconformity.unit_id == unit_id))]
+    rows += [_finding_row(finding) for finding in db.session.scalars(
+        select(Finding).where(Finding.unit_id == unit_id,
+                              Finding.grade.in_((Grade.MAJOR.value, Grade.MINOR.value))))]
+    if source:
+        rows = [row for row in rows if row.source == choice(Source, source, _("source"))]
+    if grade:
+        rows = [row for row in rows if row.risk_grade == choice(RiskGrade, grade, _("risk grade")).value]
+    return sorted(rows, key=lambda row: (row.found_on, row.number), reverse=True)
+
+
+def _open_actions(stmt) -> int:  # type: ignore[no-untyped-def]
+    return db.session.scalar(select(func.count()).select_from(
+        stmt.where(CorrectiveAction.status.in_(audits.OPEN_ACTION_STATES)).subquery())) or 0
+
+
+def _row(record: Nonconformity) -> RegisterRow:
+    open_actions = _open_actions(select(CorrectiveAction.id).where(CorrectiveAction.nonconformity_id == record.id))
+    return RegisterRow(Source(record.source), record.number, record.title, record.found_on, record.risk_grade,
+                       open_actions, f"/quality/nonconformities/{record.id}")
+
+
+def _finding_row(finding: Finding) -> RegisterRow:
+    open_actions = _open_actions(select(CorrectiveAction.id).where(CorrectiveAction.finding_id == finding.id))
+    grade = RiskGrade.HIGH.value if finding.grade == Grade.MAJOR.value else RiskGrade.MEDIUM.value
+    return RegisterRow(Source.AUDIT_FINDING, f"{finding.audit.title} #{finding.number}", finding.statement[:200],
+                       finding.raised_at.date(), grade, open_actions, f"/audits/findings/{finding.id}")
+
+
+def counts(unit_id: int) -> dict[Source, int]:
+    """Nonconformities per source (the dashboard and the management review read these)."""
+    totals: dict[Source, int] = {}
+    for row in register(unit_id):
+        totals[row.source] = totals.get(row.source, 0) + 1
+    return totals
