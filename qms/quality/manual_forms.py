@@ -1,0 +1,17 @@
+"""Forms of the quality-manual pages."""
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, Optional
+
+
+class PolicyForm(FlaskForm):
+    requirement_id = SelectField(_l("Clause"), validators=[DataRequired()])
+    statement = TextAreaField(_l("Policy statement (the unit's own words)"),
+                              validators=[DataRequired(), Length(max=20000)])
+
+
+class IssueForm(FlaskForm):
+    change_summary = StringField(_l("What changed since the last revision"), validators=[Optional(), Length(max=500)])
