@@ -57,7 +57,7 @@ def _upload(page, number: str, scan: str) -> None:  # type: ignore[no-untyped-de
     page.goto("comparisons/entries/new")
     page.get_by_label("Custody item").select_option(label=f"{number} / exhibit 1: Fired case 9x19 mm of {number}")
     page.get_by_label("Scan").set_input_files(str(FADUL / f"Fadul {scan}.x3p"))
-    page.get_by_label("Imaging device").fill("NanoFocus confocal microscope")
+    page.get_by_label("Imaging instrument").select_option(label="SCAN-01 Confocal 3D scanner (In service)")
     page.get_by_role("button", name="Upload and search").click()
     _expect()(page.get_by_role("heading", level=1)).to_contain_text("Entry #")
 
