@@ -217,3 +217,20 @@ def test_another_units_people_and_equipment_are_not_found(app, db_session, staff
     assert qm.get(f"/api/v1/equipment/{scanner['id']}").status_code == 404
     assert qm.get(f"/api/v1/equipment/{scanner['id']}/records").status_code == 404
     assert "THEIRS" not in qm.get("/api/v1/equipment").get_data(as_text=True)
+
+
+def test_the_trail_names_people_and_equipment_records_and_their_fields(app, db_session, staff: Staff) -> None:
+    qm = _client(app, db_session, staff.qm, staff.unit, Role.QUALITY_MANAGER)
+    scope_id = _scope_id(qm, "calibration")
+    assert qm.post(f"/api/v1/people/{staff.csi.id}/witnessing", json={
+        "scope_id": scope_id, "observer_id": staff.examiner.id, "observed_on": TODAY.isoformat(),
+        "reference": "Exercise 7", "outcome": "satisfactory"}).status_code == 201
+    _scanner(qm, "SCAN-T")
+    (witnessed,) = qm.get("/api/v1/trail?entity=Witnessing").json["items"]
+    assert witnessed["record"].startswith("Witnessed examination")
+    changes = {change["field"]: change for change in witnessed["changes"]}
+    assert changes["observer_id"]["label"] == "Observer"
+    assert changes["scope_id"]["after"] == "Equipment calibration"  # the scope by its name, not its number
+    (instrument,) = qm.get("/api/v1/trail?entity=Equipment").json["items"]
+    assert instrument["record"].startswith("Instrument")
+    assert {c["label"] for c in instrument["changes"]} >= {"Identifier", "Calibration every (months)"}
