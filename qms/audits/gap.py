@@ -21,6 +21,12 @@ most recent audit, or every requirement when the unit has not been audited yet. 
 to both standards chooses the body type per department: a scope entry of that audit that names its
 own ``body_type`` sets it for its catalogue (ISO/IEC 17025 items are not typed, so all are listed).
 
+Beside the catalogues, **indicators from the records** (ISO/IEC 17020 6.1 and 6.2) count what the
+people and equipment records show today (`record_indicators`): examiners and CSI officers without
+any training record, people whose periodic witnessing is due, authorisations ending within 60 days,
+instruments that affect results but are out of service (never calibrated, lapsed or failed), and
+impact reviews still open. Each lists the people or instruments it counts.
+
 Catalogues are listed in catalogue order (`audits.CATALOGUE_ORDER`: 17020, 17025, ILAC G19, best
 practice). Each requirement says whether a recorded source confirms it (``verified``); the page, the
 exports and the PDF flag those that no source confirms.
@@ -31,6 +37,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 import audits
@@ -169,6 +176,17 @@ class CatalogueGap(_Scored):
 
 
 @dataclass(frozen=True)
+class Indicator:
+    """A count computed from the unit's records, with the clause it gives evidence for and what it counts."""
+
+    key: str
+    clause: str
+    label: str
+    count: int
+    names: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class GapAnalysis:
     unit_id: int
     body_type: str | None
@@ -176,6 +194,15 @@ class GapAnalysis:
     body_types: dict[str, str] = field(default_factory=dict)  # per catalogue, where a department chose one
     catalogues: tuple[CatalogueGap, ...] = field(default_factory=tuple)
     audits_considered: int = 0
+    indicators: tuple[Indicator, ...] = field(default_factory=tuple)
+
+    @property
+    def indicators_by_clause(self) -> dict[str, list[Indicator]]:
+        """The indicators by the requirement id they give evidence for (shown beside that requirement)."""
+        found: dict[str, list[Indicator]] = {}
+        for indicator in self.indicators:
+            found.setdefault(indicator.clause, []).append(indicator)
+        return found
 
     def catalogue(self, catalogue_id: str) -> CatalogueGap:
         return next(c for c in self.catalogues if c.id == catalogue_id)
@@ -285,7 +312,7 @@ def unit_gap_analysis(unit_id: int, *, catalogue_ids: Sequence[str] | None = Non
     sops, results = effective_sops(unit_id), latest_assessed_results(unit_id)
     chosen = [c for c in ordered_catalogues() if catalogue_ids is None or c.id in catalogue_ids]
     return GapAnalysis(unit_id=unit_id, body_type=body_type, generated_at=utcnow(), audits_considered=considered,
-                       body_types=per_catalogue,
+                       body_types=per_catalogue, indicators=record_indicators(unit_id),
                        catalogues=tuple(_catalogue_gap(c, per_catalogue.get(c.id, body_type), sops, results)
                                         for c in chosen))
 
@@ -304,3 +331,34 @@ def _catalogue_gap(catalogue: audits.Catalogue, body_type: str | None, sops: dic
                    tuple(ClauseGap(clause.id, clause.clause, clause.title, tuple(items))
                          for clause, items in clauses.values()))
         for section, clauses in sections.values()))
+
+
+# --- indicators from the people and equipment records (17020 6.1, 6.2) ------------------------
+
+INDICATOR_LABELS = {
+    "untrained": ("17020:6.1.6", _l("Examiners and CSI officers with no training record")),
+    "witnessing_due": ("17020:6.1.9", _l("People with a current authorisation whose witnessing is due")),
+    "expiring": ("17020:6.1.5", _l("Authorisations ending within 60 days")),
+    "uncalibrated": ("17020:6.2.6", _l("Instruments affecting results without a current calibration "
+                                       "(out of service or never calibrated)")),
+    "open_reviews": ("17020:6.2.14", _l("Impact reviews of failed instruments still open")),
+}
+
+
+def record_indicators(unit_id: int) -> tuple[Indicator, ...]:
+    """What the unit's people and equipment records show today (module docstring), through their services."""
+    from qms.equipment import services as equipment
+    from qms.people import services as people
+
+    found: dict[str, list[str]] = {
+        "untrained": [p.full_name for p in people.technical_staff_without_training(unit_id)],
+        "witnessing_due": [f"{p.full_name} ({', '.join(people.scope_name(s) for s in scopes)})"
+                           for p, scopes in people.witnessing_due_people(unit_id)],
+        "expiring": [f"{p.full_name}: {people.scope_name(s)} ({until})"
+                     for p, s, until in people.authorisations_expiring(unit_id)],
+        "uncalibrated": [f"{e.label} ({equipment.status_label(d)})"
+                         for e, d in equipment.without_current_calibration(unit_id)],
+        "open_reviews": [f"{r.equipment.identifier} ({r.until})" for r in equipment.reviews(unit_id, open_only=True)],
+    }
+    return tuple(Indicator(key, clause, str(label), len(found[key]), tuple(found[key]))
+                 for key, (clause, label) in INDICATOR_LABELS.items())

@@ -418,3 +418,12 @@ def _require(actor: User, unit_id: int, roles: Iterable[Role], message: str) -> 
         raise NotPermitted(message)
 
 
+
+
+# --- read functions for the gap analysis's indicators (qms.audits.gap) -----------------------------
+
+def without_current_calibration(unit_id: int, *, on: date | None = None) -> list[tuple[Equipment, Derived]]:
+    """Instruments that affect results, not retired, and out of service: never calibrated, lapsed or failed."""
+    current = statuses(unit_id, on=on)
+    return [(found, current[found.id]) for found in register(unit_id)
+            if found.affects_results and current[found.id].status is Status.OUT_OF_SERVICE]

@@ -685,3 +685,31 @@ def _not_future(day: date) -> None:
         raise InvalidInput(_("The date is in the future."))
 
 
+
+
+# --- read functions for the gap analysis's indicators (qms.audits.gap) -----------------------------
+
+TECHNICAL_ROLES = frozenset({Role.EXAMINER, Role.CSI_OFFICER})
+
+
+def technical_staff_without_training(unit_id: int) -> list[User]:
+    """Examiners and CSI officers of the unit with no training record in it at all."""
+    trained = select(TrainingRecord.user_id).where(TrainingRecord.unit_id == unit_id)
+    stmt = (select(User).join(Membership, Membership.user_id == User.id)
+            .where(Membership.unit_id == unit_id, Membership.role.in_([r.value for r in TECHNICAL_ROLES]),
+                   User.id.not_in(trained))
+            .distinct().order_by(User.full_name, User.id))
+    return list(db.session.scalars(stmt))
+
+
+def witnessing_due_people(unit_id: int, *, on: date | None = None) -> list[tuple[User, list[Scope]]]:
+    """People with a current authorisation whose witnessed examination for it is due, with those scopes."""
+    grid = matrix(unit_id, on=on)
+    return [(person, grid.witnessing_due[person.id]) for person in grid.people if grid.witnessing_due[person.id]]
+
+
+def authorisations_expiring(unit_id: int, *, on: date | None = None) -> list[tuple[User, Scope, date | None]]:
+    """Current authorisations that end within `qms.people.state.EXPIRING_DAYS` (60) days."""
+    grid = matrix(unit_id, on=on)
+    return [(person, found, grid.until[(person.id, found.id)]) for person in grid.people for found in grid.scopes
+            if grid.cells[(person.id, found.id)] is Standing.EXPIRING]

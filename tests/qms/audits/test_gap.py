@@ -8,6 +8,7 @@ import pytest
 import audits
 from qms.audits import gap, services
 from qms.audits.models import Audit, Result
+from qms.auth.models import Role
 from qms.db import today
 from qms.documents import services as documents
 from tests.conftest import PASSWORD
@@ -132,3 +133,55 @@ def test_gap_page_shows_the_scores_with_bars_that_need_no_inline_style(known_uni
     assert "SOP-A rev. 1" in html
     main = html[html.index("<main"):html.index("</main>")]
     assert "style=" not in main and "<script" not in main  # the CSP allows neither
+
+
+def _indicator_row(html: str, key: str) -> str:
+    start = html.index(f'id="indicator-{key}"')
+    return html[start:html.index("</tr>", start)]
+
+
+def test_indicators_from_people_and_equipment_records_are_counted_on_the_gap_page(staff: Staff, make_user,
+                                                                                 login_as, db_session) -> None:
+    """Constructed: the CSI officer is trained, the examiner is not; one auditor's imaging authorisation ends in 30
+    days; a scanner never calibrated and a microscope that failed its check (opening an impact review) affect
+    results, a calibrated camera and an uncalibrated balance that affects nothing do not count."""
+    from qms.equipment import services as equipment
+    from qms.people import services as people
+
+    people.record_training(staff.unit.id, staff.qm, user_id=staff.csi.id, training=people.TrainingInput(
+        course="Scene examination", started_on=today() - timedelta(days=5), completed_on=today() - timedelta(days=4),
+        outcome="passed", hours=40))
+    soon = make_user(staff.unit, Role.AUDITOR, username="soon", authorised=False)
+    soon.full_name = "Ана Истекић"
+    people.authorise_by_operator(staff.unit.id, soon, ["imaging"], reason="paper records",
+                                 valid_until=today() + timedelta(days=30))
+
+    def instrument(identifier: str, kind: str, *, affects: bool = True) -> object:
+        return equipment.add(staff.unit.id, staff.qm, equipment.Details(
+            identifier=identifier, kind=kind, affects_results=affects, calibration_interval_months=12))
+
+    instrument("SCAN-NEW", "3d_scanner")
+    camera = instrument("CAM-1", "camera")
+    instrument("BAL-1", "balance", affects=False)
+    microscope = instrument("CM-1", "comparison_microscope")
+    for found in (camera, microscope):
+        equipment.add_record(found, staff.qm, equipment.RecordInput("calibration", today() - timedelta(days=20),
+                                                                    result="pass"))
+    equipment.add_record(microscope, staff.qm, equipment.RecordInput("check", today(), result="fail"))
+    db_session.commit()
+
+    analysis = gap.unit_gap_analysis(staff.unit.id)
+    counts = {indicator.key: indicator.count for indicator in analysis.indicators}
+    # every authorised person (qm, lead, auditor2, examiner, csi and the new auditor) has no witnessing yet
+    assert counts == {"untrained": 1, "witnessing_due": 6, "expiring": 1, "uncalibrated": 2, "open_reviews": 1}
+    names = {indicator.key: indicator.names for indicator in analysis.indicators}
+    assert names["untrained"] == (staff.examiner.full_name,) and "Ана Истекић" in names["expiring"][0]
+    assert {name.split()[0] for name in names["uncalibrated"]} == {"SCAN-NEW", "CM-1"}
+
+    html = login_as(staff.qm).get("/audits/gap").get_data(as_text=True)
+    assert '<td class="num">1</td>' in _indicator_row(html, "untrained")
+    assert '<td class="num">2</td>' in _indicator_row(html, "uncalibrated")
+    assert "SCAN-NEW" in _indicator_row(html, "uncalibrated") and "BAL-1" not in html
+    assert "Ана Истекић" in _indicator_row(html, "expiring")
+    assert '<td class="num">1</td>' in _indicator_row(html, "open_reviews")
+    assert 'href="#indicator-uncalibrated"' in html  # beside requirement 6.2.6
