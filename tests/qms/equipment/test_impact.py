@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 
 import pytest
+import sqlalchemy as sa
 import time_machine
 
 from qms.auth.models import Role, Unit, User
@@ -18,6 +19,7 @@ from qms.errors import StateConflict
 from qms.evidence import custody
 from qms.evidence.models import Item
 from qms.extensions import db
+from qms.trail.models import AuditEvent
 from tests.conftest import PASSWORD
 
 START = date.today() - timedelta(days=200)  # well in the past, so every later day is too
@@ -147,6 +149,10 @@ def test_the_impact_review_lists_exactly_the_work_since_the_last_passing_record(
     db.session.expire_all()
     assert equipment.review(review.id, lab.unit.id).closed_at is not None
     assert equipment.reviews(lab.unit.id, open_only=True) == []
+    trail = db.session.scalars(sa.select(AuditEvent).where(AuditEvent.entity.in_(("ImpactAssessment",
+                                                                                   "ImpactReview")))).all()
+    assert sum(e.entity == "ImpactAssessment" and e.action == "insert" for e in trail) == 3
+    assert any(e.entity == "ImpactReview" and e.action == "update" and e.username == "qm1" for e in trail)
 
 
 def test_an_assessment_of_work_outside_the_review_is_refused(lab, scans, login_as):
