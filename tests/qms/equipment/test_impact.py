@@ -182,3 +182,24 @@ def test_custody_examinations_name_only_instruments_in_service(lab):
     event = custody.record(lab.casings[0], actor=lab.examiner, kind="examined", notes="looked",
                            equipment_ids=[scanner.id])
     assert event.details["equipment_ids"] == [scanner.id]
+
+
+def test_the_examination_form_offers_instruments_in_service_and_names_them(lab, login_as):
+    scanner, broken = _scanner(lab, "SCAN-01"), _scanner(lab, "SCAN-02")
+    db.session.commit()
+    lab.move(2)
+    _check(lab, broken, "fail")
+    client = login_as(lab.examiner)
+    item = lab.casings[0]
+    page = client.get(f"/evidence/items/{item.id}").get_data(as_text=True)
+    assert f'value="{scanner.id}"' in page and "SCAN-01" in page and "SCAN-02" not in page
+    refused = client.post(f"/evidence/items/{item.id}/events", data={
+        "event-kind": "examined", "event-notes": "breech face", "event-equipment_ids": [str(broken.id)]})
+    assert refused.status_code == 409 and "SCAN-02 is out of service" in refused.get_data(as_text=True)
+    answer = client.post(f"/evidence/items/{item.id}/events", data={
+        "event-kind": "examined", "event-notes": "breech face", "event-equipment_ids": [str(scanner.id)]})
+    assert answer.status_code == 302
+    lab.move(3)
+    _check(lab, scanner, "fail")
+    [review] = [r for r in equipment.reviews(lab.unit.id, open_only=True) if r.equipment_id == scanner.id]
+    assert [line.work.kind for line in equipment.review_lines(review)] == ["custody_event"]
