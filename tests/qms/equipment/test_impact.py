@@ -203,3 +203,14 @@ def test_the_examination_form_offers_instruments_in_service_and_names_them(lab, 
     _check(lab, scanner, "fail")
     [review] = [r for r in equipment.reviews(lab.unit.id, open_only=True) if r.equipment_id == scanner.id]
     assert [line.work.kind for line in equipment.review_lines(review)] == ["custody_event"]
+
+
+def test_the_entry_page_links_the_instrument_and_its_status_at_acquisition(lab, scans, login_as):
+    scanner = _scanner(lab, "SCAN-01")
+    db.session.commit()
+    lab.move(1)
+    entry = _image(lab, 0, scanner, scans)
+    page = login_as(lab.examiner).get(f"/comparisons/entries/{entry.id}").get_data(as_text=True)
+    assert f'href="/equipment/{scanner.id}"' in page
+    until = equipment.status_of(scanner).calibrated_until
+    assert f"calibrated until {until}" in page
