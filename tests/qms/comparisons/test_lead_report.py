@@ -7,10 +7,10 @@ import subprocess
 import pytest
 
 from ballistics.scoring import Calibration
-from qms.equipment import services as equipment
 from qms.comparisons import jobs, lead_report, services, unit_index
 from qms.comparisons.calibration import CalibrationSet, install
 from qms.comparisons.models import CaseLink
+from qms.equipment import services as equipment
 from qms.evidence import custody
 from qms.extensions import db
 from tests.conftest import PASSWORD
