@@ -22,6 +22,7 @@ from qms.auth.models import User
 from qms.comparisons import explain, services
 from qms.comparisons.models import BallisticEntry, Candidate, CaseLink, Conclusion, Decision, DerivedKind
 from qms.db import utcnow
+from qms.equipment.services import STATUS_LABELS
 from qms.errors import StateConflict
 from qms.evidence import services as evidence
 from qms.evidence.checkpoints import write_checkpoint
@@ -112,7 +113,18 @@ def _context(low: BallisticEntry, high: BallisticEntry, first: Decision, verific
     query, other = _ordered(low, high, candidate)
     images, images_note = _images(candidate)
     return {"link": link, "candidate": candidate, "sides": [query, other], "images": images,
-            "images_note": images_note, "first": first, "verification": verification}
+            "images_note": images_note, "first": first, "verification": verification,
+            "devices": [device_at_acquisition(side.entry) for side in (query, other)]}
+
+
+def device_at_acquisition(entry: BallisticEntry) -> str:
+    """The instrument's status and calibration when the scan was made (as recorded with the entry)."""
+    if entry.device_id is None:
+        return ""
+    status = STATUS_LABELS.get(entry.device_status)  # type: ignore[call-overload]
+    until = entry.device_calibrated_until
+    return _("%(status)s at acquisition, calibrated until %(until)s", status=status or entry.device_status,
+             until=until.isoformat() if until else _("not stated"))
 
 
 def report_context(link: CaseLink) -> dict[str, Any]:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import DateField, DateTimeLocalField, IntegerField, PasswordField, SelectField, StringField, TextAreaField
@@ -11,7 +12,7 @@ from wtforms.widgets import HiddenInput
 
 from qms.evidence.custody import RECORDABLE, When
 from qms.evidence.models import ItemType, LocationKind
-from qms.identifiers import RecordIdField, RecordIdSelectField
+from qms.identifiers import RecordIdField, RecordIdMultipleField, RecordIdSelectField
 
 ITEM_TYPES = [SelectChoice(t.value, t.value.replace("_", " ").capitalize()) for t in ItemType]
 LOCATION_KINDS = [SelectChoice(k.value, k.value.capitalize()) for k in LocationKind]
@@ -82,6 +83,9 @@ class EventForm(TimedForm):
     seal_number = StringField("New seal number", validators=[Optional(), Length(max=64)])
     recipient = StringField("Returned to (name and identity document)", validators=[Optional(), Length(max=200)])
     wrong_seq = RecordIdField("Event # being corrected", validators=[Optional()])
+    # The page offers the unit's instruments in service; the service refuses any other with the reason.
+    equipment_ids = RecordIdMultipleField(_l("Instruments used (examinations; in service only)"),
+                                          validators=[Optional()], validate_choice=False)
 
 
 class DestroyForm(PartyForm):

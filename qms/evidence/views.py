@@ -7,6 +7,7 @@ from flask_babel import gettext as _
 from wtforms.fields.choices import SelectChoice
 
 from qms.auth.permissions import requires
+from qms.equipment import services as equipment
 from qms.errors import InvalidInput, check_form, page_again
 from qms.evidence import bp, custody, documents, photos, services
 from qms.evidence.forms import (
@@ -38,6 +39,7 @@ def _item_page(item: Item) -> str:
     others = [u for u in services.custodians(item.unit_id) if u.id != g.qms_user.id]
     forms["offer"].receiver.choices = [SelectChoice(str(u.id), f"{u.full_name} ({u.username})") for u in others]
     forms["event"].location_id.choices = [SelectChoice("", "—")] + _location_choices()
+    forms["event"].equipment_ids.choices = _instrument_choices(item.unit_id)
     events = services.events_of(item)
     users = services.users_by_id(events)
     current = services.custody_of(item, events, users)
@@ -51,6 +53,13 @@ def _item_page(item: Item) -> str:
 
 def _location_choices() -> list[SelectChoice]:
     return [SelectChoice(str(loc.id), loc.path) for loc in services.locations()]
+
+
+def _instrument_choices(unit_id: int) -> list[SelectChoice]:
+    """The unit's instruments in service, for an examination to name the ones it used."""
+    current = equipment.statuses(unit_id)
+    return [SelectChoice(str(found.id), found.label) for found in equipment.register(unit_id)
+            if current[found.id].status.usable]
 
 
 def _done(item: Item, message: str) -> Response:
@@ -204,7 +213,7 @@ def record_event(item_id: int):  # type: ignore[no-untyped-def]
     event = custody.record(record, actor=g.qms_user, kind=form.kind.data, when=form.when(),
                            notes=form.notes.data or "", location_id=form.location_id.data,
                            seal_number=form.seal_number.data or "", recipient=form.recipient.data or "",
-                           wrong_seq=form.wrong_seq.data)
+                           wrong_seq=form.wrong_seq.data, equipment_ids=form.equipment_ids.data or ())
     return _done(record, _("Recorded: %(kind)s (event #%(seq)s).", kind=event.kind_label.lower(), seq=event.seq))
 
 

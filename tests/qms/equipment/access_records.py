@@ -1,30 +1,25 @@
-"""Unit B's equipment for the access test: an instrument with a passing calibration, a failed check and the
-impact review the failure opened, each with the marker in a visible text field."""
+"""Unit B's equipment for the access test: an instrument, a failed check with a certificate, its impact review."""
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
-from qms.equipment.models import Equipment, EquipmentRecord, ImpactReview
-from qms.extensions import db
+from qms.auth import services as auth_services
+from qms.auth.models import Role
+from qms.equipment import services as equipment
 
-RECORD_PARAMS = {"equipment_id", "review_id"}
+RECORD_PARAMS = {"equipment_id", "record_id", "review_id"}
+PDF = b"%PDF-1.4\n% UNIT-B-MARKER certificate\n%%EOF\n"
 
 
 def build(unit_b, user_b) -> dict[str, object]:  # type: ignore[no-untyped-def]
-    found = Equipment(unit_id=unit_b.id, identifier="UNIT-B-MARKER-EQ", kind="3d_scanner",
-                      name="UNIT-B-MARKER scanner", location="UNIT-B-MARKER room", responsible_id=user_b.id,
-                      calibration_interval_months=12)
-    db.session.add(found)
-    db.session.flush()
-    good = EquipmentRecord(unit_id=unit_b.id, equipment_id=found.id, kind="calibration", result="pass",
-                           performed_on=date(2026, 1, 5), performed_by="UNIT-B-MARKER provider",
-                           recorded_by_id=user_b.id)
-    failed = EquipmentRecord(unit_id=unit_b.id, equipment_id=found.id, kind="check", result="fail",
-                             performed_on=date(2026, 2, 5), notes="UNIT-B-MARKER failure", recorded_by_id=user_b.id)
-    db.session.add_all([good, failed])
-    db.session.flush()
-    review = ImpactReview(unit_id=unit_b.id, equipment_id=found.id, failed_record_id=failed.id,
-                          since=good.performed_on, until=failed.performed_on, conclusion="UNIT-B-MARKER conclusion")
-    db.session.add(review)
-    db.session.flush()
-    return {"equipment_id": found.id, "review_id": review.id}
+    auth_services.grant_role(user_b, unit_b, Role.QUALITY_MANAGER)
+    found = equipment.add(unit_b.id, user_b, equipment.Details(identifier="B-SCAN", kind="3d_scanner",
+                                                               name="UNIT-B-MARKER scanner",
+                                                               location="UNIT-B-MARKER room"))
+    equipment.add_record(found, user_b, equipment.RecordInput(kind="calibration", result="pass",
+                                                              performed_on=date.today() - timedelta(days=5)))
+    failed = equipment.add_record(found, user_b, equipment.RecordInput(
+        kind="check", result="fail", performed_on=date.today(), notes="UNIT-B-MARKER failure",
+        certificate=PDF, certificate_name="UNIT-B-MARKER.pdf"))
+    [review] = equipment.reviews(unit_b.id)
+    return {"equipment_id": found.id, "record_id": failed.id, "review_id": review.id}
