@@ -685,3 +685,8 @@ def _not_future(day: date) -> None:
         raise InvalidInput(_("The date is in the future."))
 
 
+
+
+def personnel_files(unit_id: int) -> list[PersonnelFile]:
+    """Every personnel file of the unit (the people page shows job titles beside names)."""
+    return list(db.session.scalars(select(PersonnelFile).where(PersonnelFile.unit_id == unit_id)))
