@@ -19,4 +19,4 @@ def build(unit_b, user_b) -> dict[str, object]:  # type: ignore[no-untyped-def]
         course="UNIT-B-MARKER course", started_on=date(2020, 1, 6), completed_on=date(2020, 1, 10),
         outcome="passed", hours=8, scope_id=scope.id, certificate=b"%PDF-1.4 UNIT-B-MARKER",
         certificate_name="b.pdf"))
-    return {"scope_id": scope.id, "training_id": record.id}
+    return {"scope_id": scope.id, "training_id": record.id, "change": "suspend"}
