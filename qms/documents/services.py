@@ -593,3 +593,12 @@ def import_library(unit_id: int, templates: Iterable[SopTemplate], *,
             applies_to=template.applies_to, content_markdown=template.body_markdown,
             change_summary=summary, requirement_ids=template.requirement_ids))
     return created, skipped
+
+
+def acknowledgements_of(user_id: int, unit_id: int) -> list[tuple[Sop, Revision, Acknowledgement]]:
+    """The person's read-and-understood records in the unit, newest first (for the personnel file)."""
+    stmt = (select(Sop, Revision, Acknowledgement)
+            .join(Revision, Revision.id == Acknowledgement.revision_id).join(Sop, Sop.id == Acknowledgement.sop_id)
+            .where(Acknowledgement.user_id == user_id, Acknowledgement.unit_id == unit_id)
+            .order_by(Acknowledgement.acknowledged_at.desc(), Acknowledgement.id.desc()))
+    return [(sop, rev, ack) for sop, rev, ack in db.session.execute(stmt)]

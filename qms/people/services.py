@@ -11,6 +11,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 from flask_babel import gettext as _
 from sqlalchemy import func, select
@@ -575,7 +576,7 @@ def person_file(user_id: int, unit_id: int, *, on: date | None = None) -> Person
                       witnessing, declarations(person.id, unit_id), rows, due)
 
 
-def _witnessing_due(user_id: int, rows: Sequence[tuple[Scope, Standing]], witnessing: Sequence[Witnessing],
+def _witnessing_due(user_id: int, rows: Sequence[tuple[Scope, Standing]], witnessing: Sequence[Any],
                     on: date) -> list[Scope]:
     """Scopes the person is authorised for whose last witnessed examination is older than the scope asks."""
     from qms.equipment.status import add_months
@@ -616,13 +617,17 @@ def matrix(unit_id: int, *, on: date | None = None) -> Matrix:
     """The whole unit's matrix in a few queries (one per record type), folded in memory."""
     on = on or today()
     result = Matrix(on, scopes(unit_id), members(unit_id))
-    events: dict[tuple[int, int], list[AuthorisationEvent]] = defaultdict(list)
-    for event in db.session.scalars(select(AuthorisationEvent).where(AuthorisationEvent.unit_id == unit_id)
-                                    .order_by(AuthorisationEvent.id)):
-        events[(event.user_id, event.scope_id)].append(event)
+    # Only the columns the fold and the witnessing check read: loading whole rows (texts, JSON) costs
+    # most of the page's time for a unit with years of records (bench/bench_competence_matrix.py).
+    events: dict[tuple[int, int], list[Any]] = defaultdict(list)
+    event = AuthorisationEvent
+    for row in db.session.execute(select(event.user_id, event.scope_id, event.kind, event.valid_from,
+                                         event.valid_until).where(event.unit_id == unit_id).order_by(event.id)):
+        events[(row.user_id, row.scope_id)].append(row)
     training = _pairs_with_records(unit_id)
-    witnessing = list(db.session.scalars(select(Witnessing).where(Witnessing.unit_id == unit_id)))
-    by_person: dict[int, list[Witnessing]] = defaultdict(list)
+    witnessing = list(db.session.execute(select(Witnessing.user_id, Witnessing.scope_id, Witnessing.observed_on)
+                                         .where(Witnessing.unit_id == unit_id)))
+    by_person: dict[int, list[Any]] = defaultdict(list)
     for record in witnessing:
         by_person[record.user_id].append(record)
     for person in result.people:
@@ -713,3 +718,8 @@ def authorisations_expiring(unit_id: int, *, on: date | None = None) -> list[tup
     grid = matrix(unit_id, on=on)
     return [(person, found, grid.until[(person.id, found.id)]) for person in grid.people for found in grid.scopes
             if grid.cells[(person.id, found.id)] is Standing.EXPIRING]
+
+
+def personnel_files(unit_id: int) -> list[PersonnelFile]:
+    """Every personnel file of the unit (the people page shows job titles beside names)."""
+    return list(db.session.scalars(select(PersonnelFile).where(PersonnelFile.unit_id == unit_id)))
