@@ -24,7 +24,7 @@ import pytest
 CHROMIUM = Path(os.environ.get("QMS_E2E_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
-START_TIMEOUT = 60.0
+START_TIMEOUT = 240.0  # the demo seeds every domain first; CI runs three suites side by side
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "[::1]", "::1"}
 INTERNAL_SCHEMES = {"data", "blob", "about"}
 
