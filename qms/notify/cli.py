@@ -4,7 +4,7 @@ from __future__ import annotations
 import click
 from flask.cli import with_appcontext
 
-from qms.notify.digest import NotConfigured, send_digests
+from qms.notify.digest import NotConfigured, Unreachable, send_digests
 
 
 @click.command("notify")
@@ -17,6 +17,9 @@ def notify_command(quiet: bool) -> None:
     except NotConfigured as error:
         click.echo(str(error))  # not a failure: without SMTP the dashboard alone shows the reminders
         return
+    except Unreachable as error:
+        click.echo(str(error))
+        raise SystemExit(1) from None
     click.echo(f"Digests sent: {outcome.sent}; turned off: {outcome.turned_off}; no e-mail address: "
                f"{outcome.no_address}; inactive: {outcome.inactive}; failed: {len(outcome.failed)}.")
     for failure in outcome.failed:

@@ -168,6 +168,10 @@ class NotConfigured(RuntimeError):
     """No SMTP host is set (QMS_SMTP_HOST): the dashboard alone shows the reminders."""
 
 
+class Unreachable(RuntimeError):
+    """The SMTP server refused the connection or the login: nothing was sent."""
+
+
 @dataclass
 class Outcome:
     sent: int = 0
@@ -223,22 +227,40 @@ def send_digests(progress: Any = None) -> Outcome:
 
     settings = mail_settings(current_app.config)
     state = Mail().init_mail(settings)
+    # Flask-Mail's messages read their settings from the app (extensions["mail"]): registered here, from
+    # the QMS_SMTP_* settings, rather than at start-up, so the web processes never hold the password object.
+    current_app.extensions["mail"] = state
     outcome, waiting = Outcome(), digests()
-    with Connection(state) as connection:  # type: ignore[arg-type]
+    if not waiting:
+        return outcome
+    connection = Connection(state)  # type: ignore[arg-type]
+    try:
+        connection.host = connection.configure_host()
+    except OSError as error:  # smtplib's errors are OSErrors too
+        raise Unreachable(_("The SMTP server %(host)s:%(port)s could not be used (%(error)s): no e-mail was sent.",
+                            host=settings["MAIL_SERVER"], port=settings["MAIL_PORT"],
+                            error=error.__class__.__name__)) from None
+    try:
         for done, digest in enumerate(waiting, start=1):
-            person = digest.person
-            if not person.active:
-                outcome.inactive += 1
-            elif not person.email:
-                outcome.no_address += 1
-            elif not digest_wanted(person.id):
-                outcome.turned_off += 1
-            else:
-                try:
-                    connection.send(message_of(digest, settings["MAIL_DEFAULT_SENDER"]))
-                    outcome.sent += 1
-                except OSError as error:  # smtplib errors included: one refused address does not stop the rest
-                    outcome.failed.append(f"{person.username}: {error.__class__.__name__}")
+            _send_one(connection, digest, settings["MAIL_DEFAULT_SENDER"], outcome)
             if progress is not None:
                 progress(done, len(waiting))
+    finally:
+        connection.host.quit()
     return outcome
+
+
+def _send_one(connection: Any, digest: Digest, sender: str, outcome: Outcome) -> None:
+    person = digest.person
+    if not person.active:
+        outcome.inactive += 1
+    elif not person.email:
+        outcome.no_address += 1
+    elif not digest_wanted(person.id):
+        outcome.turned_off += 1
+    else:
+        try:
+            connection.send(message_of(digest, sender))
+            outcome.sent += 1
+        except OSError as error:  # smtplib errors included: one refused address does not stop the rest
+            outcome.failed.append(f"{person.username}: {error.__class__.__name__}")
