@@ -19,6 +19,7 @@ from qms.cli_units import unit_from_code
 from qms.comparisons.cli import calibrate, exchange_group, worker
 from qms.documents.cli import documents_tick, import_library
 from qms.evidence.cli import custody
+from qms.notify.cli import notify_command
 from qms.errors import Refused
 from qms.extensions import db
 from qms.trail.audited import audit_reason, set_actor
@@ -125,7 +126,8 @@ def authorise_command(unit_code: str, username: str, scopes: tuple[str, ...], un
 
 COMMANDS = (init_command, create_unit_command, create_user_command, reset_password_command, authorise_command,
             import_library,
-            documents_tick, custody, audits, worker, calibrate, exchange_group, backup_command, restore_command)
+            documents_tick, custody, audits, worker, calibrate, exchange_group, backup_command, restore_command,
+            notify_command)
 
 
 def init_app(app) -> None:  # type: ignore[no-untyped-def]

@@ -44,6 +44,16 @@ DEFAULTS: dict[str, Any] = {
     "OPENAPI_VERSION": "3.0.3",
     "OPENAPI_URL_PREFIX": "/api/v1",
     "OPENAPI_JSON_PATH": "openapi.json",
+    # Dates printed for a unit (file names, report footers) are in its time zone; units have none of
+    # their own yet, so this one (QMS_DEFAULT_TIMEZONE, an IANA name read by zoneinfo).
+    "DEFAULT_TIMEZONE": "Europe/Skopje",
+    # The daily e-mail digest (qms notify): no host, no mail (the dashboard alone shows the reminders).
+    "SMTP_HOST": "",
+    "SMTP_PORT": 587,
+    "SMTP_USER": "",
+    "SMTP_PASSWORD": "",
+    "SMTP_TLS": True,  # STARTTLS before logging in
+    "MAIL_FROM": "",
 }
 
 

@@ -12,7 +12,8 @@ from __future__ import annotations
 import base64
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
@@ -79,6 +80,24 @@ class Note:
 
 
 @dataclass(frozen=True)
+class FileLine:
+    """An evidence file attached to a result, as the report lists it (name, size, start of its SHA-256)."""
+
+    filename: str
+    size: int
+    sha256: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.filename} ({_size(self.size)}, SHA-256 {self.sha256[:12]})"
+
+
+def _size(size: int) -> str:
+    return f"{size} B" if size < 1024 else f"{size / 1024:.0f} KB" if size < 1024 * 1024 else \
+        f"{size / (1024 * 1024):.1f} MB"
+
+
+@dataclass(frozen=True)
 class ActionLine:
     """A corrective action as the action plan shows it."""
 
@@ -107,6 +126,8 @@ class FindingLine:
     evidence: str
     raised_by: str
     actions: tuple[ActionLine, ...] = ()
+    catalogue: str = ""  # the catalogue's short name, printed with the requirement id
+    verified: bool = True
 
     @property
     def grade_label(self) -> str:
@@ -140,6 +161,8 @@ class ChecklistRow:
     justified_at: datetime | None = None
     findings: tuple[FindingLine, ...] = ()
     verified: bool = True  # a recorded public source confirms the catalogue item (number, title, topic)
+    catalogue: str = ""  # the catalogue's short name, printed with the requirement id
+    files: tuple[FileLine, ...] = ()  # evidence files attached to any of the item's results
 
     @property
     def result_label(self) -> str:
@@ -240,6 +263,23 @@ class GapReport:
     progress: ProgressReport | None = None
     generated_at: datetime = field(default_factory=utcnow)
     generated_by: str = ""
+    timezone: str = "UTC"  # the unit's time zone: the generation time is printed in it
+
+    @property
+    def draft(self) -> bool:
+        """Not reported yet: every page says DRAFT."""
+        return self.reported_at is None
+
+    @property
+    def generated_local(self) -> datetime:
+        return local_time(self.generated_at, self.timezone)
+
+    @property
+    def team_or_lead(self) -> tuple[Person, ...]:
+        """The audit team as printed: the lead auditor alone when nobody else was named."""
+        if self.team or not self.lead_auditor:
+            return self.team
+        return (Person(self.lead_auditor, "Lead auditor"),)
 
     @property
     def kind_label(self) -> str:
@@ -284,11 +324,51 @@ def build_gap_report(audit: Audit, *, generated_by: str = "") -> GapReport:
         auditee=audit.auditee, areas=audit.areas, conclusion=audit.conclusion, summary=summary,
         sections=tuple(SectionLine(sid, labels[sid], dict(counts)) for sid, counts in summary.by_section.items()),
         rows=tuple(_rows(audit, labels, findings)), findings=tuple(findings),
-        progress=_progress(audit, summary) if audit.previous_audit_id else None, generated_by=generated_by)
+        progress=_progress(audit, summary) if audit.previous_audit_id else None, generated_by=generated_by,
+        timezone=unit_timezone(unit))
 
 
 def audit_reference(audit: Audit) -> str:
     return f"AUD-{audit.planned_start.year}-{audit.id:04d}"
+
+
+def unit_timezone(unit: Unit | None) -> str:
+    """The unit's time zone name; units have none of their own yet, so the configured default
+    (`QMS_DEFAULT_TIMEZONE`, Europe/Skopje unless set)."""
+    from flask import current_app, has_app_context
+
+    configured = getattr(unit, "timezone", None) or (
+        current_app.config.get("DEFAULT_TIMEZONE") if has_app_context() else None)
+    return str(configured or "Europe/Skopje")
+
+
+def local_time(moment: datetime, timezone: str) -> datetime:
+    """A stored (naive UTC) time in a time zone; UTC when the name is unknown."""
+    try:
+        zone = ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = ZoneInfo("UTC")
+    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return aware.astimezone(zone)
+
+
+def report_file_name(audit: Audit, *, at: datetime | None = None) -> str:
+    """The PDF's file name: the audit's reference and the date of generation in the unit's time zone."""
+    unit = db.session.get(Unit, audit.unit_id)
+    generated = local_time(at or utcnow(), unit_timezone(unit))
+    return f"{audit_reference(audit)}-report-{generated:%Y-%m-%d}.pdf"
+
+
+def catalogue_label(catalogue_id: str) -> str:
+    """A short name for a catalogue: "ISO/IEC 17020:2012", "ILAC G19"; other catalogues by their id
+    ("bpm-scene"), so a best-practice item never reads as an ISO clause."""
+    catalogue = content.load_all().get(catalogue_id)
+    if catalogue is None:
+        return catalogue_id
+    words = catalogue.title.split()
+    if words and words[0] in ("ISO/IEC", "ILAC") and len(words) > 1:
+        return " ".join(words[:2])
+    return catalogue_id
 
 
 def section_labels(titles: dict[str, str]) -> dict[str, str]:
@@ -323,7 +403,7 @@ def _items(audit: Audit) -> list[ChecklistItem]:
     """The checklist with every result row, its author and its SOP links, in a few queries."""
     stmt = (select(ChecklistItem).where(ChecklistItem.audit_id == audit.id).order_by(ChecklistItem.position)
             .options(selectinload(ChecklistItem.results).options(
-                joinedload(RequirementResult.recorded_by),
+                joinedload(RequirementResult.recorded_by), selectinload(RequirementResult.files),
                 selectinload(RequirementResult.sop_links).joinedload(ResultSopLink.revision)
                 .joinedload(Revision.sop))))
     return list(db.session.scalars(stmt))
@@ -355,6 +435,10 @@ def _notes(results: Iterable[RequirementResult]) -> tuple[Note, ...]:
                  for r in results if r.evidence_note.strip())
 
 
+def _files(results: Iterable[RequirementResult]) -> tuple[FileLine, ...]:
+    return tuple(FileLine(f.filename, f.size, f.sha256) for r in results for f in r.files)
+
+
 def _rows(audit: Audit, labels: dict[str, str], findings: list[FindingLine]) -> list[ChecklistRow]:
     catalogues = content.load_all()
     current = services.current_results(audit)
@@ -377,7 +461,7 @@ def _rows(audit: Audit, labels: dict[str, str], findings: list[FindingLine]) -> 
             justified_by=na.recorded_by.full_name if na and na.recorded_by else "",
             justified_at=na.recorded_at if na else None,
             findings=tuple(by_requirement.get(item.requirement_id, ())),
-            verified=item.verified))
+            verified=item.verified, catalogue=catalogue_label(item.catalogue_id), files=_files(item.results)))
     return rows
 
 
@@ -388,7 +472,8 @@ def _findings(audit: Audit) -> list[FindingLine]:
                                                            selectinload(CorrectiveAction.steps))))
     return [FindingLine(f.number, f.grade, f.item.clause, f.item.requirement_id, f.item.title, f.statement,
                         f.evidence, f.raised_by.full_name if f.raised_by else "",
-                        tuple(_action_line(a) for a in f.actions))
+                        tuple(_action_line(a) for a in f.actions), catalogue=catalogue_label(f.item.catalogue_id),
+                        verified=f.item.verified)
             for f in db.session.scalars(stmt)]
 
 

@@ -445,10 +445,10 @@ def _file_stem(audit: Audit) -> str:
 @bp.get("/audits/<int:audit_id>/report.pdf")
 @requires(READERS)
 def report_pdf(audit_id: int):  # type: ignore[no-untyped-def]
-    from qms.audits.report import gap_report_pdf
+    from qms.audits.report import gap_report_pdf, report_file_name
 
     audit = record_or_404(Audit, audit_id, "audit")
-    return _download(gap_report_pdf(audit, generated_by=g.qms_user.full_name), f"{_file_stem(audit)}.pdf",
+    return _download(gap_report_pdf(audit, generated_by=g.qms_user.full_name), report_file_name(audit),
                      "application/pdf")
 
 

@@ -50,6 +50,11 @@ class PasswordChangeForm(FlaskForm):
                         render_kw={"autocomplete": "new-password"})
 
 
+class DigestForm(FlaskForm):
+    digest = BooleanField(_l("Send me a daily e-mail of what waits for me (SOPs to read, actions, calibrations, "
+                             "authorisations, reviews)"))
+
+
 class UserForm(FlaskForm):
     username = StringField("User name", validators=[DataRequired(), Length(max=64)])
     full_name = StringField("Full name", validators=[DataRequired(), Length(max=200)])

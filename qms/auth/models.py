@@ -197,3 +197,7 @@ class PasswordReset(Audited, db.Model):  # type: ignore[name-defined]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
+
+
+# The digest preference belongs to a user; its package is no domain, so its model is registered here.
+from qms.notify import models as _notify_models  # noqa: E402,F401

@@ -6,8 +6,8 @@ from flask_login import login_user, logout_user
 from sqlalchemy import select
 
 from qms.auth import bp, services, sessions
-from qms.auth.forms import (ActiveForm, LoginForm, MfaCodeForm, MfaLoginForm, PasswordChangeForm, PasswordResetForm,
-                            ReasonForm, ResetIssueForm, RoleForm, TokenForm, UnitForm, UserForm)
+from qms.auth.forms import (ActiveForm, DigestForm, LoginForm, MfaCodeForm, MfaLoginForm, PasswordChangeForm,
+                            PasswordResetForm, ReasonForm, ResetIssueForm, RoleForm, TokenForm, UnitForm, UserForm)
 from qms.auth.models import ApiToken, LoginSession, Role, Unit, User
 from qms.auth.permissions import public, requires, signed_in
 from qms.db import utcnow
@@ -136,7 +136,10 @@ def password_reset_post():  # type: ignore[no-untyped-def]
 @bp.get("/account")
 @signed_in
 def account():  # type: ignore[no-untyped-def]
+    from qms.notify.digest import digest_wanted
+
     return render_template("auth/account.html", password_form=PasswordChangeForm(),
+                           digest_form=DigestForm(digest=digest_wanted(g.qms_user.id)),
                            memberships=services.memberships_of(g.qms_user),
                            sessions=sessions.open_sessions_of(g.qms_user), current_session_id=g.get("qms_session_id"),
                            recovery_codes_left=services.recovery_codes_left(g.qms_user))
@@ -150,6 +153,20 @@ def change_password():  # type: ignore[no-untyped-def]
     check_form(form)
     services.change_password(g.qms_user, form.current.data, form.new.data, keep_session_id=g.get("qms_session_id"))
     flash(_("Your password is changed; your other sessions are logged out."), "success")
+    return redirect(url_for("auth.account"))
+
+
+@bp.post("/account/digest")
+@signed_in
+@page_again("auth.account")
+def change_digest():  # type: ignore[no-untyped-def]
+    from qms.notify.digest import set_digest
+
+    form = DigestForm()
+    check_form(form)
+    set_digest(g.qms_user, bool(form.digest.data))
+    flash(_("You will receive the daily e-mail digest.") if form.digest.data
+          else _("The daily e-mail digest is off; your dashboard still shows what waits for you."), "success")
     return redirect(url_for("auth.account"))
 
 
