@@ -52,7 +52,7 @@ class NonconformitySchema(ma.Schema):
                            validate=ma.validate.OneOf([s.value for s in Source if s is not Source.AUDIT_FINDING]))
     source_key = ma.fields.Str(dump_only=True)
     source_url = ma.fields.Str(dump_only=True)
-    title = ma.fields.Str(load_default="", validate=ma.validate.Length(max=200))
+    title = ma.fields.Str(required=True, validate=ma.validate.Length(min=1, max=200))
     description = ma.fields.Str(load_default="", validate=_TEXT)
     location = ma.fields.Str(load_default="", validate=ma.validate.Length(max=200))
     found_on = ma.fields.Date(load_default=None, allow_none=True)

@@ -237,7 +237,7 @@ def test_the_api_lists_records_and_raises_actions(app, staff, db_session, make_u
     assert made.status_code == 201 and made.json["found_by_id"] == staff.examiner.id
     nc_id = made.json["id"]
     assert examiner.post("/api/v1/nonconformities", json={"source": "audit_finding", "title": "x"}).status_code == 422
-    assert examiner.post("/api/v1/nonconformities", json={"title": ""}).status_code == 400
+    assert examiner.post("/api/v1/nonconformities", json={"title": "  "}).status_code == 400
     listed = examiner.get("/api/v1/nonconformities?source=complaint").json
     assert [row["number"] for row in listed] == [made.json["number"]]
     assert examiner.get("/api/v1/nonconformities?grade=low").json == []
