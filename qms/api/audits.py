@@ -201,8 +201,9 @@ class StepSchema(ma.Schema):
 
 class ActionSchema(ma.Schema):
     id = RecordId(dump_only=True)
-    finding_id = RecordId(dump_only=True)
-    audit_id = RecordId(dump_only=True)
+    finding_id = RecordId(dump_only=True, allow_none=True)
+    audit_id = RecordId(dump_only=True, allow_none=True)
+    nonconformity_id = RecordId(dump_only=True, allow_none=True)  # an action answers a finding or a nonconformity
     title = ma.fields.Str(load_default="", validate=ma.validate.Length(max=200))
     owner_id = RecordId(load_default=None, allow_none=True)
     due_on = ma.fields.Date(load_default=None, allow_none=True)

@@ -343,6 +343,7 @@ class CorrectiveAction(UnitScoped, Audited, db.Model):  # type: ignore[name-defi
     closed_at: Mapped[datetime | None]
 
     finding: Mapped[Finding | None] = relationship(back_populates="actions")
+    nonconformity = relationship("Nonconformity")  # qms.quality, by name: that package imports this one
     owner = relationship("User", foreign_keys=[owner_id])
     steps: Mapped[list[ActionStep]] = relationship(back_populates="action", order_by="ActionStep.id")
 

@@ -341,7 +341,8 @@ def action_list():  # type: ignore[no-untyped-def]
 def action(action_id: int):  # type: ignore[no-untyped-def]
     shown = record_or_404(CorrectiveAction, action_id, "corrective action")
     return render_template(
-        "audits/action.html", action=shown, finding=shown.finding, is_overdue=services.is_overdue(shown),
+        "audits/action.html", action=shown, finding=shown.finding, nonconformity=shown.nonconformity,
+        is_overdue=services.is_overdue(shown),
         is_owner=shown.owner_id == g.qms_user.id, is_qm="quality_manager" in g.qms_roles,
         can_review=services.may_review(shown, g.qms_user), can_close=services.may_close(shown, g.qms_user),
         step_form=StepForm(), review_form=ReviewForm(), close_form=CloseForm(), Status=ActionStatus)

@@ -29,8 +29,22 @@ def verify_command(quiet: bool) -> None:
         click.echo(f"{report.chains.items_checked} items, {report.chains.events_checked} events, "
                    f"{report.checkpoints_checked} checkpoints checked: "
                    f"{'all intact' if report.ok else str(len(report.lines())) + ' problem(s)'}")
+    if not report.ok:
+        _record_discrepancies(report)
     if not check_ledger(quiet=quiet) or not report.ok:
         sys.exit(1)
+
+
+def _record_discrepancies(report) -> None:  # type: ignore[no-untyped-def]
+    """Open (once a day) one custody-discrepancy nonconformity per unit whose items have problems."""
+    from qms.evidence.services import record_discrepancies
+    from qms.extensions import db
+    from qms.trail.audited import set_actor
+
+    set_actor(db.session, user_id=None, username="qms custody verify", unit_id=None)
+    for opened in record_discrepancies(report):
+        click.echo(f"Nonconformity {opened.number} (unit {opened.unit_id}): {opened.title}", err=True)
+    db.session.commit()
 
 
 @custody.command("checkpoint")

@@ -133,6 +133,37 @@ def verify_unit() -> VerificationReport:
     return verify_all(db.session.connection(), item_ids=item_ids)
 
 
+def record_discrepancies(report: VerificationReport) -> list[Any]:
+    """One custody-discrepancy nonconformity per unit whose items have problems, naming them (once a day).
+
+    Problems of a checkpoint as a whole (its signature, its tree) name no item, hence no unit: the
+    verification output reports them and nothing is opened for them here.
+    """
+    from qms.db import today
+    from qms.quality import services as quality
+    from qms.quality.models import RiskGrade, Source
+
+    lines: dict[int, list[str]] = {}
+    for brk in sorted(report.chains.breaks.values(), key=lambda b: b.item_id):
+        where = f"event #{brk.seq}" if brk.seq is not None else (brk.where or "chain head")
+        lines.setdefault(brk.item_id, []).append(f"{where}: {brk.reason}")
+    for problem in report.problems:
+        if problem.item_id is not None:
+            lines.setdefault(problem.item_id, []).append(str(problem))
+    by_unit: dict[int, list[str]] = {}
+    for item in db.session.scalars(select(Item).where(Item.id.in_(lines)).order_by(Item.id)
+                                   .options(selectinload(Item.case))):
+        named = _("Case %(case)s, exhibit %(exhibit)s (item %(id)d)", case=item.case.case_number,
+                  exhibit=item.exhibit_number, id=item.id)
+        by_unit.setdefault(item.unit_id, []).extend(f"{named}: {line}" for line in lines[item.id])
+    day = today()
+    return [quality.open_nonconformity(unit_id, Source.CUSTODY_DISCREPANCY, quality.Found(
+        title=_("Custody verification failed: %(count)d problem(s)", count=len(found)), description="\n".join(found),
+        location=_("Chain of custody"), found_on=day, risk_grade=RiskGrade.HIGH.value),
+        source_key=f"custody_verification:{unit_id}:{day.isoformat()}", source_url="/evidence/verify")
+        for unit_id, found in sorted(by_unit.items())]
+
+
 def verify_item(item: Item) -> VerificationReport:
     return verify_all(db.session.connection(), item_ids=[item.id], check_files=False)
 

@@ -8,5 +8,6 @@ bp = Blueprint("quality", __name__, template_folder="templates")
 
 _STAFF = frozenset({"quality_manager", "auditor", "examiner", "csi_officer", "viewer"})
 NAV: list[tuple[object, str, frozenset[str]]] = [
+    (_l("Nonconformities"), "quality.nonconformities", _STAFF),
     (_l("Quality manual"), "quality.manual_page", _STAFF),
 ]

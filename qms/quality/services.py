@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from qms.audits import services as audits
-from qms.audits.models import CorrectiveAction, Finding, Grade
+from qms.audits.models import ActionStatus, CorrectiveAction, Finding, Grade
 from qms.auth.models import Role, User
 from qms.auth.services import roles_in
 from qms.db import today
@@ -120,6 +121,12 @@ class RegisterRow:
     risk_grade: str
     open_actions: int
     url: str
+    is_open: bool = True  # no corrective action yet, or one not closed
+
+
+def _is_open(stmt) -> bool:  # type: ignore[no-untyped-def]
+    statuses = list(db.session.scalars(select(CorrectiveAction.status).where(stmt)))
+    return not statuses or any(status != ActionStatus.CLOSED.value for status in statuses)
 
 
 def register(unit_id: int, *, source: str = "", grade: str = "") -> list[RegisterRow]:
@@ -144,14 +151,16 @@ def _open_actions(stmt) -> int:  # type: ignore[no-untyped-def]
 def _row(record: Nonconformity) -> RegisterRow:
     open_actions = _open_actions(select(CorrectiveAction.id).where(CorrectiveAction.nonconformity_id == record.id))
     return RegisterRow(Source(record.source), record.number, record.title, record.found_on, record.risk_grade,
-                       open_actions, f"/quality/nonconformities/{record.id}")
+                       open_actions, f"/quality/nonconformities/{record.id}",
+                       _is_open(CorrectiveAction.nonconformity_id == record.id))
 
 
 def _finding_row(finding: Finding) -> RegisterRow:
     open_actions = _open_actions(select(CorrectiveAction.id).where(CorrectiveAction.finding_id == finding.id))
     grade = RiskGrade.HIGH.value if finding.grade == Grade.MAJOR.value else RiskGrade.MEDIUM.value
     return RegisterRow(Source.AUDIT_FINDING, f"{finding.audit.title} #{finding.number}", finding.statement[:200],
-                       finding.raised_at.date(), grade, open_actions, f"/audits/findings/{finding.id}")
+                       finding.raised_at.date(), grade, open_actions, f"/audits/findings/{finding.id}",
+                       _is_open(CorrectiveAction.finding_id == finding.id))
 
 
 def counts(unit_id: int) -> dict[Source, int]:
@@ -160,3 +169,24 @@ def counts(unit_id: int) -> dict[Source, int]:
     for row in register(unit_id):
         totals[row.source] = totals.get(row.source, 0) + 1
     return totals
+
+
+def open_counts(unit_id: int) -> dict[Source, int]:
+    """Open nonconformities per source: none of their actions raised yet, or one not closed."""
+    totals: dict[Source, int] = {}
+    for row in register(unit_id):
+        if row.is_open:
+            totals[row.source] = totals.get(row.source, 0) + 1
+    return totals
+
+
+def dashboard_panels(user: User, unit_id: int | None, roles: frozenset[Role]) -> list[Any]:
+    """Open nonconformities per source, and overdue corrective actions whatever their origin."""
+    from qms.main.services import Panel
+
+    if unit_id is None or not roles & READERS:
+        return []
+    overdue = audits.actions(overdue=True)
+    return [Panel(_("Nonconformities"), "quality/_panel_nonconformities.html",
+                  {"open": sorted(open_counts(unit_id).items(), key=lambda pair: pair[0].value),
+                   "labels": SOURCE_LABELS, "overdue": overdue}, order=29)]

@@ -83,7 +83,7 @@ def test_a_granted_authorisation_lets_the_trainee_sign(browser_session) -> None:
     grant.get_by_label("Justification").fill("Competency test passed; supervised cases continue under review.")
     grant.get_by_label("Your password").fill(accounts["quality"])
     grant.get_by_role("button", name="Grant and sign").click()
-    expect(page.locator("#authorisations tr", has_text=SCOPE)).to_contain_text("Authorised")
+    expect(page.locator("#authorisations tr", has_text=SCOPE)).to_contain_text("authorised")
     browser_session.shot("granted")
     page.get_by_role("button", name="Log out").click()
 

@@ -24,6 +24,7 @@ from qms.auth import services as auth
 from qms.auth.models import Role, User
 from qms.evidence import custody
 from qms.identifiers import MAX_RECORD_ID, RecordIdField, RecordIdMultipleField, RecordIdSelectField
+from qms.quality import services as quality
 
 BAD_IDS = (2**70, -1, 2**31)
 API_ROLES = (Role.ADMIN, Role.QUALITY_MANAGER, Role.AUDITOR, Role.EXAMINER, Role.CSI_OFFICER)
@@ -60,10 +61,11 @@ def world(app: Flask, db_session, make_unit, make_user) -> World:
     audits.start_audit(audit, boss)
     audits.record_result(audit.items[0], boss, result="non_conforming", evidence_note="No record kept.")
     finding = audits.raise_finding(audit.items[0], boss, grade="minor", statement="Missing record.")
+    nonconformity = quality.record_nonconformity(unit.id, boss, "other", quality.Found(title="Late report"))
     tokens = {role: auth.issue_token(boss, unit_id=unit.id, role=role, name=role.value)[1] for role in API_ROLES}
     db_session.commit()
     ids = {"case_id": case.id, "item_id": item.id, "audit_id": audit.id, "checklist_item_id": audit.items[0].id,
-           "finding_id": finding.id, "unit_id": unit.id}
+           "finding_id": finding.id, "unit_id": unit.id, "nc_id": nonconformity.id}
     return World(boss, ids, tokens)
 
 
@@ -193,6 +195,7 @@ FORM_CASES: list[tuple[str, str, str, dict[str, Any]]] = [
     ("TeamForm", "user_id", "/audits/{audit_id}/team", {"role": "auditor"}),
     ("ResultForm", "revision_ids", "/audits/items/{checklist_item_id}/result", {"result": "conforming"}),
     ("ActionForm", "owner_id", "/audits/findings/{finding_id}/actions", {"title": "Fix", "due_on": "2026-06-01"}),
+    ("NcActionForm", "owner_id", "/quality/nonconformities/{nc_id}/actions", {"title": "Fix", "due_on": "2026-06-01"}),
     ("ReauditForm", "lead_auditor_id", "/audits/{audit_id}/reaudit", {"title": "Again", "planned_start": "2026-07-01",
                                                                       "planned_end": "2026-07-02"}),
     ("SopForm", "owner_id", "/documents/new", {"code": "CSI-SOP-9", "title": "T", "review_months": "12",
