@@ -6,3 +6,9 @@ from flask import Blueprint
 bp = Blueprint("quality", __name__, template_folder="templates")
 
 NAV: list[tuple[object, str, frozenset[str]]] = []  # pages come with the views
+
+from flask_babel import lazy_gettext as _l  # noqa: E402
+
+_STAFF = frozenset({"quality_manager", "auditor", "examiner", "csi_officer", "viewer"})
+NAV.append((_l("Proficiency tests"), "quality.proficiency_list", _STAFF))
+NAV.append((_l("Management review"), "quality.review_list", _STAFF))

@@ -23,7 +23,7 @@ from qms.extensions import db
 from qms.fields import choice, text
 from qms.people import services as people
 from qms.people.models import Scope
-from qms.quality.models import Source
+from qms.quality.models import Nonconformity, Source
 from qms.quality.proficiency_models import Outcome, ProficiencyTest, ReferenceKind
 from qms.quality.services import Found, open_nonconformity
 
@@ -107,7 +107,7 @@ def record_result(unit_id: int, actor: User, result: Result) -> ProficiencyTest:
     return record
 
 
-def _open_nonconformity(record: ProficiencyTest, actor: User):  # type: ignore[no-untyped-def]
+def _open_nonconformity(record: ProficiencyTest, actor: User) -> Nonconformity:
     z = "" if record.z_score is None else f" (z = {record.z_score:g})"
     found = Found(title=_("%(outcome)s proficiency result: %(scheme)s, round %(round)s",
                           outcome=OUTCOME_LABELS[Outcome(record.outcome)], scheme=record.scheme,
@@ -137,6 +137,10 @@ def result(test_id: int, unit_id: int) -> ProficiencyTest:
     if found is None or found.unit_id != unit_id:
         raise NotFound(_("No such proficiency test result in this unit."))
     return found
+
+
+def nonconformity_of(record: ProficiencyTest) -> Nonconformity | None:
+    return db.session.get(Nonconformity, record.nonconformity_id) if record.nonconformity_id else None
 
 
 @dataclass(frozen=True)

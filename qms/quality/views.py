@@ -4,3 +4,6 @@ from __future__ import annotations
 from qms.quality import bp
 
 __all__ = ["bp"]
+
+from qms.quality import proficiency_views  # noqa: E402,F401
+from qms.quality import review_views  # noqa: E402,F401
