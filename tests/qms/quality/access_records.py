@@ -1,0 +1,26 @@
+"""Unit B's quality records for the access test: a proficiency result (which opened a nonconformity) and a
+management review with a decision."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from qms.auth import services as auth_services
+from qms.auth.models import Role
+from qms.db import today
+
+RECORD_PARAMS = {"test_id", "review_id"}
+
+
+def build(unit_b, user_b) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    from qms.people import services as people
+    from qms.quality import proficiency, review
+
+    auth_services.grant_role(user_b, unit_b, Role.QUALITY_MANAGER)
+    result = proficiency.record_result(unit_b.id, user_b, proficiency.Result(
+        provider="UNIT-B-MARKER provider", scheme="UNIT-B-MARKER scheme", round="1", participant_id=user_b.id,
+        scope_id=people.scopes(unit_b.id)[0].id, performed_on=today(), reported_result="UNIT-B-MARKER result",
+        z_score=3.5))
+    found = review.create_review(unit_b.id, user_b, title="UNIT-B-MARKER review",
+                                 period_start=today() - timedelta(days=30), period_end=today())
+    review.decide(found, user_b, kind="decision", text_="UNIT-B-MARKER decision")
+    return {"test_id": result.id, "review_id": found.id}
