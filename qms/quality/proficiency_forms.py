@@ -15,7 +15,7 @@ OUTCOME_CHOICES = [SelectChoice("", _l("(from the z-score)"))] + [
 REFERENCE_CHOICES = [SelectChoice(k.value, label) for k, label in REFERENCE_LABELS.items()]
 
 
-class ResultForm(FlaskForm):
+class ProficiencyResultForm(FlaskForm):
     provider = StringField(_l("Provider"), validators=[DataRequired(), Length(max=200)])
     scheme = StringField(_l("Scheme"), validators=[DataRequired(), Length(max=200)])
     round = StringField(_l("Round"), validators=[DataRequired(), Length(max=100)])

@@ -9,11 +9,11 @@ from qms.auth.permissions import requires
 from qms.errors import check_form, page_again
 from qms.people import services as people
 from qms.quality import bp, proficiency
-from qms.quality.proficiency_forms import ResultForm
+from qms.quality.proficiency_forms import ProficiencyResultForm
 
 
-def _result_form() -> ResultForm:
-    form = ResultForm()
+def _result_form() -> ProficiencyResultForm:
+    form = ProficiencyResultForm()
     form.participant_id.choices = [SelectChoice(u.id, u.full_name) for u in people.members(g.qms_unit_id)]
     form.scope_id.choices = [SelectChoice(s.id, f"{s.code} {s.name}") for s in people.scopes(g.qms_unit_id)]
     return form

@@ -11,7 +11,7 @@ from qms.identifiers import RecordIdSelectField
 from qms.quality.review import KIND_LABELS, SIGNATURE_MEANING
 
 
-class ReviewForm(FlaskForm):
+class ManagementReviewForm(FlaskForm):
     title = StringField(_l("Title"), validators=[DataRequired(), Length(max=200)])
     period_start = DateField(_l("Period from"), validators=[DataRequired()])
     period_end = DateField(_l("Period to"), validators=[DataRequired()])
@@ -19,7 +19,7 @@ class ReviewForm(FlaskForm):
     attendees = TextAreaField(_l("Attendees"), validators=[Length(max=20_000)])
 
 
-class DecisionForm(FlaskForm):
+class ReviewDecisionForm(FlaskForm):
     kind = SelectField(_l("Kind"), choices=[SelectChoice(k.value, label) for k, label in KIND_LABELS.items()])
     text = TextAreaField(_l("Decision"), validators=[DataRequired(), Length(max=20_000)])
     action_title = StringField(_l("Corrective action (if one is opened)"), validators=[Length(max=200)])
@@ -27,7 +27,7 @@ class DecisionForm(FlaskForm):
     due_on = DateField(_l("Action due by"), validators=[Optional()])
 
 
-class SignForm(FlaskForm):
+class ReviewSignForm(FlaskForm):
     meaning = StringField(_l("Meaning of the signature"), default=SIGNATURE_MEANING,
                           validators=[DataRequired(), Length(max=200)])
     password = PasswordField(_l("Your password"), validators=[DataRequired(), Length(max=1024)])

@@ -10,11 +10,11 @@ from qms.errors import check_form, page_again
 from qms.people import services as people
 from qms.people.services import Signature
 from qms.quality import bp, proficiency, review
-from qms.quality.review_forms import DecisionForm, ReviewForm, SignForm
+from qms.quality.review_forms import ReviewDecisionForm, ManagementReviewForm, ReviewSignForm
 
 
-def _decision_form() -> DecisionForm:
-    form = DecisionForm()
+def _decision_form() -> ReviewDecisionForm:
+    form = ReviewDecisionForm()
     form.owner_id.choices = [SelectChoice("", _("(none)"))] + [
         SelectChoice(u.id, u.full_name) for u in people.members(g.qms_unit_id)]
     return form
@@ -23,14 +23,15 @@ def _decision_form() -> DecisionForm:
 @bp.get("/quality/reviews")
 @requires(review.READERS)
 def review_list():  # type: ignore[no-untyped-def]
-    return render_template("quality/review_list.html", reviews=review.reviews(g.qms_unit_id), form=ReviewForm())
+    return render_template("quality/review_list.html", reviews=review.reviews(g.qms_unit_id),
+                           form=ManagementReviewForm())
 
 
 @bp.post("/quality/reviews")
 @requires(review.READERS, review.MANAGERS)
 @page_again("quality.review_list")
 def review_new():  # type: ignore[no-untyped-def]
-    form = ReviewForm()
+    form = ManagementReviewForm()
     check_form(form)
     found = review.create_review(g.qms_unit_id, g.qms_user, title=form.title.data,
                                  period_start=form.period_start.data, period_end=form.period_end.data,
@@ -44,7 +45,8 @@ def review_page(review_id: int):  # type: ignore[no-untyped-def]
     found = review.review(review_id, g.qms_unit_id)
     inputs = review.gather(found.unit_id, found.period_start, found.period_end)
     return render_template("quality/review_page.html", review=found, inputs=inputs, rows=review.table_rows(inputs),
-                           decision_form=_decision_form(), sign_form=SignForm(), kind_labels=review.KIND_LABELS,
+                           decision_form=_decision_form(), sign_form=ReviewSignForm(),
+                           kind_labels=review.KIND_LABELS,
                            outcome_labels=proficiency.OUTCOME_LABELS)
 
 
@@ -66,7 +68,7 @@ def review_decide(review_id: int):  # type: ignore[no-untyped-def]
 @page_again("quality.review_page")
 def review_sign(review_id: int):  # type: ignore[no-untyped-def]
     found = review.review(review_id, g.qms_unit_id)
-    form = SignForm()
+    form = ReviewSignForm()
     check_form(form)
     review.sign(found, g.qms_user, Signature(password=form.password.data, otp=form.otp.data or "",
                                              meaning=form.meaning.data))
