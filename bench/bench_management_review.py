@@ -44,6 +44,7 @@ def build(nonconformities: int, audits: int, years: int) -> tuple[int, int]:
     from qms.evidence.custody import register_case
     from qms.extensions import db
     from qms.people import services as people
+    from qms.people.models import Gate
     from qms.quality import proficiency
     from qms.quality import services as quality
 
@@ -54,7 +55,8 @@ def build(nonconformities: int, audits: int, years: int) -> tuple[int, int]:
                                 roles=(Role.AUDITOR,))
     examiner = accounts.create_user(username="examiner", full_name="Jovan Ilić", password=PASSWORD, unit=unit,
                                     roles=(Role.EXAMINER,))
-    people.authorise_by_operator(unit.id, examiner, [s.code for s in people.scopes(unit.id)], reason="bench")
+    for person in (qm, lead, examiner):  # every gated scope, as the operator's set-up command grants them
+        people.authorise_by_operator(unit.id, person, [gate.value for gate in Gate], reason="bench")
     days = 365 * years
     for n in range(audits):
         audit = audit_services.create_audit(audit_services.AuditPlan(

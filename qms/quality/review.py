@@ -42,7 +42,7 @@ from qms.people.services import Signature
 from qms.people.state import Standing
 from qms.quality import proficiency
 from qms.quality import services as quality
-from qms.quality.models import Source
+from qms.quality.models import Nonconformity, Source
 from qms.quality.proficiency_models import Outcome, ProficiencyTest
 from qms.quality.review_models import DecisionKind, ManagementReview, ReviewDecision
 
@@ -148,7 +148,7 @@ def gather(unit_id: int, start: date, end: date, *, charts: bool = True) -> Inpu
         Audit.unit_id == unit_id, Audit.started_at >= low, Audit.started_at < high)).scalars())
     grades = Counter(db.session.scalars(select(Finding.grade).where(
         Finding.unit_id == unit_id, Finding.raised_at >= low, Finding.raised_at < high)))
-    nc_sources = Counter(row.source for row in quality.register(unit_id) if start <= row.found_on <= end)
+    nc_sources = _nonconformities_by_source(unit_id, start, end, low, high)
     actions = list(db.session.scalars(select(CorrectiveAction).where(
         CorrectiveAction.unit_id == unit_id, CorrectiveAction.created_at >= low, CorrectiveAction.created_at < high)))
     verdicts = Counter(db.session.scalars(select(ActionStep.effective).where(
@@ -176,6 +176,20 @@ def gather(unit_id: int, start: date, end: date, *, charts: bool = True) -> Inpu
     if charts:
         inputs.charts.update(draw_charts(inputs))
     return inputs
+
+
+def _nonconformities_by_source(unit_id: int, start: date, end: date, low: datetime, high: datetime) -> Counter[str]:
+    """What `quality.register` lists for the period (nonconformities by the day found, audit findings graded major
+    or minor by the day raised), counted in two grouped queries: the register asks for each row's open actions,
+    a thousand queries for five years of records."""
+    totals: Counter[str] = Counter(dict(db.session.execute(
+        select(Nonconformity.source, func.count(Nonconformity.id)).where(
+            Nonconformity.unit_id == unit_id, Nonconformity.found_on >= start, Nonconformity.found_on <= end)
+        .group_by(Nonconformity.source)).tuples().all()))
+    totals[Source.AUDIT_FINDING.value] += db.session.scalar(select(func.count(Finding.id)).where(
+        Finding.unit_id == unit_id, Finding.grade.in_((Grade.MAJOR.value, Grade.MINOR.value)),
+        Finding.raised_at >= low, Finding.raised_at < high)) or 0
+    return totals
 
 
 def custody(unit_id: int) -> Custody:
