@@ -13,6 +13,7 @@ from datetime import date
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from qms.auth.models import Role, User
 from qms.auth.services import roles_in
@@ -129,6 +130,7 @@ def results(unit_id: int, *, since: date | None = None, until: date | None = Non
         stmt = stmt.where(ProficiencyTest.performed_on >= since)
     if until is not None:
         stmt = stmt.where(ProficiencyTest.performed_on <= until)
+    stmt = stmt.options(selectinload(ProficiencyTest.scope), selectinload(ProficiencyTest.participant))
     return list(db.session.scalars(stmt.order_by(ProficiencyTest.performed_on.desc(), ProficiencyTest.id.desc())))
 
 
