@@ -14,13 +14,13 @@ from flask import Flask
 from flask_smorest import Api
 
 from qms.api import (accounts, audits, comparisons, comparisons_exchange, documents, equipment, evidence,
-                     nonconformities, people, trail)
+                     nonconformities, people, proficiency, trail)
 from qms.api.schemas import NO_NUL, ChangesSchema
 from qms.auth.permissions import public
 from qms.extensions import csrf
 
 BLUEPRINTS = (accounts.blp, documents.blp, evidence.blp, audits.blp, comparisons.blp, comparisons_exchange.blp,
-              people.blp, equipment.blp, nonconformities.blp, trail.blp)
+              people.blp, equipment.blp, nonconformities.blp, proficiency.blp, trail.blp)
 
 
 class _Api(Api):

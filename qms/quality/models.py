@@ -62,4 +62,8 @@ class Nonconformity(UnitScoped, Audited, db.Model):  # type: ignore[name-defined
     risk_grade: Mapped[str] = mapped_column(String(8), default=RiskGrade.MEDIUM.value)
     immediate_correction: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 from qms.quality import manual_models  # noqa: E402,F401
+from qms.quality import proficiency_models  # noqa: E402,F401
+from qms.quality import review_models  # noqa: E402,F401

@@ -72,4 +72,8 @@ def nonconformity_action_new(nc_id: int):  # type: ignore[no-untyped-def]
                                  due_on=form.due_on.data)
     flash(_("Corrective action raised."), "success")
     return redirect(url_for("audits.action", action_id=made.id))
+
+
 from qms.quality import manual_views  # noqa: E402,F401
+from qms.quality import proficiency_views  # noqa: E402,F401
+from qms.quality import review_views  # noqa: E402,F401

@@ -25,6 +25,8 @@ from qms.auth.models import Role, User
 from qms.evidence import custody
 from qms.identifiers import MAX_RECORD_ID, RecordIdField, RecordIdMultipleField, RecordIdSelectField
 from qms.quality import services as quality
+from qms.people import services as people
+from qms.quality import review as management_review
 
 BAD_IDS = (2**70, -1, 2**31)
 API_ROLES = (Role.ADMIN, Role.QUALITY_MANAGER, Role.AUDITOR, Role.EXAMINER, Role.CSI_OFFICER)
@@ -63,9 +65,12 @@ def world(app: Flask, db_session, make_unit, make_user) -> World:
     finding = audits.raise_finding(audit.items[0], boss, grade="minor", statement="Missing record.")
     nonconformity = quality.record_nonconformity(unit.id, boss, "other", quality.Found(title="Late report"))
     tokens = {role: auth.issue_token(boss, unit_id=unit.id, role=role, name=role.value)[1] for role in API_ROLES}
+    review = management_review.create_review(unit.id, boss, title="Review", period_start=date.today(),
+                                             period_end=date.today())
     db_session.commit()
     ids = {"case_id": case.id, "item_id": item.id, "audit_id": audit.id, "checklist_item_id": audit.items[0].id,
-           "finding_id": finding.id, "unit_id": unit.id, "nc_id": nonconformity.id}
+           "finding_id": finding.id, "unit_id": unit.id, "nc_id": nonconformity.id, "review_id": review.id,
+           "scope_id": people.scopes(unit.id)[0].id}
     return World(boss, ids, tokens)
 
 
@@ -208,6 +213,14 @@ FORM_CASES: list[tuple[str, str, str, dict[str, Any]]] = [
     ("LocationForm", "parent_id", "/evidence/locations", {"kind": "room", "name": "Store"}),
     ("ExportForm", "entry_ids", "/comparisons/exchange/export", {}),
     ("RevokeKeyForm", "key_id", "/comparisons/exchange/keys/revoke", {}),
+    ("ProficiencyResultForm", "participant_id", "/quality/proficiency",
+     {"provider": "P", "scheme": "S", "round": "1", "scope_id": "{scope}", "performed_on": "2026-05-01",
+      "reported_result": "R", "z_score": "1", "reference_kind": "assigned"}),
+    ("ProficiencyResultForm", "scope_id", "/quality/proficiency",
+     {"provider": "P", "scheme": "S", "round": "1", "participant_id": "{boss}", "performed_on": "2026-05-01",
+      "reported_result": "R", "z_score": "1", "reference_kind": "assigned"}),
+    ("ReviewDecisionForm", "owner_id", "/quality/reviews/{review_id}/decisions",
+     {"kind": "corrective_action", "text": "Act", "action_title": "Act", "due_on": "2099-01-01"}),
 ]
 
 
@@ -243,7 +256,8 @@ def test_identifiers_out_of_range_are_refused_by_every_form(app: Flask, world: W
     client = login_as(world.boss)
     target = url.format(**world.ids)
     for bad in BAD_IDS:
-        data: dict[str, Any] = {k: (v.format(boss=world.boss.id) if isinstance(v, str) else v)
+        data: dict[str, Any] = {k: (v.format(boss=world.boss.id, scope=world.ids["scope_id"]) if isinstance(v, str)
+                                    else v)
                                 for k, v in others.items()}
         if data.get("scan") == "FILE":
             data["scan"] = (io.BytesIO(b"not a scan"), "scan.png")
