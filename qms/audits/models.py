@@ -17,6 +17,9 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from qms.db import utcnow
 from qms.extensions import db
+
+# Imported, not named: mappers may be configured before the quality package is (e.g. from a CLI command).
+from qms.quality.models import Nonconformity
 from qms.scoping import UnitScoped
 from qms.trail.audited import Audited
 from qms.trail.models import append_only_model
@@ -343,7 +346,7 @@ class CorrectiveAction(UnitScoped, Audited, db.Model):  # type: ignore[name-defi
     closed_at: Mapped[datetime | None]
 
     finding: Mapped[Finding | None] = relationship(back_populates="actions")
-    nonconformity = relationship("Nonconformity")  # qms.quality, by name: that package imports this one
+    nonconformity: Mapped[Nonconformity | None] = relationship()
     owner = relationship("User", foreign_keys=[owner_id])
     steps: Mapped[list[ActionStep]] = relationship(back_populates="action", order_by="ActionStep.id")
 
