@@ -62,3 +62,5 @@ class Nonconformity(UnitScoped, Audited, db.Model):  # type: ignore[name-defined
     risk_grade: Mapped[str] = mapped_column(String(8), default=RiskGrade.MEDIUM.value)
     immediate_correction: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+from qms.quality import complaints_models  # noqa: E402,F401
+from qms.quality import risks_models  # noqa: E402,F401
