@@ -259,6 +259,13 @@ def close(record: Complaint, actor: User, notice: str) -> ComplaintEvent:
     return _step(record, actor, Step.CLOSED, notice, _("The notice"))
 
 
+def record_step(record: Complaint, actor: User, step: str, value: str) -> ComplaintEvent:
+    """Any step by its name (the page's one form)."""
+    doing = {Step.ACKNOWLEDGED: acknowledge, Step.VALIDATED: validate, Step.REJECTED: reject,
+             Step.INVESTIGATED: investigate, Step.DECIDED: decide, Step.CLOSED: close}
+    return doing[choice(Step, step, _("step"))](record, actor, value)
+
+
 def open_nonconformity(record: Complaint, actor: User, *, title: str, risk_grade: str = "medium") -> Nonconformity:
     """A nonconformity found through the complaint (one per complaint)."""
     from qms.quality import services as quality

@@ -23,6 +23,7 @@ from qms.trail.audited import audit_reason
 
 MANAGERS = frozenset({Role.QUALITY_MANAGER})
 READERS = frozenset(Role) - {Role.ADMIN}
+WRITERS = READERS - {Role.VIEWER}  # a risk's owner reviews it, whatever their role
 SOURCE_LABELS = {RiskSource.COMMERCIAL_PRESSURE: _l("Commercial pressure"),
                  RiskSource.FINANCIAL_PRESSURE: _l("Financial pressure"), RiskSource.RELATIONSHIPS: _l("Relationships"),
                  RiskSource.CHAIN_OF_COMMAND: _l("Police chain of command"),
