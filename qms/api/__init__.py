@@ -13,13 +13,13 @@ from apispec import BasePlugin
 from flask import Flask
 from flask_smorest import Api
 
-from qms.api import accounts, audits, comparisons, comparisons_exchange, documents, evidence, trail
+from qms.api import accounts, audits, comparisons, comparisons_exchange, complaints, documents, evidence, risks, trail
 from qms.api.schemas import NO_NUL, ChangesSchema
 from qms.auth.permissions import public
 from qms.extensions import csrf
 
 BLUEPRINTS = (accounts.blp, documents.blp, evidence.blp, audits.blp, comparisons.blp, comparisons_exchange.blp,
-              trail.blp)
+              trail.blp, complaints.blp, risks.blp)
 
 
 class _Api(Api):
