@@ -18,7 +18,7 @@ blp = Blueprint("api_complaints", __name__, url_prefix="/quality/complaints",
 _TEXT = ma.validate.Length(max=20_000)
 
 
-class EventSchema(ma.Schema):
+class ComplaintEventSchema(ma.Schema):
     id = RecordId(dump_only=True)
     step = ma.fields.Str(dump_only=True)
     text = ma.fields.Str(dump_only=True)
@@ -47,10 +47,10 @@ class ComplaintSchema(ma.Schema):
                                              metadata={"type": "boolean"})
     decide_overdue = ma.fields.Function(lambda c: services.progress(c).decide_overdue, dump_only=True,
                                         metadata={"type": "boolean"})
-    events = ma.fields.List(ma.fields.Nested(EventSchema), dump_only=True)
+    events = ma.fields.List(ma.fields.Nested(ComplaintEventSchema), dump_only=True)
 
 
-class ReceiveSchema(ma.Schema):
+class ComplaintReceiveSchema(ma.Schema):
     kind = ma.fields.Str(load_default=ComplaintKind.COMPLAINT.value,
                          validate=ma.validate.OneOf([k.value for k in ComplaintKind]))
     complainant = ma.fields.Str(required=True, validate=ma.validate.Length(min=1, max=200))
@@ -63,14 +63,14 @@ class ReceiveSchema(ma.Schema):
     description = ma.fields.Str(required=True, validate=ma.validate.Length(min=1, max=20_000))
 
 
-class QuerySchema(ma.Schema):
+class ComplaintQuerySchema(ma.Schema):
     state = ma.fields.Str(load_default="",
                           validate=ma.validate.OneOf(["", services.RECEIVED, *(s.value for s in Step)]))
 
 
 # Nothing `required` on a body whose URL names a record: the record is looked up first (404), then
 # the service says what is missing (400).
-class StepSchema(ma.Schema):
+class ComplaintStepSchema(ma.Schema):
     step = ma.fields.Str(load_default="", validate=ma.validate.OneOf(["", *(s.value for s in Step)]))
     text = ma.fields.Str(load_default="", validate=_TEXT)
 
@@ -79,13 +79,13 @@ class StepSchema(ma.Schema):
 class Complaints(MethodView):
     access = Access(read=services.READERS, write=services.RECEIVERS)
 
-    @blp.arguments(QuerySchema, location="query")
+    @blp.arguments(ComplaintQuerySchema, location="query")
     @blp.response(200, ComplaintSchema(many=True))
     def get(self, query: dict):  # type: ignore[no-untyped-def]
         """The unit's complaints and appeals, newest first."""
         return [record for record, _progress in services.complaints(g.qms_unit_id, state=query["state"])]
 
-    @blp.arguments(ReceiveSchema)
+    @blp.arguments(ComplaintReceiveSchema)
     @blp.response(201, ComplaintSchema)
     def post(self, data: dict):  # type: ignore[no-untyped-def]
         """Record a complaint or appeal as received (its due dates follow from the date received)."""
@@ -106,8 +106,8 @@ class ComplaintItem(MethodView):
 class ComplaintSteps(MethodView):
     access = Access(read=services.READERS, write=services.DECIDERS)
 
-    @blp.arguments(StepSchema)
-    @blp.response(201, EventSchema)
+    @blp.arguments(ComplaintStepSchema)
+    @blp.response(201, ComplaintEventSchema)
     def post(self, data: dict, complaint_id: int):  # type: ignore[no-untyped-def]
         """The next step; a decision is refused to anyone who worked on the case, the audit, or declared an
         interest in the complainant or the case."""

@@ -19,7 +19,7 @@ _TEXT = ma.validate.Length(max=20_000)
 _SCALE = ma.validate.Range(min=1, max=5)
 
 
-class ReviewSchema(ma.Schema):
+class RiskReviewSchema(ma.Schema):
     id = RecordId(dump_only=True)
     likelihood = ma.fields.Int(dump_only=True)
     impact = ma.fields.Int(dump_only=True)
@@ -60,7 +60,7 @@ class RiskQuerySchema(ma.Schema):
     overdue = ma.fields.Bool(load_default=False)
 
 
-class ReviewCreateSchema(ma.Schema):
+class RiskReviewCreateSchema(ma.Schema):
     likelihood = ma.fields.Int(required=True, strict=True, validate=_SCALE)
     impact = ma.fields.Int(required=True, strict=True, validate=_SCALE)
     controls = ma.fields.Str(load_default="", validate=_TEXT)
@@ -99,13 +99,13 @@ class RiskItem(MethodView):
 class RiskReviews(MethodView):
     access = Access(read=services.READERS, write=services.WRITERS)
 
-    @blp.response(200, ReviewSchema(many=True))
+    @blp.response(200, RiskReviewSchema(many=True))
     def get(self, risk_id: int):  # type: ignore[no-untyped-def]
         """The risk's reviews, oldest first."""
         return services.reviews_of(record_or_404(Risk, risk_id, "risk"))
 
-    @blp.arguments(ReviewCreateSchema)
-    @blp.response(201, ReviewSchema)
+    @blp.arguments(RiskReviewCreateSchema)
+    @blp.response(201, RiskReviewSchema)
     def post(self, data: dict, risk_id: int):  # type: ignore[no-untyped-def]
         """A review by the risk's owner or a quality manager; it sets the risk's current values."""
         return services.review(record_or_404(Risk, risk_id, "risk"), g.qms_user, **data)

@@ -14,7 +14,7 @@ from qms.quality.models import RiskGrade
 from qms.quality.services import GRADE_LABELS
 
 
-class ReceiveForm(FlaskForm):
+class ComplaintForm(FlaskForm):
     kind = SelectField(_l("Kind"), choices=[SelectChoice(k.value, label) for k, label in KIND_LABELS.items()])
     complainant = StringField(_l("From whom"), validators=[DataRequired(), Length(max=200)])
     contact = StringField(_l("Contact (address, e-mail or phone)"), validators=[Length(max=300)])
@@ -27,13 +27,13 @@ class ReceiveForm(FlaskForm):
     description = TextAreaField(_l("What the complaint says"), validators=[DataRequired(), Length(max=20_000)])
 
 
-class StepForm(FlaskForm):
+class ComplaintStepForm(FlaskForm):
     step = SelectField(_l("Step"), choices=[SelectChoice(s.value, STATE_LABELS[s]) for s in Step])
     text = TextAreaField(_l("Text (note, reason, findings, decision or notice)"),
                          validators=[DataRequired(), Length(max=20_000)])
 
 
-class NonconformityForm(FlaskForm):
+class ComplaintNonconformityForm(FlaskForm):
     title = StringField(_l("Title of the nonconformity"), validators=[DataRequired(), Length(max=200)])
     risk_grade = SelectField(_l("Risk grade"), choices=[SelectChoice(g.value, GRADE_LABELS[g]) for g in RiskGrade],
                              default=RiskGrade.MEDIUM.value)

@@ -12,13 +12,13 @@ from qms.errors import check_form, page_again
 from qms.extensions import db
 from qms.quality import bp
 from qms.quality import complaints as services
-from qms.quality.complaints_forms import NonconformityForm, ReceiveForm, StepForm
+from qms.quality.complaints_forms import ComplaintNonconformityForm, ComplaintForm, ComplaintStepForm
 from qms.quality.complaints_models import Complaint, Step
 from qms.records import record_or_404
 
 
-def _receive_form() -> ReceiveForm:
-    form = ReceiveForm()
+def _receive_form() -> ComplaintForm:
+    form = ComplaintForm()
     audits = db.session.scalars(select(Audit).where(Audit.unit_id == g.qms_unit_id).order_by(Audit.id.desc()))
     form.audit_id.choices = [SelectChoice("", _("(none)"))] + [SelectChoice(a.id, a.title) for a in audits]
     return form
@@ -51,10 +51,10 @@ def complaint_new():  # type: ignore[no-untyped-def]
 def complaint(complaint_id: int):  # type: ignore[no-untyped-def]
     record = record_or_404(Complaint, complaint_id, "complaint")
     found = services.progress(record)
-    form = StepForm()
+    form = ComplaintStepForm()
     form.step.choices = [SelectChoice(s.value, services.STATE_LABELS[s]) for s in services.NEXT[found.state]]
     return render_template("quality/complaints_detail.html", complaint=record, progress=found,
-                           events=services.events_of(record), form=form, nc_form=NonconformityForm(),
+                           events=services.events_of(record), form=form, nc_form=ComplaintNonconformityForm(),
                            labels=services.STATE_LABELS, kind_label=services.KIND_LABELS[record.kind],
                            channel_label=services.CHANNEL_LABELS[record.channel], closed=found.state == Step.CLOSED)
 
@@ -64,7 +64,7 @@ def complaint(complaint_id: int):  # type: ignore[no-untyped-def]
 @page_again("quality.complaint")
 def complaint_step(complaint_id: int):  # type: ignore[no-untyped-def]
     record = record_or_404(Complaint, complaint_id, "complaint")
-    form = StepForm()
+    form = ComplaintStepForm()
     check_form(form)
     services.record_step(record, g.qms_user, form.step.data, form.text.data)
     flash(_("Step recorded."), "success")
@@ -76,7 +76,7 @@ def complaint_step(complaint_id: int):  # type: ignore[no-untyped-def]
 @page_again("quality.complaint")
 def complaint_nonconformity(complaint_id: int):  # type: ignore[no-untyped-def]
     record = record_or_404(Complaint, complaint_id, "complaint")
-    form = NonconformityForm()
+    form = ComplaintNonconformityForm()
     check_form(form)
     found = services.open_nonconformity(record, g.qms_user, title=form.title.data, risk_grade=form.risk_grade.data)
     flash(_("Nonconformity %(number)s opened.", number=found.number), "success")

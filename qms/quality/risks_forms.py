@@ -24,7 +24,7 @@ class RiskForm(FlaskForm):
     review_on = DateField(_l("Review by"), validators=[DataRequired()])
 
 
-class ReviewForm(FlaskForm):
+class RiskReviewForm(FlaskForm):
     likelihood = IntegerField(_l("Likelihood (1-5)"), validators=[DataRequired(), *SCALE])
     impact = IntegerField(_l("Impact (1-5)"), validators=[DataRequired(), *SCALE])
     controls = TextAreaField(_l("Controls"), validators=[Length(max=20_000)])

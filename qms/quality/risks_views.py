@@ -10,7 +10,7 @@ from qms.audits.services import unit_members
 from qms.errors import check_form, page_again
 from qms.quality import bp
 from qms.quality import risks as services
-from qms.quality.risks_forms import ReviewForm, RiskForm
+from qms.quality.risks_forms import RiskReviewForm, RiskForm
 from qms.quality.risks_models import Risk
 from qms.records import record_or_404
 
@@ -50,7 +50,7 @@ def risk(risk_id: int):  # type: ignore[no-untyped-def]
     found = record_or_404(Risk, risk_id, "risk")
     return render_template("quality/risks_detail.html", risk=found, reviews=services.reviews_of(found),
                            overdue=services.is_overdue(found), grade=services.grade,
-                           source_label=services.SOURCE_LABELS[found.source], form=ReviewForm(obj=found))
+                           source_label=services.SOURCE_LABELS[found.source], form=RiskReviewForm(obj=found))
 
 
 @bp.post("/quality/risks/<int:risk_id>/reviews")
@@ -58,7 +58,7 @@ def risk(risk_id: int):  # type: ignore[no-untyped-def]
 @page_again("quality.risk")
 def risk_review(risk_id: int):  # type: ignore[no-untyped-def]
     found = record_or_404(Risk, risk_id, "risk")
-    form = ReviewForm()
+    form = RiskReviewForm()
     check_form(form)
     services.review(found, g.qms_user, likelihood=form.likelihood.data, impact=form.impact.data,
                     controls=form.controls.data or "", note=form.note.data, next_review_on=form.next_review_on.data)

@@ -205,6 +205,10 @@ FORM_CASES: list[tuple[str, str, str, dict[str, Any]]] = [
     ("LocationForm", "parent_id", "/evidence/locations", {"kind": "room", "name": "Store"}),
     ("ExportForm", "entry_ids", "/comparisons/exchange/export", {}),
     ("RevokeKeyForm", "key_id", "/comparisons/exchange/keys/revoke", {}),
+    ("ComplaintForm", "audit_id", "/quality/complaints", {"kind": "complaint", "complainant": "A", "channel": "letter",
+                                                          "description": "Late."}),
+    ("RiskForm", "owner_id", "/quality/risks", {"title": "T", "source": "other", "likelihood": "2", "impact": "2",
+                                                "review_on": "2027-01-01"}),
 ]
 
 

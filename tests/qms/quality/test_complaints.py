@@ -221,3 +221,40 @@ def test_complaints_are_seen_only_in_their_unit(staff, make_unit, make_user, log
     assert reader.get(f"/quality/complaints/{record.id}").status_code == 200
     assert reader.post("/quality/complaints", data={"complainant": "x", "channel": "letter",
                                                     "description": "y"}).status_code == 403
+
+
+def _api(app, db_session, user, unit, role):  # type: ignore[no-untyped-def]
+    from qms.auth import services as auth
+
+    _, clear = auth.issue_token(user, unit_id=unit.id, role=role, name="test")
+    db_session.commit()
+    client = app.test_client()
+    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {clear}"
+    return client
+
+
+def test_the_api_records_the_steps_and_refuses_an_involved_decider(app, db_session, scene_bench,
+                                                                   make_user) -> None:
+    from qms.auth.models import Role
+
+    bench = scene_bench
+    qm = _api(app, db_session, bench.qm, bench.unit, Role.QUALITY_MANAGER)
+    both = make_user(bench.unit, Role.QUALITY_MANAGER, Role.CSI_OFFICER, username="qm-csi")
+    from qms.evidence import custody
+
+    custody.register_item(bench.cases[1], actor=both, exhibit_number="2", item_type="cartridge_case",
+                          description="Second casing")
+    involved = _api(app, db_session, both, bench.unit, Role.QUALITY_MANAGER)
+    made = qm.post("/api/v1/quality/complaints", json={"complainant": "Prosecutor's office", "channel": "phone",
+                                                       "description": "Exhibit 2 was mislabelled.",
+                                                       "case_number": bench.cases[1].case_number})
+    assert made.status_code == 201 and made.json["state"] == "received"
+    url = f"/api/v1/quality/complaints/{made.json['id']}"
+    for step in ("acknowledged", "validated", "investigated"):
+        assert qm.post(f"{url}/steps", json={"step": step, "text": f"{step} note"}).status_code == 201
+    refused = involved.post(f"{url}/steps", json={"step": "decided", "text": "Not upheld."})
+    assert refused.status_code == 403 and "custody of its evidence" in refused.json["message"]
+    assert qm.post(f"{url}/steps", json={"step": "decided", "text": "Upheld."}).status_code == 201
+    answer = qm.get(url).json
+    assert answer["state"] == "decided" and [e["step"] for e in answer["events"]][-1] == "decided"
+    assert qm.post(f"{url}/steps", json={"step": "decided", "text": "Again."}).status_code == 409
