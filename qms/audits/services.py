@@ -307,22 +307,39 @@ def own_work_conflicts(user_id: int, unit_id: int, requirement_ids: Iterable[str
     return sorted(codes)
 
 
-def _lead_auditor(user_id: int, unit_id: int, requirement_ids: Sequence[str]) -> User:
+def _lead_auditor(user_id: int, unit_id: int, requirement_ids: Sequence[str], *, auditee: str = "",
+                  areas: str = "") -> User:
     """The lead auditor: an auditor or quality manager of the unit, independent of the scope."""
     lead = _member(user_id, unit_id, _("lead auditor"))
     if not roles_in(lead, unit_id) & PLANNERS:
         raise InvalidInput(_("The lead auditor must hold the auditor or quality manager role in this unit."))
-    check_independence(lead, unit_id, requirement_ids)
+    check_independence(lead, unit_id, requirement_ids, auditee=auditee, areas=areas)
     people.require(lead, unit_id, Gate.AUDIT_LEAD)
     return lead
 
 
-def check_independence(user: User, unit_id: int, requirement_ids: Iterable[str]) -> None:
-    """Refuse a lead auditor or team member whose own SOPs fall in the audit's scope."""
+def check_independence(user: User, unit_id: int, requirement_ids: Iterable[str], *, auditee: str = "",
+                       areas: str = "") -> None:
+    """Refuse a lead auditor or team member whose own SOPs fall in the audit's scope, or whose
+    conflict-of-interest declaration names the auditee or one of the audited areas."""
     conflicts = own_work_conflicts(user.id, unit_id, requirement_ids)
     if conflicts:
         raise NotPermitted(_("%(name)s may not audit their own work: the scope covers %(sops)s, which they own "
                              "or wrote.", name=user.full_name, sops=", ".join(conflicts[:5])))
+    declared = declared_conflicts(user.id, unit_id, auditee=auditee, areas=areas)
+    if declared:
+        raise NotPermitted(_("%(name)s may not audit this: their conflict-of-interest declaration names %(what)s.",
+                             name=user.full_name, what=", ".join(declared[:5])))
+
+
+def declared_conflicts(user_id: int, unit_id: int, *, auditee: str = "", areas: str = "") -> list[str]:
+    """The auditee or areas (areas split at commas, semicolons and lines) that the person's current
+    conflict-of-interest declaration mentions, compared without regard to case."""
+    interests = people.declared_interests(user_id, unit_id).casefold()
+    if not interests:
+        return []
+    subjects = [auditee, *re.split(r"[,;\n]", areas)]
+    return [subject.strip() for subject in subjects if subject.strip() and subject.strip().casefold() in interests]
 
 
 # --- audits -----------------------------------------------------------------------------------
@@ -380,9 +397,10 @@ def create_audit(plan: AuditPlan, *, unit_id: int, actor: User) -> Audit:
     if not requirements:
         raise InvalidInput(_("The scope holds no assessable requirement for this body type."))
     ids = [r.id for r in requirements]
-    lead = _lead_auditor(plan.lead_auditor_id, unit_id, ids)
+    lead = _lead_auditor(plan.lead_auditor_id, unit_id, ids, auditee=plan.auditee, areas=plan.areas)
     for user_id, role in plan.team:  # everyone is checked before anything is added
-        check_independence(_team_member(user_id, unit_id, _enum(TeamRole, role, _("team role"))), unit_id, ids)
+        check_independence(_team_member(user_id, unit_id, _enum(TeamRole, role, _("team role"))), unit_id, ids,
+                           auditee=plan.auditee, areas=plan.areas)
     audit = Audit(unit_id=unit_id, title=_text(plan.title, _("A title"), required=True, limit=200), kind=plan.kind,
                   body_type=plan.body_type, scope=scope, checklist_template=plan.checklist_template,
                   catalogue_versions=versions, planned_start=plan.planned_start, planned_end=plan.planned_end,
@@ -415,7 +433,8 @@ def add_team_member(audit: Audit, actor: User, *, user_id: int, role: str = Team
     user = _team_member(user_id, audit.unit_id, team_role)
     if user.id == audit.lead_auditor_id or any(m.user_id == user.id for m in audit.team):
         raise StateConflict(_("%(name)s is already on this audit.", name=user.full_name))
-    check_independence(user, audit.unit_id, (item.requirement_id for item in audit.items))
+    check_independence(user, audit.unit_id, (item.requirement_id for item in audit.items), auditee=audit.auditee,
+                       areas=audit.areas)
     member = TeamMember(unit_id=audit.unit_id, audit=audit, user_id=user.id, role=team_role.value)
     db.session.add(member)
     db.session.flush()
@@ -866,7 +885,8 @@ def start_reaudit(previous: Audit, actor: User, *, title: str, planned_start: da
     _require_status(previous, AuditStatus.REPORTED, AuditStatus.CLOSED, doing=_("be re-audited yet"))
     if planned_end < planned_start:
         raise InvalidInput(_("The planned end is before the planned start."))
-    lead = _lead_auditor(lead_auditor_id, previous.unit_id, [item.requirement_id for item in previous.items])
+    lead = _lead_auditor(lead_auditor_id, previous.unit_id, [item.requirement_id for item in previous.items],
+                         auditee=previous.auditee, areas=previous.areas)
     audit = Audit(unit_id=previous.unit_id, title=_text(title, _("A title"), required=True, limit=200),
                   kind=AuditKind.RE_AUDIT.value, body_type=previous.body_type, scope=previous.scope,
                   checklist_template=previous.checklist_template, catalogue_versions=previous.catalogue_versions,

@@ -67,3 +67,5 @@ class Nonconformity(UnitScoped, Audited, db.Model):  # type: ignore[name-defined
 from qms.quality import manual_models  # noqa: E402,F401
 from qms.quality import proficiency_models  # noqa: E402,F401
 from qms.quality import review_models  # noqa: E402,F401
+from qms.quality import complaints_models  # noqa: E402,F401
+from qms.quality import risks_models  # noqa: E402,F401

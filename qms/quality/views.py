@@ -77,3 +77,5 @@ def nonconformity_action_new(nc_id: int):  # type: ignore[no-untyped-def]
 from qms.quality import manual_views  # noqa: E402,F401
 from qms.quality import proficiency_views  # noqa: E402,F401
 from qms.quality import review_views  # noqa: E402,F401
+from qms.quality import complaints_views  # noqa: E402,F401
+from qms.quality import risks_views  # noqa: E402,F401

@@ -26,6 +26,9 @@ REFUSED_BY_RULES = {
     "POST /api/v1/comparisons/exchange/export": "the entries must exist in the unit",
     "POST /api/v1/comparisons/exchange/import": "the body must be a real exchange package, signed by a partner",
     "POST /api/v1/comparisons/exchange/keys": "the key must be a real Ed25519 public key",
+    "POST /api/v1/quality/complaints": "a case named must exist in the unit, an audit too; the date received is "
+                                       "not in the future",
+    "POST /api/v1/quality/risks": "the owner must be a member of the unit",
 }
 
 

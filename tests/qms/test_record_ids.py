@@ -221,6 +221,10 @@ FORM_CASES: list[tuple[str, str, str, dict[str, Any]]] = [
       "reported_result": "R", "z_score": "1", "reference_kind": "assigned"}),
     ("ReviewDecisionForm", "owner_id", "/quality/reviews/{review_id}/decisions",
      {"kind": "corrective_action", "text": "Act", "action_title": "Act", "due_on": "2099-01-01"}),
+    ("ComplaintForm", "audit_id", "/quality/complaints", {"kind": "complaint", "complainant": "A", "channel": "letter",
+                                                          "description": "Late."}),
+    ("RiskForm", "owner_id", "/quality/risks", {"title": "T", "source": "other", "likelihood": "2", "impact": "2",
+                                                "review_on": "2027-01-01"}),
 ]
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 from qms.db import today
+from tests.qms.quality import access_complaints
 
-RECORD_PARAMS = {"nc_id", "test_id", "review_id"}
+RECORD_PARAMS = {"nc_id", "test_id", "review_id"} | set(access_complaints.RECORD_PARAMS)
 
 
 def build(unit_b, user_b) -> dict[str, object]:  # type: ignore[no-untyped-def]
@@ -29,4 +30,4 @@ def build(unit_b, user_b) -> dict[str, object]:  # type: ignore[no-untyped-def]
     meeting = review.create_review(unit_b.id, user_b, title="UNIT-B-MARKER review",
                                    period_start=today() - timedelta(days=30), period_end=today())
     review.decide(meeting, user_b, kind="decision", text_="UNIT-B-MARKER decision")
-    return {"nc_id": found.id, "test_id": result.id, "review_id": meeting.id}
+    return {"nc_id": found.id, "test_id": result.id, "review_id": meeting.id, **access_complaints.build(unit_b, user_b)}
