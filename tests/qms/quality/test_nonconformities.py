@@ -75,11 +75,22 @@ def _failed_equipment_check(app, staff: Staff, db_session, login_as) -> Nonconfo
     return found
 
 
+def _unsatisfactory_proficiency_result(app, staff: Staff, db_session, login_as) -> Nonconformity:  # type: ignore[no-untyped-def]
+    """An unsatisfactory proficiency-test result (|z| >= 3) opens a nonconformity linked to the result."""
+    from qms.quality import proficiency
+    from tests.qms.quality.test_proficiency import result
+
+    record = proficiency.record_result(staff.unit.id, staff.qm, result(staff, z_score=3.4))
+    db_session.commit()
+    found = db_session.scalars(sa.select(Nonconformity)).one()
+    assert found.source_key == f"proficiency:{record.id}"
+    return found
+
+
 SOURCES: dict[str, Callable[..., Nonconformity]] = {
     Source.CUSTODY_DISCREPANCY.value: _failed_custody_verification,
     Source.EQUIPMENT_IMPACT.value: _failed_equipment_check,
-    # TODO(proficiency test): the proficiency-test helper adds its source here (an unsatisfactory result
-    # opens a nonconformity of source "proficiency_test"); nothing is asserted for it until then.
+    Source.PROFICIENCY_TEST.value: _unsatisfactory_proficiency_result,
 }
 
 
