@@ -12,6 +12,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, String, Text, UniqueConstrai
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from qms.db import utcnow
+from qms.evidence import models as _evidence_models  # noqa: F401  (registers Case before any mapper configures)
 from qms.extensions import db
 from qms.scoping import UnitScoped
 from qms.trail.audited import Audited

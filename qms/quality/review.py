@@ -40,8 +40,9 @@ from qms.fields import choice, text
 from qms.people import services as people
 from qms.people.services import Signature
 from qms.people.state import Standing
-from qms.quality import proficiency
+from qms.quality import complaints, proficiency
 from qms.quality import services as quality
+from qms.quality.complaints_models import Complaint, ComplaintEvent
 from qms.quality.models import Nonconformity, Source
 from qms.quality.proficiency_models import Outcome, ProficiencyTest
 from qms.quality.review_models import DecisionKind, ManagementReview, ReviewDecision
@@ -101,12 +102,16 @@ class Inputs:
     sops_overdue: list[Any]
     custody: Custody
     workload: Workload
-    complaints: None = None  # TODO(issue 15): the complaints helper's qms.quality.complaints_models
+    complaints_by_state: dict[str, int] = field(default_factory=dict)  # received in the period, by state now
     charts: dict[str, str] = field(default_factory=dict)  # name -> data: URI of an SVG
 
     @property
     def nonconformities(self) -> int:
         return sum(self.nonconformities_by_source.values())
+
+    @property
+    def complaints(self) -> int:
+        return sum(self.complaints_by_state.values())
 
     @property
     def findings(self) -> int:
@@ -172,7 +177,8 @@ def gather(unit_id: int, start: date, end: date, *, charts: bool = True) -> Inpu
                           items=_count(Item, Item.created_at, unit_id, low, high),
                           ballistic_entries=_count(BallisticEntry, BallisticEntry.created_at, unit_id, low, high),
                           decisions=_count(Decision, Decision.signed_at, unit_id, low, high),
-                          leads=_count(CaseLink, CaseLink.confirmed_at, unit_id, low, high)))
+                          leads=_count(CaseLink, CaseLink.confirmed_at, unit_id, low, high)),
+        complaints_by_state=_complaints_by_state(unit_id, start, end))
     if charts:
         inputs.charts.update(draw_charts(inputs))
     return inputs
@@ -190,6 +196,18 @@ def _nonconformities_by_source(unit_id: int, start: date, end: date, low: dateti
         Finding.unit_id == unit_id, Finding.grade.in_((Grade.MAJOR.value, Grade.MINOR.value)),
         Finding.raised_at >= low, Finding.raised_at < high)) or 0
     return totals
+
+
+def _complaints_by_state(unit_id: int, start: date, end: date) -> dict[str, int]:
+    """Complaints and appeals received in the period, by their state now (one query for all their steps)."""
+    received = select(Complaint.id).where(Complaint.unit_id == unit_id, Complaint.received_on >= start,
+                                          Complaint.received_on <= end)
+    states = {complaint_id: complaints.RECEIVED for complaint_id in db.session.scalars(received)}
+    for complaint_id, step in db.session.execute(select(ComplaintEvent.complaint_id, ComplaintEvent.step).where(
+            ComplaintEvent.complaint_id.in_(received)).order_by(ComplaintEvent.id)).tuples():
+        states[complaint_id] = step  # the latest step is the state (as complaints.state_of folds them)
+    found = Counter(states.values())
+    return {str(state): found.get(str(state), 0) for state in complaints.STATE_LABELS}
 
 
 def custody(unit_id: int) -> Custody:
@@ -367,6 +385,7 @@ def table_rows(inputs: Inputs) -> dict[str, list[tuple[str, int]]]:
     return {"findings": rows({Grade(g): n for g, n in inputs.findings_by_grade.items()}, GRADE_LABELS),
             "nonconformities": rows(inputs.nonconformities_by_source, quality.SOURCE_LABELS),
             "actions": rows({status.value: inputs.actions_by_status.get(status.value, 0) for status in ActionStatus}),
+            "complaints": rows(inputs.complaints_by_state, complaints.STATE_LABELS),
             "proficiency": rows(inputs.proficiency_by_outcome, proficiency.OUTCOME_LABELS),
             "competence": rows({s: inputs.competence.get(s, 0) for s in Standing}, STANDING_LABELS),
             "equipment": rows(inputs.equipment_by_status, STATUS_LABELS)}

@@ -22,8 +22,9 @@ from qms.evidence.custody import register_case
 from qms.evidence.models import Case, Item
 from qms.people import services as people
 from qms.people.services import Signature
-from qms.quality import proficiency, review
+from qms.quality import complaints, proficiency, review
 from qms.quality import services as quality
+from qms.quality.complaints_models import Complaint, ComplaintEvent
 from qms.quality.models import Nonconformity, Source
 from qms.quality.proficiency_models import ProficiencyTest
 from qms.quality.review_models import ReviewDecision
@@ -93,6 +94,11 @@ def records(staff: Staff, db_session) -> None:
                   opened_on=today())
     register_case(unit_id=staff.unit.id, actor=staff.csi, case_number="C-0", offence_type="Theft",
                   opened_on=LONG_AGO)
+    for n, received_on in enumerate((today(), today() - timedelta(days=10), LONG_AGO)):
+        came = complaints.receive(staff.unit.id, staff.qm, complaints.Received(
+            complainant=f"Prosecutor {n}", channel="letter", description="Late report.", received_on=received_on))
+        if n:
+            complaints.acknowledge(came, staff.qm, "Acknowledged.")
     db_session.commit()
 
 
@@ -129,6 +135,10 @@ def direct(db_session, unit_id: int) -> dict[str, object]:  # type: ignore[no-un
         "items": count(Item),
         "cases": count(Case, Case.opened_on >= START, Case.opened_on <= END),
         "items_received": count(Item, Item.created_at >= low, Item.created_at < high),
+        "complaints": count(Complaint, Complaint.received_on >= START, Complaint.received_on <= END),
+        "acknowledged": db_session.scalar(select(func.count(func.distinct(ComplaintEvent.complaint_id))).join(
+            Complaint, Complaint.id == ComplaintEvent.complaint_id).where(
+            Complaint.unit_id == unit_id, Complaint.received_on >= START, ComplaintEvent.step == "acknowledged")),
     }
 
 
@@ -168,6 +178,11 @@ def test_the_signed_minutes_give_the_figures_of_the_database(staff: Staff, recor
         assert number(nc_part, label) == actions.get(status, 0)
     assert actions == {"effective": 1, "open": 1}
     assert number(nc_part, "Reviewed effective") == expected["effective"] == 1
+
+    complaints_part = section(text, "3 Complaints", "4 Proficiency")
+    assert number(complaints_part, "Received in total") == expected["complaints"] == 2  # not the one of last year
+    assert number(complaints_part, "Acknowledged") == expected["acknowledged"] == 1
+    assert number(complaints_part, "Decided") == 0
 
     pt_part = section(text, "4 Proficiency", "5 Competence")
     outcomes = expected["outcomes"]
