@@ -73,8 +73,8 @@ def test_gap_report_pdf_holds_both_in_catalogue_order(mixed: Audit, staff: Staff
     assert "Scene unit: ISO/IEC 17020:2012" in text and "Firearms laboratory: ISO/IEC 17025:2017" in text
     checklist = text[text.index("2 Checklist"):]
     # Every requirement appears once in the checklist, 17020 before 17025, each in its catalogue's order.
-    positions = [checklist.index(f" {rid.partition(':')[2]} ") for rid in ("17020:6.1.1", "17020:7.4.5",
-                                                                             "17025:6.4.9", "17025:7.8.8.3")]
+    # The checklist prints each requirement by its full id (catalogue and clause), never a bare clause number.
+    positions = [checklist.index(f"{rid} ") for rid in ("17020:6.1.1", "17020:7.4.5", "17025:6.4.9", "17025:7.8.8.3")]
     assert positions == sorted(positions)
     assert checklist.index("17020 6 Resource requirements") < checklist.index("17025 7 Process requirements")
     # 7.4.5 has no confirming source: flagged; 7.8.8.1 is confirmed: not flagged.
