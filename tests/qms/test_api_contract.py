@@ -29,6 +29,8 @@ REFUSED_BY_RULES = {
     "POST /api/v1/quality/complaints": "a case named must exist in the unit, an audit too; the date received is "
                                        "not in the future",
     "POST /api/v1/quality/risks": "the owner must be a member of the unit",
+    "POST /api/v1/equipment": "the responsible person must be a member of the unit, and an identifier is unique in "
+                              "the unit's register",
 }
 
 
