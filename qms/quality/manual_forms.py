@@ -8,7 +8,7 @@ from wtforms.validators import DataRequired, Length, Optional
 
 
 class PolicyForm(FlaskForm):
-    requirement_id = SelectField(_l("Clause"), validators=[DataRequired()])
+    clause = SelectField(_l("Clause"), validators=[DataRequired()])  # a catalogue id such as 17020:6.1.1
     statement = TextAreaField(_l("Policy statement (the unit's own words)"),
                               validators=[DataRequired(), Length(max=20000)])
 

@@ -18,7 +18,7 @@ READERS = frozenset(Role) - {Role.ADMIN}
 
 def _policy_form() -> PolicyForm:
     form = PolicyForm()
-    form.requirement_id.choices = [SelectChoice(r.id, f"{r.clause} {r.title}")
+    form.clause.choices = [SelectChoice(r.id, f"{r.clause} {r.title}")
                                    for r in content.load_all()[manual.CATALOGUE].requirements]
     return form
 
@@ -37,7 +37,7 @@ def manual_page():  # type: ignore[no-untyped-def]
 def manual_policy():  # type: ignore[no-untyped-def]
     form = _policy_form()
     check_form(form)
-    manual.write_policy(g.qms_unit_id, g.qms_user, requirement_id=form.requirement_id.data,
+    manual.write_policy(g.qms_unit_id, g.qms_user, requirement_id=form.clause.data,
                         statement=form.statement.data)
     flash(_("Policy statement saved; earlier versions are kept."), "success")
     return redirect(url_for("quality.manual_page"))

@@ -60,15 +60,15 @@ def test_the_manual_pages_write_a_policy_download_and_issue(staff, login_as):
     client = login_as(staff.qm)
     page = client.get("/quality/manual")
     assert page.status_code == 200 and "GAP" in page.get_data(as_text=True)
-    saved = client.post("/quality/manual/policies", data={"requirement_id": "17020:4.1.1",
+    saved = client.post("/quality/manual/policies", data={"clause": "17020:4.1.1",
                                                           "statement": "Impartial by policy."})
     assert saved.status_code == 302
     assert manual.policies(staff.unit.id)["17020:4.1.1"].text == "Impartial by policy."
-    unknown = client.post("/quality/manual/policies", data={"requirement_id": "17020:99.9", "statement": "x"})
+    unknown = client.post("/quality/manual/policies", data={"clause": "17020:99.9", "statement": "x"})
     assert unknown.status_code == 400
     assert client.get("/quality/manual.pdf").data.startswith(b"%PDF-")
     issued = client.post("/quality/manual/issue", data={"change_summary": "First issue"})
     assert issued.status_code == 302 and "/documents/revisions/" in issued.headers["Location"]
     viewer_client = login_as(staff.examiner)
-    assert viewer_client.post("/quality/manual/policies", data={"requirement_id": "17020:4.1.1",
+    assert viewer_client.post("/quality/manual/policies", data={"clause": "17020:4.1.1",
                                                                 "statement": "x"}).status_code == 403

@@ -70,6 +70,7 @@ def world(app: Flask, db_session, make_unit, make_user) -> World:
     db_session.commit()
     ids = {"case_id": case.id, "item_id": item.id, "audit_id": audit.id, "checklist_item_id": audit.items[0].id,
            "finding_id": finding.id, "unit_id": unit.id, "nc_id": nonconformity.id, "review_id": review.id,
+           "boss_id": boss.id,
            "scope_id": people.scopes(unit.id)[0].id}
     return World(boss, ids, tokens)
 
@@ -207,6 +208,22 @@ FORM_CASES: list[tuple[str, str, str, dict[str, Any]]] = [
                                                "discipline": "firearms and ballistics"}),
     ("EntryForm", "item_id", "/comparisons/entries/new", {"device_id": "1", "scan": "FILE"}),
     ("EntryForm", "device_id", "/comparisons/entries/new", {"item_id": "1", "scan": "FILE"}),
+    ("InstrumentForm", "responsible_id", "/equipment", {"identifier": "X-1", "kind": "camera"}),
+    ("AssessForm", "work_id", "/equipment/reviews/1/assess", {"work_kind": "ballistic_entry", "assessment": "no_effect"}),
+    ("EventForm", "event-equipment_ids", "/evidence/items/{item_id}/events", {"event-kind": "examined",
+                                                                              "event-notes": "Looked"}),
+    ("GrantForm", "g-scope_id", "/people/{boss_id}/grant", {"g-password": "x"}),
+    ("TrainingForm", "t-scope_id", "/people/{boss_id}/training", {"t-course": "C", "t-started_on": "2026-01-01",
+                                                                 "t-completed_on": "2026-01-02", "t-outcome": "passed"}),
+    ("SupervisedForm", "s-scope_id", "/people/{boss_id}/supervised", {"s-performed_on": "2026-01-01",
+                                                                     "s-reference": "R", "s-supervisor_id": "1"}),
+    ("SupervisedForm", "s-supervisor_id", "/people/{boss_id}/supervised", {"s-performed_on": "2026-01-01",
+                                                                          "s-reference": "R", "s-scope_id": "1"}),
+    ("WitnessingForm", "w-scope_id", "/people/{boss_id}/witnessing", {"w-observed_on": "2026-01-01", "w-reference": "R",
+                                                                     "w-outcome": "satisfactory", "w-observer_id": "1"}),
+    ("WitnessingForm", "w-observer_id", "/people/{boss_id}/witnessing", {"w-observed_on": "2026-01-01",
+                                                                        "w-reference": "R", "w-outcome": "satisfactory",
+                                                                        "w-scope_id": "1"}),
     ("OfferForm", "offer-receiver", "/evidence/items/{item_id}/offer", {}),
     ("EventForm", "event-location_id", "/evidence/items/{item_id}/events", {"event-kind": "stored"}),
     ("EventForm", "event-wrong_seq", "/evidence/items/{item_id}/events", {"event-kind": "correction"}),
