@@ -23,7 +23,6 @@ from qms.db import today
 from qms.errors import InvalidInput, NotFound, NotPermitted
 from qms.extensions import db
 from qms.fields import choice, text
-from qms.quality import complaints
 from qms.quality.models import Nonconformity, RiskGrade, Source
 
 RECORDERS = frozenset({Role.QUALITY_MANAGER, Role.AUDITOR, Role.EXAMINER, Role.CSI_OFFICER})
@@ -190,5 +189,4 @@ def dashboard_panels(user: User, unit_id: int | None, roles: frozenset[Role]) ->
     overdue = audits.actions(overdue=True)
     return [Panel(_("Nonconformities"), "quality/_panel_nonconformities.html",
                   {"open": sorted(open_counts(unit_id).items(), key=lambda pair: pair[0].value),
-                   "labels": SOURCE_LABELS, "overdue": overdue}, order=29),
-            *complaints.dashboard_panels(user, unit_id, roles)]
+                   "labels": SOURCE_LABELS, "overdue": overdue}, order=29))]
