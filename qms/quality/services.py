@@ -189,4 +189,4 @@ def dashboard_panels(user: User, unit_id: int | None, roles: frozenset[Role]) ->
     overdue = audits.actions(overdue=True)
     return [Panel(_("Nonconformities"), "quality/_panel_nonconformities.html",
                   {"open": sorted(open_counts(unit_id).items(), key=lambda pair: pair[0].value),
-                   "labels": SOURCE_LABELS, "overdue": overdue}, order=29))]
+                   "labels": SOURCE_LABELS, "overdue": overdue}, order=29)]
