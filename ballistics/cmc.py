@@ -36,7 +36,7 @@ import cv2
 import numpy as np
 import scipy.fft as sfft
 
-from ballistics.registration import Alignment, _standardise, register, rotate_masked
+from ballistics.registration import Alignment, _affine, _standardise, register
 from ballistics.surface import Surface
 
 __all__ = ["CMCParams", "CellResult", "Comparison", "DirectionResult", "compare"]
@@ -195,6 +195,30 @@ class Comparison:
 # Cells
 # --------------------------------------------------------------------------------------------------
 
+class _Target:
+    """The searched surface, zero-filled and in float32 once, for its many rotations.
+
+    `rotated` gives what `ballistics.registration.rotate_masked` gives, without converting the
+    surface again for every rotation.
+    """
+
+    def __init__(self, surface: Surface) -> None:
+        mask = surface.mask
+        self.shape = surface.shape
+        self.filled = np.where(mask, surface.heights, 0).astype(np.float32)
+        self.weight = mask.astype(np.float32)
+
+    def rotated(self, angle: float, out_shape: tuple[int, int], dx: float, dy: float) -> tuple[np.ndarray, np.ndarray]:
+        matrix = _affine(angle, self.shape, out_shape, dx, dy)
+        size = (out_shape[1], out_shape[0])
+        warped = cv2.warpAffine(self.filled, matrix, size, flags=cv2.INTER_LINEAR,
+                                borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        weight = cv2.warpAffine(self.weight, matrix, size, flags=cv2.INTER_LINEAR,
+                                borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        valid = weight > 0.999
+        return np.where(valid, warped, np.float32(0)), valid
+
+
 @dataclass(frozen=True)
 class _Cells:
     """Valid reference cells of one direction, with their precomputed FFT terms."""
@@ -206,6 +230,8 @@ class _Cells:
     valid_counts: np.ndarray
     spectra: tuple[list[np.ndarray], ...]  # per cell: OpenCV CCS spectra of values, squares, mask
     fft_shape: tuple[int, int]
+    values: np.ndarray  # (n, ch, cw) float32, standardised per cell, zero where missing
+    masks: np.ndarray  # (n, ch, cw) bool
 
 
 def _cells(surface: Surface, params: CMCParams) -> _Cells:
@@ -228,33 +254,41 @@ def _cells(surface: Surface, params: CMCParams) -> _Cells:
     shape = (sfft.next_fast_len(region[0], real=True), sfft.next_fast_len(region[1], real=True))
     if not blocks:
         return _Cells(np.zeros((0, 2), int), np.zeros((0, 2), int), (ch, cw), region, np.zeros(0),
-                      (), shape)
+                      (), shape, np.zeros((0, ch, cw), np.float32), np.zeros((0, ch, cw), bool))
     # Each cell is restandardised on its own points: the correlation is scale-free, and this keeps the
     # variance terms of the FFT formula well conditioned in float32.
     blocks = [_standardise(b, m) for b, m in zip(blocks, masks)]
     values = np.stack([np.where(m, b, 0) for b, m in zip(blocks, masks)]).astype(np.float32)
-    weights = np.stack(masks).astype(np.float32)
-    spectra = (_dfts(values, shape), _dfts(values * values, shape), _dfts(weights, shape))
+    weights = np.stack(masks)
+    spectra = (_dfts(values, shape), _dfts(values * values, shape), _dfts(weights.astype(np.float32), shape))
     counts = np.array([m.sum() for m in masks], dtype=float)
-    return _Cells(np.array(index), np.array(origin), (ch, cw), region, counts, spectra, shape)
+    return _Cells(np.array(index), np.array(origin), (ch, cw), region, counts, spectra, shape, values, weights)
 
 
-def _regions(target: Surface, cells: _Cells, alignment: Alignment, angle: float,
-             ref_shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-    """The target rotated by ``angle`` (translation from the alignment), cut into one region per cell."""
+def _regions(target: "_Target", cells: _Cells, alignment: Alignment, angle: float,
+             ref_shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The target rotated by ``angle`` (translation from the alignment), cut into one region per cell.
+
+    Returns the regions' values and masks, and for every cell and shift in its region the number of
+    valid points under a cell-sized window there.
+    """
     (ch, cw), (rh, rw) = cells.size, cells.region
     my, mx = (rh - ch) // 2, (rw - cw) // 2
     # One pixel more than the margin on every side, so that the last cell's region fits even when the
     # grid fills the surface exactly and the margin was rounded down.
     canvas = (ref_shape[0] + 2 * my + 2, ref_shape[1] + 2 * mx + 2)
-    values, mask = rotate_masked(target.heights, target.mask, angle, out_shape=canvas,
-                                 dx=alignment.dx, dy=alignment.dy)
+    values, mask = target.rotated(angle, canvas, alignment.dx, alignment.dy)
     values = _standardise(values, mask)
     # Region top-left in canvas coordinates = cell top-left + (margin + 1) - margin.
     win_v = np.lib.stride_tricks.sliding_window_view(values, (rh, rw))
     win_m = np.lib.stride_tricks.sliding_window_view(mask, (rh, rw))
     tops, lefts = cells.origin[:, 0] + 1, cells.origin[:, 1] + 1
-    return win_v[tops, lefts], win_m[tops, lefts]
+    # Valid points under every cell-sized window of the canvas (integral image), cut per region.
+    integral = cv2.integral(mask.view(np.uint8))
+    box = integral[ch:, cw:] - integral[:-ch, cw:] - integral[ch:, :-cw] + integral[:-ch, :-cw]
+    crop = (rh - ch + 1, rw - cw + 1)
+    box_windows = np.lib.stride_tricks.sliding_window_view(box, crop)
+    return win_v[tops, lefts], win_m[tops, lefts], box_windows[tops, lefts]
 
 
 def _search(reference: Surface, target: Surface, alignment: Alignment, params: CMCParams,
@@ -271,18 +305,18 @@ def _search(reference: Surface, target: Surface, alignment: Alignment, params: C
     (ch, cw), (rh, rw) = cells.size, cells.region
     crop = (rh - ch + 1, rw - cw + 1)
     min_n = (params.min_cell_overlap * cells.valid_counts)[:, None, None]
+    prepared = _Target(target)
     for k, angle in enumerate(angles):
-        values, masks = _regions(target, cells, alignment, angle, reference.shape)
-        ncc, cross = _cell_ncc(cells, values, masks, crop, min_n)
-        flat = np.nan_to_num(ncc, nan=-1.0).reshape(n, -1)
+        values, masks, box = _regions(prepared, cells, alignment, angle, reference.shape)
         if params.cell_peak == "ccf":
             # cmcR: the cell sits where the cross-correlation of the zero-filled data peaks; its
             # CCF is the correlation of the valid points there (Zemmels et al. 2023).
-            where = np.where(np.isfinite(ncc), cross, -np.inf).reshape(n, -1)
+            best, ccf[:, k] = _ccf_peaks(cells, values, masks, box, crop, min_n[:, 0, 0])
         else:
-            where = flat
-        best = where.argmax(axis=1)
-        ccf[:, k] = flat[np.arange(n), best]
+            ncc, _ = _cell_ncc(cells, values, masks, crop, min_n)
+            flat = np.nan_to_num(ncc, nan=-1.0).reshape(n, -1)
+            best = flat.argmax(axis=1)
+            ccf[:, k] = flat[np.arange(n), best]
         oy, ox = np.unravel_index(best, crop)
         # Offset of the cell inside its region, minus the centred offset = displacement.
         dy[:, k] = oy - (rh - ch) // 2
@@ -300,6 +334,97 @@ def _dfts(stack: np.ndarray, shape: tuple[int, int]) -> list[np.ndarray]:
     padded = np.zeros((len(stack),) + tuple(shape), np.float32)
     padded[:, : stack.shape[1], : stack.shape[2]] = stack
     return [cv2.dft(p) for p in padded]
+
+
+def _ccf_peaks(cells: _Cells, values: np.ndarray, masks: np.ndarray, box: np.ndarray, crop: tuple[int, int],
+               min_n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per cell: the shift where the zero-filled cross-correlation peaks among the admissible shifts,
+    and the masked Pearson correlation there (the "ccf" placement of `CMCParams.cell_peak`).
+
+    A shift is admissible when at least ``min_n`` valid cell points land on valid region points and
+    neither side is flat there, exactly as in `_cell_ncc`, but only the cross-correlation needs FFTs
+    for every cell. ``box`` (valid region points under the cell's window at each shift) is an upper
+    bound of the overlap, so the peak among the shifts it admits is the answer whenever its overlap,
+    counted directly, is large enough. Otherwise (about one cell in ten) the overlap is counted by FFT
+    at every shift for that cell; where the peak's correlation is flat (rare), the cell goes through
+    `_cell_ncc`. That is 3 FFT operations per cell and rotation, sometimes 6, instead of 15, with the
+    same placements.
+
+    Returns the flat index of the peak in ``crop`` (0 when no shift is admissible) and the correlation
+    there (-1 when none is).
+    """
+    n = len(cells.index)
+    f2 = _dfts(values, cells.fft_shape)  # the regions are zero where missing
+    cross = _correlate(cells.spectra[0], f2, crop)
+    admissible = box >= min_n[:, None, None]
+    bounded = np.where(admissible, cross, -np.inf).reshape(n, -1)
+    best = bounded.argmax(axis=1)
+    none = ~np.isfinite(bounded[np.arange(n), best])
+    both, windows = _at(cells, values, masks, best, crop)
+    undecided = ~none & (both.sum(axis=(1, 2)) < min_n)
+    if undecided.any():
+        # The box bound let through a shift that overlaps too few of this cell's points. (Counting the
+        # next shifts by hand instead was no faster: the admissible peak can be far down the list.)
+        k = np.flatnonzero(undecided)
+        overlap = np.rint(_correlate([cells.spectra[2][i] for i in k],
+                                     _dfts(masks[k].astype(np.float32), cells.fft_shape), crop))
+        exact = np.where(overlap >= min_n[k, None, None], cross[k], -np.inf).reshape(len(k), -1)
+        best[k] = exact.argmax(axis=1)
+        none[k] = ~np.isfinite(exact).any(axis=1)
+        both, windows = _at(cells, values, masks, best, crop)
+    best[none] = 0
+    ccf = _pearson(cells.values, both, windows, min_n)
+    ccf[none] = -1.0
+    flat = np.isnan(ccf)
+    if flat.any():
+        # A flat overlap at the peak (rare): the full masked NCC decides.
+        k = np.flatnonzero(flat)
+        sub = replace(cells, index=cells.index[k], valid_counts=cells.valid_counts[k],
+                      spectra=tuple([part[i] for i in k] for part in cells.spectra))
+        ncc, full_cross = _cell_ncc(sub, values[k], masks[k], crop, min_n[k, None, None])
+        best[k] = np.where(np.isfinite(ncc), full_cross, -np.inf).reshape(len(k), -1).argmax(axis=1)
+        ccf[k] = np.nan_to_num(ncc, nan=-1.0).reshape(len(k), -1)[np.arange(len(k)), best[k]]
+    return best, ccf
+
+
+def _at(cells: _Cells, values: np.ndarray, masks: np.ndarray, best: np.ndarray,
+        crop: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Per cell: the points valid in both the cell and the region window at flat shift ``best``, and
+    the window's values."""
+    oy, ox = np.unravel_index(best, crop)
+    rows = np.arange(len(best))
+    windows = np.lib.stride_tricks.sliding_window_view(values, cells.size, axis=(1, 2))[rows, oy, ox]
+    window_masks = np.lib.stride_tricks.sliding_window_view(masks, cells.size, axis=(1, 2))[rows, oy, ox]
+    return cells.masks & window_masks, windows
+
+
+def _correlate(fixed: list[np.ndarray], moving: list[np.ndarray], crop: tuple[int, int]) -> np.ndarray:
+    """corr(fixed(p), moving(p + s)) for the shifts in ``crop``, from OpenCV CCS spectra, per cell."""
+    flags = cv2.DFT_REAL_OUTPUT | cv2.DFT_SCALE
+    out = np.empty((len(fixed),) + crop, np.float32)
+    for k, (a, b) in enumerate(zip(fixed, moving)):
+        # IDFT(conj(F1) F2): mulSpectrums(F2, F1, conjB=True).
+        # Only the first crop[0] rows of the output are wanted, which spares most of the row pass.
+        out[k] = cv2.idft(cv2.mulSpectrums(b, a, 0, conjB=True), flags=flags,
+                          nonzeroRows=crop[0])[: crop[0], : crop[1]]
+    return out
+
+
+def _pearson(cells: np.ndarray, both: np.ndarray, windows: np.ndarray, min_n: np.ndarray) -> np.ndarray:
+    """Masked Pearson correlation of each cell with its window over ``both``; NaN where `_cell_ncc`
+    would give NaN (overlap below ``min_n``, or a flat side)."""
+    n = len(cells)
+    count = both.reshape(n, -1).sum(axis=1).astype(np.float64)
+    x = np.where(both, cells, 0).reshape(n, -1).astype(np.float64)
+    y = np.where(both, windows, 0).reshape(n, -1).astype(np.float64)
+    safe = np.maximum(count, 1.0)
+    sx, sy = x.sum(axis=1), y.sum(axis=1)
+    num = np.einsum("kp,kp->k", x, y) - sx * sy / safe
+    v1 = np.einsum("kp,kp->k", x, x) - sx * sx / safe
+    v2 = np.einsum("kp,kp->k", y, y) - sy * sy / safe
+    ok = (count >= min_n) & (v1 > 1e-3 * safe) & (v2 > 1e-3 * safe)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(ok, np.clip(num / np.sqrt(np.abs(v1 * v2)), -1.0, 1.0), np.nan)
 
 
 def _cell_ncc(cells: _Cells, values: np.ndarray, masks: np.ndarray, crop: tuple[int, int],

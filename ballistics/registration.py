@@ -98,17 +98,19 @@ def _spectra(values: np.ndarray, mask: np.ndarray, shape: tuple[int, int]) -> tu
 
 def _ncc_from_spectra(fixed: tuple[np.ndarray, ...], moving: tuple[np.ndarray, ...],
                       shape: tuple[int, int], *, min_overlap: float,
-                      crop: tuple[int, int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+                      crop: tuple[int, int] | None = None,
+                      conjugated: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Masked NCC for every circular shift ``s``: corr over p of fixed(p) and moving(p + s).
 
     Returns the correlation map (NaN where the overlap is too small or flat) and the overlap counts.
     ``crop`` keeps only the first rows/columns of shifts, which saves part of the inverse transforms.
+    ``conjugated``: the fixed spectra are already complex conjugates (a search reuses them).
     """
     f1, f1sq, m1 = fixed
     f2, f2sq, m2 = moving
 
     def cc(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        prod = np.conj(a) * b
+        prod = a * b if conjugated else np.conj(a) * b
         if crop is None:
             return sfft.irfft2(prod, s=shape, workers=1)
         # Inverse over rows first, drop the rows we do not need, then over columns.
@@ -323,7 +325,7 @@ class _Level:
 
     factor: int
     fixed_shape: tuple[int, int]
-    fixed_spectra: tuple[np.ndarray, ...]
+    fixed_spectra: tuple[np.ndarray, ...]  # complex conjugates
     moving: np.ndarray
     moving_mask: np.ndarray
     moving_shape: tuple[int, int]
@@ -339,7 +341,9 @@ def _level(fixed: Surface, moving: Surface, factor: int, min_overlap: float) -> 
     (h1, w1), (h2, w2) = fv.shape, mv.shape
     shape = (sfft.next_fast_len(h1 + h2 - 1, real=True), sfft.next_fast_len(w1 + w2 - 1, real=True))
     min_n = max(min_overlap * min(fm.sum(), mm.sum()), 4.0)
-    return _Level(factor, fv.shape, _spectra(fv, fm, shape), mv, mm, (h2, w2), shape, min_n)
+    # Conjugated once here rather than in every correlation of the search.
+    conjugated = tuple(np.conj(part) for part in _spectra(fv, fm, shape))
+    return _Level(factor, fv.shape, conjugated, mv, mm, (h2, w2), shape, min_n)
 
 
 def _scores(level: _Level, angles: Sequence[float]) -> list[tuple[float, float, float, float, int]]:
@@ -353,16 +357,20 @@ def _scores(level: _Level, angles: Sequence[float]) -> list[tuple[float, float, 
         values = np.stack([r[0] for r in rotated])
         masks = np.stack([r[1] for r in rotated])
         ncc, n = _ncc_from_spectra(level.fixed_spectra, _spectra(values, masks, level.fft_shape),
-                                   level.fft_shape, min_overlap=level.min_n)
-        for angle, c, counts in zip(chunk, ncc, n):
-            out.append(_peak(c, counts, angle, level))
+                                   level.fft_shape, min_overlap=level.min_n, conjugated=True)
+        # The peak of every angle of the chunk at once (as nanargmax: NaN never wins, first of ties).
+        flat = ncc.reshape(len(chunk), -1)
+        best = np.where(np.isnan(flat), -np.inf, flat).argmax(axis=1)
+        for angle, c, counts, index in zip(chunk, ncc, n, best):
+            out.append(_peak(c, counts, angle, level, int(index)))
     return out
 
 
-def _peak(ncc: np.ndarray, counts: np.ndarray, angle: float, level: _Level) -> tuple[float, float, float, float, int]:
-    if not np.isfinite(ncc).any():
+def _peak(ncc: np.ndarray, counts: np.ndarray, angle: float, level: _Level,
+          index: int) -> tuple[float, float, float, float, int]:
+    i, j = np.unravel_index(index, ncc.shape)
+    if not np.isfinite(ncc[i, j]):
         return (-1.0, angle, 0.0, 0.0, 0)
-    i, j = np.unravel_index(np.nanargmax(ncc), ncc.shape)
     # Circular shift s: corr(fixed(p), moving(p + s)); the moving canvas origin sits at -s on fixed.
     sy = i if i < ncc.shape[0] // 2 else i - ncc.shape[0]
     sx = j if j < ncc.shape[1] // 2 else j - ncc.shape[1]

@@ -132,3 +132,29 @@ def test_fadul_decision_threshold_makes_no_false_identification(fadul_run):
     knm = [p.score for p in ok if not p.same_source]
     assert max(knm) < threshold
     assert np.mean(np.array(km) > threshold) >= 0.95
+
+
+REFERENCE = Path(__file__).parent / "data" / "fadul_reference_results.csv"
+
+
+@pytest.mark.slow
+def test_fadul_results_stay_those_of_the_stored_reference(fadul_run):
+    """The engine may get faster, not different: the same decisions on every pair as the stored run
+    (bench/fadul_reference.py), and CMC counts within 2 of it for at least 95 % of the pairs."""
+    threshold = json.loads((REFERENCE.parent / "fadul_reference_summary.json").read_text())["threshold"]
+    with open(REFERENCE, newline="") as handle:
+        reference = {(r["file_a"], r["file_b"]): r for r in csv.DictReader(handle)}
+    pairs = [p for p in fadul_run.pairs if not p.error]
+    assert {(p.file_a, p.file_b) for p in pairs} == set(reference)
+    moved, far = [], []
+    for p in pairs:
+        ref = reference[(p.file_a, p.file_b)]
+        assert p.rotation_deg == pytest.approx(float(ref["rotation_deg"]), abs=1e-9)  # the same task
+        if (p.score > threshold) != (ref["called_same_source"] == "True"):
+            moved.append(f"{p.file_a} vs {p.file_b}: {float(ref['score']):.3f} -> {p.score:.3f}")
+        changes = (p.cmc_original_ab - int(ref["cmc_original_ab"]), p.cmc_original_ba - int(ref["cmc_original_ba"]),
+                   p.high_cmc - int(ref["high_cmc"]))
+        if max(map(abs, changes)) > 2:
+            far.append(changes)
+    assert not moved, f"pairs that changed side of the threshold {threshold:.4f}: {moved}"
+    assert len(far) <= 0.05 * len(pairs), f"{len(far)} pairs with a count changed by more than 2: {far[:10]}"
