@@ -31,6 +31,7 @@ REFUSED_BY_RULES = {
     "POST /api/v1/quality/risks": "the owner must be a member of the unit",
     "POST /api/v1/equipment": "the responsible person must be a member of the unit, and an identifier is unique in "
                               "the unit's register",
+    "PATCH /api/v1/equipment/{equipment_id}": "the responsible person named must be a member of the unit",
 }
 
 
