@@ -24,7 +24,7 @@ import pytest
 CHROMIUM = Path(os.environ.get("QMS_E2E_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
-START_TIMEOUT = 240.0  # the demo seeds every domain first; CI runs three suites side by side
+START_TIMEOUT = 240.0  # seeding once, then each start; CI runs three suites side by side
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "[::1]", "::1"}
 INTERNAL_SCHEMES = {"data", "blob", "about"}
 
@@ -102,13 +102,35 @@ def _stop(proc: subprocess.Popen[str]) -> None:
             proc.wait(timeout=10)
 
 
-@pytest.fixture(scope="module")
-def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer]:
-    """`qms demo --port <free>` in a fresh instance directory; always terminated afterwards."""
-    instance = tmp_path_factory.mktemp("demo-instance")
-    port = _free_port()
+def _demo_env(instance: Path) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith("QMS_")}
     env.update(QMS_INSTANCE_PATH=str(instance), PYTHONUNBUFFERED="1")
+    return env
+
+
+@pytest.fixture(scope="session")
+def seeded_demo_instance(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`qms demo --no-serve` once per session in a fresh instance directory: every domain seeded.
+
+    Each module's server starts on a copy of it: `qms demo` on a seeded instance only reads the
+    accounts back and finds every seeder's work done, so the seeding itself runs once, not once per
+    module (it is most of a demo's start-up)."""
+    instance = tmp_path_factory.mktemp("demo-seeded")
+    done = subprocess.run([*_qms_command(), "demo", "--no-serve"], env=_demo_env(instance), cwd=instance,
+                          stdin=subprocess.DEVNULL, capture_output=True, text=True, encoding="utf-8",
+                          timeout=START_TIMEOUT)
+    if done.returncode != 0:
+        pytest.fail(f"`qms demo --no-serve` failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+    return instance
+
+
+@pytest.fixture(scope="module")
+def demo_server(tmp_path_factory: pytest.TempPathFactory, seeded_demo_instance: Path) -> Iterator[DemoServer]:
+    """`qms demo --port <free>` on a fresh copy of the seeded instance; always terminated afterwards."""
+    instance = tmp_path_factory.mktemp("demo-instance")
+    shutil.copytree(seeded_demo_instance, instance, dirs_exist_ok=True)
+    port = _free_port()
+    env = _demo_env(instance)
     output: list[str] = []
     proc = subprocess.Popen([*_qms_command(), "demo", "--host", "127.0.0.1", "--port", str(port)],
                             env=env, cwd=instance, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
