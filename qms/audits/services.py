@@ -57,6 +57,7 @@ from qms.audits.models import (
 from qms.auth.models import Membership, Role, User
 from qms.db import today, utcnow
 from qms.errors import InvalidInput, NotFound, NotPermitted, Refused, StateConflict, TooLarge
+from qms import fields
 from qms.extensions import db
 from qms.people import services as people
 from qms.people.models import Gate
@@ -84,12 +85,8 @@ _IMAGE_NAME = re.compile(r"\.(png|jpe?g|tiff?|gif|bmp|webp|svgz?|ico|heic)$", re
 # --- small helpers ----------------------------------------------------------------------------
 
 def _text(value: str | None, what: str, *, required: bool = False, limit: int = MAX_TEXT) -> str:
-    text = (value or "").strip()
-    if required and not text:
-        raise InvalidInput(_("%(what)s is required.", what=what))
-    if len(text) > limit:
-        raise InvalidInput(_("%(what)s is longer than %(limit)d characters.", what=what, limit=limit))
-    return text
+    """The shared text check (NUL refused too), with the audits' longer default limit."""
+    return fields.text(value, what, required=required, limit=limit)
 
 
 def _enum(enum_type: type[Any], value: str, what: str) -> Any:
