@@ -27,6 +27,10 @@ from qms.quality.models import Nonconformity, Source
 RECEIVERS = frozenset({Role.QUALITY_MANAGER, Role.AUDITOR, Role.EXAMINER, Role.CSI_OFFICER})
 HANDLERS = frozenset({Role.QUALITY_MANAGER})  # acknowledge, validate, investigate, close
 DECIDERS = frozenset({Role.QUALITY_MANAGER, Role.AUDITOR})  # and never someone involved
+# Who may ask for a step: every role that does the unit's work, so could have worked on what a complaint is
+# about. The step itself then refuses by role, and a decision first by involvement (an examiner who imaged
+# the evidence is told that, not merely that examiners do not decide). A viewer has no role to act at all.
+STEP_ROLES = RECEIVERS
 READERS = frozenset(Role) - {Role.ADMIN}
 ACKNOWLEDGE_WORKING_DAYS = 5
 DECIDE_DAYS = 30
@@ -201,7 +205,8 @@ def check_independent(record: Complaint, user: User) -> None:
     """Refuse someone who worked on what the complaint is about, or declared an interest in it."""
     reasons = involvement(record, user)
     if reasons:
-        raise NotPermitted(_("%(name)s may not decide %(number)s: %(reasons)s.", name=user.full_name,
+        raise NotPermitted(_("%(name)s may not decide %(number)s: %(reasons)s. A quality manager or an auditor "
+                             "who took no part in the work complained about decides it.", name=user.full_name,
                              number=record.number, reasons="; ".join(reasons)))
 
 
@@ -247,9 +252,15 @@ def investigate(record: Complaint, actor: User, findings: str) -> ComplaintEvent
 
 
 def decide(record: Complaint, actor: User, decision: str) -> ComplaintEvent:
-    """The decision, taken by someone not involved in the work complained about."""
+    """The decision, taken by someone not involved in the work complained about.
+
+    Involvement is checked before the deciding role (as the declared interests are): whoever took part in
+    the work is refused for that reason, whatever their role; someone with no role to act is refused for that.
+    """
+    refused = _("Only a quality manager or an auditor decides complaints.")
+    _require(record, actor, STEP_ROLES, refused)
     check_independent(record, actor)
-    _require(record, actor, DECIDERS, _("Only a quality manager or an auditor decides complaints."))
+    _require(record, actor, DECIDERS, refused)
     return _step(record, actor, Step.DECIDED, decision, _("The decision"))
 
 

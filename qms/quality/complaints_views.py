@@ -60,7 +60,7 @@ def complaint(complaint_id: int):  # type: ignore[no-untyped-def]
 
 
 @bp.post("/quality/complaints/<int:complaint_id>/steps")
-@requires(services.READERS, services.DECIDERS)
+@requires(services.READERS, services.STEP_ROLES)  # the service refuses by step: role, and involvement
 @page_again("quality.complaint")
 def complaint_step(complaint_id: int):  # type: ignore[no-untyped-def]
     record = record_or_404(Complaint, complaint_id, "complaint")
