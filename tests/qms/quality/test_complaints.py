@@ -237,6 +237,33 @@ def test_due_dates_count_working_days_and_show_when_overdue(staff, login_as) -> 
         _about(staff.unit.id, staff.qm, case_number="2099/1")
 
 
+def test_the_quality_managers_dashboard_shows_complaints_awaiting_a_decision_overdue_first(staff, login_as) -> None:
+    fresh = _about(staff.unit.id, staff.qm, received_on=today() - timedelta(days=1))
+    late = _about(staff.unit.id, staff.qm, received_on=today() - timedelta(days=40))  # neither acknowledged nor decided
+    investigated = _investigated(_about(staff.unit.id, staff.qm, received_on=today() - timedelta(days=2)), staff.qm)
+    decided = _investigated(_about(staff.unit.id, staff.qm), staff.qm)
+    complaints.decide(decided, staff.auditor, "Upheld.")
+    rejected = _about(staff.unit.id, staff.qm)
+    complaints.reject(rejected, staff.qm, "Not about our work.")
+    db.session.commit()
+    assert [record.number for record, _found in complaints.awaiting_decision(staff.unit.id)] == [
+        late.number, investigated.number, fresh.number]  # the overdue one, then by the date to decide by
+    page = login_as(staff.qm).get("/").get_data(as_text=True)
+    assert "Complaints awaiting a decision" in page
+    panel = page[page.index('id="panel-complaints"'):]
+    panel = panel[:panel.index("</div>")]
+    assert "3 awaiting a decision" in panel and "1 overdue" in panel
+    assert panel.index(late.number) < panel.index(investigated.number) < panel.index(fresh.number)
+    assert "acknowledgement overdue" in panel and "decision overdue" in panel and "Investigated" in panel
+    assert decided.number not in panel and rejected.number not in panel
+    assert 'id="panel-complaints"' not in login_as(staff.examiner).get("/").get_data(as_text=True)
+
+
+def test_the_complaints_panel_says_when_none_awaits(staff, login_as) -> None:
+    page = login_as(staff.qm).get("/").get_data(as_text=True)
+    assert "No complaint is awaiting a decision." in page
+
+
 def test_a_complaint_opens_one_nonconformity(staff) -> None:
     record = _about(staff.unit.id, staff.qm)
     first = complaints.open_nonconformity(record, staff.qm, title="Report sent after its due date")
