@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from flask import Flask, current_app
+from flask import current_app
+from flask.sansio.app import App
 from sqlalchemy import func, select
 
 from qms.auth.models import LoginAttempt, Membership, Role, User
@@ -29,7 +30,7 @@ PanelProvider = Callable[[User, int | None, frozenset[Role]], list[Panel]]
 PROVIDERS = "qms_dashboard_panel_providers"  # the app's extension key: providers added at blueprint set-up
 
 
-def add_panel_provider(app: Flask, provider: PanelProvider) -> None:
+def add_panel_provider(app: App, provider: PanelProvider) -> None:
     """Show `provider(user, unit_id, roles)`'s panels on `app`'s dashboard too.
 
     For panels that cannot live in their domain's `services` module without an import cycle: the
