@@ -104,7 +104,7 @@ class ComplaintItem(MethodView):
 
 @blp.route("/<int:complaint_id>/steps")
 class ComplaintSteps(MethodView):
-    access = Access(read=services.READERS, write=services.DECIDERS)
+    access = Access(read=services.READERS, write=services.STEP_ROLES)  # the service refuses by step
 
     @blp.arguments(ComplaintStepSchema)
     @blp.response(201, ComplaintEventSchema)

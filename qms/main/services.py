@@ -1,10 +1,13 @@
 """What each role's dashboard shows."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from flask import current_app
+from flask.sansio.app import App
 from sqlalchemy import func, select
 
 from qms.auth.models import LoginAttempt, Membership, Role, User
@@ -21,6 +24,21 @@ class Panel:
     template: str
     context: dict[str, Any]
     order: int = 50
+
+
+PanelProvider = Callable[[User, int | None, frozenset[Role]], list[Panel]]
+PROVIDERS = "qms_dashboard_panel_providers"  # the app's extension key: providers added at blueprint set-up
+
+
+def add_panel_provider(app: App, provider: PanelProvider) -> None:
+    """Show `provider(user, unit_id, roles)`'s panels on `app`'s dashboard too.
+
+    For panels that cannot live in their domain's `services` module without an import cycle: the
+    domain registers them from its views (`Blueprint.record_once`), which import both sides.
+    """
+    providers: list[PanelProvider] = app.extensions.setdefault(PROVIDERS, [])
+    if provider not in providers:
+        providers.append(provider)
 
 
 @dataclass
@@ -52,11 +70,14 @@ def dashboard_for(user: User, unit_id: int | None, roles: frozenset[Role]) -> Da
 
 
 def _domain_panels(user: User, unit_id: int | None, roles: frozenset[Role]) -> list[Panel]:
-    """Panels from every domain whose services define `dashboard_panels(user, unit_id, roles)`."""
+    """Panels from every domain whose services define `dashboard_panels(user, unit_id, roles)`, and from
+    the providers added with `add_panel_provider`."""
     from qms.domains import domain_modules
 
-    panels = [panel for services in domain_modules("services") if hasattr(services, "dashboard_panels")
-              and services.__name__ != __name__ for panel in services.dashboard_panels(user, unit_id, roles)]
+    providers = [services.dashboard_panels for services in domain_modules("services")
+                 if hasattr(services, "dashboard_panels") and services.__name__ != __name__]
+    providers += current_app.extensions.get(PROVIDERS, [])
+    panels = [panel for provider in providers for panel in provider(user, unit_id, roles)]
     return sorted(panels, key=lambda panel: panel.order)
 
 

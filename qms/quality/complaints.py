@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -27,6 +28,10 @@ from qms.quality.models import Nonconformity, Source
 RECEIVERS = frozenset({Role.QUALITY_MANAGER, Role.AUDITOR, Role.EXAMINER, Role.CSI_OFFICER})
 HANDLERS = frozenset({Role.QUALITY_MANAGER})  # acknowledge, validate, investigate, close
 DECIDERS = frozenset({Role.QUALITY_MANAGER, Role.AUDITOR})  # and never someone involved
+# Who may ask for a step: every role that does the unit's work, so could have worked on what a complaint is
+# about. The step itself then refuses by role, and a decision first by involvement (an examiner who imaged
+# the evidence is told that, not merely that examiners do not decide). A viewer has no role to act at all.
+STEP_ROLES = RECEIVERS
 READERS = frozenset(Role) - {Role.ADMIN}
 ACKNOWLEDGE_WORKING_DAYS = 5
 DECIDE_DAYS = 30
@@ -201,7 +206,8 @@ def check_independent(record: Complaint, user: User) -> None:
     """Refuse someone who worked on what the complaint is about, or declared an interest in it."""
     reasons = involvement(record, user)
     if reasons:
-        raise NotPermitted(_("%(name)s may not decide %(number)s: %(reasons)s.", name=user.full_name,
+        raise NotPermitted(_("%(name)s may not decide %(number)s: %(reasons)s. A quality manager or an auditor "
+                             "who took no part in the work complained about decides it.", name=user.full_name,
                              number=record.number, reasons="; ".join(reasons)))
 
 
@@ -247,9 +253,15 @@ def investigate(record: Complaint, actor: User, findings: str) -> ComplaintEvent
 
 
 def decide(record: Complaint, actor: User, decision: str) -> ComplaintEvent:
-    """The decision, taken by someone not involved in the work complained about."""
+    """The decision, taken by someone not involved in the work complained about.
+
+    Involvement is checked before the deciding role (as the declared interests are): whoever took part in
+    the work is refused for that reason, whatever their role; someone with no role to act is refused for that.
+    """
+    refused = _("Only a quality manager or an auditor decides complaints.")
+    _require(record, actor, STEP_ROLES, refused)
     check_independent(record, actor)
-    _require(record, actor, DECIDERS, _("Only a quality manager or an auditor decides complaints."))
+    _require(record, actor, DECIDERS, refused)
     return _step(record, actor, Step.DECIDED, decision, _("The decision"))
 
 
@@ -303,8 +315,10 @@ class Progress:
 
 
 def progress(record: Complaint, on: date | None = None) -> Progress:
-    on = on or today()
-    state = state_of(record)
+    return _progress(record, state_of(record), on or today())
+
+
+def _progress(record: Complaint, state: str, on: date) -> Progress:
     done = len(STEP_ORDER) - 1 if state == Step.CLOSED else (
         STEP_ORDER.index(state) if state in STEP_ORDER else 1)
     acknowledged = state != RECEIVED
@@ -336,12 +350,37 @@ def notice_pdf(record: Complaint) -> bytes:
                       kind_label=KIND_LABELS[ComplaintKind(record.kind)])
 
 
-def dashboard_panels(user: User, unit_id: int | None, roles: frozenset[Role]) -> list:  # type: ignore[type-arg]
-    """Open complaints past a due date, for the quality manager (the lead wires it into the dashboard)."""
+def awaiting_decision(unit_id: int, on: date | None = None) -> list[tuple[Complaint, Progress]]:
+    """Open complaints and appeals not yet decided (nor rejected), overdue ones first, then by their decide-by date.
+
+    Two queries whatever their number: the complaints with no deciding step, then their steps, folded
+    into each one's state as `state_of` does.
+    """
+    on = on or today()
+    settled = select(ComplaintEvent.id).where(ComplaintEvent.complaint_id == Complaint.id, ComplaintEvent.step.in_(
+        (Step.DECIDED.value, Step.REJECTED.value, Step.CLOSED.value)))
+    records = list(db.session.scalars(select(Complaint).where(Complaint.unit_id == unit_id, ~settled.exists())))
+    states = {record.id: RECEIVED for record in records}
+    for complaint_id, step in db.session.execute(select(ComplaintEvent.complaint_id, ComplaintEvent.step).where(
+            ComplaintEvent.complaint_id.in_(list(states))).order_by(ComplaintEvent.id)).tuples():
+        states[complaint_id] = step
+    rows = [(record, _progress(record, states[record.id], on)) for record in records]
+    return sorted(rows, key=lambda row: (not (row[1].acknowledge_overdue or row[1].decide_overdue),
+                                         row[0].decide_by, row[0].number))
+
+
+def dashboard_panels(user: User, unit_id: int | None, roles: frozenset[Role]) -> list[Any]:
+    """For the quality manager: complaints awaiting a decision, the overdue ones marked.
+
+    Not found through `qms.quality.services` like the domain's other panel (that module opens the
+    nonconformities this one links to, so importing this one from it is a cycle): the complaints
+    pages register it with the dashboard when the blueprint is set up (`complaints_views`).
+    """
     from qms.main.services import Panel
 
     if unit_id is None or Role.QUALITY_MANAGER not in roles:
         return []
-    late = [(record, found) for record, found in complaints(unit_id)
-            if found.acknowledge_overdue or found.decide_overdue]
-    return [Panel(_("Complaints past a due date"), "quality/complaints_panel.html", {"rows": late}, order=30)]
+    rows = awaiting_decision(unit_id)
+    overdue = sum(found.acknowledge_overdue or found.decide_overdue for _record, found in rows)
+    return [Panel(_("Complaints awaiting a decision"), "quality/complaints_panel.html",
+                  {"rows": rows, "overdue": overdue}, order=30)]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from flask import Response, flash, g, redirect, render_template, request, url_for
+from flask.blueprints import BlueprintSetupState
 from flask_babel import gettext as _
 from sqlalchemy import select
 from wtforms.fields.choices import SelectChoice
@@ -10,11 +11,18 @@ from qms.audits.models import Audit
 from qms.auth.permissions import requires
 from qms.errors import check_form, page_again
 from qms.extensions import db
+from qms.main.services import add_panel_provider
 from qms.quality import bp
 from qms.quality import complaints as services
 from qms.quality.complaints_forms import ComplaintNonconformityForm, ComplaintForm, ComplaintStepForm
 from qms.quality.complaints_models import Complaint, Step
 from qms.records import record_or_404
+
+
+@bp.record_once
+def _dashboard_panel(state: BlueprintSetupState) -> None:
+    # Added here, not found in qms.quality.services: that module may not import this one (a cycle).
+    add_panel_provider(state.app, services.dashboard_panels)
 
 
 def _receive_form() -> ComplaintForm:
@@ -60,7 +68,7 @@ def complaint(complaint_id: int):  # type: ignore[no-untyped-def]
 
 
 @bp.post("/quality/complaints/<int:complaint_id>/steps")
-@requires(services.READERS, services.DECIDERS)
+@requires(services.READERS, services.STEP_ROLES)  # the service refuses by step: role, and involvement
 @page_again("quality.complaint")
 def complaint_step(complaint_id: int):  # type: ignore[no-untyped-def]
     record = record_or_404(Complaint, complaint_id, "complaint")

@@ -186,8 +186,7 @@ def gather(unit_id: int, start: date, end: date, *, charts: bool = True) -> Inpu
 
 def _nonconformities_by_source(unit_id: int, start: date, end: date, low: datetime, high: datetime) -> Counter[str]:
     """What `quality.register` lists for the period (nonconformities by the day found, audit findings graded major
-    or minor by the day raised), counted in two grouped queries: the register asks for each row's open actions,
-    a thousand queries for five years of records."""
+    or minor by the day raised), counted in two grouped queries without building the register's rows."""
     totals: Counter[str] = Counter(dict(db.session.execute(
         select(Nonconformity.source, func.count(Nonconformity.id)).where(
             Nonconformity.unit_id == unit_id, Nonconformity.found_on >= start, Nonconformity.found_on <= end)

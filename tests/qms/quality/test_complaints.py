@@ -133,6 +133,47 @@ def test_the_refusal_of_an_involved_decider_is_shown_on_the_page(scene_bench, lo
     assert "they recorded or received custody of its evidence" in refused.get_data(as_text=True)
 
 
+@pytest.mark.parametrize("who", ["csi", "examiner"])
+def test_a_csi_officer_or_examiner_who_worked_on_the_case_is_refused_for_that_on_the_page(bench, login_as,
+                                                                                          who: str) -> None:
+    """Not the bare role refusal: the reason is their part in the work (the CSI officer handed the casing over,
+    the examiner received it), as for a decider who declared an interest."""
+    record = _investigated(_about(bench.unit.id, bench.qm, bench.cases[0].case_number), bench.qm)
+    db.session.commit()
+    person = getattr(bench, who)
+    refused = login_as(person).post(f"/quality/complaints/{record.id}/steps",
+                                    data={"step": "decided", "text": "Not upheld."})
+    page = refused.get_data(as_text=True)
+    assert refused.status_code == 403
+    assert "they recorded or received custody of its evidence" in page and record.number in page
+    assert "Your role in this unit does not allow this" not in page
+    db.session.expire_all()
+    assert complaints.state_of(record) == "investigated"
+
+
+def test_who_has_no_part_in_the_case_and_no_deciding_role_gets_the_role_refusal(bench, login_as,
+                                                                                make_user) -> None:
+    """The verifier (an examiner) never touched case 0: told that examiners do not decide; a viewer may not act."""
+    from qms.auth.models import Role
+
+    record = _investigated(_about(bench.unit.id, bench.qm, bench.cases[0].case_number), bench.qm)
+    viewer = make_user(bench.unit, Role.VIEWER, username="viewer")
+    db.session.commit()
+    step = {"step": "decided", "text": "Not upheld."}
+    examiner = login_as(bench.verifier).post(f"/quality/complaints/{record.id}/steps", data=step)
+    assert examiner.status_code == 403
+    assert "Only a quality manager or an auditor decides complaints." in examiner.get_data(as_text=True)
+    reader = login_as(viewer).post(f"/quality/complaints/{record.id}/steps", data=step)
+    assert reader.status_code == 403
+    assert "Your role in this unit does not allow this." in reader.get_data(as_text=True)
+    assert login_as(bench.csi).post(f"/quality/complaints/{record.id}/steps", data={
+        "step": "investigated", "text": "More findings."}).status_code == 403  # the other steps: the QM's
+    db.session.expire_all()
+    assert complaints.state_of(record) == "investigated"
+    with pytest.raises(NotPermitted, match="Only a quality manager or an auditor decides"):
+        complaints.decide(record, viewer, "Not upheld.")  # no role to act: the role first, in the service too
+
+
 def test_a_declared_interest_in_the_complainant_or_the_case_refuses_the_decider(staff) -> None:
     record = _investigated(_about(staff.unit.id, staff.qm, complainant="Driton Krasniqi"), staff.qm)
     people.declare(staff.unit.id, staff.lead, kind="conflict_of_interest", interests="my cousin DRITON KRASNIQI")
@@ -196,6 +237,33 @@ def test_due_dates_count_working_days_and_show_when_overdue(staff, login_as) -> 
         _about(staff.unit.id, staff.qm, case_number="2099/1")
 
 
+def test_the_quality_managers_dashboard_shows_complaints_awaiting_a_decision_overdue_first(staff, login_as) -> None:
+    fresh = _about(staff.unit.id, staff.qm, received_on=today() - timedelta(days=1))
+    late = _about(staff.unit.id, staff.qm, received_on=today() - timedelta(days=40))  # neither acknowledged nor decided
+    investigated = _investigated(_about(staff.unit.id, staff.qm, received_on=today() - timedelta(days=2)), staff.qm)
+    decided = _investigated(_about(staff.unit.id, staff.qm), staff.qm)
+    complaints.decide(decided, staff.auditor, "Upheld.")
+    rejected = _about(staff.unit.id, staff.qm)
+    complaints.reject(rejected, staff.qm, "Not about our work.")
+    db.session.commit()
+    assert [record.number for record, _found in complaints.awaiting_decision(staff.unit.id)] == [
+        late.number, investigated.number, fresh.number]  # the overdue one, then by the date to decide by
+    page = login_as(staff.qm).get("/").get_data(as_text=True)
+    assert "Complaints awaiting a decision" in page
+    panel = page[page.index('id="panel-complaints"'):]
+    panel = panel[:panel.index("</div>")]
+    assert "3 awaiting a decision" in panel and "1 overdue" in panel
+    assert panel.index(late.number) < panel.index(investigated.number) < panel.index(fresh.number)
+    assert "acknowledgement overdue" in panel and "decision overdue" in panel and "Investigated" in panel
+    assert decided.number not in panel and rejected.number not in panel
+    assert 'id="panel-complaints"' not in login_as(staff.examiner).get("/").get_data(as_text=True)
+
+
+def test_the_complaints_panel_says_when_none_awaits(staff, login_as) -> None:
+    page = login_as(staff.qm).get("/").get_data(as_text=True)
+    assert "No complaint is awaiting a decision." in page
+
+
 def test_a_complaint_opens_one_nonconformity(staff) -> None:
     record = _about(staff.unit.id, staff.qm)
     first = complaints.open_nonconformity(record, staff.qm, title="Report sent after its due date")
@@ -253,6 +321,9 @@ def test_the_api_records_the_steps_and_refuses_an_involved_decider(app, db_sessi
     for step in ("acknowledged", "validated", "investigated"):
         assert qm.post(f"{url}/steps", json={"step": step, "text": f"{step} note"}).status_code == 201
     refused = involved.post(f"{url}/steps", json={"step": "decided", "text": "Not upheld."})
+    assert refused.status_code == 403 and "custody of its evidence" in refused.json["message"]
+    officer = _api(app, db_session, bench.csi, bench.unit, Role.CSI_OFFICER)  # registered the case's items
+    refused = officer.post(f"{url}/steps", json={"step": "decided", "text": "Not upheld."})
     assert refused.status_code == 403 and "custody of its evidence" in refused.json["message"]
     assert qm.post(f"{url}/steps", json={"step": "decided", "text": "Upheld."}).status_code == 201
     answer = qm.get(url).json

@@ -3,7 +3,8 @@ on it runs the same steps and independence checks as one from an audit; the regi
 API and its dashboard panel, confined to the unit."""
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date, timedelta
 
 import pytest
@@ -178,6 +179,71 @@ def test_staff_record_nonconformities_and_the_register_filters_them(staff, db_se
     assert "Training not recorded." in high and made.number not in high
     assert examiner.get("/quality/nonconformities?grade=grave").status_code == 400
     assert examiner.get("/quality/nonconformities?source=rumour").status_code == 400
+
+
+@contextmanager
+def statements() -> Iterator[list[str]]:
+    """The SQL statements sent to the database inside the block."""
+    seen: list[str] = []
+
+    def count(_conn, _cursor, statement, _parameters, _context, _executemany) -> None:  # type: ignore[no-untyped-def]
+        seen.append(statement)
+
+    sa.event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        yield seen
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", count)
+
+
+def _grown_register(staff: Staff, db_session, nonconformities: int) -> dict[str, tuple[int, bool]]:  # type: ignore[no-untyped-def]
+    """Nonconformities whose actions cycle through none, one open, one closed, one closed and one implemented,
+    and an audit with a fifth as many findings (major, minor, observation; every other one with an action).
+    Returns what the register must say of each: (open actions, open)."""
+    due = TODAY + timedelta(days=30)
+    expected: dict[str, tuple[int, bool]] = {}
+    for n in range(nonconformities):
+        made = quality.open_nonconformity(staff.unit.id, Source.OTHER, quality.Found(title=f"NC {n}"))
+        statuses = ([], ["open"], ["closed"], ["closed", "implemented"])[n % 4]
+        for status in statuses:
+            action = quality.raise_action(made, staff.qm, title=f"Action on {n}", owner_id=staff.examiner.id,
+                                          due_on=due)
+            action.status = status  # the register reads the status only (its steps are tested elsewhere)
+        open_actions = sum(status != "closed" for status in statuses)
+        expected[made.number] = (open_actions, not statuses or open_actions > 0)
+    audit = audits.create_audit(plan(staff, title=f"Audit of {nonconformities}"), unit_id=staff.unit.id,
+                                actor=staff.qm)
+    audits.start_audit(audit, staff.lead)
+    target = item(audit, "17020:6.1.5")
+    audits.record_result(target, staff.lead, result="non_conforming", evidence_note="Seen.")
+    for n in range(nonconformities // 5):
+        grade = ("major", "minor", "observation")[n % 3]
+        finding = audits.raise_finding(target, staff.lead, grade=grade, statement=f"Finding {n}.")
+        if n % 2:
+            audits.raise_action(finding, staff.lead, title=f"Answer finding {n}", owner_id=staff.examiner.id,
+                                due_on=due)
+        if grade != "observation":
+            expected[f"{audit.title} #{finding.number}"] = (n % 2, True)
+    db_session.commit()
+    return expected
+
+
+def test_the_register_reads_a_fixed_number_of_statements_whatever_its_length(staff, db_session) -> None:
+    """Each row's open actions and openness come from grouped joins, not from a query per row."""
+    counted = []
+    expected: dict[str, tuple[int, bool]] = {}
+    unit_id = staff.unit.id
+    for added in (10, 40):  # 10 records, then 50
+        expected |= _grown_register(staff, db_session, added)
+        db_session.expire_all()  # nothing already loaded hides a lazy load
+        with statements() as seen:
+            rows = quality.register(unit_id)
+        counted.append(len(seen))
+        assert {row.number: (row.open_actions, row.is_open) for row in rows} == expected
+    assert len(expected) > 50 and counted[1] == counted[0] <= 2, counted
+    with statements() as seen:
+        assert quality.register(unit_id, source="audit_finding", grade="medium")
+    assert len(seen) == 1
 
 
 @pytest.mark.parametrize("data, reason", [
