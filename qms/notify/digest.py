@@ -21,7 +21,7 @@ from sqlalchemy import select
 
 from qms.audits import services as audits
 from qms.audits.services import OPEN_ACTION_STATES
-from qms.auth.models import Unit, User
+from qms.auth.models import Membership, Role, Unit, User
 from qms.db import today, utcnow
 from qms.documents import services as documents
 from qms.equipment import services as equipment
@@ -29,6 +29,7 @@ from qms.extensions import db
 from qms.notify.models import NotificationPreference
 from qms.people import services as people
 from qms.people.state import Standing
+from qms.quality import complaints
 
 ACTION_DAYS = 14  # corrective actions due within this many days are listed, with the overdue ones
 CALIBRATION_DAYS = 30
@@ -99,6 +100,7 @@ def unit_digests(unit: Unit) -> dict[int, UnitDigest]:
     _calibrations(unit.id, found)
     _authorisations(unit.id, found)
     _reviews(unit.id, found)
+    _complaints(unit.id, found)
     return found
 
 
@@ -148,6 +150,21 @@ def _reviews(unit_id: int, found: dict[int, UnitDigest]) -> None:
         if sop.owner_id is not None:
             found[sop.owner_id].sections[section].append(
                 Item(_("%(code)s %(title)s", code=sop.code, title=sop.title), sop.next_review_on))
+
+
+def _complaints(unit_id: int, found: dict[int, UnitDigest]) -> None:
+    """To each quality manager of the unit (they decide, or name who does): complaints awaiting a decision."""
+    rows = complaints.awaiting_decision(unit_id)
+    if not rows:
+        return
+    section = _("Complaints and appeals awaiting a decision")
+    deciders = db.session.scalars(select(Membership.user_id).where(
+        Membership.unit_id == unit_id, Membership.role == Role.QUALITY_MANAGER.value))
+    for user_id in deciders:
+        for record, _progress in rows:
+            found[user_id].sections[section].append(
+                Item(_("%(number)s from %(complainant)s", number=record.number, complainant=record.complainant),
+                     record.decide_by))
 
 
 def digests(units: Iterable[Unit] | None = None) -> list[Digest]:

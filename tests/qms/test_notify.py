@@ -21,6 +21,7 @@ from qms.documents import services as documents
 from qms.equipment import services as equipment
 from qms.notify.cli import notify_command
 from qms.notify.digest import digest_wanted
+from qms.quality import complaints
 from tests.qms.audits.conftest import item, plan
 from tests.qms.conftest import Staff, make_effective
 
@@ -132,6 +133,23 @@ def test_each_person_gets_their_own_items(app, inbox: Inbox, waiting: Staff, mak
     assert "Witnessed examinations due" in csi_text and "Corrective actions" not in csi_text
     assert "CSI-SOP-410" not in csi_text  # the SOP applies to examiners only
     assert examiner[0].get_body(preferencelist=("html",)) is not None
+
+
+def test_complaints_awaiting_a_decision_reach_the_quality_managers(app, inbox: Inbox, waiting: Staff,
+                                                                   db_session) -> None:
+    awaiting = complaints.receive(waiting.unit.id, waiting.qm, complaints.Received(
+        complainant="Defence counsel A. Berisha", channel="letter", description="The report came late."))
+    decided = complaints.receive(waiting.unit.id, waiting.qm, complaints.Received(
+        complainant="Prosecutor B. Hoxha", channel="email", description="A label was unreadable."))
+    complaints.reject(decided, waiting.qm, "Not about the unit's work.")
+    db_session.commit()
+    assert run_notify(app).exit_code == 0
+    qm_text = body(inbox.messages["qm@forensic.example"][0])
+    assert "Complaints and appeals awaiting a decision" in qm_text
+    assert f"{awaiting.number} from Defence counsel A. Berisha" in qm_text
+    assert f"due {awaiting.decide_by.isoformat()}" in qm_text
+    assert decided.number not in qm_text  # rejected: nothing left to decide
+    assert "awaiting a decision" not in body(inbox.messages["examiner@forensic.example"][0])
 
 
 def test_a_person_who_turned_it_off_gets_nothing(app, inbox: Inbox, waiting: Staff, login_as) -> None:
