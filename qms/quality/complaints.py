@@ -328,14 +328,23 @@ def _progress(record: Complaint, state: str, on: date) -> Progress:
 
 
 def complaints(unit_id: int, *, state: str = "") -> list[tuple[Complaint, Progress]]:
-    """The unit's complaints and appeals, newest first, each with its progress."""
-    rows = [(record, progress(record)) for record in db.session.scalars(
-        select(Complaint).where(Complaint.unit_id == unit_id).order_by(Complaint.received_on.desc(),
-                                                                      Complaint.id.desc()))]
-    if state:
-        wanted = state if state == RECEIVED else choice(Step, state, _("state")).value
-        rows = [row for row in rows if row[1].state == wanted]
-    return rows
+    """The unit's complaints and appeals, newest first, each with its progress (two queries whatever their number)."""
+    wanted = "" if not state else state if state == RECEIVED else choice(Step, state, _("state")).value
+    records = list(db.session.scalars(select(Complaint).where(Complaint.unit_id == unit_id).order_by(
+        Complaint.received_on.desc(), Complaint.id.desc())))
+    states = _states_of(records)
+    on = today()
+    rows = [(record, _progress(record, states[record.id], on)) for record in records]
+    return [row for row in rows if row[1].state == wanted] if wanted else rows
+
+
+def _states_of(records: list[Complaint]) -> dict[int, str]:
+    """Each complaint's state in one query: its last step, as `state_of` folds it."""
+    states = {record.id: RECEIVED for record in records}
+    for complaint_id, step in db.session.execute(select(ComplaintEvent.complaint_id, ComplaintEvent.step).where(
+            ComplaintEvent.complaint_id.in_(list(states))).order_by(ComplaintEvent.id)).tuples():
+        states[complaint_id] = step
+    return states
 
 
 def notice_pdf(record: Complaint) -> bytes:
@@ -360,10 +369,7 @@ def awaiting_decision(unit_id: int, on: date | None = None) -> list[tuple[Compla
     settled = select(ComplaintEvent.id).where(ComplaintEvent.complaint_id == Complaint.id, ComplaintEvent.step.in_(
         (Step.DECIDED.value, Step.REJECTED.value, Step.CLOSED.value)))
     records = list(db.session.scalars(select(Complaint).where(Complaint.unit_id == unit_id, ~settled.exists())))
-    states = {record.id: RECEIVED for record in records}
-    for complaint_id, step in db.session.execute(select(ComplaintEvent.complaint_id, ComplaintEvent.step).where(
-            ComplaintEvent.complaint_id.in_(list(states))).order_by(ComplaintEvent.id)).tuples():
-        states[complaint_id] = step
+    states = _states_of(records)
     rows = [(record, _progress(record, states[record.id], on)) for record in records]
     return sorted(rows, key=lambda row: (not (row[1].acknowledge_overdue or row[1].decide_overdue),
                                          row[0].decide_by, row[0].number))
