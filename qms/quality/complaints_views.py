@@ -60,9 +60,13 @@ def complaint(complaint_id: int):  # type: ignore[no-untyped-def]
     record = record_or_404(Complaint, complaint_id, "complaint")
     found = services.progress(record)
     form = ComplaintStepForm()
-    form.step.choices = [SelectChoice(s.value, services.STATE_LABELS[s]) for s in services.NEXT[found.state]]
+    # Readers without a role that may record a step see the history, not a form the service would refuse.
+    may_act = bool(g.qms_roles & services.STEP_ROLES)
+    form.step.choices = [SelectChoice(s.value, services.STATE_LABELS[s])
+                         for s in services.NEXT[found.state]] if may_act else []
     return render_template("quality/complaints_detail.html", complaint=record, progress=found,
-                           events=services.events_of(record), form=form, nc_form=ComplaintNonconformityForm(),
+                           events=services.events_of(record), form=form,
+                           nc_form=ComplaintNonconformityForm() if g.qms_roles & services.HANDLERS else None,
                            labels=services.STATE_LABELS, kind_label=services.KIND_LABELS[record.kind],
                            channel_label=services.CHANNEL_LABELS[record.channel], closed=found.state == Step.CLOSED)
 

@@ -286,7 +286,12 @@ def test_complaints_are_seen_only_in_their_unit(staff, make_unit, make_user, log
     assert outsider.post(f"/quality/complaints/{record.id}/steps",
                          data={"step": "acknowledged", "text": "x"}).status_code == 404
     reader = login_as(viewer)
-    assert reader.get(f"/quality/complaints/{record.id}").status_code == 200
+    page = reader.get(f"/quality/complaints/{record.id}")
+    assert page.status_code == 200 and "UNIT-A-MARKER" in page.get_data(as_text=True)
+    # A reader sees the history, not the forms the service would refuse them.
+    assert "/steps" not in page.get_data(as_text=True) and "/nonconformity" not in page.get_data(as_text=True)
+    assert f"/quality/complaints/{record.id}/steps" in login_as(staff.qm).get(
+        f"/quality/complaints/{record.id}").get_data(as_text=True)
     assert reader.post("/quality/complaints", data={"complainant": "x", "channel": "letter",
                                                     "description": "y"}).status_code == 403
 
