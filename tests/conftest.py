@@ -78,14 +78,23 @@ def migrated_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict
 
 
 def _empty_postgres(url: str) -> None:
+    """Every table emptied and every sequence restarted, as a freshly migrated database.
+
+    TRUNCATE of all ~60 tables costs about 2 s a test (new files for each table); deleting the rows
+    of the few tables a test filled costs milliseconds. Append-only triggers and foreign keys are
+    left out of it as on a replica: only the test harness may do this.
+    """
     engine = sa.create_engine(url)
     with engine.begin() as conn:
         tables = conn.execute(sa.text(
             "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'")).scalars()
-        names = ", ".join(f'"{t}"' for t in tables)
-        # Append-only triggers refuse TRUNCATE; only the test harness may bypass them, as a replica would.
+        filled = conn.execute(sa.text(" UNION ALL ".join(
+            f"SELECT '{table}' WHERE EXISTS (SELECT 1 FROM \"{table}\")" for table in tables))).scalars().all()
         conn.execute(sa.text("SET LOCAL session_replication_role = replica"))
-        conn.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        for table in filled:
+            conn.execute(sa.text(f'DELETE FROM "{table}"'))
+        conn.execute(sa.text("SELECT setval(format('%I.%I', schemaname, sequencename), 1, false) "
+                             "FROM pg_sequences WHERE schemaname = 'public' AND last_value IS NOT NULL"))
     engine.dispose()
 
 
