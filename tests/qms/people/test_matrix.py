@@ -2,7 +2,12 @@
 scope, what the person's own authorisation (the fold of all its events) and records show."""
 from __future__ import annotations
 
+import shutil
+import subprocess
 from datetime import timedelta
+from pathlib import Path
+
+import pytest
 
 from qms.auth.models import Role
 from qms.db import today
@@ -80,3 +85,23 @@ def test_witnessing_due_is_the_same_in_the_matrix_and_the_personnel_file(staff, 
     due = services.matrix(staff.unit.id).witnessing_due[person.id]
     assert [s.code for s in due] == [Gate.SCENE_EXAMINATION.value, Gate.COMPARISON.value]
     assert due == services.person_file(person.id, staff.unit.id).witnessing_due
+
+
+@pytest.mark.skipif(shutil.which("pdftotext") is None, reason="pdftotext (poppler-utils) is not installed")
+def test_a_unit_with_more_scopes_than_fit_across_a_page_gets_them_in_blocks(staff, make_user, login_as, db_session,
+                                                                           tmp_path) -> None:
+    person = make_user(staff.unit, Role.EXAMINER, username="blocks", authorised=False)
+    person.full_name = "Drita Krasniqi"
+    for n in range(7):  # nine seeded scopes and seven more: two blocks of eight
+        found = services.add_scope(staff.unit.id, staff.qm, code=f"lab_{n}", name=f"Lab{n}")
+        _grant(staff, person, found, valid_until=today() + timedelta(days=10 + n))
+    db_session.commit()
+    response = login_as(staff.qm).get("/people/matrix.pdf")
+    path = Path(tmp_path) / "matrix.pdf"
+    path.write_bytes(response.data)
+    text = subprocess.run(["pdftotext", "-raw", str(path), "-"], capture_output=True, check=True, text=True).stdout
+    words = " ".join(text.split())
+    assert all(f"Lab{n}" in words for n in range(7))
+    assert words.count("Drita Krasniqi") == 2  # the name column is repeated beside each block
+    for n in range(7):
+        assert f"⚠ {(today() + timedelta(days=10 + n)).isoformat()}" in words
