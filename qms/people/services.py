@@ -14,7 +14,7 @@ from datetime import date
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import func, select
+from sqlalchemy import func, select, union
 
 from qms.auth import services as auth_services
 from qms.auth.models import Membership, Role, Unit, User
@@ -579,12 +579,17 @@ def person_file(user_id: int, unit_id: int, *, on: date | None = None) -> Person
 def _witnessing_due(user_id: int, rows: Sequence[tuple[Scope, Standing]], witnessing: Sequence[Any],
                     on: date) -> list[Scope]:
     """Scopes the person is authorised for whose last witnessed examination is older than the scope asks."""
-    from qms.equipment.status import add_months
-
     last: dict[int, date] = {}
     for record in witnessing:
         if record.user_id == user_id:
             last[record.scope_id] = max(last.get(record.scope_id, record.observed_on), record.observed_on)
+    return _due(rows, last, on)
+
+
+def _due(rows: Sequence[tuple[Scope, Standing]], last: dict[int, date], on: date) -> list[Scope]:
+    """Of the person's (scope, standing) rows, the current ones whose last witnessing (by scope id) is too old."""
+    from qms.equipment.status import add_months
+
     due = []
     for found, state in rows:
         if not state.current or not found.witness_interval_months:
@@ -614,40 +619,66 @@ class Matrix:
 
 
 def matrix(unit_id: int, *, on: date | None = None) -> Matrix:
-    """The whole unit's matrix in a few queries (one per record type), folded in memory."""
+    """The whole unit's matrix in five queries (scopes, people, events, records, last witnessing), folded in memory.
+
+    Each query returns a few columns per (person, scope) pair rather than every record: with 5 years of
+    records for 200 people the rows fetched, and the objects a request leaves for the garbage collector,
+    were most of the page's time (bench/bench_competence_matrix.py).
+    """
     on = on or today()
     result = Matrix(on, scopes(unit_id), members(unit_id))
-    # Only the columns the fold and the witnessing check read: loading whole rows (texts, JSON) costs
-    # most of the page's time for a unit with years of records (bench/bench_competence_matrix.py).
-    events: dict[tuple[int, int], list[Any]] = defaultdict(list)
-    event = AuthorisationEvent
-    for row in db.session.execute(select(event.user_id, event.scope_id, event.kind, event.valid_from,
-                                         event.valid_until).where(event.unit_id == unit_id).order_by(event.id)):
-        events[(row.user_id, row.scope_id)].append(row)
-    training = _pairs_with_records(unit_id)
-    witnessing = list(db.session.execute(select(Witnessing.user_id, Witnessing.scope_id, Witnessing.observed_on)
-                                         .where(Witnessing.unit_id == unit_id)))
-    by_person: dict[int, list[Any]] = defaultdict(list)
-    for record in witnessing:
-        by_person[record.user_id].append(record)
+    events = _events_since_last_grant(unit_id)
+    with_records = _pairs_with_records(unit_id)
+    last_witnessed = _last_witnessed(unit_id)
     for person in result.people:
         rows = []
         for found in result.scopes:
-            state = fold(events.get((person.id, found.id), ()))
-            value = state.standing(on, in_training=(person.id, found.id) in training)
-            result.cells[(person.id, found.id)] = value
-            result.until[(person.id, found.id)] = state.valid_until
+            pair = (person.id, found.id)
+            state = fold(events.get(pair, ()))
+            value = state.standing(on, in_training=pair in with_records)
+            result.cells[pair] = value
+            result.until[pair] = state.valid_until
             rows.append((found, value))
-        result.witnessing_due[person.id] = _witnessing_due(person.id, rows, by_person[person.id], on)
+        result.witnessing_due[person.id] = _due(rows, last_witnessed.get(person.id, {}), on)
     return result
 
 
+def _events_since_last_grant(unit_id: int) -> dict[tuple[int, int], list[Any]]:
+    """Per (person, scope), the events from the last grant or withdrawal on, in order.
+
+    A grant or a withdrawal replaces everything before it (`qms.people.state.apply`), so the fold of
+    these events is the fold of all of them; a pair with neither has no grant to show.
+    """
+    event = AuthorisationEvent
+    resets = (AuthorisationKind.GRANTED.value, AuthorisationKind.WITHDRAWN.value)
+    last = (select(event.user_id, event.scope_id, func.max(event.id).label("id"))
+            .where(event.unit_id == unit_id, event.kind.in_(resets))
+            .group_by(event.user_id, event.scope_id).subquery())
+    stmt = (select(event.user_id, event.scope_id, event.kind, event.valid_from, event.valid_until)
+            .join(last, (last.c.user_id == event.user_id) & (last.c.scope_id == event.scope_id)
+                  & (event.id >= last.c.id))
+            .where(event.unit_id == unit_id).order_by(event.id))
+    events: dict[tuple[int, int], list[Any]] = defaultdict(list)
+    for row in db.session.execute(stmt):
+        events[(row.user_id, row.scope_id)].append(row)
+    return events
+
+
 def _pairs_with_records(unit_id: int) -> set[tuple[int, int | None]]:
-    pairs: set[tuple[int, int | None]] = set()
-    for model in (TrainingRecord, SupervisedWork, Witnessing):
-        stmt = select(model.user_id, model.scope_id).where(model.unit_id == unit_id).distinct()
-        pairs.update((user_id, scope_id) for user_id, scope_id in db.session.execute(stmt))
-    return pairs
+    """(person, scope) pairs with any training, supervised work or witnessing: one UNION, each pair once."""
+    stmt = union(*(select(model.user_id, model.scope_id).where(model.unit_id == unit_id)
+                   for model in (TrainingRecord, SupervisedWork, Witnessing)))
+    return {(user_id, scope_id) for user_id, scope_id in db.session.execute(stmt)}
+
+
+def _last_witnessed(unit_id: int) -> dict[int, dict[int, date]]:
+    """Per person, per scope id, the day of the last witnessed examination (any outcome)."""
+    stmt = (select(Witnessing.user_id, Witnessing.scope_id, func.max(Witnessing.observed_on))
+            .where(Witnessing.unit_id == unit_id).group_by(Witnessing.user_id, Witnessing.scope_id))
+    last: dict[int, dict[int, date]] = defaultdict(dict)
+    for user_id, scope_id, day in db.session.execute(stmt):
+        last[user_id][scope_id] = day
+    return last
 
 
 # --- dashboard -----------------------------------------------------------------------------------

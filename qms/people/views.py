@@ -34,7 +34,6 @@ from qms.people.forms import (
 )
 from qms.people.models import TrainingRecord
 from qms.people.services import MANAGERS, READERS
-from qms.people.state import Standing
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -126,7 +125,8 @@ def _requirements(form: ScopeForm | ScopeEditForm) -> dict[str, object]:
 @bp.get("/people/matrix")
 @requires(READERS)
 def matrix():  # type: ignore[no-untyped-def]
-    return render_template("people/matrix.html", grid=services.matrix(g.qms_unit_id), Standing=Standing)
+    grid = services.matrix(g.qms_unit_id)
+    return render_template("people/matrix.html", grid=grid, rows=matrix_export.rows_shown(grid))
 
 
 @bp.get("/people/matrix.pdf")
