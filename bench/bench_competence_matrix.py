@@ -22,16 +22,14 @@ import time
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
+from benchapp import bench_app
+
 PASSWORD = "matrix-figures-passphrase-1"
 NAMES = ("Љубица Петровска", "Arben Gashi", "Ana Kovač", "Jovan Ilić", "Марија Николовска", "Drita Krasniqi")
 
 
 def _app(instance: Path):  # type: ignore[no-untyped-def]
-    from qms import create_app
-
-    return create_app({"INSTANCE_PATH": str(instance), "DATABASE_URL": f"sqlite:///{instance / 'bench.sqlite3'}",
-                       "SECRET_KEY": "bench-secret-key", "PASSWORD_HASH_FAST_FOR_TESTS": True,
-                       "MFA_REQUIRED": False, "WTF_CSRF_ENABLED": False})  # the bench posts only its login
+    return bench_app(instance, WTF_CSRF_ENABLED=False)  # the bench posts only its login
 
 
 def _records(unit_id: int, people: list[int], scopes: list[int], qm_id: int, today: date) -> dict[str, list[dict]]:

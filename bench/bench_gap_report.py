@@ -28,6 +28,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchapp import bench_app  # noqa: E402
+
 PASSWORD = "report-figures-passphrase-1"
 NOTES = ("Записник за увид 14/2026 прегледан; потписи и датуми усклађени.",
          "Procedura u zbatua; dëshmitë u kontrolluan në çdo rast.",
@@ -35,11 +37,7 @@ NOTES = ("Записник за увид 14/2026 прегледан; потпи�
 
 
 def _app(instance: Path):  # type: ignore[no-untyped-def]
-    from qms import create_app
-
-    return create_app({"INSTANCE_PATH": str(instance), "DATABASE_URL": f"sqlite:///{instance / 'bench.sqlite3'}",
-                       "SECRET_KEY": "bench-secret-key", "PASSWORD_HASH_FAST_FOR_TESTS": True,
-                       "MFA_REQUIRED": False})
+    return bench_app(instance)
 
 
 def _people(unit):  # type: ignore[no-untyped-def]

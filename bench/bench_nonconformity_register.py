@@ -21,16 +21,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchapp import bench_app  # noqa: E402
+
 PASSWORD = "register-figures-passphrase-1"
 SOURCES = ("other", "custody_discrepancy", "equipment_impact", "complaint")
 
 
 def _app(instance: Path):  # type: ignore[no-untyped-def]
-    from qms import create_app
-
-    return create_app({"INSTANCE_PATH": str(instance), "DATABASE_URL": f"sqlite:///{instance / 'bench.sqlite3'}",
-                       "SECRET_KEY": "bench-secret-key", "PASSWORD_HASH_FAST_FOR_TESTS": True,
-                       "MFA_REQUIRED": False})
+    return bench_app(instance)
 
 
 def build(nonconformities: int, audits: int) -> int:

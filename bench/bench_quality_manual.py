@@ -24,13 +24,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchapp import bench_app  # noqa: E402
+
 
 def _app(instance: Path):  # type: ignore[no-untyped-def]
-    from qms import create_app
-
-    return create_app({"INSTANCE_PATH": str(instance), "DATABASE_URL": f"sqlite:///{instance / 'bench.sqlite3'}",
-                       "SECRET_KEY": "bench-secret-key", "PASSWORD_HASH_FAST_FOR_TESTS": True,
-                       "MFA_REQUIRED": False, "DEMO": True})
+    return bench_app(instance)
 
 
 def time_render(unit_code: str, runs: int, keep: Path | None) -> tuple[list[float], bytes]:
