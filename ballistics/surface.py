@@ -62,8 +62,19 @@ class Surface:
 
     @property
     def mask(self) -> np.ndarray:
-        """Validity mask: True where a height was measured."""
-        return ~np.isnan(self.heights)
+        """Validity mask: True where a height was measured (a new array, free to change)."""
+        return self.valid.copy()
+
+    @property
+    def valid(self) -> np.ndarray:
+        """The validity mask computed once, read-only like the heights (no copy: for the many reads of
+        a comparison, where testing the heights for NaN again each time took a tenth of the time)."""
+        cached = self.__dict__.get("_valid")
+        if cached is None:
+            cached = ~np.isnan(self.heights)
+            cached.setflags(write=False)
+            object.__setattr__(self, "_valid", cached)
+        return cached
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -75,7 +86,7 @@ class Surface:
 
     @property
     def valid_fraction(self) -> float:
-        return float(self.mask.mean())
+        return float(self.valid.mean())
 
     def with_heights(self, heights: np.ndarray, **changes: Any) -> "Surface":
         """A new surface with other heights (and optionally other fields), same provenance."""
