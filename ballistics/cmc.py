@@ -391,8 +391,7 @@ def _ccf_peaks(cells: _Cells, regions: _Regions, padded: np.ndarray, crop: tuple
     n = len(cells.index)
     f2 = [cv2.dft(p) for p in regions.padded(padded)]  # the regions are zero where missing
     cross = _correlate(cells.spectra("values"), f2, crop)
-    admissible = regions.box(crop) >= min_n[:, None, None]
-    bounded = np.where(admissible, cross, -np.inf).reshape(n, -1)
+    bounded = np.where(regions.box(crop) >= min_n[:, None, None], cross, -np.inf).reshape(n, -1)
     best = bounded.argmax(axis=1)
     none = ~np.isfinite(bounded[np.arange(n), best])
     both, windows = regions.at(best, crop)
@@ -438,14 +437,19 @@ def _pearson(cells: np.ndarray, both: np.ndarray, windows: np.ndarray, min_n: np
     """Masked Pearson correlation of each cell with its window over ``both``; NaN where `_cell_ncc`
     would give NaN (overlap below ``min_n``, or a flat side)."""
     n = len(cells)
-    count = both.reshape(n, -1).sum(axis=1).astype(np.float64)
-    x = np.where(both, cells, 0).reshape(n, -1).astype(np.float64)
-    y = np.where(both, windows, 0).reshape(n, -1).astype(np.float64)
+    both = both.reshape(n, -1)
+    count = np.count_nonzero(both, axis=1).astype(np.float64)
+    # Cell and window values over the overlap (zero elsewhere), in float64 where float32 products are
+    # exact; their sums and the 2 x 2 matrix of their dot products, in one pass each.
+    xy = np.empty((n, 2, both.shape[1]), np.float64)
+    np.multiply(cells.reshape(n, -1), both, out=xy[:, 0])
+    np.multiply(windows.reshape(n, -1), both, out=xy[:, 1])
+    sx, sy = xy.sum(axis=2).T
+    gram = np.einsum("kip,kjp->kij", xy, xy)
     safe = np.maximum(count, 1.0)
-    sx, sy = x.sum(axis=1), y.sum(axis=1)
-    num = np.einsum("kp,kp->k", x, y) - sx * sy / safe
-    v1 = np.einsum("kp,kp->k", x, x) - sx * sx / safe
-    v2 = np.einsum("kp,kp->k", y, y) - sy * sy / safe
+    num = gram[:, 0, 1] - sx * sy / safe
+    v1 = gram[:, 0, 0] - sx * sx / safe
+    v2 = gram[:, 1, 1] - sy * sy / safe
     ok = (count >= min_n) & (v1 > 1e-3 * safe) & (v2 > 1e-3 * safe)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(ok, np.clip(num / np.sqrt(np.abs(v1 * v2)), -1.0, 1.0), np.nan)
