@@ -22,7 +22,7 @@ References
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Sequence
 
 import cv2
@@ -91,11 +91,14 @@ def _spectra(values: np.ndarray, mask: np.ndarray, shape: tuple[int, int]) -> tu
     """Real FFTs of the zero-filled values, their squares and the mask (the three terms of eq. 11)."""
     m = mask.astype(np.float32)
     v = np.where(mask, values, 0).astype(np.float32)
-    stack = np.stack([v, v * v, m], axis=-3)
-    # rfft2 with zero padding, in its two passes: the first then skips the padding rows, which are
-    # about half of them (the result is bit for bit that of rfft2).
-    spec = sfft.fft(sfft.rfft(stack, n=shape[1], axis=-1, workers=1), n=shape[0], axis=-2, workers=1)
+    spec = _rfft2(np.stack([v, v * v, m], axis=-3), shape)
     return spec[..., 0, :, :], spec[..., 1, :, :], spec[..., 2, :, :]
+
+
+def _rfft2(stack: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """`scipy.fft.rfft2` with zero padding to ``shape``, in its two passes: the first then skips the
+    padding rows, about half of them (bit for bit the same result)."""
+    return sfft.fft(sfft.rfft(stack, n=shape[1], axis=-1, workers=1), n=shape[0], axis=-2, workers=1)
 
 
 def _ncc_from_spectra(fixed: tuple[np.ndarray, ...], moving: tuple[np.ndarray, ...],
@@ -323,29 +326,73 @@ def _crop_to_circle(values: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, n
 
 @dataclass(frozen=True)
 class _Level:
-    """One resolution of the search: standardised fixed spectra and the moving canvas."""
+    """One resolution of the search: the standardised fixed surface and the moving canvas."""
 
     factor: int
-    fixed_shape: tuple[int, int]
-    fixed_spectra: tuple[np.ndarray, ...]  # complex conjugates
+    fixed: np.ndarray
+    fixed_mask: np.ndarray
     moving: np.ndarray
     moving_mask: np.ndarray
-    moving_shape: tuple[int, int]
-    fft_shape: tuple[int, int]
+    fft_shape: tuple[int, int]  # the largest transform needed: every shift with some overlap
     min_n: float
+    spectra: dict[tuple[int, int], tuple[np.ndarray, ...]] = field(default_factory=dict)
+
+    @property
+    def fixed_shape(self) -> tuple[int, int]:
+        return self.fixed.shape  # type: ignore[return-value]
+
+    @property
+    def moving_shape(self) -> tuple[int, int]:
+        return self.moving.shape  # type: ignore[return-value]
+
+    def fixed_spectra(self, shape: tuple[int, int]) -> tuple[np.ndarray, ...]:
+        """Complex conjugates of the fixed spectra at one transform shape, computed once."""
+        if shape not in self.spectra:
+            self.spectra[shape] = tuple(np.conj(part) for part in _spectra(self.fixed, self.fixed_mask, shape))
+        return self.spectra[shape]
 
 
 def _level(fixed: Surface, moving: Surface, factor: int, min_overlap: float) -> _Level:
-    fv, fm = _downsample(fixed.heights, fixed.mask, factor)
-    mv, mm = _downsample(moving.heights, moving.mask, factor)
+    fv, fm = _downsample(fixed.heights, fixed.valid, factor)
+    mv, mm = _downsample(moving.heights, moving.valid, factor)
     fv, mv = _standardise(fv, fm), _standardise(mv, mm)
     mv, mm = _crop_to_circle(mv, mm)
     (h1, w1), (h2, w2) = fv.shape, mv.shape
     shape = (sfft.next_fast_len(h1 + h2 - 1, real=True), sfft.next_fast_len(w1 + w2 - 1, real=True))
     min_n = max(min_overlap * min(fm.sum(), mm.sum()), 4.0)
-    # Conjugated once here rather than in every correlation of the search.
-    conjugated = tuple(np.conj(part) for part in _spectra(fv, fm, shape))
-    return _Level(factor, fv.shape, conjugated, mv, mm, (h2, w2), shape, min_n)
+    return _Level(factor, fv, fm, mv, mm, shape, min_n)
+
+
+def _reach(fixed_counts: np.ndarray, moving_counts: np.ndarray, min_n: float) -> tuple[int, int] | None:
+    """The shifts along one axis (moving index minus fixed index) at which two masks with these line
+    counts (per angle for the moving one) may overlap in ``min_n`` points or more.
+
+    Each line of the fixed mask overlaps its shifted moving line in at most the smaller of their
+    counts, so the overlap at shift s is at most sum_y min(fixed[y], moving[y + s]), with the largest
+    count of each moving line over the angles: a bound that never leaves out a shift that counts.
+    """
+    moving = np.concatenate([np.zeros(len(fixed_counts) - 1, moving_counts.dtype), moving_counts.max(axis=0),
+                             np.zeros(len(fixed_counts) - 1, moving_counts.dtype)])
+    h1, h2 = len(fixed_counts), moving_counts.shape[-1]
+    # lines[s + h1 - 1, y] = moving count of line y + s (zero beyond the moving canvas).
+    lines = np.lib.stride_tricks.sliding_window_view(moving, h1)[: h1 + h2 - 1]
+    bound = np.minimum(fixed_counts, lines).sum(axis=-1)
+    reached = np.flatnonzero(bound >= min_n) - (h1 - 1)
+    return (int(reached[0]), int(reached[-1])) if reached.size else None
+
+
+def _transform_shape(level: _Level, rows: tuple[int, int], cols: tuple[int, int]) -> tuple[int, int]:
+    """The smallest fast transform shape whose circular correlation is the linear one at every shift
+    in ``rows`` x ``cols``: no other shift s + kN may have any overlap, so N >= hi + h1 and
+    N >= h2 - lo along each axis."""
+    (h1, w1), (h2, w2) = level.fixed_shape, level.moving_shape
+    return (min(sfft.next_fast_len(max(rows[1] + h1, h2 - rows[0]), real=True), level.fft_shape[0]),
+            min(sfft.next_fast_len(max(cols[1] + w1, w2 - cols[0]), real=True), level.fft_shape[1]))
+
+
+def _shifts(size: int, reach: tuple[int, int]) -> np.ndarray:
+    """The shift (within ``reach`` when it can be) of every circular index of a transform of ``size``."""
+    return (np.arange(size) - reach[0]) % size + reach[0]
 
 
 def _scores(level: _Level, angles: Sequence[float]) -> list[tuple[float, float, float, float, int]]:
@@ -353,63 +400,79 @@ def _scores(level: _Level, angles: Sequence[float]) -> list[tuple[float, float, 
 
     dx, dy are centre-to-centre shifts of the rotated moving canvas in level pixels.
 
-    The same numbers as `_ncc_from_spectra` over all shifts, for much less work: the overlap is
-    computed first, and the other five terms only at the shifts where it is large enough for the
-    correlation to count, which on cartridge-case scans are a sixth of the rows and columns (two
-    percent of the shifts). The inverse transforms run over the columns in full, then over the kept
-    rows only, scaled as `scipy.fft.irfft2` scales them (bit for bit the same values).
+    The numbers of `_ncc_from_spectra` over all shifts (up to round-off), for much less work. Only the
+    shifts where the overlap reaches ``min_n`` count, and on cartridge-case scans they are a sixth of
+    the rows and columns. So the overlap is computed first, with transforms as large as a bound of
+    those shifts requires (`_reach`), then the other five terms with transforms as large as the
+    shifts found require (about 0.4 of the area of the transforms for all shifts), and at those
+    shifts only: their inverse transforms run over the columns in full, then over the kept rows.
     """
+    angles = [float(a) for a in angles]
+    rotated = [rotate_masked(level.moving, level.moving_mask, a) for a in angles]
+    masks = np.stack([r[1] for r in rotated])
+    none = [(-1.0, a, 0.0, 0.0, 0) for a in angles]
+    rows_reach = _reach(level.fixed_mask.sum(axis=1), masks.sum(axis=2), level.min_n)
+    cols_reach = _reach(level.fixed_mask.sum(axis=0), masks.sum(axis=1), level.min_n)
+    if rows_reach is None or cols_reach is None:
+        return none
+    # The overlap at every shift within reach.
+    shape = _transform_shape(level, rows_reach, cols_reach)
+    shift_y, shift_x = _shifts(shape[0], rows_reach), _shifts(shape[1], cols_reach)
+    m1 = level.fixed_spectra(shape)[2]
+    n = np.concatenate([np.rint(sfft.irfft2(m1 * _rfft2(masks[k:k + 8].astype(np.float32), shape), s=shape,
+                                            workers=1)) for k in range(0, len(angles), 8)])
+    counted = (n >= level.min_n) & (shift_y <= rows_reach[1])[:, None] & (shift_x <= cols_reach[1])[None, :]
+    rows_counted, cols_counted = counted.any(axis=(0, 2)), counted.any(axis=(0, 1))
+    if not rows_counted.any():
+        return none
+    # The other terms, at the shifts that count only.
+    found_y, found_x = shift_y[rows_counted], shift_x[cols_counted]
+    shape = _transform_shape(level, (found_y.min(), found_y.max()), (found_x.min(), found_x.max()))
+    f1, f1sq, m1 = level.fixed_spectra(shape)
     out = []
-    shape = level.fft_shape
-    m1, f1, f1sq = level.fixed_spectra[2], level.fixed_spectra[0], level.fixed_spectra[1]
-    # irfft2's normalisation, applied as pocketfft applies it: once, to the output of the last pass.
-    scale = np.float32(1 / np.longdouble(shape[0] * shape[1]))
-    for chunk in _chunks(list(angles), 8):
-        rotated = [rotate_masked(level.moving, level.moving_mask, a) for a in chunk]
-        values = np.stack([r[0] for r in rotated])
-        masks = np.stack([r[1] for r in rotated])
-        f2, f2sq, m2 = _spectra(values, masks, shape)
-        n = np.rint(sfft.irfft2(m1 * m2, s=shape, workers=1))
-        counted = n >= level.min_n
-        rows, cols = np.flatnonzero(counted.any(axis=(0, 2))), np.flatnonzero(counted.any(axis=(0, 1)))
+    for first in range(0, len(angles), 8):
+        chunk = slice(first, first + 8)
+        kept = counted[chunk]
+        rows, cols = np.flatnonzero(kept.any(axis=(0, 2))), np.flatnonzero(kept.any(axis=(0, 1)))
         if not rows.size:
-            out.extend((-1.0, float(angle), 0.0, 0.0, 0) for angle in chunk)
+            out.extend(none[chunk])
             continue
+        sy, sx = shift_y[rows], shift_x[cols]
+        # The same shifts at the smaller transform, still in circular order.
+        rows2, cols2 = sy % shape[0], sx % shape[1]
+        values = np.stack([r[0] for r in rotated[chunk]])
+        f2, f2sq, m2 = _spectra(values, masks[chunk], shape)
 
         def cc(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-            inner = sfft.ifft(a * b, axis=-2, norm="forward", workers=1)[:, rows, :]
-            return (sfft.irfft(inner, n=shape[1], axis=-1, norm="forward", workers=1) * scale)[:, :, cols]
+            inner = sfft.ifft(a * b, axis=-2, workers=1)[:, rows2, :]
+            return sfft.irfft(inner, n=shape[1], axis=-1, workers=1)[:, :, cols2]
 
-        n = n[:, rows][:, :, cols]
-        safe_n = np.maximum(n, 1.0)
+        counts = n[chunk][:, rows][:, :, cols]
+        safe_n = np.maximum(counts, 1.0)
         s1 = cc(f1, m2)
         s2 = cc(m1, f2)
         num = cc(f1, f2) - s1 * s2 / safe_n
         v1 = cc(f1sq, m2) - s1 * s1 / safe_n
         v2 = cc(m1, f2sq) - s2 * s2 / safe_n
-        ok = (n >= level.min_n) & (v1 > 1e-3 * safe_n) & (v2 > 1e-3 * safe_n)
+        ok = kept[:, rows][:, :, cols] & (v1 > 1e-3 * safe_n) & (v2 > 1e-3 * safe_n)
         with np.errstate(invalid="ignore", divide="ignore"):
             ncc = np.clip(np.where(ok, num / np.sqrt(np.abs(v1 * v2)), np.nan), -1.0, 1.0)
-        # The peak of every angle of the chunk at once (as nanargmax: NaN never wins, first of ties;
-        # the kept rows and columns are in order, so the first of ties is the same shift).
-        flat = ncc.reshape(len(chunk), -1)
+        # The peak of every angle of the chunk at once (as nanargmax: NaN never wins, first of ties).
+        flat = ncc.reshape(len(values), -1)
         best = np.where(np.isnan(flat), -np.inf, flat).argmax(axis=1)
-        for angle, c, counts, index in zip(chunk, flat, n.reshape(len(chunk), -1), best):
+        for angle, c, count, index in zip(angles[chunk], flat, counts.reshape(len(values), -1), best):
             i, j = divmod(int(index), len(cols))
             if not np.isfinite(c[index]):
-                out.append((-1.0, float(angle), 0.0, 0.0, 0))
+                out.append((-1.0, angle, 0.0, 0.0, 0))
             else:
-                out.append(_peak(float(c[index]), int(counts[index]), float(angle), level, rows[i], cols[j]))
+                out.append(_peak(float(c[index]), int(count[index]), angle, level, int(sy[i]), int(sx[j])))
     return out
 
 
-def _peak(value: float, count: int, angle: float, level: _Level, i: int,
-          j: int) -> tuple[float, float, float, float, int]:
-    """The score tuple of the correlation ``value`` at circular shift (i, j)."""
-    # Circular shift s: corr(fixed(p), moving(p + s)); the moving canvas origin sits at -s on fixed.
-    rows, cols = level.fft_shape
-    sy = i if i < rows // 2 else i - rows
-    sx = j if j < cols // 2 else j - cols
+def _peak(value: float, count: int, angle: float, level: _Level, sy: int,
+          sx: int) -> tuple[float, float, float, float, int]:
+    """The score tuple of the correlation ``value`` at shift (sy, sx)."""
+    # Shift s: corr(fixed(p), moving(p + s)); the moving canvas origin sits at -s on fixed.
     (h1, w1), (h2, w2) = level.fixed_shape, level.moving_shape
     dy = -sy + (h2 - 1) / 2 - (h1 - 1) / 2
     dx = -sx + (w2 - 1) / 2 - (w1 - 1) / 2
