@@ -337,7 +337,7 @@ def _search(reference: Surface, target: Surface, alignment: Alignment, params: C
     (ch, cw), (rh, rw) = cells.size, cells.region
     crop = (rh - ch + 1, rw - cw + 1)
     min_n = (params.min_cell_overlap * cells.valid_counts)[:, None, None]
-    prepared = _Target(target)
+    prepared = target.derived("cmc target", lambda: _Target(target))
     # The zero-padded regions, reused for every rotation: only their top-left part is rewritten.
     padded = np.zeros((n,) + cells.fft_shape, np.float32)
     for k, angle in enumerate(angles):
@@ -534,7 +534,8 @@ def _high_rule(angles: np.ndarray, ccf: np.ndarray, dx: np.ndarray, dy: np.ndarr
 
 def _direction(name: str, reference: Surface, target: Surface, alignment: Alignment,
                params: CMCParams) -> tuple[DirectionResult, list[CellResult]]:
-    cells = _cells(reference, params)
+    cells = reference.derived(("cmc cells", params.grid, params.max_missing, params.region_factor),
+                              lambda: _cells(reference, params))
     angles, ccf, dx, dy = _search(reference, target, alignment, params, cells)
     n = len(cells.index)
     if n == 0:
@@ -642,6 +643,10 @@ def _swap(result: Comparison) -> Comparison:
 
 def _fingerprint(surface: Surface) -> bytes:
     """Content digest giving the canonical order of a pair (NaN-safe: quiet NaNs are canonical)."""
+    return surface.derived("fingerprint", lambda: _digest(surface))
+
+
+def _digest(surface: Surface) -> bytes:
     digest = hashlib.sha1(np.asarray(surface.shape, dtype=np.int64).tobytes())
     digest.update(np.ascontiguousarray(surface.heights))  # hashed in place: the bytes of tobytes()
     digest.update(np.float64(surface.pixel_size).tobytes())

@@ -353,14 +353,18 @@ class _Level:
 
 
 def _level(fixed: Surface, moving: Surface, factor: int, min_overlap: float) -> _Level:
-    fv, fm = _downsample(fixed.heights, fixed.valid, factor)
-    mv, mm = _downsample(moving.heights, moving.valid, factor)
-    fv, mv = _standardise(fv, fm), _standardise(mv, mm)
-    mv, mm = _crop_to_circle(mv, mm)
+    fv, fm = fixed.derived(("registration fixed", factor), lambda: _reduced(fixed, factor))
+    mv, mm = moving.derived(("registration moving", factor), lambda: _crop_to_circle(*_reduced(moving, factor)))
     (h1, w1), (h2, w2) = fv.shape, mv.shape
     shape = (sfft.next_fast_len(h1 + h2 - 1, real=True), sfft.next_fast_len(w1 + w2 - 1, real=True))
     min_n = max(min_overlap * min(fm.sum(), mm.sum()), 4.0)
     return _Level(factor, fv, fm, mv, mm, shape, min_n)
+
+
+def _reduced(surface: Surface, factor: int) -> tuple[np.ndarray, np.ndarray]:
+    """The surface downsampled by ``factor`` and standardised, and its mask."""
+    values, mask = _downsample(surface.heights, surface.valid, factor)
+    return _standardise(values, mask), mask
 
 
 def _reach(fixed_counts: np.ndarray, moving_counts: np.ndarray, min_n: float) -> tuple[int, int] | None:
@@ -515,13 +519,13 @@ def _full_resolution_shift(fixed: Surface, moving: Surface, angle: float, dx: fl
 
     A window of a few pixels costs far less than one full-resolution FFT correlation.
     """
-    fv = _standardise(fixed.heights, fixed.mask)
-    mv, mm = rotate_masked(moving.heights, moving.mask, angle, out_shape=fixed.shape, dx=dx, dy=dy)
-    min_n = min_overlap * min(fixed.mask.sum(), moving.mask.sum())
+    fv = fixed.derived("registration standardised", lambda: _standardise(fixed.heights, fixed.valid))
+    mv, mm = rotate_masked(moving.heights, moving.valid, angle, out_shape=fixed.shape, dx=dx, dy=dy)
+    min_n = min_overlap * min(fixed.valid.sum(), moving.valid.sum())
     best = (-2.0, dx, dy, 0)
     for oy in range(-radius, radius + 1):
         for ox in range(-radius, radius + 1):
-            r, n = _pearson_shifted(fv, fixed.mask, mv, mm, ox, oy)
+            r, n = _pearson_shifted(fv, fixed.valid, mv, mm, ox, oy)
             if n >= min_n and r > best[0]:
                 best = (r, dx + ox, dy + oy, n)
     return best

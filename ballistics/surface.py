@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
-from typing import Any, Literal, Mapping
+from typing import Any, Callable, Hashable, Literal, Mapping
 
 import numpy as np
 
@@ -75,6 +75,15 @@ class Surface:
             cached.setflags(write=False)
             object.__setattr__(self, "_valid", cached)
         return cached
+
+    def derived(self, key: Hashable, compute: Callable[[], Any]) -> Any:
+        """A value computed from this surface once and kept with it (the surface never changes), such as
+        the cells of a comparison: a scan compared with many others is prepared once. ``key`` names
+        the value and everything else it depends on."""
+        cache = self.__dict__.setdefault("_derived", {})
+        if key not in cache:
+            cache[key] = compute()
+        return cache[key]
 
     @property
     def shape(self) -> tuple[int, int]:
