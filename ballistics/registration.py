@@ -265,13 +265,28 @@ def rotate_masked(values: np.ndarray, mask: np.ndarray, angle_deg: float, *,
     -------
     values, mask : ndarray (float32), ndarray (bool)
     """
-    out_shape = tuple(out_shape or values.shape)
-    matrix = _affine(angle_deg, values.shape, out_shape, dx, dy)
-    size = (out_shape[1], out_shape[0])
     filled = np.where(mask, values, 0).astype(np.float32)
+    return _rotate_filled(filled, mask.astype(np.float32), angle_deg, tuple(out_shape or values.shape), dx, dy)
+
+
+def _filled(surface: Surface) -> tuple[np.ndarray, np.ndarray]:
+    """The heights zero-filled and the mask, both in float32, as `_rotate_filled` takes them (kept
+    with the surface: each comparison turns it many times)."""
+    def compute() -> tuple[np.ndarray, np.ndarray]:
+        mask = surface.valid
+        return np.where(mask, surface.heights, 0).astype(np.float32), mask.astype(np.float32)
+
+    return surface.derived("float32 filled", compute)
+
+
+def _rotate_filled(filled: np.ndarray, weight: np.ndarray, angle_deg: float, out_shape: tuple[int, int],
+                   dx: float = 0.0, dy: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """`rotate_masked` of values already zero-filled and of their mask, both in float32."""
+    matrix = _affine(angle_deg, filled.shape, out_shape, dx, dy)
+    size = (out_shape[1], out_shape[0])
     warped = cv2.warpAffine(filled, matrix, size, flags=cv2.INTER_LINEAR,
                             borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-    weight = cv2.warpAffine(mask.astype(np.float32), matrix, size, flags=cv2.INTER_LINEAR,
+    weight = cv2.warpAffine(weight, matrix, size, flags=cv2.INTER_LINEAR,
                             borderMode=cv2.BORDER_CONSTANT, borderValue=0)
     valid = weight > 0.999
     return np.where(valid, warped, 0).astype(np.float32), valid
@@ -287,8 +302,7 @@ def warp(moving: Surface, alignment: Alignment, shape: tuple[int, int]) -> Surfa
     >>> bool(np.allclose(same.heights, s.heights))
     True
     """
-    values, valid = rotate_masked(moving.heights, moving.mask, alignment.angle_deg, out_shape=shape,
-                                  dx=alignment.dx, dy=alignment.dy)
+    values, valid = _rotate_filled(*_filled(moving), alignment.angle_deg, tuple(shape), alignment.dx, alignment.dy)
     heights = np.where(valid, values.astype(np.float64), np.nan)
     return moving.with_heights(heights)
 
@@ -412,7 +426,9 @@ def _scores(level: _Level, angles: Sequence[float]) -> list[tuple[float, float, 
     shifts only: their inverse transforms run over the columns in full, then over the kept rows.
     """
     angles = [float(a) for a in angles]
-    rotated = [rotate_masked(level.moving, level.moving_mask, a) for a in angles]
+    # The moving canvas is standardised, hence zero where missing already.
+    weight = level.moving_mask.astype(np.float32)
+    rotated = [_rotate_filled(level.moving, weight, a, level.moving_shape) for a in angles]
     masks = np.stack([r[1] for r in rotated])
     none = [(-1.0, a, 0.0, 0.0, 0) for a in angles]
     rows_reach = _reach(level.fixed_mask.sum(axis=1), masks.sum(axis=2), level.min_n)
@@ -520,7 +536,7 @@ def _full_resolution_shift(fixed: Surface, moving: Surface, angle: float, dx: fl
     A window of a few pixels costs far less than one full-resolution FFT correlation.
     """
     fv = fixed.derived("registration standardised", lambda: _standardise(fixed.heights, fixed.valid))
-    mv, mm = rotate_masked(moving.heights, moving.valid, angle, out_shape=fixed.shape, dx=dx, dy=dy)
+    mv, mm = _rotate_filled(*_filled(moving), angle, fixed.shape, dx, dy)
     min_n = min_overlap * min(fixed.valid.sum(), moving.valid.sum())
     best = (-2.0, dx, dy, 0)
     for oy in range(-radius, radius + 1):
