@@ -36,7 +36,7 @@ import cv2
 import numpy as np
 import scipy.fft as sfft
 
-from ballistics.registration import Alignment, _affine, _standardise, register
+from ballistics.registration import Alignment, _affine, _filled, _standardise, register
 from ballistics.surface import Surface
 
 __all__ = ["CMCParams", "CellResult", "Comparison", "DirectionResult", "compare"]
@@ -196,55 +196,62 @@ class Comparison:
 # --------------------------------------------------------------------------------------------------
 
 class _Target:
-    """The searched surface, zero-filled and in float32 once, for its many rotations.
-
-    `rotated` gives what `ballistics.registration.rotate_masked` gives, without converting the
-    surface again for every rotation.
-    """
+    """The searched surface, zero-filled and in float32 once, for its many rotations."""
 
     def __init__(self, surface: Surface) -> None:
-        mask = surface.mask
-        self.shape = surface.shape
-        self.filled = np.where(mask, surface.heights, 0).astype(np.float32)
-        self.weight = mask.astype(np.float32)
+        self.filled, self.weight = _filled(surface)
 
     def rotated(self, angle: float, out_shape: tuple[int, int], dx: float, dy: float) -> tuple[np.ndarray, np.ndarray]:
-        matrix = _affine(angle, self.shape, out_shape, dx, dy)
+        """The surface as `ballistics.registration.rotate_masked` turns it, standardised over its valid
+        points (zero elsewhere), and the validity mask."""
+        matrix = _affine(angle, self.filled.shape, out_shape, dx, dy)
         size = (out_shape[1], out_shape[0])
         warped = cv2.warpAffine(self.filled, matrix, size, flags=cv2.INTER_LINEAR,
                                 borderMode=cv2.BORDER_CONSTANT, borderValue=0)
         weight = cv2.warpAffine(self.weight, matrix, size, flags=cv2.INTER_LINEAR,
                                 borderMode=cv2.BORDER_CONSTANT, borderValue=0)
         valid = weight > 0.999
-        return np.where(valid, warped, np.float32(0)), valid
+        # `_standardise` reads the valid points only, so the warped values need no zero-filling first.
+        return _standardise(warped, valid), valid
 
 
-@dataclass(frozen=True)
 class _Cells:
-    """Valid reference cells of one direction, with their precomputed FFT terms."""
+    """Valid reference cells of one direction, with their FFT terms (each computed once, when first
+    needed: the squares and masks serve only the rare cells whose overlap must be counted)."""
 
-    index: np.ndarray  # (n, 2) grid row, col
-    origin: np.ndarray  # (n, 2) top, left pixel
-    size: tuple[int, int]
-    region: tuple[int, int]
-    valid_counts: np.ndarray
-    spectra: tuple[list[np.ndarray], ...]  # per cell: OpenCV CCS spectra of values, squares, mask
-    fft_shape: tuple[int, int]
-    values: np.ndarray  # (n, ch, cw) float32, standardised per cell, zero where missing
-    masks: np.ndarray  # (n, ch, cw) bool
+    def __init__(self, index: np.ndarray, origin: np.ndarray, size: tuple[int, int], region: tuple[int, int],
+                 fft_shape: tuple[int, int], values: np.ndarray, masks: np.ndarray) -> None:
+        self.index = index  # (n, 2) grid row, col
+        self.origin = origin  # (n, 2) top, left pixel
+        self.size = size
+        self.region = region
+        self.fft_shape = fft_shape
+        self.values = values  # (n, ch, cw) float32, standardised per cell, zero where missing
+        self.masks = masks  # (n, ch, cw) bool
+        self.valid_counts = masks.reshape(len(masks), -1).sum(axis=1).astype(float)
+        self._spectra: dict[str, list[np.ndarray]] = {}
+
+    def spectra(self, term: str) -> list[np.ndarray]:
+        """OpenCV CCS spectra of the cells' ``values``, their ``squares`` or their ``masks``."""
+        if term not in self._spectra:
+            stack = {"values": lambda: self.values, "squares": lambda: self.values * self.values,
+                     "masks": lambda: self.masks.astype(np.float32)}[term]()
+            self._spectra[term] = _dfts(stack, self.fft_shape)
+        return self._spectra[term]
 
 
 def _cells(surface: Surface, params: CMCParams) -> _Cells:
-    """Cut the reference into the grid, drop sparse cells, transform the rest once."""
+    """Cut the reference into the grid, drop sparse cells, standardise the rest."""
     rows, cols = params.grid
     ch, cw = surface.shape[0] // rows, surface.shape[1] // cols
     if ch < 4 or cw < 4:
         raise ValueError(f"surface of shape {surface.shape} is too small for a {rows}x{cols} cell grid")
-    values = _standardise(surface.heights, surface.mask)
+    mask = surface.valid
+    values = _standardise(surface.heights, mask)
     index, origin, blocks, masks = [], [], [], []
     for i in range(rows):
         for j in range(cols):
-            m = surface.mask[i * ch:(i + 1) * ch, j * cw:(j + 1) * cw]
+            m = mask[i * ch:(i + 1) * ch, j * cw:(j + 1) * cw]
             if m.mean() >= 1.0 - params.max_missing and m.sum() >= 4:
                 index.append((i, j))
                 origin.append((i * ch, j * cw))
@@ -253,42 +260,64 @@ def _cells(surface: Surface, params: CMCParams) -> _Cells:
     region = (int(round(ch * params.region_factor)), int(round(cw * params.region_factor)))
     shape = (sfft.next_fast_len(region[0], real=True), sfft.next_fast_len(region[1], real=True))
     if not blocks:
-        return _Cells(np.zeros((0, 2), int), np.zeros((0, 2), int), (ch, cw), region, np.zeros(0),
-                      (), shape, np.zeros((0, ch, cw), np.float32), np.zeros((0, ch, cw), bool))
+        return _Cells(np.zeros((0, 2), int), np.zeros((0, 2), int), (ch, cw), region, shape,
+                      np.zeros((0, ch, cw), np.float32), np.zeros((0, ch, cw), bool))
     # Each cell is restandardised on its own points: the correlation is scale-free, and this keeps the
     # variance terms of the FFT formula well conditioned in float32.
     blocks = [_standardise(b, m) for b, m in zip(blocks, masks)]
     values = np.stack([np.where(m, b, 0) for b, m in zip(blocks, masks)]).astype(np.float32)
-    weights = np.stack(masks)
-    spectra = (_dfts(values, shape), _dfts(values * values, shape), _dfts(weights.astype(np.float32), shape))
-    counts = np.array([m.sum() for m in masks], dtype=float)
-    return _Cells(np.array(index), np.array(origin), (ch, cw), region, counts, spectra, shape, values, weights)
+    return _Cells(np.array(index), np.array(origin), (ch, cw), region, shape, values, np.stack(masks))
 
 
-def _regions(target: "_Target", cells: _Cells, alignment: Alignment, angle: float,
-             ref_shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The target rotated by ``angle`` (translation from the alignment), cut into one region per cell.
+class _Regions:
+    """The target rotated by one angle (translation from the alignment) and the cells' regions in it.
 
-    Returns the regions' values and masks, and for every cell and shift in its region the number of
-    valid points under a cell-sized window there.
+    The region of a cell is the window of the canvas at the cell's own top-left corner (the canvas has
+    the margin on every side); regions are cut from the canvas only where needed, not all copied.
     """
-    (ch, cw), (rh, rw) = cells.size, cells.region
-    my, mx = (rh - ch) // 2, (rw - cw) // 2
-    # One pixel more than the margin on every side, so that the last cell's region fits even when the
-    # grid fills the surface exactly and the margin was rounded down.
-    canvas = (ref_shape[0] + 2 * my + 2, ref_shape[1] + 2 * mx + 2)
-    values, mask = target.rotated(angle, canvas, alignment.dx, alignment.dy)
-    values = _standardise(values, mask)
-    # Region top-left in canvas coordinates = cell top-left + (margin + 1) - margin.
-    win_v = np.lib.stride_tricks.sliding_window_view(values, (rh, rw))
-    win_m = np.lib.stride_tricks.sliding_window_view(mask, (rh, rw))
-    tops, lefts = cells.origin[:, 0] + 1, cells.origin[:, 1] + 1
-    # Valid points under every cell-sized window of the canvas (integral image), cut per region.
-    integral = cv2.integral(mask.view(np.uint8))
-    box = integral[ch:, cw:] - integral[:-ch, cw:] - integral[ch:, :-cw] + integral[:-ch, :-cw]
-    crop = (rh - ch + 1, rw - cw + 1)
-    box_windows = np.lib.stride_tricks.sliding_window_view(box, crop)
-    return win_v[tops, lefts], win_m[tops, lefts], box_windows[tops, lefts]
+
+    def __init__(self, target: _Target, cells: _Cells, alignment: Alignment, angle: float,
+                 ref_shape: tuple[int, int]) -> None:
+        (ch, cw), (rh, rw) = cells.size, cells.region
+        my, mx = (rh - ch) // 2, (rw - cw) // 2
+        # One pixel more than the margin on every side, so that the last cell's region fits even when
+        # the grid fills the surface exactly and the margin was rounded down.
+        canvas = (ref_shape[0] + 2 * my + 2, ref_shape[1] + 2 * mx + 2)
+        self.values, self.mask = target.rotated(angle, canvas, alignment.dx, alignment.dy)
+        # Region top-left in canvas coordinates = cell top-left + (margin + 1) - margin.
+        self.tops, self.lefts = cells.origin[:, 0] + 1, cells.origin[:, 1] + 1
+        self.cells = cells
+
+    def padded(self, out: np.ndarray) -> np.ndarray:
+        """The regions' values written into the top-left corner of ``out`` (zero beyond them)."""
+        rh, rw = self.cells.region
+        for k, (top, left) in enumerate(zip(self.tops, self.lefts)):
+            out[k, :rh, :rw] = self.values[top:top + rh, left:left + rw]
+        return out
+
+    def regions(self, k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Values and masks of the regions of cells ``k``."""
+        rh, rw = self.cells.region
+        win_v = np.lib.stride_tricks.sliding_window_view(self.values, (rh, rw))
+        win_m = np.lib.stride_tricks.sliding_window_view(self.mask, (rh, rw))
+        return win_v[self.tops[k], self.lefts[k]], win_m[self.tops[k], self.lefts[k]]
+
+    def box(self, crop: tuple[int, int]) -> np.ndarray:
+        """For every cell and shift in its region, the valid target points under the cell there."""
+        ch, cw = self.cells.size
+        integral = cv2.integral(self.mask.view(np.uint8))
+        windows = np.lib.stride_tricks.sliding_window_view(integral, crop)
+        t, l = self.tops, self.lefts
+        return windows[t + ch, l + cw] - windows[t, l + cw] - windows[t + ch, l] + windows[t, l]
+
+    def at(self, best: np.ndarray, crop: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+        """Per cell: the points valid in both the cell and the window at flat shift ``best`` of its
+        region, and the window's values."""
+        oy, ox = np.unravel_index(best, crop)
+        ys, xs = self.tops + oy, self.lefts + ox
+        win_v = np.lib.stride_tricks.sliding_window_view(self.values, self.cells.size)
+        win_m = np.lib.stride_tricks.sliding_window_view(self.mask, self.cells.size)
+        return self.cells.masks & win_m[ys, xs], win_v[ys, xs]
 
 
 def _search(reference: Surface, target: Surface, alignment: Alignment, params: CMCParams,
@@ -306,14 +335,17 @@ def _search(reference: Surface, target: Surface, alignment: Alignment, params: C
     crop = (rh - ch + 1, rw - cw + 1)
     min_n = (params.min_cell_overlap * cells.valid_counts)[:, None, None]
     prepared = _Target(target)
+    # The zero-padded regions, reused for every rotation: only their top-left part is rewritten.
+    padded = np.zeros((n,) + cells.fft_shape, np.float32)
     for k, angle in enumerate(angles):
-        values, masks, box = _regions(prepared, cells, alignment, angle, reference.shape)
+        regions = _Regions(prepared, cells, alignment, angle, reference.shape)
         if params.cell_peak == "ccf":
             # cmcR: the cell sits where the cross-correlation of the zero-filled data peaks; its
             # CCF is the correlation of the valid points there (Zemmels et al. 2023).
-            best, ccf[:, k] = _ccf_peaks(cells, values, masks, box, crop, min_n[:, 0, 0])
+            best, ccf[:, k] = _ccf_peaks(cells, regions, padded, crop, min_n[:, 0, 0])
         else:
-            ncc, _ = _cell_ncc(cells, values, masks, crop, min_n)
+            values, masks = regions.regions(np.arange(n))
+            ncc, _ = _cell_ncc(cells, np.arange(n), values, masks, crop, min_n)
             flat = np.nan_to_num(ncc, nan=-1.0).reshape(n, -1)
             best = flat.argmax(axis=1)
             ccf[:, k] = flat[np.arange(n), best]
@@ -336,42 +368,43 @@ def _dfts(stack: np.ndarray, shape: tuple[int, int]) -> list[np.ndarray]:
     return [cv2.dft(p) for p in padded]
 
 
-def _ccf_peaks(cells: _Cells, values: np.ndarray, masks: np.ndarray, box: np.ndarray, crop: tuple[int, int],
+def _ccf_peaks(cells: _Cells, regions: _Regions, padded: np.ndarray, crop: tuple[int, int],
                min_n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per cell: the shift where the zero-filled cross-correlation peaks among the admissible shifts,
     and the masked Pearson correlation there (the "ccf" placement of `CMCParams.cell_peak`).
 
     A shift is admissible when at least ``min_n`` valid cell points land on valid region points and
     neither side is flat there, exactly as in `_cell_ncc`, but only the cross-correlation needs FFTs
-    for every cell. ``box`` (valid region points under the cell's window at each shift) is an upper
+    for every cell. The valid region points under the cell's window at each shift are an upper
     bound of the overlap, so the peak among the shifts it admits is the answer whenever its overlap,
-    counted directly, is large enough. Otherwise (about one cell in ten) the overlap is counted by FFT
-    at every shift for that cell; where the peak's correlation is flat (rare), the cell goes through
-    `_cell_ncc`. That is 3 FFT operations per cell and rotation, sometimes 6, instead of 15, with the
+    counted directly, is large enough. (The highest peak of all overlaps too little for most cells of
+    a known non-match: it is no shortcut.) Otherwise (about one cell in ten) the overlap is counted by
+    FFT at every shift for that cell; where the peak's correlation is flat (rare), the cell goes
+    through `_cell_ncc`. That is 3 FFT operations per cell and rotation, sometimes 6, instead of 15, with the
     same placements.
 
     Returns the flat index of the peak in ``crop`` (0 when no shift is admissible) and the correlation
     there (-1 when none is).
     """
     n = len(cells.index)
-    f2 = _dfts(values, cells.fft_shape)  # the regions are zero where missing
-    cross = _correlate(cells.spectra[0], f2, crop)
-    admissible = box >= min_n[:, None, None]
-    bounded = np.where(admissible, cross, -np.inf).reshape(n, -1)
+    f2 = [cv2.dft(p) for p in regions.padded(padded)]  # the regions are zero where missing
+    cross = _correlate(cells.spectra("values"), f2, crop)
+    bounded = np.where(regions.box(crop) >= min_n[:, None, None], cross, -np.inf).reshape(n, -1)
     best = bounded.argmax(axis=1)
     none = ~np.isfinite(bounded[np.arange(n), best])
-    both, windows = _at(cells, values, masks, best, crop)
+    both, windows = regions.at(best, crop)
     undecided = ~none & (both.sum(axis=(1, 2)) < min_n)
     if undecided.any():
         # The box bound let through a shift that overlaps too few of this cell's points. (Counting the
         # next shifts by hand instead was no faster: the admissible peak can be far down the list.)
         k = np.flatnonzero(undecided)
-        overlap = np.rint(_correlate([cells.spectra[2][i] for i in k],
-                                     _dfts(masks[k].astype(np.float32), cells.fft_shape), crop))
+        _, masks = regions.regions(k)
+        overlap = np.rint(_correlate([cells.spectra("masks")[i] for i in k],
+                                     _dfts(masks.astype(np.float32), cells.fft_shape), crop))
         exact = np.where(overlap >= min_n[k, None, None], cross[k], -np.inf).reshape(len(k), -1)
         best[k] = exact.argmax(axis=1)
         none[k] = ~np.isfinite(exact).any(axis=1)
-        both, windows = _at(cells, values, masks, best, crop)
+        both, windows = regions.at(best, crop)
     best[none] = 0
     ccf = _pearson(cells.values, both, windows, min_n)
     ccf[none] = -1.0
@@ -379,23 +412,11 @@ def _ccf_peaks(cells: _Cells, values: np.ndarray, masks: np.ndarray, box: np.nda
     if flat.any():
         # A flat overlap at the peak (rare): the full masked NCC decides.
         k = np.flatnonzero(flat)
-        sub = replace(cells, index=cells.index[k], valid_counts=cells.valid_counts[k],
-                      spectra=tuple([part[i] for i in k] for part in cells.spectra))
-        ncc, full_cross = _cell_ncc(sub, values[k], masks[k], crop, min_n[k, None, None])
+        values, masks = regions.regions(k)
+        ncc, full_cross = _cell_ncc(cells, k, values, masks, crop, min_n[k, None, None])
         best[k] = np.where(np.isfinite(ncc), full_cross, -np.inf).reshape(len(k), -1).argmax(axis=1)
         ccf[k] = np.nan_to_num(ncc, nan=-1.0).reshape(len(k), -1)[np.arange(len(k)), best[k]]
     return best, ccf
-
-
-def _at(cells: _Cells, values: np.ndarray, masks: np.ndarray, best: np.ndarray,
-        crop: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-    """Per cell: the points valid in both the cell and the region window at flat shift ``best``, and
-    the window's values."""
-    oy, ox = np.unravel_index(best, crop)
-    rows = np.arange(len(best))
-    windows = np.lib.stride_tricks.sliding_window_view(values, cells.size, axis=(1, 2))[rows, oy, ox]
-    window_masks = np.lib.stride_tricks.sliding_window_view(masks, cells.size, axis=(1, 2))[rows, oy, ox]
-    return cells.masks & window_masks, windows
 
 
 def _correlate(fixed: list[np.ndarray], moving: list[np.ndarray], crop: tuple[int, int]) -> np.ndarray:
@@ -414,38 +435,44 @@ def _pearson(cells: np.ndarray, both: np.ndarray, windows: np.ndarray, min_n: np
     """Masked Pearson correlation of each cell with its window over ``both``; NaN where `_cell_ncc`
     would give NaN (overlap below ``min_n``, or a flat side)."""
     n = len(cells)
-    count = both.reshape(n, -1).sum(axis=1).astype(np.float64)
-    x = np.where(both, cells, 0).reshape(n, -1).astype(np.float64)
-    y = np.where(both, windows, 0).reshape(n, -1).astype(np.float64)
+    both = both.reshape(n, -1)
+    count = np.count_nonzero(both, axis=1).astype(np.float64)
+    # Cell and window values over the overlap (zero elsewhere), in float64 where float32 products are
+    # exact; their sums and the 2 x 2 matrix of their dot products, in one pass each.
+    xy = np.empty((n, 2, both.shape[1]), np.float64)
+    np.multiply(cells.reshape(n, -1), both, out=xy[:, 0])
+    np.multiply(windows.reshape(n, -1), both, out=xy[:, 1])
+    sx, sy = xy.sum(axis=2).T
+    gram = np.einsum("kip,kjp->kij", xy, xy)
     safe = np.maximum(count, 1.0)
-    sx, sy = x.sum(axis=1), y.sum(axis=1)
-    num = np.einsum("kp,kp->k", x, y) - sx * sy / safe
-    v1 = np.einsum("kp,kp->k", x, x) - sx * sx / safe
-    v2 = np.einsum("kp,kp->k", y, y) - sy * sy / safe
+    num = gram[:, 0, 1] - sx * sy / safe
+    v1 = gram[:, 0, 0] - sx * sx / safe
+    v2 = gram[:, 1, 1] - sy * sy / safe
     ok = (count >= min_n) & (v1 > 1e-3 * safe) & (v2 > 1e-3 * safe)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(ok, np.clip(num / np.sqrt(np.abs(v1 * v2)), -1.0, 1.0), np.nan)
 
 
-def _cell_ncc(cells: _Cells, values: np.ndarray, masks: np.ndarray, crop: tuple[int, int],
+def _cell_ncc(cells: _Cells, k: np.ndarray, values: np.ndarray, masks: np.ndarray, crop: tuple[int, int],
               min_n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Masked NCC (Padfield 2012, eq. 11) of every cell with its region, for the shifts in ``crop``.
+    """Masked NCC (Padfield 2012, eq. 11) of cells ``k`` with their regions, for the shifts in ``crop``.
 
-    ``ncc[k, i, j]`` correlates cell k with the region window whose top-left is (i, j); NaN where
-    the overlap is below ``min_n[k]`` or flat. Also returns the plain cross-correlation of the
+    ``ncc[i, y, x]`` correlates cell k[i] with the region window whose top-left is (y, x); NaN where
+    the overlap is below ``min_n[i]`` or flat. Also returns the plain cross-correlation of the
     standardised, zero-filled data (the numerator's first term), which cmcR uses to place the cell.
     """
-    f1, f1sq, m1 = cells.spectra
+    f1, f1sq, m1 = ([part[i] for i in k] for part in (cells.spectra("values"), cells.spectra("squares"),
+                                                       cells.spectra("masks")))
     filled = np.where(masks, values, 0).astype(np.float32)
     f2, f2sq, m2 = (_dfts(filled, cells.fft_shape), _dfts(filled * filled, cells.fft_shape),
                     _dfts(masks.astype(np.float32), cells.fft_shape))
     flags = cv2.DFT_REAL_OUTPUT | cv2.DFT_SCALE
     terms = np.empty((6, len(f2)) + crop, np.float32)
-    for k in range(len(f2)):
+    for i in range(len(f2)):
         # corr(fixed(p), moving(p + s)) = IDFT(conj(F1) F2): mulSpectrums(F2, F1, conjB=True).
-        for t, (a, b) in enumerate(((m1[k], m2[k]), (f1[k], m2[k]), (m1[k], f2[k]), (f1[k], f2[k]),
-                                    (f1sq[k], m2[k]), (m1[k], f2sq[k]))):
-            terms[t, k] = cv2.idft(cv2.mulSpectrums(b, a, 0, conjB=True), flags=flags)[: crop[0], : crop[1]]
+        for t, (a, b) in enumerate(((m1[i], m2[i]), (f1[i], m2[i]), (m1[i], f2[i]), (f1[i], f2[i]),
+                                    (f1sq[i], m2[i]), (m1[i], f2sq[i]))):
+            terms[t, i] = cv2.idft(cv2.mulSpectrums(b, a, 0, conjB=True), flags=flags)[: crop[0], : crop[1]]
     n, s1, s2, cross, sq1, sq2 = terms
     n = np.rint(n)
     safe = np.maximum(n, 1.0)
@@ -505,7 +532,8 @@ def _high_rule(angles: np.ndarray, ccf: np.ndarray, dx: np.ndarray, dy: np.ndarr
 
 def _direction(name: str, reference: Surface, target: Surface, alignment: Alignment,
                params: CMCParams) -> tuple[DirectionResult, list[CellResult]]:
-    cells = _cells(reference, params)
+    cells = reference.derived(("cmc cells", params.grid, params.max_missing, params.region_factor),
+                              lambda: _cells(reference, params))
     angles, ccf, dx, dy = _search(reference, target, alignment, params, cells)
     n = len(cells.index)
     if n == 0:
@@ -613,8 +641,12 @@ def _swap(result: Comparison) -> Comparison:
 
 def _fingerprint(surface: Surface) -> bytes:
     """Content digest giving the canonical order of a pair (NaN-safe: quiet NaNs are canonical)."""
+    return surface.derived("fingerprint", lambda: _digest(surface))
+
+
+def _digest(surface: Surface) -> bytes:
     digest = hashlib.sha1(np.asarray(surface.shape, dtype=np.int64).tobytes())
-    digest.update(surface.heights.tobytes())
+    digest.update(np.ascontiguousarray(surface.heights))  # hashed in place: the bytes of tobytes()
     digest.update(np.float64(surface.pixel_size).tobytes())
     return digest.digest()
 
@@ -623,7 +655,7 @@ def _checked(a: Surface, b: Surface, *, resample: bool, allow_unprocessed: bool)
     for name, s in (("A", a), ("B", b)):
         if not isinstance(s, Surface):
             raise TypeError(f"surface {name} must be a ballistics.Surface, got {type(s).__name__}")
-        if not s.mask.any():
+        if not s.valid.any():
             raise ValueError(f"surface {name} has no valid points (all NaN)")
         if not s.processed and not allow_unprocessed:
             raise ValueError(f"surface {name} is not preprocessed: run ballistics.preprocess.preprocess "

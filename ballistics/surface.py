@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
-from typing import Any, Literal, Mapping
+from typing import Any, Callable, Hashable, Literal, Mapping
 
 import numpy as np
 
@@ -62,8 +62,28 @@ class Surface:
 
     @property
     def mask(self) -> np.ndarray:
-        """Validity mask: True where a height was measured."""
-        return ~np.isnan(self.heights)
+        """Validity mask: True where a height was measured (a new array, free to change)."""
+        return self.valid.copy()
+
+    @property
+    def valid(self) -> np.ndarray:
+        """The validity mask computed once, read-only like the heights (no copy: for the many reads of
+        a comparison, where testing the heights for NaN again each time took a tenth of the time)."""
+        cached = self.__dict__.get("_valid")
+        if cached is None:
+            cached = ~np.isnan(self.heights)
+            cached.setflags(write=False)
+            object.__setattr__(self, "_valid", cached)
+        return cached
+
+    def derived(self, key: Hashable, compute: Callable[[], Any]) -> Any:
+        """A value computed from this surface once and kept with it (the surface never changes), such as
+        the cells of a comparison: a scan compared with many others is prepared once. ``key`` names
+        the value and everything else it depends on."""
+        cache = self.__dict__.setdefault("_derived", {})
+        if key not in cache:
+            cache[key] = compute()
+        return cache[key]
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -75,7 +95,7 @@ class Surface:
 
     @property
     def valid_fraction(self) -> float:
-        return float(self.mask.mean())
+        return float(self.valid.mean())
 
     def with_heights(self, heights: np.ndarray, **changes: Any) -> "Surface":
         """A new surface with other heights (and optionally other fields), same provenance."""

@@ -96,6 +96,17 @@ def test_inputs_are_not_modified(trio):
     np.testing.assert_array_equal(b.heights, before[1])
 
 
+def test_what_a_comparison_keeps_with_a_scan_does_not_change_the_next_result(trio):
+    """Cells, spectra and registration levels are kept with each surface for its next comparisons:
+    the results are those of surfaces seen for the first time."""
+    a, b, c = trio
+    compare(a, c)
+    compare(c, b)
+    again = compare(a, b)
+    fresh = compare(Surface(a.heights, a.pixel_size, processed=True), Surface(b.heights, b.pixel_size, processed=True))
+    assert again.to_dict() == fresh.to_dict()
+
+
 # --------------------------------------------------------------------------------------------------
 # Bad input
 # --------------------------------------------------------------------------------------------------

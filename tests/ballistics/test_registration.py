@@ -129,6 +129,16 @@ def test_known_rotation_and_translation_are_recovered(seed, angle, dx, dy):
     assert found.correlation > 0.9
 
 
+@pytest.mark.parametrize(("dx", "dy"), [(30.0, 0.0), (-24.0, 22.0), (0.0, -33.0)])
+def test_large_shifts_near_the_overlap_limit_are_recovered(dx, dy):
+    """The search only transforms the shifts where the overlap can reach its minimum: a shift of a
+    quarter of the disc still lies among them."""
+    s = textured(11, 128)
+    found = register(moved(s, 35.0, dx, dy), s)
+    assert abs(found.angle_deg - 35.0) <= 1.0
+    assert abs(found.dx - dx) <= 1.0 and abs(found.dy - dy) <= 1.0
+
+
 def test_alignment_reports_the_full_circle_curve():
     s = textured(6, 96)
     found = register(moved(s, -120.0, 0, 0), s)
