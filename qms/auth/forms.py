@@ -2,19 +2,26 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, IntegerField, PasswordField, SelectField, SelectMultipleField, StringField
+from wtforms import BooleanField, EmailField, HiddenField, IntegerField, PasswordField, SelectField, SelectMultipleField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp
 
 from qms.auth.models import ROLE_LABELS
+from qms.i18n.languages import LANGUAGES
 
 ROLE_CHOICES = [SelectChoice(role.value, label) for role, label in ROLE_LABELS.items()]
 
 
+def language_choices(unset: object) -> list[SelectChoice]:
+    """Each language by its own name (marked with its `lang`, so screen readers say it right), after `unset`."""
+    return [SelectChoice("", unset)] + [SelectChoice(language.code, language.native_name,
+                                                     render_kw={"lang": language.tag}) for language in LANGUAGES]
+
+
 class LoginForm(FlaskForm):
-    username = StringField("User name", validators=[DataRequired(), Length(max=64)],
+    username = StringField(_l("User name"), validators=[DataRequired(), Length(max=64)],
                            render_kw={"autocomplete": "username", "autofocus": True})
-    password = PasswordField("Password", validators=[DataRequired(), Length(max=1024)],
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=1024)],
                              render_kw={"autocomplete": "current-password"})
 
 
@@ -75,9 +82,20 @@ class ActiveForm(ReasonForm):
     active = BooleanField("Account active")
 
 
+class LanguageForm(FlaskForm):
+    language = SelectField(_l("Language"), choices=lambda: language_choices(_l("As the unit, else the browser")),
+                           validate_choice=False)  # the service refuses an unknown one, with its reason
+    next = HiddenField()
+
+
 class UnitForm(FlaskForm):
-    name = StringField("Name", validators=[DataRequired(), Length(max=200)])
-    country = StringField("Country (ISO 3166 two-letter code)", validators=[Optional(), Length(min=2, max=2)])
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
+    country = StringField(_l("Country (ISO 3166 two-letter code)"), validators=[Optional(), Length(min=2, max=2)])
+    language = SelectField(_l("Language of the unit (for people who chose none)"),
+                           choices=lambda: language_choices(_l("None: each person's browser decides")),
+                           validate_choice=False)
+    timezone = StringField(_l("Time zone (e.g. Europe/Skopje; empty: the server's default)"),
+                           validators=[Optional(), Length(max=64)])
 
 
 class TokenForm(FlaskForm):

@@ -45,6 +45,13 @@ def local_datetime(value: datetime | None, *, offset: bool = True) -> Markup:
     return Markup('<time datetime="{0}">{1}</time>').format(instant, escape(text))
 
 
+def offset_minutes(value: datetime) -> int:
+    """The unit's UTC offset at a stored (naive UTC) moment, in minutes (compared with the offset an event recorded)."""
+    aware = value if value.tzinfo else value.replace(tzinfo=UTC)
+    delta = to_user_timezone(aware).utcoffset()
+    return int(delta.total_seconds() // 60) if delta is not None else 0
+
+
 def _context() -> dict[str, Any]:
     return {"html_lang": html_lang(), "current_language": current_language(), "languages": LANGUAGES}
 
@@ -66,4 +73,5 @@ def init_app(app: Flask) -> None:
     app.before_request(_forget_previous_request)
     app.context_processor(_context)
     app.add_template_filter(local_datetime, "local_datetime")
+    app.add_template_filter(offset_minutes, "offset_minutes")
 

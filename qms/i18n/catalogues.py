@@ -14,6 +14,7 @@ through gettext as plain text (tests/qms/i18n/test_pseudo_locale.py).
 """
 from __future__ import annotations
 
+import functools
 import io
 import math
 import os
@@ -164,7 +165,13 @@ def catalogue_state(code: str, directory: Path = PACKAGE_DIR) -> CatalogueState:
     """How much of a catalogue is translated, who translated it and whether a native speaker reviewed it."""
     if code == SOURCE:
         return CatalogueState(code, 1, 1, "the source language", "the source language")
-    catalog = read_catalogue(po_path(code, directory), code)
+    path = po_path(code, directory)
+    return _state_of(code, path, path.stat().st_mtime_ns)  # read again only when the file changed
+
+
+@functools.lru_cache(maxsize=64)
+def _state_of(code: str, path: Path, _mtime_ns: int) -> CatalogueState:
+    catalog = read_catalogue(path, code)
     messages = [message for message in catalog if message.id]
     return CatalogueState(code, sum(1 for m in messages if is_translated(m)), len(messages),
                           _header_value(catalog, TRANSLATOR_PREFIX), _header_value(catalog, REVIEW_PREFIX) or "no")

@@ -45,7 +45,8 @@ def extract_command() -> None:
     with contextlib.chdir(ROOT):  # locations relative to the checkout, the same on every machine
         _pybabel("extract", "-F", "babel.cfg", "-k", "_l", "-k", "lazy_gettext", "--add-comments", "Translators:",
                  "--project", "CSI-QMS", "--version", version("csi-qms"), "--copyright-holder", "CSI-QMS contributors",
-                 "--sort-by-file", "--no-wrap", "-o", str(catalogues.TEMPLATE.relative_to(ROOT)), "qms")
+                 "--sort-by-file", "--no-wrap", "--add-location", "file",  # no line numbers: fewer conflicts
+                 "-o", str(catalogues.TEMPLATE.relative_to(ROOT)), "qms")
     click.echo(f"{catalogues.TEMPLATE.relative_to(ROOT)}: {sum(1 for m in catalogues.read_catalogue(catalogues.TEMPLATE) if m.id)} messages")
 
 

@@ -13,12 +13,14 @@ from qms.trail.records import Kind, Link, RecordType, unclassified
 _KNOWN = (
     # --- accounts and settings ------------------------------------------------------------------
     RecordType("Unit", _l("Unit"), Kind.ACCOUNT, shown_as="name",
-               fields={"code": _l("Code"), "country": _l("Country")}),
+               fields={"code": _l("Code"), "country": _l("Country"), "language": _l("Language"),
+                       "timezone": _l("Time zone")}),
     RecordType("User", _l("User"), Kind.ACCOUNT, Link("auth.user_detail", "user_id"), shown_as="full_name",
                fields={"username": _l("User name"), "full_name": _l("Full name"), "email": _l("E-mail"),
                        "password_hash": _l("Password"), "mfa_secret": _l("Second-factor secret"),
                        "mfa_enrolled_at": _l("Second factor enrolled"), "active": _l("Active"),
-                       "auth_epoch": _l("Sign-in generation")}),
+                       "auth_epoch": _l("Sign-in generation"),
+                       "language": _l("Language")}),
     RecordType("Membership", _l("Role membership"), Kind.ACCOUNT, Link("auth.user_detail", "user_id", "user_id")),
     RecordType("ApiToken", _l("API token"), Kind.ACCOUNT, Link("auth.user_detail", "user_id", "user_id"),
                fields={"name": _l("Token name"), "prefix": _l("Token prefix"), "token_hash": _l("Token"),
