@@ -35,19 +35,25 @@ def translations() -> None:
     """Message catalogues (qms/translations): extract, update, init, compile, stats."""
 
 
-@translations.command("extract")
-def extract_command() -> None:
-    """Write qms/translations/messages.pot from the Python sources and the templates."""
+def extract_template(output: Path) -> None:
+    """Extract every message of the Python sources and templates into `output` (a .pot file)."""
     _checkout()
     from importlib.metadata import version
 
-    catalogues.PACKAGE_DIR.mkdir(exist_ok=True)
+    output.parent.mkdir(parents=True, exist_ok=True)
     with contextlib.chdir(ROOT):  # locations relative to the checkout, the same on every machine
         _pybabel("extract", "-F", "babel.cfg", "-k", "_l", "-k", "lazy_gettext", "--add-comments", "Translators:",
                  "--project", "CSI-QMS", "--version", version("csi-qms"), "--copyright-holder", "CSI-QMS contributors",
                  "--sort-by-file", "--no-wrap", "--add-location", "file",  # no line numbers: fewer conflicts
-                 "-o", str(catalogues.TEMPLATE.relative_to(ROOT)), "qms")
-    click.echo(f"{catalogues.TEMPLATE.relative_to(ROOT)}: {sum(1 for m in catalogues.read_catalogue(catalogues.TEMPLATE) if m.id)} messages")
+                 "-o", str(output.resolve()), "qms")
+
+
+@translations.command("extract")
+def extract_command() -> None:
+    """Write qms/translations/messages.pot from the Python sources and the templates."""
+    extract_template(catalogues.TEMPLATE)
+    count = sum(1 for message in catalogues.read_catalogue(catalogues.TEMPLATE) if message.id)
+    click.echo(f"{catalogues.TEMPLATE.relative_to(ROOT)}: {count} messages")
 
 
 @translations.command("update")
