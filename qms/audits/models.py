@@ -12,6 +12,7 @@ import enum
 from datetime import date, datetime
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -59,7 +60,12 @@ class Result(enum.StrEnum):
 
     @property
     def label(self) -> str:
-        return self.value.replace("_", " ").capitalize()
+        return str(RESULT_LABELS[self])
+
+
+RESULT_LABELS = {Result.CONFORMING: _l("Conforming"), Result.PARTIALLY_CONFORMING: _l("Partially conforming"),
+                 Result.NON_CONFORMING: _l("Non conforming"), Result.NOT_APPLICABLE: _l("Not applicable"),
+                 Result.NOT_ASSESSED: _l("Not assessed")}
 
 
 class Grade(enum.StrEnum):
@@ -70,11 +76,11 @@ class Grade(enum.StrEnum):
 
     @property
     def label(self) -> str:
-        return GRADE_LABELS[self]
+        return str(GRADE_LABELS[self])
 
 
-GRADE_LABELS = {Grade.MAJOR: "Major nonconformity", Grade.MINOR: "Minor nonconformity",
-                Grade.OBSERVATION: "Observation", Grade.OPPORTUNITY: "Opportunity for improvement"}
+GRADE_LABELS = {Grade.MAJOR: _l("Major nonconformity"), Grade.MINOR: _l("Minor nonconformity"),
+                Grade.OBSERVATION: _l("Observation"), Grade.OPPORTUNITY: _l("Opportunity for improvement")}
 
 
 class ActionStatus(enum.StrEnum):
@@ -82,6 +88,14 @@ class ActionStatus(enum.StrEnum):
     IMPLEMENTED = "implemented"  # evidence of implementation recorded, waiting for review
     EFFECTIVE = "effective"  # reviewed effective by someone other than the owner
     CLOSED = "closed"
+
+    @property
+    def label(self) -> str:
+        return str(ACTION_STATUS_LABELS[self])
+
+
+ACTION_STATUS_LABELS = {ActionStatus.OPEN: _l("Open"), ActionStatus.IMPLEMENTED: _l("Implemented"),
+                        ActionStatus.EFFECTIVE: _l("Effective"), ActionStatus.CLOSED: _l("Closed")}
 
 
 class StepKind(enum.StrEnum):
@@ -94,7 +108,12 @@ class StepKind(enum.StrEnum):
 
     @property
     def label(self) -> str:
-        return self.value.replace("_", " ").capitalize()
+        return str(STEP_LABELS[self])
+
+
+STEP_LABELS = {StepKind.CORRECTION: _l("Correction"), StepKind.ROOT_CAUSE: _l("Root cause"),
+               StepKind.ACTION_PLAN: _l("Action plan"), StepKind.IMPLEMENTATION: _l("Implementation"),
+               StepKind.EFFECTIVENESS_REVIEW: _l("Effectiveness review"), StepKind.CLOSURE: _l("Closure")}
 
 
 class RootCauseMethod(enum.StrEnum):
@@ -349,6 +368,10 @@ class CorrectiveAction(UnitScoped, Audited, db.Model):  # type: ignore[name-defi
     nonconformity: Mapped[Nonconformity | None] = relationship()
     owner = relationship("User", foreign_keys=[owner_id])
     steps: Mapped[list[ActionStep]] = relationship(back_populates="action", order_by="ActionStep.id")
+
+    @property
+    def status_label(self) -> str:
+        return ActionStatus(self.status).label
 
     def latest(self, kind: StepKind) -> ActionStep | None:
         return next((step for step in reversed(self.steps) if step.kind == kind.value), None)

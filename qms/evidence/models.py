@@ -10,6 +10,7 @@ import enum
 from datetime import date, datetime
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -38,6 +39,15 @@ class ItemState(enum.StrEnum):
     RETURNED = "returned"  # returned to its owner: final
     DESTROYED = "destroyed"  # destroyed or disposed of: final
 
+    @property
+    def label(self) -> str:
+        return str(ITEM_STATE_LABELS[self])
+
+
+ITEM_STATE_LABELS = {ItemState.IN_CUSTODY: _l("In custody"), ItemState.IN_TRANSIT: _l("In transit"),
+                     ItemState.IN_STORAGE: _l("In storage"), ItemState.RETURNED: _l("Returned"),
+                     ItemState.DESTROYED: _l("Destroyed")}
+
 
 class EventKind(enum.StrEnum):
     COLLECTED = "collected"
@@ -60,7 +70,28 @@ class EventKind(enum.StrEnum):
 
     @property
     def label(self) -> str:
-        return self.value.replace("_", " ").capitalize()
+        return str(EVENT_LABELS[self])
+
+
+EVENT_LABELS = {
+    EventKind.COLLECTED: _l("Collected"),
+    EventKind.SEALED: _l("Sealed"),
+    EventKind.TRANSFER_OFFERED: _l("Transfer offered"),
+    EventKind.TRANSFER_ACCEPTED: _l("Transfer accepted"),
+    EventKind.TRANSFER_CANCELLED: _l("Transfer cancelled"),
+    EventKind.STORED: _l("Stored"),
+    EventKind.REMOVED_FROM_STORAGE: _l("Removed from storage"),
+    EventKind.EXAMINED: _l("Examined"),
+    EventKind.SEAL_BROKEN: _l("Seal broken"),
+    EventKind.RESEALED: _l("Resealed"),
+    EventKind.SAMPLED: _l("Sampled"),
+    EventKind.PHOTOGRAPHED: _l("Photographed"),
+    EventKind.IMAGED: _l("Imaged"),
+    EventKind.RETURNED_TO_OWNER: _l("Returned to owner"),
+    EventKind.DESTROYED: _l("Destroyed"),
+    EventKind.DISPOSED: _l("Disposed"),
+    EventKind.CORRECTION: _l("Correction"),
+}
 
 
 class LocationKind(enum.StrEnum):
@@ -163,6 +194,10 @@ class Item(UnitScoped, Audited, db.Model):  # type: ignore[name-defined]
     @property
     def final(self) -> bool:
         return self.state in (ItemState.RETURNED, ItemState.DESTROYED)
+
+    @property
+    def state_label(self) -> str:
+        return ItemState(self.state).label
 
 
 @append_only_model

@@ -6,11 +6,11 @@ language switch and a filter for local times.
 """
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from flask import Flask, has_request_context
-from flask_babel import format_datetime, get_locale, refresh, to_user_timezone
+from flask_babel import format_date, format_datetime, get_locale, refresh, to_user_timezone
 from markupsafe import Markup, escape
 
 from qms.extensions import babel
@@ -45,6 +45,13 @@ def local_datetime(value: datetime | None, *, offset: bool = True) -> Markup:
     return Markup('<time datetime="{0}">{1}</time>').format(instant, escape(text))
 
 
+def local_date(value: date | None, format: str = "medium") -> Markup:
+    """A calendar date in the reader's format (`<time>` keeps the ISO date for machines)."""
+    if value is None:
+        return Markup("")
+    return Markup('<time datetime="{0}">{1}</time>').format(value.isoformat(), format_date(value, format))
+
+
 def offset_minutes(value: datetime) -> int:
     """The unit's UTC offset at a stored (naive UTC) moment, in minutes (compared with the offset an event recorded)."""
     aware = value if value.tzinfo else value.replace(tzinfo=UTC)
@@ -74,4 +81,5 @@ def init_app(app: Flask) -> None:
     app.context_processor(_context)
     app.add_template_filter(local_datetime, "local_datetime")
     app.add_template_filter(offset_minutes, "offset_minutes")
+    app.add_template_filter(local_date, "local_date")
 

@@ -68,7 +68,25 @@ def update_command(no_extract: bool) -> None:
     # No fuzzy matching: a guessed translation of a changed message would ship unseen (the tests refuse fuzzy).
     _pybabel("update", "-i", str(catalogues.TEMPLATE), "-d", str(catalogues.PACKAGE_DIR), "--no-fuzzy-matching",
              "--no-wrap", "--ignore-pot-creation-date")
+    for code in CATALOGUES:
+        _unflag_empty(catalogues.po_path(code), code)
     stats_command.callback()  # type: ignore[misc]
+
+
+def _unflag_empty(path: Path, code: str) -> None:
+    """Drop "fuzzy" where there is no translation to doubt (pybabel flags a message that became plural).
+
+    A fuzzy message that has a translation keeps its flag: someone must check it (the tests insist).
+    """
+    catalog = catalogues.read_catalogue(path, code)
+    empty = [m for m in catalog if m.id and m.fuzzy and not any(
+        m.string if isinstance(m.string, (list, tuple)) else (m.string,))]
+    if not empty:
+        return
+    for message in empty:
+        message.flags.discard("fuzzy")
+    with path.open("wb") as handle:
+        write_po(handle, catalog, width=0)
 
 
 def init_catalogue(code: str) -> Path:
