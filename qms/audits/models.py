@@ -26,6 +26,24 @@ from qms.trail.audited import Audited
 from qms.trail.models import append_only_model
 
 
+# The codes the audit pages show as words (lower case, as in a sentence), in the reader's language.
+WORDS = {"internal": _l("internal"), "technical": _l("technical"), "re_audit": _l("re-audit"),
+         "planned": _l("planned"), "in_progress": _l("in progress"), "reported": _l("reported"),
+         "closed": _l("closed"), "auditor": _l("auditor"), "technical_expert": _l("technical expert"),
+         "observer": _l("observer"), "major": _l("major"), "minor": _l("minor"), "observation": _l("observation"),
+         "opportunity": _l("opportunity"), "open": _l("open"), "implemented": _l("implemented"),
+         "effective": _l("effective"), "low": _l("low"), "medium": _l("medium"), "high": _l("high"),
+         "conforming": _l("conforming"), "partially_conforming": _l("partially conforming"),
+         "non_conforming": _l("non conforming"), "not_applicable": _l("not applicable"),
+         "not_assessed": _l("not assessed")}
+
+
+def word(code: str) -> str:
+    """An audit code (status, kind, grade, role...) as a word; an unknown code as it is."""
+    label = WORDS.get(code)
+    return str(label) if label is not None else code.replace("_", " ")
+
+
 class RiskLevel(enum.StrEnum):
     LOW = "low"
     MEDIUM = "medium"

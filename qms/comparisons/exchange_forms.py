@@ -1,6 +1,7 @@
 """Forms of the exchange pages: export a selection, import a package, add or revoke a partner key."""
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import StringField, TextAreaField
@@ -17,12 +18,12 @@ class ExportForm(FlaskForm):
 
 
 class ImportForm(FlaskForm):
-    package = FileField("Exchange package (.zip)", validators=[FileRequired("Choose the package file.")])
+    package = FileField(_l("Exchange package (.zip)"), validators=[FileRequired("Choose the package file.")])
 
 
 class PartnerKeyForm(FlaskForm):
-    name = StringField("Partner (unit and server)", validators=[DataRequired(), Length(max=200)])
-    public_key = TextAreaField("Their public key (PEM block or 64 hex digits)",
+    name = StringField(_l("Partner (unit and server)"), validators=[DataRequired(), Length(max=200)])
+    public_key = TextAreaField(_l("Their public key (PEM block or 64 hex digits)"),
                                validators=[DataRequired(), Length(max=2000)])
 
 

@@ -71,8 +71,11 @@ class Conclusion(enum.StrEnum):
 
     @property
     def label(self) -> str:
-        return str({"identification_lead": _l("Identification lead"), "inconclusive": _l("Inconclusive"),
-                    "excluded": _l("Excluded")}[self.value])
+        return str(CONCLUSION_LABELS[self])
+
+
+CONCLUSION_LABELS = {Conclusion.IDENTIFICATION_LEAD: _l("Identification lead"),
+                     Conclusion.INCONCLUSIVE: _l("Inconclusive"), Conclusion.EXCLUDED: _l("Excluded")}
 
 
 def _check(column: str, values: type[enum.StrEnum]) -> str:

@@ -32,6 +32,10 @@ class ItemType(enum.StrEnum):
     OTHER = "other"
 
 
+ITEM_TYPE_LABELS = {ItemType.FIREARM: _l("Firearm"), ItemType.CARTRIDGE_CASE: _l("Cartridge case"),
+                    ItemType.BULLET: _l("Bullet"), ItemType.FRAGMENT: _l("Fragment"), ItemType.OTHER: _l("Other")}
+
+
 class ItemState(enum.StrEnum):
     IN_CUSTODY = "in_custody"  # a person holds it
     IN_TRANSIT = "in_transit"  # offered to a receiver who has not accepted yet; the sender still holds it
@@ -103,6 +107,9 @@ class LocationKind(enum.StrEnum):
 
 
 LOCATION_ORDER = list(LocationKind)
+LOCATION_KIND_LABELS = {LocationKind.BUILDING: _l("Building"), LocationKind.ROOM: _l("Room"),
+                        LocationKind.CABINET: _l("Cabinet"), LocationKind.SHELF: _l("Shelf"),
+                        LocationKind.BOX: _l("Box")}
 
 
 def _check(column: str, values: type[enum.StrEnum]) -> str:
