@@ -49,10 +49,10 @@ class AuditForm(FlaskForm):
     planned_start = DateField(_l("Planned start"), validators=[DataRequired()])
     planned_end = DateField(_l("Planned end"), validators=[DataRequired()])
     lead_auditor_id = RecordIdSelectField(_l("Lead auditor"), validators=[DataRequired()])
-    team = RecordIdMultipleField("Team (auditors)", validators=[Optional()])
+    team = RecordIdMultipleField(_l("Team (auditors)"), validators=[Optional()])
     auditee = StringField(_l("Auditee"), validators=[Length(max=200)])
     areas = TextAreaField(_l("Areas and activities"), validators=[Length(max=20_000)])
-    programme_entry_id = RecordIdField("Programme entry", validators=[Optional()])
+    programme_entry_id = RecordIdField(_l("Programme entry"), validators=[Optional()])
 
 
 class TeamForm(FlaskForm):
@@ -68,7 +68,7 @@ class ResultForm(FlaskForm):
     result = SelectField(_l("Result"), choices=RESULT_CHOICES)
     evidence_note = TextAreaField(_l("Objective evidence"), validators=[Length(max=20_000)])
     justification = TextAreaField(_l("Justification (required when not applicable)"), validators=[Length(max=20_000)])
-    revision_ids = RecordIdMultipleField("SOP revisions examined", validators=[Optional()])
+    revision_ids = RecordIdMultipleField(_l("SOP revisions examined"), validators=[Optional()])
     files = MultipleFileField(_l("Evidence files (PDF, PNG, JPEG, text)"))
 
 

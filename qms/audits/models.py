@@ -35,7 +35,11 @@ WORDS = {"internal": _l("internal"), "technical": _l("technical"), "re_audit": _
          "effective": _l("effective"), "low": _l("low"), "medium": _l("medium"), "high": _l("high"),
          "conforming": _l("conforming"), "partially_conforming": _l("partially conforming"),
          "non_conforming": _l("non conforming"), "not_applicable": _l("not applicable"),
-         "not_assessed": _l("not assessed")}
+         "not_assessed": _l("not assessed"), "improved": _l("improved"), "same": _l("same"), "worse": _l("worse"),
+         "unranked": _l("unranked"), "correction": _l("correction"), "root_cause": _l("root cause"),
+         "action_plan": _l("action plan"), "implementation": _l("implementation"),
+         "effectiveness_review": _l("effectiveness review"), "closure": _l("closure"), "five_whys": _l("five whys"),
+         "fishbone": _l("fishbone"), "fault_tree": _l("fault tree"), "other": _l("other")}
 
 
 def word(code: str) -> str:

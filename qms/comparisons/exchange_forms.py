@@ -12,7 +12,7 @@ from qms.identifiers import RecordIdField, RecordIdMultipleField
 
 
 class ExportForm(FlaskForm):
-    entry_ids = RecordIdMultipleField("Entries to export", validate_choice=False,
+    entry_ids = RecordIdMultipleField(_l("Entries to export"), validate_choice=False,
                                     widget=ListWidget(prefix_label=False), option_widget=CheckboxInput(),
                                     validators=[InputRequired("Choose at least one entry to export.")])
 
@@ -28,4 +28,4 @@ class PartnerKeyForm(FlaskForm):
 
 
 class RevokeKeyForm(FlaskForm):
-    key_id = RecordIdField("Key", widget=HiddenInput(), validators=[InputRequired()])
+    key_id = RecordIdField(_l("Key"), widget=HiddenInput(), validators=[InputRequired()])

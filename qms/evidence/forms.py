@@ -83,7 +83,7 @@ class EventForm(TimedForm):
     location_id = RecordIdSelectField(_l("Storage location"), validate_choice=False)
     seal_number = StringField(_l("New seal number"), validators=[Optional(), Length(max=64)])
     recipient = StringField(_l("Returned to (name and identity document)"), validators=[Optional(), Length(max=200)])
-    wrong_seq = RecordIdField("Event # being corrected", validators=[Optional()])
+    wrong_seq = RecordIdField(_l("Event # being corrected"), validators=[Optional()])
     # The page offers the unit's instruments in service; the service refuses any other with the reason.
     equipment_ids = RecordIdMultipleField(_l("Instruments used (examinations; in service only)"),
                                           validators=[Optional()], validate_choice=False)
