@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-sqlite test-app test-ballistics test-postgres install system-deps clean
+.PHONY: demo test test-sqlite test-app test-ballistics test-postgres install system-deps clean translations
 
 demo: install
 	$(BIN)/qms demo
@@ -59,6 +59,10 @@ test-postgres:
 		echo "PostgreSQL is not reachable at $(PG_TEST_URL): the PostgreSQL run is SKIPPED"; \
 		if [ -n "$$CI" ]; then exit 1; fi; \
 	fi
+
+# Extract the messages and bring every catalogue (qms/translations) up to date; the app compiles them.
+translations: install
+	$(BIN)/qms translations update
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

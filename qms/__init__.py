@@ -11,10 +11,10 @@ __version__ = "0.1.0"
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the application: configuration, extensions, blueprints, commands."""
-    from qms import api, commands, errors, ledger, security, templating, transactions
+    from qms import api, commands, errors, i18n, ledger, security, templating, transactions
     from qms.auth import guard
     from qms.config import load_config
-    from qms.extensions import babel, csrf, db, migrate
+    from qms.extensions import csrf, db, migrate
     from qms.models import register_models
 
     app = Flask(__name__, instance_relative_config=True)
@@ -24,7 +24,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     db.init_app(app)
     migrate.init_app(app, db, directory=str(app.root_path + "/migrations"), render_as_batch=True)
     csrf.init_app(app)
-    babel.init_app(app)
+    i18n.init_app(app)
     guard.init_app(app)
     security.init_app(app)
     templating.init_app(app)

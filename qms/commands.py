@@ -19,6 +19,7 @@ from qms.cli_units import unit_from_code
 from qms.comparisons.cli import calibrate, exchange_group, worker
 from qms.documents.cli import documents_tick, import_library
 from qms.evidence.cli import custody
+from qms.i18n.cli import translations
 from qms.notify.cli import notify_command
 from qms.errors import Refused
 from qms.extensions import db
@@ -127,7 +128,7 @@ def authorise_command(unit_code: str, username: str, scopes: tuple[str, ...], un
 COMMANDS = (init_command, create_unit_command, create_user_command, reset_password_command, authorise_command,
             import_library,
             documents_tick, custody, audits, worker, calibrate, exchange_group, backup_command, restore_command,
-            notify_command)
+            notify_command, translations)
 
 
 def init_app(app) -> None:  # type: ignore[no-untyped-def]

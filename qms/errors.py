@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, TypeVar
 
 from flask import Flask, current_app, flash, g, jsonify, render_template, request
-from flask_babel import gettext as _
+from flask_babel import gettext as _, lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError, default_exceptions
 from werkzeug.routing import IntegerConverter
@@ -207,6 +207,18 @@ def handle_refusal(error: Refused):  # type: ignore[no-untyped-def]
     return _error_page(error.status, error.message)
 
 
+# The statuses a page may answer with, named for people (the JSON `status` keeps HTTP's own phrase).
+STATUS_TITLES = {400: _l("Bad request"), 401: _l("Log in first"), 403: _l("Not allowed"), 404: _l("Not found"),
+                 405: _l("Method not allowed"), 409: _l("Conflict"), 413: _l("Too large"),
+                 422: _l("Cannot be processed"), 429: _l("Too many attempts"), 500: _l("Something went wrong")}
+
+
+def status_title(code: int) -> str:
+    """The title of an error page, in the reader's language."""
+    title = STATUS_TITLES.get(code)
+    return str(title) if title is not None else _("Error %(code)s", code=code)
+
+
 def _status_name(code: int) -> str:
     from http import HTTPStatus
 
@@ -268,3 +280,4 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(CSRFError, handle_csrf)
     app.register_error_handler(HTTPException, render_error)
     app.register_error_handler(Exception, handle_unexpected)
+    app.jinja_env.globals["status_title"] = status_title

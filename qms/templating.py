@@ -45,8 +45,16 @@ def role_label(value: str) -> str:
         return value
 
 
+def trail_change(event: Any) -> str:
+    """An audit-trail row in one line (record and what happened), with translated names."""
+    from qms.trail.services import summary
+
+    return summary(event)
+
+
 def init_app(app: Flask) -> None:
     app.context_processor(_context)
     app.add_template_filter(format_utc, "utc")
     app.add_template_filter(role_label, "role_label")
+    app.add_template_filter(trail_change, "trail_change")
     app.jinja_env.globals["app_version"] = __import__("qms").__version__

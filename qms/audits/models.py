@@ -12,6 +12,7 @@ import enum
 from datetime import date, datetime
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -23,6 +24,28 @@ from qms.quality.models import Nonconformity
 from qms.scoping import UnitScoped
 from qms.trail.audited import Audited
 from qms.trail.models import append_only_model
+
+
+# The codes the audit pages show as words (lower case, as in a sentence), in the reader's language.
+WORDS = {"internal": _l("internal"), "technical": _l("technical"), "re_audit": _l("re-audit"),
+         "planned": _l("planned"), "in_progress": _l("in progress"), "reported": _l("reported"),
+         "closed": _l("closed"), "auditor": _l("auditor"), "technical_expert": _l("technical expert"),
+         "observer": _l("observer"), "major": _l("major"), "minor": _l("minor"), "observation": _l("observation"),
+         "opportunity": _l("opportunity"), "open": _l("open"), "implemented": _l("implemented"),
+         "effective": _l("effective"), "low": _l("low"), "medium": _l("medium"), "high": _l("high"),
+         "conforming": _l("conforming"), "partially_conforming": _l("partially conforming"),
+         "non_conforming": _l("non conforming"), "not_applicable": _l("not applicable"),
+         "not_assessed": _l("not assessed"), "improved": _l("improved"), "same": _l("same"), "worse": _l("worse"),
+         "unranked": _l("unranked"), "correction": _l("correction"), "root_cause": _l("root cause"),
+         "action_plan": _l("action plan"), "implementation": _l("implementation"),
+         "effectiveness_review": _l("effectiveness review"), "closure": _l("closure"), "five_whys": _l("five whys"),
+         "fishbone": _l("fishbone"), "fault_tree": _l("fault tree"), "other": _l("other")}
+
+
+def word(code: str) -> str:
+    """An audit code (status, kind, grade, role...) as a word; an unknown code as it is."""
+    label = WORDS.get(code)
+    return str(label) if label is not None else code.replace("_", " ")
 
 
 class RiskLevel(enum.StrEnum):
@@ -59,7 +82,12 @@ class Result(enum.StrEnum):
 
     @property
     def label(self) -> str:
-        return self.value.replace("_", " ").capitalize()
+        return str(RESULT_LABELS[self])
+
+
+RESULT_LABELS = {Result.CONFORMING: _l("Conforming"), Result.PARTIALLY_CONFORMING: _l("Partially conforming"),
+                 Result.NON_CONFORMING: _l("Non conforming"), Result.NOT_APPLICABLE: _l("Not applicable"),
+                 Result.NOT_ASSESSED: _l("Not assessed")}
 
 
 class Grade(enum.StrEnum):
@@ -70,11 +98,11 @@ class Grade(enum.StrEnum):
 
     @property
     def label(self) -> str:
-        return GRADE_LABELS[self]
+        return str(GRADE_LABELS[self])
 
 
-GRADE_LABELS = {Grade.MAJOR: "Major nonconformity", Grade.MINOR: "Minor nonconformity",
-                Grade.OBSERVATION: "Observation", Grade.OPPORTUNITY: "Opportunity for improvement"}
+GRADE_LABELS = {Grade.MAJOR: _l("Major nonconformity"), Grade.MINOR: _l("Minor nonconformity"),
+                Grade.OBSERVATION: _l("Observation"), Grade.OPPORTUNITY: _l("Opportunity for improvement")}
 
 
 class ActionStatus(enum.StrEnum):
@@ -82,6 +110,14 @@ class ActionStatus(enum.StrEnum):
     IMPLEMENTED = "implemented"  # evidence of implementation recorded, waiting for review
     EFFECTIVE = "effective"  # reviewed effective by someone other than the owner
     CLOSED = "closed"
+
+    @property
+    def label(self) -> str:
+        return str(ACTION_STATUS_LABELS[self])
+
+
+ACTION_STATUS_LABELS = {ActionStatus.OPEN: _l("Open"), ActionStatus.IMPLEMENTED: _l("Implemented"),
+                        ActionStatus.EFFECTIVE: _l("Effective"), ActionStatus.CLOSED: _l("Closed")}
 
 
 class StepKind(enum.StrEnum):
@@ -94,7 +130,12 @@ class StepKind(enum.StrEnum):
 
     @property
     def label(self) -> str:
-        return self.value.replace("_", " ").capitalize()
+        return str(STEP_LABELS[self])
+
+
+STEP_LABELS = {StepKind.CORRECTION: _l("Correction"), StepKind.ROOT_CAUSE: _l("Root cause"),
+               StepKind.ACTION_PLAN: _l("Action plan"), StepKind.IMPLEMENTATION: _l("Implementation"),
+               StepKind.EFFECTIVENESS_REVIEW: _l("Effectiveness review"), StepKind.CLOSURE: _l("Closure")}
 
 
 class RootCauseMethod(enum.StrEnum):
@@ -349,6 +390,10 @@ class CorrectiveAction(UnitScoped, Audited, db.Model):  # type: ignore[name-defi
     nonconformity: Mapped[Nonconformity | None] = relationship()
     owner = relationship("User", foreign_keys=[owner_id])
     steps: Mapped[list[ActionStep]] = relationship(back_populates="action", order_by="ActionStep.id")
+
+    @property
+    def status_label(self) -> str:
+        return ActionStatus(self.status).label
 
     def latest(self, kind: StepKind) -> ActionStep | None:
         return next((step for step in reversed(self.steps) if step.kind == kind.value), None)

@@ -56,7 +56,7 @@ def result_label(value: str) -> str:
 
 
 def grade_label(value: str) -> str:
-    return GRADE_LABELS[Grade(value)]
+    return Grade(value).label
 
 
 def score_from_counts(counts: dict[str, int]) -> float | None:

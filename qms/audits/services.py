@@ -948,12 +948,12 @@ def dashboard_panels(user: User, unit_id: int | None, roles: frozenset[Role]) ->
         return []
     panels = []
     mine = [a for a in actions(owner_id=user.id) if a.status in OPEN_ACTION_STATES]
-    panels.append(Panel("My corrective actions", "audits/_panel_my_actions.html",
+    panels.append(Panel(_("My corrective actions"), "audits/_panel_my_actions.html",
                         {"actions": mine, "today": today()}, order=30))
     if roles & PLANNERS:
-        panels.append(Panel("Overdue corrective actions", "audits/_panel_overdue.html",
+        panels.append(Panel(_("Overdue corrective actions"), "audits/_panel_overdue.html",
                             {"actions": actions(overdue=True), "today": today()}, order=31))
-        panels.append(Panel("Audits in progress", "audits/_panel_in_progress.html",
+        panels.append(Panel(_("Audits in progress"), "audits/_panel_in_progress.html",
                             {"audits": audits(status=AuditStatus.IN_PROGRESS.value)}, order=32))
     return panels
 

@@ -37,11 +37,17 @@ from qms.audits.models import (
     Finding,
     Grade,
     Result,
+    word,
 )
 from qms.audits.services import PLANNERS, READERS, WRITERS, Evidence
 from qms.auth.permissions import requires
 from qms.errors import check_form, page_again
 from qms.records import record_or_404
+
+
+@bp.app_template_filter("audit_word")
+def audit_word(code: str) -> str:
+    return word(code)
 
 
 def _member_choices(unit_id: int) -> list[SelectChoice]:

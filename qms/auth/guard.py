@@ -8,7 +8,7 @@ from __future__ import annotations
 import uuid
 
 from flask import Flask, abort, flash, g, redirect, request, session, url_for
-from flask_babel import gettext as _
+from flask_babel import gettext as _, refresh
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
@@ -73,6 +73,7 @@ def _bind(user: User, unit_id: int | None, roles: frozenset[Role]) -> None:
     g.qms_unit_id = unit_id
     g.qms_roles = roles
     set_scope(() if unit_id is None else (unit_id,))
+    refresh()  # the language and time zone follow the person and unit now known
 
 
 def _api_write_needs_csrf() -> bool:

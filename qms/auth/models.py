@@ -4,6 +4,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
+from flask_babel import lazy_gettext as _l
 from flask_login import UserMixin
 from sqlalchemy import CheckConstraint, ForeignKey, String, UniqueConstraint, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship, with_loader_criteria
@@ -24,16 +25,17 @@ class Role(enum.StrEnum):
 
     @property
     def label(self) -> str:
-        return ROLE_LABELS[self]
+        """The role's name in the reader's language."""
+        return str(ROLE_LABELS[self])
 
 
 ROLE_LABELS = {
-    Role.ADMIN: "Administrator",
-    Role.QUALITY_MANAGER: "Quality manager",
-    Role.AUDITOR: "Auditor",
-    Role.EXAMINER: "Examiner",
-    Role.CSI_OFFICER: "CSI officer",
-    Role.VIEWER: "Viewer",
+    Role.ADMIN: _l("Administrator"),
+    Role.QUALITY_MANAGER: _l("Quality manager"),
+    Role.AUDITOR: _l("Auditor"),
+    Role.EXAMINER: _l("Examiner"),
+    Role.CSI_OFFICER: _l("CSI officer"),
+    Role.VIEWER: _l("Viewer"),
 }
 ROLE_VALUES = tuple(role.value for role in Role)
 _ROLE_CHECK = "role IN (" + ", ".join(f"'{r}'" for r in ROLE_VALUES) + ")"
@@ -48,6 +50,10 @@ class Unit(Audited, db.Model):  # type: ignore[name-defined]
     code: Mapped[str] = mapped_column(String(32), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     country: Mapped[str] = mapped_column(String(2), default="")
+    # "" = not chosen: the language of the unit's pages for people who chose none (qms.i18n.languages).
+    language: Mapped[str] = mapped_column(String(16), default="")
+    # IANA name; "" = QMS_DEFAULT_TIMEZONE. Times are stored in UTC and shown in this zone.
+    timezone: Mapped[str] = mapped_column(String(64), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -63,6 +69,7 @@ class User(Audited, UserMixin, db.Model):  # type: ignore[name-defined]
     mfa_secret: Mapped[str | None] = mapped_column(String(64))
     mfa_enrolled_at: Mapped[datetime | None]
     active: Mapped[bool] = mapped_column(default=True)
+    language: Mapped[str] = mapped_column(String(16), default="")  # "" = the unit's, then the browser's
     # No longer used: sessions end on the server (LoginSession); kept until a migration drops it.
     auth_epoch: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -20,6 +20,7 @@ from qms.auth.passwords import DUMMY_HASH, check_policy, hash_password, verify_p
 from qms.db import utcnow
 from qms.errors import AuthenticationFailed, InvalidInput, NotPermitted, Throttled
 from qms.extensions import db
+from qms.i18n.languages import is_shipped
 
 MFA_ROLES = frozenset({Role.ADMIN, Role.QUALITY_MANAGER})
 TOKEN_PREFIX = "qms_"
@@ -286,6 +287,15 @@ def set_active(user: User, active: bool) -> None:
     db.session.flush()
 
 
+def set_language(user: User, code: str) -> None:
+    """The person's language ("": follow the unit's, then the browser's); on the audit trail like any account change."""
+    if code and not is_shipped(code):
+        raise AccountError(_("This language is not available: choose one from the list."),
+                           errors={"language": [_("Choose a language from the list.")]})
+    user.language = code
+    db.session.flush()
+
+
 # --- Password reset by an administrator of the unit -------------------------------------------
 
 def issue_password_reset(user: User, *, issued_by: User | None, reset_mfa: bool = False) -> tuple[PasswordReset, str]:
@@ -339,6 +349,25 @@ def create_unit(*, code: str, name: str, country: str = "") -> Unit:
     for listener in UNIT_CREATED:
         listener(unit)
     return unit
+
+
+def update_unit(unit: Unit, *, name: str, country: str, language: str, timezone: str) -> None:
+    """A unit's name, country, language and time zone (an IANA name such as Europe/Chisinau; "" = the server's)."""
+    if language and not is_shipped(language):
+        raise AccountError(_("This language is not available: choose one from the list."),
+                           errors={"language": [_("Choose a language from the list.")]})
+    if timezone and not known_timezone(timezone):
+        raise AccountError(_("%(zone)s is not a time zone: use a name such as Europe/Skopje.", zone=timezone),
+                           errors={"timezone": [_("Use a time zone name such as Europe/Skopje.")]})
+    unit.name, unit.country = name.strip(), country.strip().upper()[:2]
+    unit.language, unit.timezone = language, timezone.strip()
+    db.session.flush()
+
+
+def known_timezone(name: str) -> bool:
+    from zoneinfo import available_timezones
+
+    return name.strip() in available_timezones()
 
 
 UNIT_CREATED: list[Callable[[Unit], None]] = []

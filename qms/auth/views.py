@@ -1,13 +1,14 @@
 from __future__ import annotations
 
 from flask import abort, flash, g, redirect, render_template, request, session, url_for
-from flask_babel import gettext as _
+from flask_babel import gettext as _, refresh
 from flask_login import login_user, logout_user
 from sqlalchemy import select
 
 from qms.auth import bp, services, sessions
-from qms.auth.forms import (ActiveForm, DigestForm, LoginForm, MfaCodeForm, MfaLoginForm, PasswordChangeForm,
-                            PasswordResetForm, ReasonForm, ResetIssueForm, RoleForm, TokenForm, UnitForm, UserForm)
+from qms.auth.forms import (ActiveForm, DigestForm, LanguageForm, LoginForm, MfaCodeForm, MfaLoginForm,
+                            PasswordChangeForm, PasswordResetForm, ReasonForm, ResetIssueForm, RoleForm, TokenForm,
+                            UnitForm, UserForm)
 from qms.auth.models import ApiToken, LoginSession, Role, Unit, User
 from qms.auth.permissions import public, requires, signed_in
 from qms.db import utcnow
@@ -140,6 +141,7 @@ def account():  # type: ignore[no-untyped-def]
 
     return render_template("auth/account.html", password_form=PasswordChangeForm(),
                            digest_form=DigestForm(digest=digest_wanted(g.qms_user.id)),
+                           language_form=LanguageForm(language=g.qms_user.language),
                            memberships=services.memberships_of(g.qms_user),
                            sessions=sessions.open_sessions_of(g.qms_user), current_session_id=g.get("qms_session_id"),
                            recovery_codes_left=services.recovery_codes_left(g.qms_user))
@@ -154,6 +156,18 @@ def change_password():  # type: ignore[no-untyped-def]
     services.change_password(g.qms_user, form.current.data, form.new.data, keep_session_id=g.get("qms_session_id"))
     flash(_("Your password is changed; your other sessions are logged out."), "success")
     return redirect(url_for("auth.account"))
+
+
+@bp.post("/account/language")
+@signed_in
+@page_again("auth.account")
+def change_language():  # type: ignore[no-untyped-def]
+    form = LanguageForm()
+    check_form(form)
+    services.set_language(g.qms_user, form.language.data or "")
+    refresh()  # the confirmation, and the page after, in the language just chosen
+    flash(_("Your language is saved."), "success")
+    return redirect(_safe_next(form.next.data) if form.next.data else url_for("auth.account"))
 
 
 @bp.post("/account/digest")
@@ -360,9 +374,9 @@ def unit_update():  # type: ignore[no-untyped-def]
     unit = _own_unit()
     form = UnitForm()
     check_form(form)
-    unit.name = form.name.data.strip()
-    unit.country = (form.country.data or "").upper()
-    db.session.flush()
+    services.update_unit(unit, name=form.name.data, country=form.country.data or "",
+                         language=form.language.data or "", timezone=form.timezone.data or "")
+    refresh()  # its language may have changed
     flash(_("The unit is updated."), "success")
     return redirect(url_for("auth.unit_settings"))
 

@@ -1,6 +1,7 @@
 """Forms of the exchange pages: export a selection, import a package, add or revoke a partner key."""
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import StringField, TextAreaField
@@ -11,20 +12,20 @@ from qms.identifiers import RecordIdField, RecordIdMultipleField
 
 
 class ExportForm(FlaskForm):
-    entry_ids = RecordIdMultipleField("Entries to export", validate_choice=False,
+    entry_ids = RecordIdMultipleField(_l("Entries to export"), validate_choice=False,
                                     widget=ListWidget(prefix_label=False), option_widget=CheckboxInput(),
                                     validators=[InputRequired("Choose at least one entry to export.")])
 
 
 class ImportForm(FlaskForm):
-    package = FileField("Exchange package (.zip)", validators=[FileRequired("Choose the package file.")])
+    package = FileField(_l("Exchange package (.zip)"), validators=[FileRequired("Choose the package file.")])
 
 
 class PartnerKeyForm(FlaskForm):
-    name = StringField("Partner (unit and server)", validators=[DataRequired(), Length(max=200)])
-    public_key = TextAreaField("Their public key (PEM block or 64 hex digits)",
+    name = StringField(_l("Partner (unit and server)"), validators=[DataRequired(), Length(max=200)])
+    public_key = TextAreaField(_l("Their public key (PEM block or 64 hex digits)"),
                                validators=[DataRequired(), Length(max=2000)])
 
 
 class RevokeKeyForm(FlaskForm):
-    key_id = RecordIdField("Key", widget=HiddenInput(), validators=[InputRequired()])
+    key_id = RecordIdField(_l("Key"), widget=HiddenInput(), validators=[InputRequired()])

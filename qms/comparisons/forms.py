@@ -8,26 +8,26 @@ from wtforms import DecimalField, PasswordField, RadioField, StringField, TextAr
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
-from qms.comparisons.models import Conclusion
+from qms.comparisons.models import CONCLUSION_LABELS, Conclusion
 from qms.identifiers import RecordIdSelectField
 
 
 class EntryForm(FlaskForm):
-    item_id = RecordIdSelectField("Custody item (cartridge case or test fire)", validators=[DataRequired()])
-    scan = FileField("Scan (X3P topography, or PNG/TIFF/JPEG image)", validators=[FileRequired()])
-    pixel_size_um = DecimalField("Pixel size (µm), for images without one", places=None,
+    item_id = RecordIdSelectField(_l("Custody item (cartridge case or test fire)"), validators=[DataRequired()])
+    scan = FileField(_l("Scan (X3P topography, or PNG/TIFF/JPEG image)"), validators=[FileRequired()])
+    pixel_size_um = DecimalField(_l("Pixel size (µm), for images without one"), places=None,
                                  validators=[Optional(), NumberRange(min=0.01, max=100)])
-    calibre = StringField("Calibre", validators=[Optional(), Length(max=40)])
-    firearm_make = StringField("Firearm make, if known", validators=[Optional(), Length(max=80)])
-    firearm_model = StringField("Firearm model, if known", validators=[Optional(), Length(max=80)])
+    calibre = StringField(_l("Calibre"), validators=[Optional(), Length(max=40)])
+    firearm_make = StringField(_l("Firearm make, if known"), validators=[Optional(), Length(max=80)])
+    firearm_model = StringField(_l("Firearm model, if known"), validators=[Optional(), Length(max=80)])
     device_id = RecordIdSelectField(_l("Imaging instrument (from the equipment register)"),
                                     validators=[DataRequired(message=_l("Choose the imaging instrument."))])
-    settings = TextAreaField("Device settings (objective, lighting, resolution...)",
+    settings = TextAreaField(_l("Device settings (objective, lighting, resolution...)"),
                              validators=[Optional(), Length(max=2000)])
 
 
 class DecisionForm(FlaskForm):
-    conclusion = RadioField("Conclusion", choices=[SelectChoice(c.value, c.label) for c in Conclusion],
-                            validators=[DataRequired(message="Choose a conclusion.")])
-    note = TextAreaField("Note (what you saw)", validators=[Optional(), Length(max=4000)])
-    password = PasswordField("Your password (signs the decision)", validators=[DataRequired()])
+    conclusion = RadioField(_l("Conclusion"), choices=[SelectChoice(c.value, CONCLUSION_LABELS[c]) for c in Conclusion],
+                            validators=[DataRequired(message=_l("Choose a conclusion."))])
+    note = TextAreaField(_l("Note (what you saw)"), validators=[Optional(), Length(max=4000)])
+    password = PasswordField(_l("Your password (signs the decision)"), validators=[DataRequired()])

@@ -13,6 +13,7 @@ import enum
 from datetime import date, datetime
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import JSON, CheckConstraint, Float, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -49,6 +50,14 @@ class JobState(enum.StrEnum):
     DONE = "done"
     FAILED = "failed"
 
+    @property
+    def label(self) -> str:
+        return str(JOB_STATE_LABELS[self])
+
+
+JOB_STATE_LABELS = {JobState.QUEUED: _l("Queued"), JobState.RUNNING: _l("Running"), JobState.DONE: _l("Done"),
+                    JobState.FAILED: _l("Failed")}
+
 
 class DecisionRole(enum.StrEnum):
     FIRST = "first"  # the examiner who reviewed the candidate
@@ -62,8 +71,11 @@ class Conclusion(enum.StrEnum):
 
     @property
     def label(self) -> str:
-        return {"identification_lead": "Identification lead", "inconclusive": "Inconclusive",
-                "excluded": "Excluded"}[self.value]
+        return str(CONCLUSION_LABELS[self])
+
+
+CONCLUSION_LABELS = {Conclusion.IDENTIFICATION_LEAD: _l("Identification lead"),
+                     Conclusion.INCONCLUSIVE: _l("Inconclusive"), Conclusion.EXCLUDED: _l("Excluded")}
 
 
 def _check(column: str, values: type[enum.StrEnum]) -> str:
@@ -181,6 +193,10 @@ class CorrelationJob(UnitScoped, Audited, db.Model):  # type: ignore[name-define
     entry: Mapped[BallisticEntry] = relationship()
 
     __mapper_args__ = {"version_id_col": version}
+
+    @property
+    def state_label(self) -> str:
+        return JobState(self.state).label
 
 
 @append_only_model

@@ -404,6 +404,6 @@ def dashboard_panels(user: User, unit_id: int | None, roles: frozenset[Role]) ->
     waiting = awaiting_verification(user)
     recent = list(db.session.scalars(select(CorrelationJob).where(CorrelationJob.requested_by_id == user.id)
                                      .order_by(CorrelationJob.id.desc()).limit(5)))
-    return [Panel("Ballistics", "comparisons/_panel.html", {"waiting": waiting, "recent": recent}, order=30)]
+    return [Panel(_("Ballistics"), "comparisons/_panel.html", {"waiting": waiting, "recent": recent}, order=30)]
 
 

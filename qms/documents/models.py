@@ -21,6 +21,7 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from dateutil.relativedelta import relativedelta
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
     JSON,
     CheckConstraint,
@@ -53,6 +54,16 @@ from qms.trail.models import AppendOnlyError, append_only_model
 
 DISCIPLINES = ("scene examination", "firearms and ballistics", "evidence handling", "quality management",
                "health and safety", "equipment")
+# The stored disciplines are codes in English words; people read these labels.
+DISCIPLINE_LABELS = {"scene examination": _l("Scene examination"),
+                     "firearms and ballistics": _l("Firearms and ballistics"),
+                     "evidence handling": _l("Evidence handling"), "quality management": _l("Quality management"),
+                     "health and safety": _l("Health and safety"), "equipment": _l("Equipment")}
+
+
+def discipline_label(code: str) -> str:
+    label = DISCIPLINE_LABELS.get(code)
+    return str(label) if label is not None else code
 
 
 class SopStatus(enum.StrEnum):
@@ -61,6 +72,16 @@ class SopStatus(enum.StrEnum):
     APPROVED = "approved"  # approved, waiting for its effective date
     EFFECTIVE = "effective"
     RETIRED = "retired"
+
+    @property
+    def label(self) -> str:
+        return str(SOP_STATUS_LABELS[self])
+
+
+# Lower case, as the register's status badges show them.
+SOP_STATUS_LABELS = {SopStatus.DRAFT: _l("draft"), SopStatus.IN_REVIEW: _l("in review"),
+                     SopStatus.APPROVED: _l("approved"), SopStatus.EFFECTIVE: _l("effective"),
+                     SopStatus.RETIRED: _l("retired")}
 
 
 class RevisionState(enum.StrEnum):
@@ -72,6 +93,16 @@ class RevisionState(enum.StrEnum):
     SUPERSEDED = "superseded"
     RETIRED = "retired"
 
+    @property
+    def label(self) -> str:
+        return str(REVISION_STATE_LABELS[self])
+
+
+REVISION_STATE_LABELS = {RevisionState.DRAFT: _l("draft"), RevisionState.IN_REVIEW: _l("in review"),
+                         RevisionState.REJECTED: _l("rejected"), RevisionState.APPROVED: _l("approved"),
+                         RevisionState.EFFECTIVE: _l("effective"), RevisionState.SUPERSEDED: _l("superseded"),
+                         RevisionState.RETIRED: _l("retired")}
+
 
 class EventKind(enum.StrEnum):
     SUBMITTED = "submitted"
@@ -81,6 +112,16 @@ class EventKind(enum.StrEnum):
     SUPERSEDED = "superseded"  # no longer written either
     RETIRED = "retired"
     REVIEWED = "reviewed"  # periodic review, no change: restarts the review clock
+
+    @property
+    def label(self) -> str:
+        return str(REVISION_EVENT_LABELS[self])
+
+
+REVISION_EVENT_LABELS = {EventKind.SUBMITTED: _l("submitted"), EventKind.REJECTED: _l("rejected"),
+                         EventKind.APPROVED: _l("approved"), EventKind.EFFECTIVE: _l("effective"),
+                         EventKind.SUPERSEDED: _l("superseded"), EventKind.RETIRED: _l("retired"),
+                         EventKind.REVIEWED: _l("reviewed")}
 
 
 # The state each event leaves a revision in (REVIEWED, EFFECTIVE and SUPERSEDED leave it as it
@@ -118,6 +159,14 @@ class Sop(UnitScoped, Audited, db.Model):  # type: ignore[name-defined]
         current_revision_id: Mapped[int | None]
         status: Mapped[str]
         last_reviewed_on: Mapped[date | None]
+
+    @property
+    def status_label(self) -> str:
+        return SopStatus(self.status).label
+
+    @property
+    def discipline_label(self) -> str:
+        return discipline_label(self.discipline)
 
     @property
     def next_review_on(self) -> date | None:
@@ -237,6 +286,10 @@ class RevisionEvent(UnitScoped, Audited, db.Model):  # type: ignore[name-defined
     effective_on: Mapped[date | None]
 
     revision: Mapped[Revision] = relationship(back_populates="events")
+
+    @property
+    def kind_label(self) -> str:
+        return EventKind(self.kind).label
 
 
 @append_only_model

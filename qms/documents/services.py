@@ -530,12 +530,12 @@ def dashboard_panels(user: User, unit_id: int | None, roles: frozenset[Role]):  
         return []
     panels = []
     mine = outstanding_for(user, unit_id)
-    panels.append(Panel("SOPs to read", "documents/_panel_acknowledge.html", {"rows": mine}, order=20))
+    panels.append(Panel(_("SOPs to read"), "documents/_panel_acknowledge.html", {"rows": mine}, order=20))
     if Role.QUALITY_MANAGER in roles:
         overdue, upcoming = reviews_due(unit_id)
         in_review = list(db.session.scalars(select(Sop).where(Sop.unit_id == unit_id,
                                                               Sop.status == SopStatus.IN_REVIEW.value)))
-        panels.append(Panel("SOP reviews", "documents/_panel_reviews.html",
+        panels.append(Panel(_("SOP reviews"), "documents/_panel_reviews.html",
                             {"overdue": overdue, "upcoming": upcoming, "in_review": in_review,
                              "today": today()}, order=21))
     return panels

@@ -10,7 +10,7 @@ from qms.auth.permissions import requires
 from qms.documents import bp, diff, services
 from qms.documents.forms import ApproveForm, CommentForm, DraftForm, SopEditForm, SopForm
 from qms.documents.markdown import render_markdown
-from qms.documents.models import Revision, RevisionState, Sop
+from qms.documents.models import Revision, RevisionState, Sop, discipline_label
 from qms.documents.services import APPROVERS, AUTHORS, MANAGERS, READERS
 from qms.errors import InvalidInput, NotFound, StateConflict, check_form, page_again
 from qms.extensions import db
@@ -43,7 +43,8 @@ def _owner_choices(form: SopForm) -> SopForm:
 def register():  # type: ignore[no-untyped-def]
     flt = services.RegisterFilter.from_args(request.args)
     return render_template("documents/register.html", sops=services.register(flt), flt=flt,
-                           disciplines=services.DISCIPLINES, statuses=[s.value for s in services.SopStatus])
+                           disciplines=[(d, discipline_label(d)) for d in services.DISCIPLINES],
+                           statuses=list(services.SopStatus))
 
 
 @bp.get("/documents/export.csv")

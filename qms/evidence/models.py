@@ -10,6 +10,7 @@ import enum
 from datetime import date, datetime
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -31,12 +32,25 @@ class ItemType(enum.StrEnum):
     OTHER = "other"
 
 
+ITEM_TYPE_LABELS = {ItemType.FIREARM: _l("Firearm"), ItemType.CARTRIDGE_CASE: _l("Cartridge case"),
+                    ItemType.BULLET: _l("Bullet"), ItemType.FRAGMENT: _l("Fragment"), ItemType.OTHER: _l("Other")}
+
+
 class ItemState(enum.StrEnum):
     IN_CUSTODY = "in_custody"  # a person holds it
     IN_TRANSIT = "in_transit"  # offered to a receiver who has not accepted yet; the sender still holds it
     IN_STORAGE = "in_storage"  # in a storage location, nobody holds it
     RETURNED = "returned"  # returned to its owner: final
     DESTROYED = "destroyed"  # destroyed or disposed of: final
+
+    @property
+    def label(self) -> str:
+        return str(ITEM_STATE_LABELS[self])
+
+
+ITEM_STATE_LABELS = {ItemState.IN_CUSTODY: _l("In custody"), ItemState.IN_TRANSIT: _l("In transit"),
+                     ItemState.IN_STORAGE: _l("In storage"), ItemState.RETURNED: _l("Returned"),
+                     ItemState.DESTROYED: _l("Destroyed")}
 
 
 class EventKind(enum.StrEnum):
@@ -60,7 +74,28 @@ class EventKind(enum.StrEnum):
 
     @property
     def label(self) -> str:
-        return self.value.replace("_", " ").capitalize()
+        return str(EVENT_LABELS[self])
+
+
+EVENT_LABELS = {
+    EventKind.COLLECTED: _l("Collected"),
+    EventKind.SEALED: _l("Sealed"),
+    EventKind.TRANSFER_OFFERED: _l("Transfer offered"),
+    EventKind.TRANSFER_ACCEPTED: _l("Transfer accepted"),
+    EventKind.TRANSFER_CANCELLED: _l("Transfer cancelled"),
+    EventKind.STORED: _l("Stored"),
+    EventKind.REMOVED_FROM_STORAGE: _l("Removed from storage"),
+    EventKind.EXAMINED: _l("Examined"),
+    EventKind.SEAL_BROKEN: _l("Seal broken"),
+    EventKind.RESEALED: _l("Resealed"),
+    EventKind.SAMPLED: _l("Sampled"),
+    EventKind.PHOTOGRAPHED: _l("Photographed"),
+    EventKind.IMAGED: _l("Imaged"),
+    EventKind.RETURNED_TO_OWNER: _l("Returned to owner"),
+    EventKind.DESTROYED: _l("Destroyed"),
+    EventKind.DISPOSED: _l("Disposed"),
+    EventKind.CORRECTION: _l("Correction"),
+}
 
 
 class LocationKind(enum.StrEnum):
@@ -72,6 +107,9 @@ class LocationKind(enum.StrEnum):
 
 
 LOCATION_ORDER = list(LocationKind)
+LOCATION_KIND_LABELS = {LocationKind.BUILDING: _l("Building"), LocationKind.ROOM: _l("Room"),
+                        LocationKind.CABINET: _l("Cabinet"), LocationKind.SHELF: _l("Shelf"),
+                        LocationKind.BOX: _l("Box")}
 
 
 def _check(column: str, values: type[enum.StrEnum]) -> str:
@@ -163,6 +201,10 @@ class Item(UnitScoped, Audited, db.Model):  # type: ignore[name-defined]
     @property
     def final(self) -> bool:
         return self.state in (ItemState.RETURNED, ItemState.DESTROYED)
+
+    @property
+    def state_label(self) -> str:
+        return ItemState(self.state).label
 
 
 @append_only_model

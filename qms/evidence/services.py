@@ -190,4 +190,4 @@ def dashboard_panels(user: User, unit_id: int | None, roles: frozenset[Role]) ->
     held = list(db.session.scalars(select(Item).where(Item.holder_id == user.id).order_by(Item.id).limit(20)))
     waiting = list(db.session.scalars(select(Item).where(
         Item.pending_to_id == user.id, Item.state == ItemState.IN_TRANSIT.value).order_by(Item.id)))
-    return [Panel("My evidence", "evidence/_panel.html", {"held": held, "waiting": waiting}, order=20)]
+    return [Panel(_("My evidence"), "evidence/_panel.html", {"held": held, "waiting": waiting}, order=20)]

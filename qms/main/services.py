@@ -13,6 +13,8 @@ from sqlalchemy import func, select
 from qms.auth.models import LoginAttempt, Membership, Role, User
 from qms.db import utcnow
 from qms.extensions import db
+from qms.i18n.catalogues import CatalogueState, catalogue_state
+from qms.i18n.languages import LANGUAGES, Language
 from qms.trail.models import AuditEvent
 
 
@@ -98,3 +100,14 @@ def _failed_logins_since(*, hours: int) -> int:
         LoginAttempt.succeeded.is_(False), LoginAttempt.at > utcnow() - timedelta(hours=hours),
         LoginAttempt.user_id.in_(unit_users))
     return db.session.scalar(stmt) or 0
+
+
+@dataclass(frozen=True)
+class LanguageState:
+    language: Language
+    catalogue: CatalogueState
+
+
+def language_states() -> list[LanguageState]:
+    """Each shipped language with how much of it is translated and whether a native speaker reviewed it."""
+    return [LanguageState(language, catalogue_state(language.code)) for language in LANGUAGES]

@@ -6,7 +6,7 @@ from sqlalchemy import text
 from qms.auth.permissions import ALL_ROLES, public, requires
 from qms.extensions import db
 from qms.main import bp
-from qms.main.services import dashboard_for
+from qms.main.services import dashboard_for, language_states
 
 
 @bp.get("/")
@@ -39,3 +39,9 @@ def switch_unit():  # type: ignore[no-untyped-def]
         abort(400, description="You are not a member of that unit.")
     session["unit_id"] = wanted
     return redirect(url_for("main.dashboard"))
+
+
+@bp.get("/about")
+@public
+def about():  # type: ignore[no-untyped-def]
+    return render_template("main/about.html", languages=language_states())

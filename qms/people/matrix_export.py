@@ -18,20 +18,14 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 
 from qms.auth.models import Unit, User
 from qms.db import utcnow
 from qms.extensions import db
 from qms.people.models import Scope
 from qms.people.services import Matrix, matrix
-from qms.people.state import Standing
+from qms.people.state import STANDING_LABELS, Standing
 
-STANDING_LABELS = {
-    Standing.AUTHORISED: _l("authorised"), Standing.EXPIRING: _l("expiring"), Standing.NOT_YET: _l("not yet valid"),
-    Standing.EXPIRED: _l("expired"), Standing.SUSPENDED: _l("suspended"), Standing.WITHDRAWN: _l("withdrawn"),
-    Standing.IN_TRAINING: _l("in training"), Standing.NONE: _l("none"),
-}
 DATED = frozenset({Standing.EXPIRING, Standing.EXPIRED})  # the cells that show their end date
 
 # The PDF's symbols (DejaVu Sans and Sans Mono have each of them) and the page's cell colours.

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Protocol
 
+from flask_babel import lazy_gettext as _l
+
 EXPIRING_DAYS = 60
 
 
@@ -25,6 +27,17 @@ class Standing(enum.StrEnum):
     @property
     def current(self) -> bool:
         return self in (Standing.AUTHORISED, Standing.EXPIRING)
+
+    @property
+    def label(self) -> str:
+        return str(STANDING_LABELS[self])
+
+
+STANDING_LABELS = {
+    Standing.AUTHORISED: _l("authorised"), Standing.EXPIRING: _l("expiring"), Standing.NOT_YET: _l("not yet valid"),
+    Standing.EXPIRED: _l("expired"), Standing.SUSPENDED: _l("suspended"), Standing.WITHDRAWN: _l("withdrawn"),
+    Standing.IN_TRAINING: _l("in training"), Standing.NONE: _l("none"),
+}
 
 
 class Event(Protocol):

@@ -379,11 +379,12 @@ def rows(counts: Mapping[Any, int], labels: Mapping[Any, Any] | None = None) -> 
 
 def table_rows(inputs: Inputs) -> dict[str, list[tuple[str, int]]]:
     """The counted inputs as (label, count) rows, the same for the page and the minutes."""
-    from qms.audits.models import GRADE_LABELS, ActionStatus
+    from qms.audits.models import ACTION_STATUS_LABELS, GRADE_LABELS, ActionStatus
 
     return {"findings": rows({Grade(g): n for g, n in inputs.findings_by_grade.items()}, GRADE_LABELS),
             "nonconformities": rows(inputs.nonconformities_by_source, quality.SOURCE_LABELS),
-            "actions": rows({status.value: inputs.actions_by_status.get(status.value, 0) for status in ActionStatus}),
+            "actions": rows({status.value: inputs.actions_by_status.get(status.value, 0) for status in ActionStatus},
+                            ACTION_STATUS_LABELS),
             "complaints": rows(inputs.complaints_by_state, complaints.STATE_LABELS),
             "proficiency": rows(inputs.proficiency_by_outcome, proficiency.OUTCOME_LABELS),
             "competence": rows({s: inputs.competence.get(s, 0) for s in Standing}, STANDING_LABELS),

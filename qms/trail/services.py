@@ -237,6 +237,11 @@ def describe(events: list[AuditEvent], *, readable: Readable, roles: Iterable[Ro
             for event in events]
 
 
+def summary(event: AuditEvent) -> str:
+    """One line for lists such as the dashboard's: "Audit 12: changed", in the reader's language."""
+    return _("%(record)s: %(action)s", record=_record_title(event), action=_action_label(event.action))
+
+
 def _action_label(action: str) -> str:
     return str(ACTION_LABELS.get(action, action))
 

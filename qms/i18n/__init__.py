@@ -1,0 +1,85 @@
+"""Languages, time zones and local formats: Flask-Babel set up with the catalogues of qms/translations/.
+
+`init_app` compiles stale catalogues (see `catalogues`), points Flask-Babel at them with the
+language and time zone selectors of `selection`, and gives templates the page's language, the
+language switch and a filter for local times.
+"""
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from flask import Flask, has_request_context
+from flask_babel import format_date, format_datetime, get_locale, refresh, to_user_timezone
+from markupsafe import Markup, escape
+
+from qms.extensions import babel
+from qms.i18n import catalogues, selection
+from qms.i18n.languages import LANGUAGES
+
+
+def html_lang() -> str:
+    """The page's `lang` attribute: BCP 47 (`sr-Latn-ME`), from the locale the request is answered in."""
+    locale = get_locale() if has_request_context() else None
+    return str(locale or "en").replace("_", "-")
+
+
+def current_language() -> str:
+    return str(get_locale() or "en") if has_request_context() else "en"
+
+
+def local_datetime(value: datetime | None, *, offset: bool = True) -> Markup:
+    """A stored (naive UTC) time in the unit's zone, formatted for the reader, with its UTC offset.
+
+    The offset makes the moment unambiguous on evidence (custody events), whatever the reader's zone;
+    the machine-readable UTC instant is in the `datetime` attribute.
+    """
+    if value is None:
+        return Markup("")
+    aware = value if value.tzinfo else value.replace(tzinfo=UTC)
+    text = format_datetime(aware, "medium")
+    if offset:
+        stamp = to_user_timezone(aware).strftime("%z")
+        text += f" (UTC{stamp[:3]}:{stamp[3:]})"
+    instant = aware.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return Markup('<time datetime="{0}">{1}</time>').format(instant, escape(text))
+
+
+def local_date(value: date | None, format: str = "medium") -> Markup:
+    """A calendar date in the reader's format (`<time>` keeps the ISO date for machines)."""
+    if value is None:
+        return Markup("")
+    return Markup('<time datetime="{0}">{1}</time>').format(value.isoformat(), format_date(value, format))
+
+
+def offset_minutes(value: datetime) -> int:
+    """The unit's UTC offset at a stored (naive UTC) moment, in minutes (compared with the offset an event recorded)."""
+    aware = value if value.tzinfo else value.replace(tzinfo=UTC)
+    delta = to_user_timezone(aware).utcoffset()
+    return int(delta.total_seconds() // 60) if delta is not None else 0
+
+
+def _context() -> dict[str, Any]:
+    return {"html_lang": html_lang(), "current_language": current_language(), "languages": LANGUAGES}
+
+
+def _forget_previous_request() -> None:
+    # Under one long-lived app context (tests) `g`, where Flask-Babel caches the locale, outlives a request.
+    refresh()
+
+
+def init_app(app: Flask) -> None:
+    app.config.setdefault("PSEUDO_LOCALE", False)
+    pseudo = bool(app.config["PSEUDO_LOCALE"]) and app.testing  # never offered outside tests
+    app.config["PSEUDO_LOCALE"] = pseudo
+    directory = catalogues.compiled_directory(app.config["INSTANCE_PATH"], pseudo=pseudo)
+    app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(directory)
+    babel.init_app(app, locale_selector=selection.select_locale, timezone_selector=selection.select_timezone)
+    # {% trans %} blocks are looked up with their whitespace collapsed, as babel.cfg extracts them.
+    app.jinja_env.policies["ext.i18n.trimmed"] = True
+    app.before_request(_forget_previous_request)
+    app.context_processor(_context)
+    app.add_template_filter(local_datetime, "local_datetime")
+    app.add_template_filter(offset_minutes, "offset_minutes")
+    app.add_template_filter(local_date, "local_date")
+

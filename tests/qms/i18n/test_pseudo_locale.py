@@ -1,0 +1,126 @@
+"""Every GET page rendered in the pseudo-locale `en_XA`: visible text outside the markers is a string
+that did not go through gettext (the rule of what counts is in visible_text.py).
+
+The pages are those of the access test's route walk, read by unit B's quality manager, who is also
+its administrator (the walk's URLs name unit B's records, and both roles' pages are shown), plus
+the public pages read anonymously. Most templates are not
+wrapped yet, so the test holds a ratchet: STILL_UNWRAPPED lists the pages still allowed to show
+unwrapped text. The list only shrinks: the test fails on a page outside it that shows unwrapped
+text, and on a page in it that no longer does (remove it from the list: it is done).
+"""
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+
+from qms.auth.permissions import access_of
+from qms.extensions import db
+from tests.conftest import login
+from tests.qms.i18n.visible_text import unwrapped, user_data
+from tests.qms.test_access import World, _rules, _url, world  # noqa: F401 - `world` is a fixture
+
+PSEUDO = {"Accept-Language": "en-XA"}
+ANONYMOUS = "(anonymous) "
+
+# Pages still allowed to show unwrapped text. Only ever remove entries (the test says which).
+STILL_UNWRAPPED: frozenset[str] = frozenset({
+    "/audits/gap",
+    "/audits/new",
+    "/comparisons",
+    "/comparisons/candidates/<int:candidate_id>",
+    "/comparisons/candidates/<int:candidate_id>/lead-report.pdf",
+    "/comparisons/entries/<int:entry_id>",
+    "/comparisons/entries/new",
+    "/comparisons/exchange",
+    "/comparisons/exchange/keys",
+    "/comparisons/verification",
+    "/equipment/reviews/<int:review_id>",
+    "/evidence",
+    "/evidence/cases/<int:case_id>",
+    "/evidence/cases/<int:case_id>/items/new",
+    "/evidence/cases/new",
+    "/evidence/items/<int:item_id>",
+    "/evidence/locations",
+    "/evidence/verify",
+    "/people/<int:user_id>",
+    "/quality/manual",
+    "/quality/nonconformities/<int:nc_id>",
+    "/quality/proficiency",
+    "/quality/proficiency/<int:test_id>",
+    "/quality/proficiency/plan",
+    "/quality/reviews/<int:review_id>",
+    "/quality/risks/<int:risk_id>",
+    "/trail",
+})
+
+
+@pytest.fixture()
+def app_config(app_config):  # type: ignore[no-untyped-def]
+    return {**app_config, "PSEUDO_LOCALE": True}
+
+
+def _stored_text() -> list[str]:
+    """Every string stored in the database (user data), read straight from the tables."""
+    values: set[str] = set()
+    usernames: set[str] = set()
+
+    def collect(value: object, into: set[str]) -> None:
+        if isinstance(value, str):
+            into.add(value)
+        elif isinstance(value, dict):
+            for item in value.values():
+                collect(item, into)
+        elif isinstance(value, list):
+            for item in value:
+                collect(item, into)
+
+    with db.engine.connect() as connection:
+        for table in db.metadata.sorted_tables:
+            columns = [c for c in table.columns if isinstance(c.type, (sa.String, sa.Text, sa.JSON))]
+            if not columns:
+                continue
+            for row in connection.execute(sa.select(*columns)):
+                for column, value in zip(columns, row):
+                    collect(value, usernames if column.name == "username" else values)
+    return user_data(values, usernames)
+
+
+def _pages(app: Flask, world: World, client, *, anonymous: bool):  # type: ignore[no-untyped-def]
+    """(name, response) of every GET page: HTML, not the API, not a redirect."""
+    for rule in _rules(app):
+        if "GET" not in rule.methods or rule.rule.startswith(("/api/", "/static")):
+            continue
+        if anonymous:
+            access = access_of(app.view_functions.get(rule.endpoint))
+            if access is None or not access.public:
+                continue
+        response = client.get(_url(rule, world.params), headers=PSEUDO)
+        assert response.status_code < 500, f"{rule.rule} answered {response.status_code}"
+        if 300 <= response.status_code < 400 or not response.content_type.startswith("text/html"):
+            continue
+        yield (ANONYMOUS if anonymous else "") + rule.rule, response
+
+
+def test_every_page_in_the_pseudo_locale_shows_only_translated_text(app: Flask, world: World):
+    signed_in = app.test_client()
+    assert login(signed_in, "markerb").status_code == 302  # unit B's administrator and quality manager
+    data = _stored_text()
+    findings: dict[str, list[str]] = {}
+    rendered: set[str] = set()
+    for client, anonymous in ((signed_in, False), (app.test_client(), True)):
+        for name, response in _pages(app, world, client, anonymous=anonymous):
+            html = response.get_data(as_text=True)
+            assert 'lang="en-XA"' in html, f"{name} is not rendered in the pseudo-locale"
+            rendered.add(name)
+            stray = unwrapped(html, data)
+            if stray:
+                findings[name] = stray
+    print(f"pseudo-locale walk: {len(rendered)} pages, {len(findings)} with unwrapped text")
+    newly_dirty = {name: lines[:6] for name, lines in findings.items() if name not in STILL_UNWRAPPED}
+    now_clean = sorted(STILL_UNWRAPPED & rendered - set(findings))
+    gone = sorted(STILL_UNWRAPPED - rendered)
+    report = "\n".join(f"{name}:\n    " + "\n    ".join(lines) for name, lines in sorted(newly_dirty.items()))
+    assert not newly_dirty, f"pages with text outside gettext (wrap it, see visible_text.py):\n{report}"
+    assert not now_clean, f"these pages are fully wrapped now: remove them from STILL_UNWRAPPED: {now_clean}"
+    assert not gone, f"these pages are not rendered any more: remove them from STILL_UNWRAPPED: {gone}"
