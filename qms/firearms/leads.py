@@ -5,8 +5,9 @@ for every other record that
 - has the same serial key and a compatible make (look-alike characters read alike: `serials`),
 - agrees with a partly obliterated serial at every readable position (also with a compatible make), or
 - has the same make, model and calibre while one of the two has no usable serial, one of them was
-  reported stolen or lost and the other found, seized or surrendered within `PROFILE_PERIOD_DAYS`
-  after the report (a make, model and calibre alone are too common to pair records otherwise).
+  reported stolen or lost and the other found, seized or surrendered within
+  `matching.PROFILE_PERIOD_DAYS` after the report, and no more than `matching.PROFILE_MAX_CANDIDATES`
+  records qualify (a make, model and calibre alone are too common to pair records otherwise).
 
 A pair of records has at most one lead, whatever changes later; its decision is signed with the
 password of the person deciding (through the one throttle, like a ballistic decision) and is final.
@@ -29,9 +30,8 @@ from qms.fields import text as _text
 from qms.firearms import matching, serials
 from qms.firearms.models import Firearm, FirearmEvent, FirearmLead, FirearmLeadDecision, LeadBasis, LeadOutcome
 from qms.firearms.roles import RECORDERS, require
-from qms.firearms.status import Standing, fold
+from qms.firearms.status import fold
 
-PROFILE_PERIOD_DAYS = 730  # a report and a recovery further apart than two years are not paired by profile alone
 BASIS_LABELS = {LeadBasis.SERIAL: _l("Same serial number and make"),
                 LeadBasis.PARTIAL_SERIAL: _l("Partly obliterated serial agrees at every readable position"),
                 LeadBasis.PROFILE: _l("Same make, model and calibre; reported and recovered within the period")}
@@ -49,30 +49,11 @@ def match(found: Firearm) -> list[FirearmLead]:
     for other in matching.serial_matches(found.unit_id, keys.serial_key, make_key=keys.make_key, exclude_id=found.id):
         partial = serials.is_partial(keys.serial_key) or other.serial_partial
         basis[other.id] = LeadBasis.PARTIAL_SERIAL if partial else LeadBasis.SERIAL
-    profiles = [f for f in matching.profile_matches(found.unit_id, keys, exclude_id=found.id) if f.id not in basis]
-    if profiles:
-        standings = _standings([found.id, *(f.id for f in profiles)])
-        mine = standings.get(found.id, fold([]))
-        for other in profiles:
-            if _report_then_recovery(mine, standings.get(other.id, fold([]))):
-                basis[other.id] = LeadBasis.PROFILE
+    standing = fold(db.session.scalars(select(FirearmEvent).where(FirearmEvent.firearm_id == found.id)))
+    for other in matching.profile_matches(found.unit_id, keys, reported_on=standing.reported_on,
+                                          recovered_on=standing.recovered_on, exclude_id=found.id):
+        basis.setdefault(other.id, LeadBasis.PROFILE)
     return _new_leads(found, basis)
-
-
-def _standings(firearm_ids: list[int]) -> dict[int, Standing]:
-    events: dict[int, list[FirearmEvent]] = {}
-    for event in db.session.scalars(select(FirearmEvent).where(FirearmEvent.firearm_id.in_(firearm_ids))):
-        events.setdefault(event.firearm_id, []).append(event)
-    return {firearm_id: fold(rows) for firearm_id, rows in events.items()}
-
-
-def _report_then_recovery(a: Standing, b: Standing) -> bool:
-    def within(report: Standing, recovery: Standing) -> bool:
-        if report.reported_on is None or recovery.recovered_on is None:
-            return False
-        return 0 <= (recovery.recovered_on - report.reported_on).days <= PROFILE_PERIOD_DAYS
-
-    return within(a, b) or within(b, a)
 
 
 def _new_leads(found: Firearm, basis: dict[int, LeadBasis]) -> list[FirearmLead]:

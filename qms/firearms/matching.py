@@ -8,25 +8,33 @@ Each search is an indexed candidate query followed by the exact check in Python 
 - a partial serial key: the full records of the same length in the range of its longer known end
   (a range scan of ``ix_firearm_serial_key`` or ``ix_firearm_serial_reversed``), narrowed by a LIKE
   pattern, and the other partial records of the same length (few: they are checked one by one);
-- no serial: the records of the same make, model and calibre (``ix_firearm_profile``).
+- no usable serial on one side: the records of the same make, model and calibre (``ix_firearm_profile``)
+  with a report or recovery in the period (the events' index by firearm).
 
 Keys hold only ASCII capitals, digits and ``?``, so the range of a prefix is the same in every
 collation the databases use.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import and_, or_, select
+from datetime import date, timedelta
+
+from sqlalchemy import Row, and_, or_, select, union_all
 
 from qms.extensions import db
 from qms.firearms import serials
-from qms.firearms.models import Firearm
+from qms.firearms.models import EventKind, Firearm, FirearmEvent
 
 # A partial serial with fewer readable characters would match too much of the register to be a lead:
 # such a record is matched by make, model and calibre instead, as one without a serial.
 MIN_KNOWN_CHARACTERS = 4
+# Make, model and calibre alone are common: a report and a recovery further apart than two years are not
+# paired, and when more than five records qualify none is (the register's search lists them instead).
+PROFILE_PERIOD_DAYS = 730
+PROFILE_MAX_CANDIDATES = 5
+REPORTS = [kind.value for kind in EventKind if kind.is_report]
+RECOVERIES = [kind.value for kind in EventKind if kind.is_recovery]
 
 
 @dataclass(frozen=True)
@@ -36,6 +44,7 @@ class Keys:
     serial_key: str
     serial_key_reversed: str
     serial_length: int
+    serial_known: int
     serial_anchor: str | None
     make_key: str
     model_key: str
@@ -49,12 +58,13 @@ def keys_of(*, serial_number: str, make: str, model: str, calibre: str) -> Keys:
     if serials.is_partial(key):
         end = serials.anchor(key)
         anchor = ("P:" if end.column == "key" else "S:") + end.text
-    return Keys(key, key[::-1], len(key), anchor, serials.text_key(make), serials.text_key(model),
-                serials.calibre_key(calibre))
+    return Keys(key, key[::-1], len(key), len(key) - key.count(serials.UNKNOWN), anchor, serials.text_key(make),
+                serials.text_key(model), serials.calibre_key(calibre))
 
 
 def matchable_serial(key: str) -> bool:
-    return bool(key) and len(key) - key.count(serials.UNKNOWN) >= MIN_KNOWN_CHARACTERS
+    """Whether a serial has enough readable characters to pair records by (`MIN_KNOWN_CHARACTERS`)."""
+    return len(key) - key.count(serials.UNKNOWN) >= MIN_KNOWN_CHARACTERS
 
 
 def makes_compatible(a: str, b: str) -> bool:
@@ -67,38 +77,61 @@ def serial_matches(unit_id: int, key: str, *, make_key: str = "", exclude_id: in
     if not matchable_serial(key):
         return []
     found = _partial_candidates(unit_id, key) if serials.is_partial(key) else _full_candidates(unit_id, key)
-    kept = {f.id: f for f in found if f.id != exclude_id and matchable_serial(f.serial_key)
-            and serials.keys_match(key, f.serial_key) and makes_compatible(make_key, f.make_key)}
-    return [kept[firearm_id] for firearm_id in sorted(kept)]
+    ids = sorted({firearm_id for firearm_id, other, make in found
+                  if firearm_id != exclude_id and matchable_serial(other) and serials.keys_match(key, other)
+                  and makes_compatible(make_key, make)})
+    return list(db.session.scalars(select(Firearm).where(Firearm.id.in_(ids)).order_by(Firearm.id))) if ids else []
 
 
-def _full_candidates(unit_id: int, key: str) -> Iterable[Firearm]:
+# Candidates are read as (id, serial key, make key) rows, not as records: thousands of them cost little,
+# and only the few that match are loaded.
+_CANDIDATE = (Firearm.id, Firearm.serial_key, Firearm.make_key)
+
+
+def _full_candidates(unit_id: int, key: str) -> list[Row[tuple[int, str, str]]]:
+    # Two statements, not one OR: each is served by its own index on SQLite and PostgreSQL alike.
     n = len(key)
     anchors = [f"P:{key[:i]}" for i in range(n)] + [f"S:{key[::-1][:i]}" for i in range(n)]
-    same = Firearm.serial_key == key
-    partial = Firearm.serial_anchor.in_(anchors)
-    stmt = select(Firearm).where(Firearm.unit_id == unit_id, Firearm.serial_length == n, or_(same, partial))
-    return db.session.scalars(stmt)
+    mine = select(*_CANDIDATE).where(Firearm.unit_id == unit_id, Firearm.serial_length == n)
+    return [*db.session.execute(mine.where(Firearm.serial_key == key)),
+            *db.session.execute(mine.where(Firearm.serial_anchor.in_(anchors)))]
 
 
-def _partial_candidates(unit_id: int, key: str) -> Iterable[Firearm]:
-    n, end = len(key), serials.anchor(key)
+def _partial_candidates(unit_id: int, key: str) -> list[Row[tuple[int, str, str]]]:
+    # The range of the longer known end, then the LIKE pattern; partial records in the range pass the
+    # pattern too (their "?" is any character to LIKE) and are checked with the others. No condition on
+    # the anchor here: SQLite would take "anchor IS NULL" for a selective index and scan a whole length.
+    n, end = len(key), serials.search_anchor(key)
     column = Firearm.serial_key if end.column == "key" else Firearm.serial_key_reversed
-    in_range = and_(column >= end.text, column < serials.prefix_upper_bound(end.text)) if end.text else True
-    full = and_(Firearm.serial_anchor.is_(None), in_range, Firearm.serial_key.like(serials.like_pattern(key)))
-    partial = Firearm.serial_anchor.is_not(None)
-    stmt = select(Firearm).where(Firearm.unit_id == unit_id, Firearm.serial_length == n, or_(full, partial))
-    return db.session.scalars(stmt)
+    mine = select(*_CANDIDATE).where(Firearm.unit_id == unit_id, Firearm.serial_length == n)
+    full = mine.where(Firearm.serial_key.like(serials.like_pattern(key)))
+    prefixes = [c + end.text for c in serials.KEY_ALPHABET] if end.expanded else [end.text] if end.text else []
+    ranges = [full.where(column >= p, column < serials.prefix_upper_bound(p)) for p in prefixes] or [full]
+    found = db.session.execute(union_all(*ranges)) if len(ranges) > 1 else db.session.execute(ranges[0])
+    return [*found, *db.session.execute(mine.where(Firearm.serial_anchor.is_not(None)))]
 
 
-def profile_matches(unit_id: int, keys: Keys, *, exclude_id: int | None = None) -> list[Firearm]:
-    """Records of the same make, model and calibre where one side has no usable serial."""
+def profile_matches(unit_id: int, keys: Keys, *, reported_on: date | None, recovered_on: date | None,
+                    exclude_id: int | None = None) -> list[Firearm]:
+    """Records of the same make, model and calibre, one side without a usable serial, reported and recovered
+    within `PROFILE_PERIOD_DAYS` of each other; none when more than `PROFILE_MAX_CANDIDATES` qualify."""
     if not (keys.make_key and keys.model_key and keys.calibre_key):
         return []
-    stmt = select(Firearm).where(Firearm.unit_id == unit_id, Firearm.make_key == keys.make_key,
-                                 Firearm.model_key == keys.model_key, Firearm.calibre_key == keys.calibre_key)
-    if exclude_id is not None:
-        stmt = stmt.where(Firearm.id != exclude_id)
-    found = db.session.scalars(stmt)
-    mine = matchable_serial(keys.serial_key)
-    return [f for f in found if not (mine and matchable_serial(f.serial_key))]
+    period = timedelta(days=PROFILE_PERIOD_DAYS)
+    windows = []
+    if reported_on is not None:  # recovered after my report
+        windows.append(and_(FirearmEvent.kind.in_(RECOVERIES), FirearmEvent.occurred_on >= reported_on,
+                            FirearmEvent.occurred_on <= reported_on + period))
+    if recovered_on is not None:  # reported before my recovery
+        windows.append(and_(FirearmEvent.kind.in_(REPORTS), FirearmEvent.occurred_on >= recovered_on - period,
+                            FirearmEvent.occurred_on <= recovered_on))
+    if not windows:
+        return []
+    stmt = (select(Firearm).join(FirearmEvent, FirearmEvent.firearm_id == Firearm.id)
+            .where(Firearm.unit_id == unit_id, Firearm.make_key == keys.make_key, Firearm.model_key == keys.model_key,
+                   Firearm.calibre_key == keys.calibre_key, Firearm.id != (exclude_id or 0), or_(*windows))
+            .distinct())
+    if matchable_serial(keys.serial_key):  # with my serial, only records without one are led by profile
+        stmt = stmt.where(Firearm.serial_known < MIN_KNOWN_CHARACTERS)
+    found = list(db.session.scalars(stmt.limit(PROFILE_MAX_CANDIDATES + 1)))
+    return found if len(found) <= PROFILE_MAX_CANDIDATES else []

@@ -92,7 +92,8 @@ class Firearm(UnitScoped, Audited, db.Model):  # type: ignore[name-defined]
         Index("ix_firearm_serial_reversed", "unit_id", "serial_length", "serial_key_reversed"),
         # Partial records by their anchor, looked up by equality from a full key (see qms.firearms.leads).
         Index("ix_firearm_serial_anchor", "unit_id", "serial_length", "serial_anchor"),
-        Index("ix_firearm_profile", "unit_id", "make_key", "model_key", "calibre_key"),
+        # Make, model and calibre, then the readable characters: "no usable serial" is a range of this index.
+        Index("ix_firearm_profile", "unit_id", "make_key", "model_key", "calibre_key", "serial_known"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -115,6 +116,7 @@ class Firearm(UnitScoped, Audited, db.Model):  # type: ignore[name-defined]
     serial_key: Mapped[str] = mapped_column(String(60), default="")
     serial_key_reversed: Mapped[str] = mapped_column(String(60), default="")
     serial_length: Mapped[int] = mapped_column(default=0)
+    serial_known: Mapped[int] = mapped_column(default=0)  # readable characters (the length less the "?")
     serial_anchor: Mapped[str | None] = mapped_column(String(62))  # partial serials only: "P:" prefix or "S:" suffix
     make_key: Mapped[str] = mapped_column(String(100), default="")
     model_key: Mapped[str] = mapped_column(String(100), default="")

@@ -107,21 +107,44 @@ def like_pattern(key: str) -> str:
 
 @dataclass(frozen=True)
 class Anchor:
-    """How an index finds the candidates of a partial key: the longer of its known prefix and suffix.
+    """How an index finds the candidates of a partial key: a known end of the key.
 
     ``column`` is "key" (search the keys by prefix) or "reversed" (search the reversed keys by prefix,
-    which is the suffix of the key); ``text`` the prefix to look for in that column.
+    which is the suffix of the key); ``text`` the prefix to look for in that column. When ``expanded``,
+    the key's first (or last) character is unknown and the search is one prefix per character a key can
+    hold, each that character followed by ``text`` (25 narrow searches instead of one over everything).
     """
 
     column: str
     text: str
+    expanded: bool = False
+
+
+# The characters a key holds: digits and the letters not folded into a look-alike class.
+KEY_ALPHABET = "".join(sorted({_CLASS_OF.get(c, c) for c in "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"}))
 
 
 def anchor(key: str) -> Anchor:
+    """The longer of the key's known prefix and suffix (what a partial record stores to be found by)."""
     prefix, suffix = known_prefix(key), known_suffix(key)
     if len(suffix) > len(prefix):
         return Anchor("reversed", suffix[::-1])
     return Anchor("key", prefix)
+
+
+def search_anchor(key: str) -> Anchor:
+    """The narrowest search for a partial key: `anchor`, or, when the key begins (ends) with one unknown
+    character, the known run after (before) it, expanded over `KEY_ALPHABET` if that run is longer."""
+    best = anchor(key)
+    options = []
+    if len(key) > 2 and key[0] == UNKNOWN != key[1]:
+        options.append(Anchor("key", known_prefix(key[1:]), expanded=True))
+    if len(key) > 2 and key[-1] == UNKNOWN != key[-2]:
+        options.append(Anchor("reversed", known_suffix(key[:-1])[::-1], expanded=True))
+    for option in options:  # an expanded search costs as much as one a character shorter
+        if len(option.text) > len(best.text):
+            best = option
+    return best
 
 
 def prefix_upper_bound(prefix: str) -> str:

@@ -266,17 +266,22 @@ def _filtered(stmt, unit_id: int, filters: Filters, latest):  # type: ignore[no-
         stmt = stmt.where(or_(func.lower(Firearm.make).like(needle), func.lower(Firearm.model).like(needle),
                               func.lower(Firearm.description).like(needle)))
     if filters.serial.strip():
-        try:
-            key = serials.serial_key(_text(filters.serial, _("The serial number"), limit=60))
-        except ValueError:
-            raise InvalidInput(_("The serial number holds letters, digits and separators only; write ? or * for "
-                                 "each character that cannot be read.")) from None
-        if not matching.matchable_serial(key):
-            notes.append(_("A serial needs at least %(n)d readable characters to be searched.",
-                           n=matching.MIN_KNOWN_CHARACTERS))
-        ids = [f.id for f in matching.serial_matches(unit_id, key)]
-        stmt = stmt.where(Firearm.id.in_(ids))
+        stmt = stmt.where(Firearm.id.in_(_serial_search(unit_id, filters.serial, notes)))
     return stmt, notes
+
+
+def _serial_search(unit_id: int, serial: str, notes: list[str]) -> list[int]:
+    """The records whose serial matches a searched one; a serial that cannot match finds none, and says why."""
+    try:
+        key = serials.serial_key(_text(serial, _("The serial number"), limit=60))
+    except ValueError:
+        notes.append(_("A serial holds letters, digits and separators only, with ? or * for each character that "
+                       "cannot be read."))
+        return []
+    if not matching.matchable_serial(key):
+        notes.append(_("A serial needs at least %(n)d readable characters to be searched.",
+                       n=matching.MIN_KNOWN_CHARACTERS))
+    return [f.id for f in matching.serial_matches(unit_id, key)]
 
 
 def status_label(status: EventKind | None) -> str:

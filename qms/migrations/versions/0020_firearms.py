@@ -43,6 +43,7 @@ def upgrade():
     sa.Column('serial_key', sa.String(length=60), nullable=False),
     sa.Column('serial_key_reversed', sa.String(length=60), nullable=False),
     sa.Column('serial_length', sa.Integer(), nullable=False),
+    sa.Column('serial_known', sa.Integer(), nullable=False),
     sa.Column('serial_anchor', sa.String(length=62), nullable=True),
     sa.Column('make_key', sa.String(length=100), nullable=False),
     sa.Column('model_key', sa.String(length=100), nullable=False),
@@ -58,7 +59,7 @@ def upgrade():
     sa.UniqueConstraint('item_id', name=op.f('uq_firearm_item_id'))
     )
     with op.batch_alter_table('firearm', schema=None) as batch_op:
-        batch_op.create_index('ix_firearm_profile', ['unit_id', 'make_key', 'model_key', 'calibre_key'], unique=False)
+        batch_op.create_index('ix_firearm_profile', ['unit_id', 'make_key', 'model_key', 'calibre_key', 'serial_known'], unique=False)
         batch_op.create_index('ix_firearm_serial_anchor', ['unit_id', 'serial_length', 'serial_anchor'], unique=False)
         batch_op.create_index('ix_firearm_serial_key', ['unit_id', 'serial_length', 'serial_key'], unique=False)
         batch_op.create_index('ix_firearm_serial_reversed', ['unit_id', 'serial_length', 'serial_key_reversed'], unique=False)

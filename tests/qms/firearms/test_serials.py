@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from qms.firearms.serials import anchor, calibre_key, keys_match, serial_key, text_key
+from qms.firearms.serials import KEY_ALPHABET, anchor, calibre_key, keys_match, search_anchor, serial_key, text_key
 
 # (as marked, its key)
 KEYS = [
@@ -71,11 +71,29 @@ def test_characters_no_serial_holds_are_refused(marked: str) -> None:
 @pytest.mark.parametrize(("key", "column", "text"), [
     ("123?58", "key", "123"),  # the prefix is the longer known end
     ("1?3458", "reversed", "8543"),  # the suffix is longer: searched in the reversed keys
-    ("?23?5?", "key", ""),  # no known end: the length alone narrows the search
+    ("?23?5?", "key", ""),  # no known end
 ])
-def test_a_partial_key_is_searched_by_its_longer_known_end(key: str, column: str, text: str) -> None:
+def test_a_partial_record_is_found_by_its_longer_known_end(key: str, column: str, text: str) -> None:
     found = anchor(key)
     assert (found.column, found.text) == (column, text)
+
+
+@pytest.mark.parametrize(("key", "column", "text", "expanded"), [
+    ("123?58", "key", "123", False),
+    ("?47227?", "key", "47227", True),  # both ends unknown: one prefix per key character, then 47227
+    ("?23?5?", "key", "23", True),
+    ("1234?6?", "key", "1234", False),  # the known prefix is longer than the run before the last "?"
+    ("12?4567?", "reversed", "7654", True),
+    ("??3456", "reversed", "6543", False),
+])
+def test_a_partial_key_is_searched_by_its_narrowest_known_run(key: str, column: str, text: str,
+                                                             expanded: bool) -> None:
+    found = search_anchor(key)
+    assert (found.column, found.text, found.expanded) == (column, text, expanded)
+
+
+def test_the_key_alphabet_is_digits_and_the_letters_no_class_folds() -> None:
+    assert KEY_ALPHABET == "0123456789ACEFHJKMNPRTVWX" and set(serial_key(KEY_ALPHABET)) == set(KEY_ALPHABET)
 
 
 @pytest.mark.parametrize(("a", "b"), [("Česká zbrojovka", "CESKA-ZBROJOVKA"), ("Zastava Arms", "ZASTAVA  ARMS"),
