@@ -28,3 +28,20 @@ def test_the_demo_firearms_are_seeded_once_with_an_open_lead(app, db_session) ->
     assert pair == {"A-123458", "A12?4S8"} and row.lead.basis == "partial_serial"
     stolen = next(f for f in records if f.serial_number == "A-123458")
     assert firearms.standing_of(stolen).wanted
+
+
+def test_the_demo_pages_show_the_register_the_lead_and_the_statistics(app, db_session) -> None:
+    from qms.demo import seed_demo
+
+    passwords = {account.username: account.password for account in seed_demo()}
+    client = app.test_client()
+    assert client.post("/login", data={"username": "examiner", "password": passwords["examiner"]}).status_code == 302
+    register = client.get("/firearms").get_data(as_text=True)
+    assert ">Firearms<" in register and "A12?4S8" in register and "FGC-9 Mk II" in register
+    assert "Converted alarm or blank-firing weapon" in register and "3D-printed" in register
+    [row] = leads.leads(db_session.scalar(sa.select(Unit.id).where(Unit.code == "FC-MOI")), open_only=True)
+    lead_page = client.get(f"/firearms/leads/{row.lead.id}").get_data(as_text=True)
+    assert "A-123458" in lead_page and "SVR-TE 2026/0834" in lead_page and "decision-form" in lead_page
+    pistol = db_session.scalar(sa.select(Firearm).where(Firearm.model == "CZ 99"))
+    assert "FC-2026/0147 / 1" in client.get(f"/firearms/{pistol.id}").get_data(as_text=True)
+    assert client.get("/firearms/statistics").status_code == 200

@@ -100,7 +100,7 @@ def test_the_statistics_page_and_csv_download(unit, examiner, login_as, record, 
     assert f"FIRE,{month},seized,pistol,ZASTAVA,762X25,partly,,0,0,1" in download.get_data(as_text=True)
 
 
-def test_a_warning_shows_when_this_months_recoveries_leave_the_usual_range(unit, record, db_session) -> None:
+def test_a_warning_shows_when_this_months_recoveries_leave_the_usual_range(unit, examiner, record, login_as) -> None:
     today = date.today()
     for months_ago in range(1, 9):  # one converted firearm seized in each of the eight months before
         record("", model=f"C{months_ago}", conversion="gas", event="seized", days_ago=31 * months_ago + 2)
@@ -109,3 +109,5 @@ def test_a_warning_shows_when_this_months_recoveries_leave_the_usual_range(unit,
     figures = statistics.figures(unit.id, on=today)
     assert set(figures.warnings) == {"converted", "all"}
     assert figures.warnings["converted"].count == 5
+    page = login_as(examiner).get("/firearms/statistics").get_data(as_text=True)
+    assert "Converted: 5 this month, usually 1 (warning above 4.0)." in page
