@@ -5,19 +5,19 @@ Each search is an indexed candidate query followed by the exact check in Python 
 - a full serial key: the records with the same key (equality on ``ix_firearm_serial_key``), and the
   partial records whose anchor is one of the key's prefixes or reversed suffixes (equality on
   ``ix_firearm_serial_anchor``: a partial record stores its longer known end as its anchor);
-- a partial serial key: the full records of the same length in the range of its longer known end
-  (a range scan of ``ix_firearm_serial_key`` or ``ix_firearm_serial_reversed``), narrowed by a LIKE
-  pattern, and the other partial records of the same length (few: they are checked one by one);
+- a partial serial key: the full records of the same length in the range of its narrowest known run
+  (`serials.search_anchor`: a range scan of ``ix_firearm_serial_key`` or ``ix_firearm_serial_reversed``,
+  or one per key character when the first or last character is unknown), narrowed by a LIKE pattern,
+  and the other partial records of the same length (a minority: they are checked one by one);
 - no usable serial on one side: the records of the same make, model and calibre (``ix_firearm_profile``)
   with a report or recovery in the period (the events' index by firearm).
 
-Keys hold only ASCII capitals, digits and ``?``, so the range of a prefix is the same in every
-collation the databases use.
+Full keys hold only ASCII capitals and digits, so the range of a prefix holds the same keys in every
+collation the databases use; partial keys (with ``?``) are found by equality or by their own query.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-
 from datetime import date, timedelta
 
 from sqlalchemy import Row, and_, or_, select, union_all
