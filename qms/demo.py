@@ -81,11 +81,12 @@ def _seed_domains(accounts: list[DemoAccount]) -> None:
     from qms.documents.demo import seed_documents
     from qms.equipment.demo import seed_equipment, seed_equipment_failure
     from qms.evidence.demo import seed_evidence
+    from qms.firearms.demo import seed_firearms
     from qms.people.demo import seed_people
     from qms.quality.demo import seed_quality
 
     for seed in (seed_people, seed_equipment, seed_documents, seed_evidence, seed_audits, seed_comparisons,
-                 seed_equipment_failure, seed_quality):
+                 seed_equipment_failure, seed_quality, seed_firearms):
         seed(accounts)
         db.session.commit()
 

@@ -13,7 +13,7 @@ import importlib.util
 from types import ModuleType
 
 DOMAINS = ("main", "auth", "trail", "people", "equipment", "documents", "evidence", "audits", "quality",
-           "comparisons")
+           "comparisons", "firearms")
 
 
 def _present(module: str) -> bool:

@@ -32,6 +32,13 @@ REFUSED_BY_RULES = {
     "POST /api/v1/equipment": "the responsible person must be a member of the unit, and an identifier is unique in "
                               "the unit's register",
     "PATCH /api/v1/equipment/{equipment_id}": "the responsible person named must be a member of the unit",
+    "POST /api/v1/firearms": "a record names a make, model, serial or description; a serial holds letters, digits, "
+                             "separators and ? or * only; a custody item must be a firearm item of the unit; a "
+                             "stolen or lost report names its reporter, place and police reference",
+    "PATCH /api/v1/firearms/{firearm_id}": "as for a new record",
+    "POST /api/v1/firearms/{firearm_id}/events": "a stolen or lost report names its reporter, place and police "
+                                                 "reference; the date is not in the future",
+    "POST /api/v1/firearms/leads/{lead_id}/decision": "a dismissal says why",
 }
 
 

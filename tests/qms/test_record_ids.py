@@ -240,6 +240,7 @@ FORM_CASES: list[tuple[str, str, str, dict[str, Any]]] = [
      {"kind": "corrective_action", "text": "Act", "action_title": "Act", "due_on": "2099-01-01"}),
     ("ComplaintForm", "audit_id", "/quality/complaints", {"kind": "complaint", "complainant": "A", "channel": "letter",
                                                           "description": "Late."}),
+    ("FirearmForm", "add-item_id", "/firearms", {"add-firearm_type": "pistol", "add-make": "Zastava"}),
     ("RiskForm", "owner_id", "/quality/risks", {"title": "T", "source": "other", "likelihood": "2", "impact": "2",
                                                 "review_on": "2027-01-01"}),
 ]
