@@ -16,7 +16,7 @@ APPEND_ONLY = ("firearm_event", "firearm_lead", "firearm_lead_decision")
 
 # revision identifiers, used by Alembic.
 revision = '0020_firearms'
-down_revision = '0018_merge_quality'
+down_revision = '0019_languages'
 branch_labels = None
 depends_on = None
 
