@@ -51,6 +51,7 @@ from qms.audits.models import (
     RiskLevel,
     RootCauseMethod,
     StepKind,
+    WORDS,
     TeamMember,
     TeamRole,
 )
@@ -452,7 +453,7 @@ def _require_recorder(audit: Audit, user: User) -> None:
 
 def _require_status(audit: Audit, *allowed: AuditStatus, doing: str) -> None:
     if audit.status not in {s.value for s in allowed}:
-        raise StateConflict(_("This audit is %(status)s: it cannot %(doing)s.", status=audit.status.replace("_", " "),
+        raise StateConflict(_("This audit is %(status)s: it cannot %(doing)s.", status=WORDS[audit.status],
                                doing=doing))
 
 

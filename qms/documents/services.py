@@ -27,6 +27,7 @@ from qms.auth.services import check_password
 from qms.db import today, utcnow
 from qms.documents.models import (
     DISCIPLINES,
+    REVISION_STATE_LABELS,
     Acknowledgement,
     EventKind,
     Revision,
@@ -66,7 +67,7 @@ DocumentError = InvalidInput
 # --- helpers ----------------------------------------------------------------------------------
 
 def _state_name(rev: Revision) -> str:
-    return rev.state.value.replace("_", " ")
+    return str(REVISION_STATE_LABELS[rev.state])
 
 
 def sha256_text(text: str) -> str:
