@@ -8,13 +8,9 @@ from wtforms import BooleanField, DateField, HiddenField, IntegerField, SelectFi
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
-from qms.equipment.models import RecordKind
-from qms.equipment.services import ASSESSMENT_LABELS, KINDS
+from qms.equipment.services import ASSESSMENT_LABELS, KINDS, RECORD_KINDS
 from qms.identifiers import RecordIdField, RecordIdSelectField
 
-RECORD_KINDS = {RecordKind.CALIBRATION: _l("Calibration"), RecordKind.CHECK: _l("Intermediate check"),
-                RecordKind.MAINTENANCE: _l("Maintenance"), RecordKind.REPAIR: _l("Repair"),
-                RecordKind.FAULT: _l("Fault found"), RecordKind.RETIRED: _l("Retired")}
 
 
 class InstrumentForm(FlaskForm):

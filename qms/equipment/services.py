@@ -44,6 +44,9 @@ READERS = frozenset(Role) - {Role.ADMIN}
 MAX_TEXT = 4000
 MAX_CERTIFICATE_BYTES = 20 * 1024 * 1024
 
+RECORD_KINDS = {RecordKind.CALIBRATION: _l("Calibration"), RecordKind.CHECK: _l("Intermediate check"),
+                RecordKind.MAINTENANCE: _l("Maintenance"), RecordKind.REPAIR: _l("Repair"),
+                RecordKind.FAULT: _l("Fault found"), RecordKind.RETIRED: _l("Retired")}
 KINDS = {
     "comparison_microscope": _l("Comparison microscope"),
     "3d_scanner": _l("3D topography scanner"),
@@ -300,7 +303,8 @@ def _open_impact_review(found: Equipment, failure: EquipmentRecord, before: Deri
                           since=before.last_good, until=failure.performed_on)
     db.session.add(review)
     db.session.flush()
-    what = _("%(id)s failed its %(kind)s", id=found.identifier, kind=failure.kind) if failure.kind != "fault" \
+    kind = str(RECORD_KINDS[RecordKind(failure.kind)]).lower()  # the reader's word, not the stored code
+    what = _("%(id)s failed its %(kind)s", id=found.identifier, kind=kind) if failure.kind != "fault" \
         else _("%(id)s reported faulty", id=found.identifier)
     quality.open_nonconformity(found.unit_id, Source.EQUIPMENT_IMPACT, quality.Found(
         title=what[:200], description=failure.notes, location=found.location, found_on=failure.performed_on,
