@@ -121,7 +121,9 @@ def _damage(archive: Path, where: str) -> str:
     """Change one byte of `archive` in the named place; the text the refusal must contain."""
     spans = _member_spans(archive)
     database = next(n for n in spans if n.startswith("database/"))
-    some_object = next(n for n in spans if "/objects/" in f"/{n}")
+    some_object = next((n for n in spans if "/objects/" in f"/{n}"), None)
+    if some_object is None and where == "object":
+        pytest.skip("the demo stores objects (its scans) only when ../shared/data/fadul is present")
     named = {"database": database, "object": some_object, "manifest": "manifest.json"}
     if where in named:
         _, data, size = spans[named[where]]
