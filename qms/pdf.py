@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import render_template
+from markupsafe import Markup
 
 STATIC = Path(__file__).parent / "static"
 STATIC_URL = "qms-static:/"
@@ -48,6 +49,25 @@ def _mime(path: Path) -> str:
         path.suffix, "application/octet-stream")
 
 
+def _css_string(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ") + '"'
+
+
+def page_counter() -> Markup:
+    """The CSS `content` of the page number in the reader's language ("Page 2 of 7", "Страница 2 од 7"):
+    the translated sentence with its two numbers replaced by CSS counters, so a language may order them."""
+    from flask_babel import gettext
+
+    sentence = gettext("Page %(page)s of %(pages)s", page="\x00page\x00", pages="\x00pages\x00")
+    parts = []
+    for index, piece in enumerate(sentence.split("\x00")):
+        if index % 2:
+            parts.append(f"counter({'pages' if piece == 'pages' else 'page'})")
+        elif piece:
+            parts.append(_css_string(piece))
+    return Markup(" ".join(parts))
+
+
 def render_pdf(template: str, **context: Any) -> bytes:
     """Render a Jinja template (autoescaped HTML) to PDF bytes.
 
@@ -56,6 +76,6 @@ def render_pdf(template: str, **context: Any) -> bytes:
     """
     from weasyprint import HTML
 
-    html = render_template(template, static_url=STATIC_URL, **context)
+    html = render_template(template, static_url=STATIC_URL, page_counter=page_counter, **context)
     document = HTML(string=html, base_url=STATIC_URL, url_fetcher=_fetcher())
     return document.write_pdf()

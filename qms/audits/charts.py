@@ -29,7 +29,16 @@ def _rc():  # type: ignore[no-untyped-def]
 
 
 def _label(value: str) -> str:
-    return value.replace("_", " ")
+    """A result or grade code in the reader's words."""
+    from qms.audits.models import word
+
+    return str(word(value))
+
+
+def _(text: str) -> str:
+    from flask_babel import gettext
+
+    return gettext(text)
 
 
 def _svg(fig) -> str:  # type: ignore[no-untyped-def]
@@ -61,7 +70,7 @@ def results_by_section_svg(sections: Sequence[tuple[str, Mapping[str, int]]],
                     edgecolor="white", linewidth=0.5)
             left = [a + b for a, b in zip(left, widths, strict=True)]
         ax.invert_yaxis()  # first section on top, as in the checklist
-        ax.set_xlabel("requirements")
+        ax.set_xlabel(_("requirements"))
         ax.xaxis.get_major_locator().set_params(integer=True)
         ax.legend(ncols=len(results), loc="lower left", bbox_to_anchor=(0, 1.0), frameon=False, fontsize=7)
         _tidy(ax)
@@ -77,7 +86,7 @@ def findings_by_grade_svg(counts: Mapping[str, int]) -> str:
         values = [counts[g] for g in grades]
         bars = ax.bar([_label(g) for g in grades], values, color=[GRADE_COLOURS.get(g, _FALLBACK) for g in grades])
         ax.bar_label(bars, fontsize=7)
-        ax.set_ylabel("findings")
+        ax.set_ylabel(_("findings"))
         ax.yaxis.get_major_locator().set_params(integer=True)
         ax.set_ylim(0, max(values + [1]) * 1.2)
         ax.tick_params(axis="x", labelrotation=20, labelsize=7)
@@ -101,7 +110,7 @@ def progress_svg(sections: Sequence[str], previous: Sequence[float | None], curr
         ax.set_yticks(list(rows), list(sections))
         ax.invert_yaxis()
         ax.set_xlim(0, 100)
-        ax.set_xlabel("conformity score (%)")
+        ax.set_xlabel(_("conformity score (%%)"))
         ax.legend(ncols=2, loc="lower left", bbox_to_anchor=(0, 1.0), frameon=False, fontsize=7)
         _tidy(ax)
         return _svg(fig)

@@ -15,6 +15,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from flask_babel import format_date
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
 
@@ -22,7 +26,6 @@ import audits as content
 from qms.audits import charts, services
 from qms.audits.gap import POINTS, SopRef, covering_sops, effective_sops, section_and_clause
 from qms.audits.models import (
-    GRADE_LABELS,
     ActionStep,
     Audit,
     AuditKind,
@@ -35,20 +38,24 @@ from qms.audits.models import (
     ResultSopLink,
     StepKind,
     TeamRole,
+    word,
 )
 from qms.auth.models import Unit
 from qms.db import utcnow
 from qms.documents.models import Revision
 from qms.extensions import db
 
-KIND_LABELS = {AuditKind.INTERNAL.value: "Internal audit", AuditKind.TECHNICAL.value: "Technical audit",
-               AuditKind.RE_AUDIT.value: "Re-audit"}
-TEAM_LABELS = {TeamRole.AUDITOR.value: "Auditor", TeamRole.TECHNICAL_EXPERT.value: "Technical expert",
-               TeamRole.OBSERVER.value: "Observer"}
+KIND_LABELS = {AuditKind.INTERNAL.value: _l("Internal audit"), AuditKind.TECHNICAL.value: _l("Technical audit"),
+               AuditKind.RE_AUDIT.value: _l("Re-audit")}
+TEAM_LABELS = {TeamRole.AUDITOR.value: _l("Auditor"), TeamRole.TECHNICAL_EXPERT.value: _l("Technical expert"),
+               TeamRole.OBSERVER.value: _l("Observer")}
 RESULT_ORDER = tuple(r.value for r in Result)
-SHORT_LABELS = {Result.CONFORMING.value: "C", Result.PARTIALLY_CONFORMING.value: "PC",
-                Result.NON_CONFORMING.value: "NC", Result.NOT_APPLICABLE.value: "N/A",
-                Result.NOT_ASSESSED.value: "Not assessed"}
+# Column heads of the results table: abbreviations of the result labels, in the reader's language too.
+SHORT_LABELS = {Result.CONFORMING.value: lazy_pgettext("result abbreviation", "C"),
+                Result.PARTIALLY_CONFORMING.value: lazy_pgettext("result abbreviation", "PC"),
+                Result.NON_CONFORMING.value: lazy_pgettext("result abbreviation", "NC"),
+                Result.NOT_APPLICABLE.value: lazy_pgettext("result abbreviation", "N/A"),
+                Result.NOT_ASSESSED.value: _l("Not assessed")}
 
 
 def result_label(value: str) -> str:
@@ -279,11 +286,11 @@ class GapReport:
         """The audit team as printed: the lead auditor alone when nobody else was named."""
         if self.team or not self.lead_auditor:
             return self.team
-        return (Person(self.lead_auditor, "Lead auditor"),)
+        return (Person(self.lead_auditor, _("Lead auditor")),)
 
     @property
     def kind_label(self) -> str:
-        return KIND_LABELS.get(self.kind, self.kind)
+        return str(KIND_LABELS.get(self.kind, self.kind))
 
     @property
     def unverified(self) -> tuple[ChecklistRow, ...]:
@@ -320,7 +327,7 @@ def build_gap_report(audit: Audit, *, generated_by: str = "") -> GapReport:
         scope=tuple(scope_lines(audit.scope, audit.catalogue_versions)), planned_start=audit.planned_start,
         planned_end=audit.planned_end, started_at=audit.started_at, reported_at=audit.reported_at,
         closed_at=audit.closed_at, lead_auditor=audit.lead_auditor.full_name if audit.lead_auditor else "",
-        team=tuple(Person(m.user.full_name, TEAM_LABELS.get(m.role, m.role)) for m in audit.team),
+        team=tuple(Person(m.user.full_name, str(TEAM_LABELS.get(m.role, m.role))) for m in audit.team),
         auditee=audit.auditee, areas=audit.areas, conclusion=audit.conclusion, summary=summary,
         sections=tuple(SectionLine(sid, labels[sid], dict(counts)) for sid, counts in summary.by_section.items()),
         rows=tuple(_rows(audit, labels, findings)), findings=tuple(findings),
@@ -389,13 +396,15 @@ def scope_lines(scope: Sequence[dict[str, object]], versions: dict[str, str]) ->
     for entry in scope:
         cat_id = str(entry.get("catalogue", ""))
         title = catalogues[cat_id].title if cat_id in catalogues else cat_id
-        include = ", ".join(str(c) for c in entry.get("include") or []) or "all clauses"  # type: ignore[attr-defined]
+        included = entry.get("include") or []
+        include = ", ".join(str(c) for c in included) or _("all clauses")  # type: ignore[attr-defined]
         exclude = ", ".join(str(c) for c in entry.get("exclude") or [])  # type: ignore[attr-defined]
-        version = f" (version {versions[cat_id]})" if cat_id in versions else ""
+        version = " " + _("(version %(version)s)", version=versions[cat_id]) if cat_id in versions else ""
         department = f"{entry['department']}: " if entry.get("department") else ""
-        body_type = f" (inspection body type {entry['body_type']})" if entry.get("body_type") else ""
+        body_type = (" " + _("(inspection body type %(type)s)", type=entry["body_type"])
+                     if entry.get("body_type") else "")
         lines.append(f"{department}{title}{version}{body_type}: {include}"
-                     + (f"; excluding {exclude}" if exclude else ""))
+                     + ("; " + _("excluding %(clauses)s", clauses=exclude) if exclude else ""))
     return lines
 
 
@@ -486,12 +495,13 @@ def _action_line(action: CorrectiveAction) -> ActionLine:
     review = action.latest(StepKind.EFFECTIVENESS_REVIEW)
     verdict = ""
     if review is not None:
-        verdict = f"{'Effective' if review.effective else 'Not effective'} ({review.actor_name}, " \
-                  f"{review.at:%Y-%m-%d}): {review.text}"
+        verdict = _("%(verdict)s (%(who)s, %(when)s): %(text)s",
+                    verdict=_("Effective") if review.effective else _("Not effective"), who=review.actor_name,
+                    when=format_date(review.at), text=review.text)
     return ActionLine(action.id, action.title, action.owner.full_name if action.owner else "", action.due_on,
                       action.status, services.is_overdue(action), correction=text(StepKind.CORRECTION),
                       root_cause=root.text if root else "",
-                      root_cause_method=(root.method or "").replace("_", " ") if root else "",
+                      root_cause_method=str(word(root.method)) if root and root.method else "",
                       plan=text(StepKind.ACTION_PLAN), implementation=text(StepKind.IMPLEMENTATION), review=verdict)
 
 
@@ -502,10 +512,11 @@ def _progress(audit: Audit, summary: services.AuditSummary) -> ProgressReport:
     labels = section_labels(summary.section_titles)
     sections = tuple(ProgressLine(sid, labels[sid], score_from_counts(before.by_section.get(sid, {})),
                                   score_from_counts(counts)) for sid, counts in summary.by_section.items())
-    changed = tuple(ChangedRow(row.item.clause, row.item.title, row.before, row.after, row.change)
+    changed = tuple(ChangedRow(row.item.clause, row.item.title, row.before, row.after, str(word(row.change)))
                     for row in comparison.rows if row.before != row.after)
     return ProgressReport(audit_reference(previous), previous.title,
-                          f"{previous.planned_start:%Y-%m-%d} to {previous.planned_end:%Y-%m-%d}",
+                          _("%(start)s to %(end)s", start=format_date(previous.planned_start),
+                            end=format_date(previous.planned_end)),
                           comparison.counts, sections, changed)
 
 
@@ -547,7 +558,7 @@ def render_gap_report(report: GapReport) -> bytes:
 
     return render_pdf("audits/report_pdf.html", report=report, charts=report_charts(report),
                       result_label=result_label, grade_label=grade_label, results=RESULT_ORDER,
-                      short_labels=SHORT_LABELS)
+                      short_labels=SHORT_LABELS, word=word)
 
 
 def gap_report_pdf(audit: Audit, *, generated_by: str | None = None) -> bytes:

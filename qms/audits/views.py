@@ -42,6 +42,7 @@ from qms.audits.models import (
 from qms.audits.services import PLANNERS, READERS, WRITERS, Evidence
 from qms.auth.permissions import requires
 from qms.errors import check_form, page_again
+from qms.i18n import in_language
 from qms.records import record_or_404
 
 
@@ -455,8 +456,9 @@ def report_pdf(audit_id: int):  # type: ignore[no-untyped-def]
     from qms.audits.report import gap_report_pdf, report_file_name
 
     audit = record_or_404(Audit, audit_id, "audit")
-    return _download(gap_report_pdf(audit, generated_by=g.qms_user.full_name), report_file_name(audit),
-                     "application/pdf")
+    with in_language(request.args.get("lang")):  # the reader's language unless another is chosen
+        report = gap_report_pdf(audit, generated_by=g.qms_user.full_name)
+    return _download(report, report_file_name(audit), "application/pdf")
 
 
 @bp.get("/audits/<int:audit_id>/checklist.csv")

@@ -6,11 +6,12 @@ language switch and a filter for local times.
 """
 from __future__ import annotations
 
+from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, date, datetime
 from typing import Any
 
 from flask import Flask, has_request_context
-from flask_babel import format_date, format_datetime, get_locale, refresh, to_user_timezone
+from flask_babel import force_locale, format_date, format_datetime, get_locale, refresh, to_user_timezone
 from markupsafe import Markup, escape
 
 from qms.extensions import babel
@@ -50,6 +51,22 @@ def local_date(value: date | None, format: str = "medium") -> Markup:
     if value is None:
         return Markup("")
     return Markup('<time datetime="{0}">{1}</time>').format(value.isoformat(), format_date(value, format))
+
+
+def in_language(code: str | None) -> AbstractContextManager[None]:
+    """Render inside this block in another offered language (a report for a reader of another unit),
+    or in the reader's own when no code is given. An unknown code is refused, not ignored: a report
+    silently printed in the wrong language would be sent on as if it were right."""
+    if not code:
+        return nullcontext()
+    if not selection.offered(code):
+        from flask_babel import gettext
+
+        from qms.errors import InvalidInput
+
+        raise InvalidInput(gettext("There is no catalogue for the language %(code)s: choose one of the list.",
+                                   code=code[:20]))
+    return force_locale(code)
 
 
 def offset_minutes(value: datetime) -> int:

@@ -42,7 +42,8 @@ def extract_template(output: Path) -> None:
 
     output.parent.mkdir(parents=True, exist_ok=True)
     with contextlib.chdir(ROOT):  # locations relative to the checkout, the same on every machine
-        _pybabel("extract", "-F", "babel.cfg", "-k", "_l", "-k", "lazy_gettext", "--add-comments", "Translators:",
+        _pybabel("extract", "-F", "babel.cfg", "-k", "_l", "-k", "lazy_gettext", "-k", "lazy_pgettext:1c,2",
+                 "--add-comments", "Translators:",
                  "--project", "CSI-QMS", "--version", version("csi-qms"), "--copyright-holder", "CSI-QMS contributors",
                  "--sort-by-file", "--no-wrap", "--add-location", "file",  # no line numbers: fewer conflicts
                  "-o", str(output.resolve()), "qms")

@@ -8,6 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from babel import dates as babel_dates
 
 import audits
 from qms.audits import report, services
@@ -137,7 +138,7 @@ def test_fonts_are_embedded(recorded: Audit, tmp_path: Path) -> None:
 def test_action_plan_and_not_applicable_annex(recorded: Audit, staff: Staff, tmp_path: Path) -> None:
     text = " ".join(pages_of(report.gap_report_pdf(recorded), tmp_path))
     plan = between(text, "3 Findings and action plan", "Annex A Not-applicable justifications")
-    due = (today() + timedelta(days=14)).isoformat()
+    due = babel_dates.format_date(today() + timedelta(days=14), "medium", locale="en")  # the reader's format
     assert re.search(rf"F1 17020:6\.1\.3 {ISO} (UNVERIFIED )?Major nonconformity "
                      r"Competence of two officers never assessed\. "
                      rf"Assess the two officers {staff.examiner.full_name} {due} open", plan)
