@@ -147,10 +147,12 @@ def _utc(stored: str):  # type: ignore[no-untyped-def]
 
 LAYOUT_CHECK = """() => {
   const links = [...document.querySelectorAll('header nav a, header nav select, header nav button')];
-  const wrapped = links.filter(el => el.getClientRects().length > 1 || el.scrollWidth > el.clientWidth + 1)
-                       .map(el => el.textContent.trim() || el.id);
+  const wrapped = links
+    .filter(el => el.getClientRects().length > 1 || el.scrollWidth > el.clientWidth + 1)
+    .map(el => el.textContent.trim() || el.id);
   const navs = [...document.querySelectorAll('header nav > ul')].map(ul => ul.getBoundingClientRect().height);
-  const lines = [...document.querySelectorAll('header .main-nav li')].map(li => Math.round(li.getBoundingClientRect().top));
+  const lines = [...document.querySelectorAll('header .main-nav li')]
+    .map(li => Math.round(li.getBoundingClientRect().top));
   return {overflow: document.documentElement.scrollWidth - document.documentElement.clientWidth,
           wrapped, navRows: new Set(lines).size, navHeights: navs};
 }"""
@@ -176,5 +178,6 @@ def test_layout_holds_in_the_longest_language(browser_session, tmp_path: Path) -
         assert found["wrapped"] == [], f"{name} in {language}: header items wrapped: {found['wrapped']}"
         # The main navigation may flow onto another row in any language; a longer language must not need more.
         assert found["navRows"] <= rows_in_english[name], (
-            f"{name} in {language}: the main navigation takes {found['navRows']} rows, {rows_in_english[name]} in English")
+            f"{name} in {language}: the main navigation takes {found['navRows']} rows, "
+            f"{rows_in_english[name]} in English")
     browser_session.assert_clean()
