@@ -36,9 +36,10 @@ def _label(value: str) -> str:
 
 
 def _(text: str) -> str:
+    """A chart's label in the reader's language (gettext formats nothing without variables: `%%` is a per cent)."""
     from flask_babel import gettext
 
-    return gettext(text)
+    return gettext(text).replace("%%", "%")
 
 
 def _svg(fig) -> str:  # type: ignore[no-untyped-def]

@@ -560,8 +560,8 @@ def controlled_copy_pdf(rev: Revision, user: User) -> bytes:
     in_force_states = (RevisionState.EFFECTIVE, RevisionState.SUPERSEDED, RevisionState.RETIRED)
     effective = approved if state in in_force_states else None
     watermark = "" if state == RevisionState.EFFECTIVE else (
-        "DRAFT" if state in (RevisionState.DRAFT, RevisionState.IN_REVIEW, RevisionState.REJECTED,
-                             RevisionState.APPROVED) else state.value.upper())
+        _("DRAFT") if state in (RevisionState.DRAFT, RevisionState.IN_REVIEW, RevisionState.REJECTED,
+                                RevisionState.APPROVED) else state.label.upper())
     return render_pdf("documents/controlled_copy.html", sop=rev.sop, rev=rev, state=state, watermark=watermark,
                       effective=effective, approved=approved, body=render_markdown(rev.content_markdown or ""),
                       printed_at=utcnow(), printed_by=user)

@@ -6,13 +6,20 @@ from typing import Any
 
 import segno
 from flask import url_for
+from flask_babel import lazy_gettext as _l
 
 from qms.db import utcnow
 from qms.evidence import photos, services
 from qms.evidence.checkpoints import key_path, write_checkpoint
-from qms.evidence.models import Case, Item
+from qms.evidence.models import ITEM_STATE_LABELS, ITEM_TYPE_LABELS, Case, Item
 from qms.extensions import db
 from qms.pdf import render_pdf
+
+
+# The words stored in a custody event's signatures (hashed into the chain, so stored in English), as printed.
+SIGNATURE_WORDS = {"receiver": _l("receiver"), "witness": _l("witness"),
+                   "recorded_in_session_of": _l("recorded in the session of"),
+                   "password re-entered": _l("password re-entered")}
 
 
 def item_url(item: Item) -> str:
@@ -26,7 +33,8 @@ def qr_data_uri(text: str) -> str:
 
 def labels_pdf(case: Case, items: list[Item]) -> bytes:
     labels = [{"item": item, "url": item_url(item), "qr": qr_data_uri(item_url(item))} for item in items]
-    return render_pdf("evidence/labels_pdf.html", case=case, labels=labels, printed_at=utcnow())
+    return render_pdf("evidence/labels_pdf.html", case=case, labels=labels, printed_at=utcnow(),
+                      item_type_labels=ITEM_TYPE_LABELS)
 
 
 def custody_report_pdf(item: Item, *, user: Any) -> bytes:
@@ -37,5 +45,7 @@ def custody_report_pdf(item: Item, *, user: Any) -> bytes:
     users = services.users_by_id(events)
     photo_checks = [photos.check(photo) for photo in services.photos_of(item)]
     return render_pdf("evidence/custody_pdf.html", item=item, case=item.case, events=events,
-                      custody=services.custody_of(item, events, users), users=users, report=report, checkpoint=checkpoint,
-                      key_file=key_path().name, photo_checks=photo_checks, printed_at=utcnow(), printed_by=user)
+                      custody=services.custody_of(item, events, users), users=users, report=report,
+                      checkpoint=checkpoint, key_file=key_path().name, photo_checks=photo_checks, printed_at=utcnow(),
+                      printed_by=user, item_type_labels=ITEM_TYPE_LABELS, state_labels=ITEM_STATE_LABELS,
+                      signature_words=SIGNATURE_WORDS)
