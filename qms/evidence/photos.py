@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from flask_babel import gettext as _
+
 from qms.auth.models import User
 from qms.evidence.custody import record_photograph
 from qms.evidence.models import Item, ItemPhoto
@@ -49,7 +51,7 @@ def check(photo: ItemPhoto) -> PhotoCheck:
     try:
         original(photo)
     except ObjectMissing:
-        return PhotoCheck(photo, False, "the original is missing from the store")
+        return PhotoCheck(photo, False, _("the original is missing from the store"))
     except ObjectCorrupted:
-        return PhotoCheck(photo, False, "the stored file no longer matches its SHA-256")
-    return PhotoCheck(photo, True, "SHA-256 re-checked: unchanged")
+        return PhotoCheck(photo, False, _("the stored file no longer matches its SHA-256"))
+    return PhotoCheck(photo, True, _("SHA-256 re-checked: unchanged"))

@@ -8,6 +8,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from babel import dates as babel_dates
 import sqlalchemy as sa
 
 from qms.documents.models import Acknowledgement, Revision, RevisionState, Sop
@@ -106,7 +107,8 @@ def test_controlled_copy_pdf_has_header_footer_watermark_and_cyrillic(staff, dra
     make_effective(staff, second)
     db_session.commit()
     text = _pdftotext(client.get(f"/documents/revisions/{second.id}/controlled-copy.pdf"), tmp_path)
-    assert "Revision 2 · Status: EFFECTIVE · Effective: " + today().isoformat() in text
+    effective_on = babel_dates.format_date(today(), "medium", locale="en")  # the reader's format
+    assert "Revision 2 · Status: EFFECTIVE · Effective: " + effective_on in text
     assert _watermark(text) is None
     text = _pdftotext(client.get(f"/documents/revisions/{draft.id}/controlled-copy.pdf"), tmp_path)
     assert "Status: SUPERSEDED" in text and _watermark(text) == "SUPERSEDED"
