@@ -45,6 +45,7 @@ from qms.audits.models import Audit, ChecklistItem, RequirementResult, Result
 from qms.db import utcnow
 from qms.documents.models import Revision, Sop
 from qms.extensions import db
+from qms.i18n.requirements import catalogues as localized_catalogues
 
 POINTS = {Result.CONFORMING.value: 1.0, Result.PARTIALLY_CONFORMING.value: 0.5, Result.NON_CONFORMING.value: 0.0}
 
@@ -237,7 +238,7 @@ def section_and_clause(req: audits.Requirement, catalogue: audits.Catalogue) -> 
 
 def ordered_catalogues() -> list[audits.Catalogue]:
     """The catalogues in catalogue order: ISO/IEC 17020, ISO/IEC 17025, ILAC G19, best practice."""
-    catalogues = audits.load_all()
+    catalogues = localized_catalogues()
     return sorted(catalogues.values(), key=lambda c: audits.catalogue_rank(c.id))
 
 

@@ -44,6 +44,7 @@ from qms.auth.models import Unit
 from qms.db import utcnow
 from qms.documents.models import Revision
 from qms.extensions import db
+from qms.i18n.requirements import catalogues as localized_catalogues
 
 KIND_LABELS = {AuditKind.INTERNAL.value: _l("Internal audit"), AuditKind.TECHNICAL.value: _l("Technical audit"),
                AuditKind.RE_AUDIT.value: _l("Re-audit")}
@@ -391,7 +392,7 @@ def section_labels(titles: dict[str, str]) -> dict[str, str]:
 
 def scope_lines(scope: Sequence[dict[str, object]], versions: dict[str, str]) -> list[str]:
     """One readable line per scope entry: catalogue, version, included and excluded clauses."""
-    catalogues = content.load_all()
+    catalogues = localized_catalogues()
     lines = []
     for entry in scope:
         cat_id = str(entry.get("catalogue", ""))
@@ -449,7 +450,7 @@ def _files(results: Iterable[RequirementResult]) -> tuple[FileLine, ...]:
 
 
 def _rows(audit: Audit, labels: dict[str, str], findings: list[FindingLine]) -> list[ChecklistRow]:
-    catalogues = content.load_all()
+    catalogues = localized_catalogues()
     current = services.current_results(audit)
     in_force = effective_sops(audit.unit_id)
     by_requirement: dict[str, list[FindingLine]] = {}

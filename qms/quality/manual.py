@@ -23,6 +23,7 @@ from qms.documents.models import Revision, Sop
 from qms.errors import NotFound, NotPermitted
 from qms.extensions import db
 from qms.fields import text
+from qms.i18n.requirements import catalogues
 from qms.people import services as people
 from qms.quality.manual_models import PolicyStatement
 
@@ -44,7 +45,7 @@ def write_policy(unit_id: int, actor: User, *, requirement_id: str, statement: s
 
 
 def _clause(requirement_id: str):  # type: ignore[no-untyped-def]
-    catalogue = content.load_all()[CATALOGUE]
+    catalogue = catalogues()[CATALOGUE]
     try:
         return catalogue.get(requirement_id)
     except content.UnknownRequirementError:
@@ -91,7 +92,7 @@ class Manual:
 
 def build(unit: Unit) -> Manual:
     """The manual's content from the records, in catalogue order."""
-    catalogue = content.load_all()[CATALOGUE]
+    catalogue = catalogues()[CATALOGUE]
     covered = _sops_by_requirement(unit.id)
     evidence = _records_by_clause(unit.id)
     current = policies(unit.id)

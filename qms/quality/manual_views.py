@@ -5,11 +5,11 @@ from flask import Response, flash, g, redirect, render_template, url_for
 from flask_babel import gettext as _
 from wtforms.fields.choices import SelectChoice
 
-import audits as content
 from qms.auth.models import Role, Unit
 from qms.auth.permissions import requires
 from qms.errors import check_form, page_again
 from qms.extensions import db
+from qms.i18n.requirements import catalogues
 from qms.quality import bp, manual
 from qms.quality.manual_forms import IssueForm, PolicyForm
 
@@ -19,7 +19,7 @@ READERS = frozenset(Role) - {Role.ADMIN}
 def _policy_form() -> PolicyForm:
     form = PolicyForm()
     form.clause.choices = [SelectChoice(r.id, f"{r.clause} {r.title}")
-                                   for r in content.load_all()[manual.CATALOGUE].requirements]
+                                   for r in catalogues()[manual.CATALOGUE].requirements]
     return form
 
 
