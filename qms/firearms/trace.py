@@ -251,8 +251,9 @@ def _refuse_known(unit_id: int, request_uuid: str) -> None:
         return
     if known.direction == TraceDirection.OUTGOING.value:
         raise TraceRefused(_("This is a trace request this unit sent: send it to the partner, who imports it."))
+    when = known.created_at.strftime("%Y-%m-%d %H:%M")
     raise TraceRefused(_("This trace request was already imported on %(when)s UTC; nothing was imported again.",
-                         when=f"{known.created_at:%Y-%m-%d %H:%M}"))
+                         when=when))
 
 
 def _receive_answer(opened: OpenedPackage, data: bytes, unit: Unit,
