@@ -28,6 +28,7 @@ from typing import Any
 
 from flask_babel import gettext as _
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from qms.auth.models import Unit, User
 from qms.comparisons import exchange
@@ -39,7 +40,6 @@ from qms.comparisons.exchange_format import (
     build_package,
     open_package,
 )
-from qms.comparisons.exchange_models import PartnerKey
 from qms.db import utcnow
 from qms.errors import InvalidInput, NotFound, StateConflict
 from qms.extensions import db
@@ -98,9 +98,8 @@ class Imported:
 
 def partners(unit_id: int) -> list[Partner]:
     """Whom the unit can ask: units on this server, and every active partner key of the unit."""
-    keys = db.session.scalars(select(PartnerKey).where(PartnerKey.unit_id == unit_id, PartnerKey.revoked_at.is_(None))
-                              .order_by(PartnerKey.name))
-    return [Partner(OWN_SERVER, _("A unit on this server")), *(Partner(k.fingerprint, k.name) for k in keys)]
+    return [Partner(OWN_SERVER, _("A unit on this server")),
+            *(Partner(k.fingerprint, k.name) for k in exchange.active_partner_keys(unit_id))]
 
 
 def _partner(unit_id: int, fingerprint: str) -> Partner:
@@ -176,8 +175,16 @@ def _log(request: TraceRequest, step: TraceStep, opened: OpenedPackage, data: by
                           signer_fingerprint=opened.fingerprint, record_count=len(opened.entries),
                           manifest=dict(opened.manifest), recorded_by_id=actor.id)
     db.session.add(entry)
-    db.session.flush()
+    _flush_once()
     return entry
+
+
+def _flush_once() -> None:
+    """Flush; the unique request and step refuse a second import or answer made at the same moment."""
+    try:
+        db.session.flush()
+    except IntegrityError as error:
+        raise StateConflict(_("Someone took this step of the request at the same time. Reload the page.")) from error
 
 
 # --- 2. and 3. importing a request or an answer ---------------------------------------------------------
@@ -239,7 +246,7 @@ def _receive_request(opened: OpenedPackage, data: bytes, unit: Unit, actor: User
                            partner_server=str(source.get("server_id", ""))[:200],
                            partner_fingerprint=opened.fingerprint, request_sha256=opened.sha256, created_by_id=actor.id)
     db.session.add(request)
-    db.session.flush()
+    _flush_once()
     _log(request, TraceStep.REQUEST_RECEIVED, opened, data, actor)
     return request
 

@@ -23,7 +23,7 @@ from qms import create_app
 from qms.auth import services as auth_services
 from qms.auth.models import Role, Unit, User
 from qms.comparisons import exchange
-from qms.comparisons.exchange_format import TRACE_ANSWER, build_package, public_key_pem
+from qms.comparisons.exchange_format import TRACE_ANSWER, EntryFiles, build_package, public_key_pem
 from qms.comparisons.exchange_format import fingerprint as exchange_fingerprint
 from qms.extensions import db
 from qms.firearms import services as firearms
@@ -191,6 +191,25 @@ def test_a_no_record_answer_says_so_on_the_request(unit, examiner, make_unit, ma
     assert _stored(unit.id) == (1, 2, 0)
 
 
+def test_a_register_record_added_after_the_answer_meets_the_partner_record(unit, examiner, make_unit, make_user,
+                                                                         login_as) -> None:
+    """Partner records are matched when read: a record entered later finds the answer's record too."""
+    partner_unit = make_unit(code="PART")
+    partner = make_user(partner_unit, Role.EXAMINER)
+    _add(partner_unit, partner, "I2345B", event="reported_stolen")
+    client_b = login_as(partner)
+    _post_package(client_b, _ask(login_as(examiner), trace.OWN_SERVER, "12?45B"))
+    incoming = db.session.scalar(select(TraceRequest).where(TraceRequest.unit_id == partner_unit.id))
+    client_a = login_as(examiner)
+    imported = _post_package(client_a, client_b.post(f"/firearms/trace/{incoming.id}/answer").get_data())
+    [record] = db.session.scalars(select(TracePartnerRecord).where(TracePartnerRecord.unit_id == unit.id)).all()
+    assert trace.register_matches(record) == []
+    _add(unit, examiner, "12345C")  # the C is no B: still no match
+    seized = _add(unit, examiner, "1-2345-B")
+    assert [f.id for f in trace.register_matches(record)] == [seized]
+    assert f"/firearms/{seized}" in client_a.get(imported.headers["Location"]).get_data(as_text=True)
+
+
 # --- refusals -------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("where", ["manifest.json", "signature", "zip header"])
@@ -264,6 +283,12 @@ def test_trace_and_ballistic_packages_are_refused_on_each_others_pages(unit, exa
         "import-package": (io.BytesIO(package), "trace.zip")}, content_type="multipart/form-data")
     assert response.status_code == 400
     assert "firearm trace request, not a ballistic exchange package" in response.get_data(as_text=True)
+    ballistic = build_package([EntryFiles("ab" * 16, {"uuid": "ab" * 16}, {"surface.x3p": b"not read"})],
+                              source={"unit": {}}, key=exchange.signing_key())
+    refused = _post_package(login_as(partner), ballistic)
+    assert refused.status_code == 400
+    assert "ballistic exchange package, not a firearm trace request or a firearm trace answer" in refused.get_data(
+        as_text=True)
 
 
 def test_a_request_addressed_to_another_server_is_refused(unit, examiner, make_unit, make_user, login_as) -> None:
