@@ -142,7 +142,8 @@ class OneRequest(MethodView):
         """One trace request with its log and, for ours, the partner records its answer brought."""
         found = trace.get(trace_id, g.qms_unit_id)
         fields = {name: getattr(found, name) for name in TraceRequestSchema().fields}
-        return fields | {"log": trace.log_of(found), "partner_records": [_record(r) for r in trace.partner_records(found)]}
+        records = [_record(record) for record in trace.partner_records(found)]
+        return fields | {"log": trace.log_of(found), "partner_records": records}
 
 
 @blp.route("/requests/<int:trace_id>/answer")

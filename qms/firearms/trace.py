@@ -306,7 +306,8 @@ def _checked_record(entry: EntryFiles) -> dict[str, Any]:
         keys = matching.keys_of(serial_number=fields["serial_number"], make=fields["make"], model=fields["model"],
                                 calibre=fields["calibre"])
     except (TypeError, ValueError):
-        raise TraceRefused(_("Record %(uuid)s of the answer has an unreadable date or serial.", uuid=uuid[:40])) from None
+        raise TraceRefused(_("Record %(uuid)s of the answer has an unreadable date or serial.",
+                             uuid=uuid[:40])) from None
     return {**fields, "source_uuid": uuid, "basis": basis, "status": status, "status_on": status_on,
             "categories": _categories(meta.get("categories"), uuid), "serial_key": keys.serial_key,
             "serial_length": keys.serial_length, "make_key": keys.make_key}

@@ -14,11 +14,13 @@ from qms.auth.permissions import requires
 from qms.comparisons import exchange
 from qms.errors import check_form, page_again
 from qms.extensions import db
-from qms.firearms import bp, services, trace
+from qms.firearms import bp, leads, services, trace
 from qms.firearms.roles import READERS, RECORDERS
 from qms.firearms.trace_forms import TraceAnswerForm, TraceImportForm, TraceRequestForm
 from qms.firearms.trace_models import TraceDirection, TraceStep
-from qms.firearms.views import LABELS
+
+LABELS = {"types": services.TYPE_LABELS, "printed": services.PRINTED_LABELS, "conversions": services.CONVERSION_LABELS,
+          "event_labels": services.EVENT_LABELS, "categories": services.CATEGORY_LABELS, "bases": leads.BASIS_LABELS}
 
 
 def _step_label(step: str) -> str:
