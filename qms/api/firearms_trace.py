@@ -71,7 +71,7 @@ class TraceRequestSchema(ma.Schema):
     reference = ma.fields.Str()
     requested_by_name = ma.fields.Str()
     requesting_unit = ma.fields.Str()
-    partner_name = ma.fields.Str()
+    partner_name = ma.fields.Str(metadata={"description": "The partner key's name; empty for a unit on this server."})
     partner_server = ma.fields.Str()
     partner_fingerprint = ma.fields.Str()
     request_sha256 = ma.fields.Str()

@@ -103,8 +103,9 @@ def partners(unit_id: int) -> list[Partner]:
 
 
 def _partner(unit_id: int, fingerprint: str) -> Partner:
+    """The partner asked; units on this server are named by the server (shown as such in the reader's language)."""
     if fingerprint in (OWN_SERVER, exchange.own_fingerprint()):
-        return Partner(exchange.own_fingerprint(), _("A unit on this server"))
+        return Partner(exchange.own_fingerprint(), "")
     found = next((p for p in partners(unit_id) if p.fingerprint == fingerprint), None)
     if found is None:
         raise InvalidInput(_("Choose a partner among the unit's partner keys (a quality manager adds them on the "
@@ -150,7 +151,7 @@ def create_request(unit: Unit, actor: User, query: Query, *, partner: str) -> tu
     message = {"request_uuid": request_uuid, "reason": query.reason, "reference": query.reference,
                "firearm": {"serial_number": query.serial_number, "make": query.make, "model": query.model,
                            "calibre": query.calibre},
-               "to": {"name": to.name, "fingerprint": to.fingerprint}}
+               "to": {"name": to.name or exchange.server_id(), "fingerprint": to.fingerprint}}
     data = build_package([], source=_source(unit, actor), key=exchange.signing_key(), kind=TRACE_REQUEST,
                          message=message)
     opened = open_package(data, is_trusted=lambda signer: True, kinds=(TRACE_REQUEST,))  # what was signed
@@ -158,7 +159,8 @@ def create_request(unit: Unit, actor: User, query: Query, *, partner: str) -> tu
                            serial_number=query.serial_number, make=query.make, model=query.model,
                            calibre=query.calibre, reason=query.reason, reference=query.reference,
                            requested_by_name=actor.full_name, requesting_unit=_unit_label(unit.name, unit.code),
-                           partner_name=to.name[:240], partner_fingerprint=to.fingerprint, request_sha256=opened.sha256,
+                           partner_name=to.name[:240], partner_server="" if to.name else exchange.server_id(),
+                           partner_fingerprint=to.fingerprint, request_sha256=opened.sha256,
                            created_by_id=actor.id)
     db.session.add(request)
     db.session.flush()
@@ -274,7 +276,7 @@ def _receive_answer(opened: OpenedPackage, data: bytes, unit: Unit,
     if opened.fingerprint != request.partner_fingerprint:
         raise TraceRefused(_("This answer is signed by another key (fingerprint %(signer)s) than the partner the "
                              "request was sent to (%(partner)s); it was not imported.", signer=opened.fingerprint,
-                             partner=request.partner_name))
+                             partner=partner_label(request)))
     if message.get("request_sha256") != request.request_sha256:
         raise TraceRefused(_("This answer names another request package than the one this unit sent."))
     if step_of(request, TraceStep.ANSWER_RECEIVED) is not None:
@@ -395,6 +397,11 @@ def requests(unit_id: int) -> list[RequestRow]:
         for entry in db.session.scalars(select(TraceLogEntry).where(TraceLogEntry.request_id.in_(logs))):
             logs[entry.request_id][entry.step] = entry
     return sorted((RequestRow(r, logs[r.id]) for r in found), key=lambda row: row.answered)
+
+
+def partner_label(request: TraceRequest) -> str:
+    """Who the other side is: the partner key's name, or a unit on this server (a request sent within it)."""
+    return request.partner_name or _("A unit on this server")
 
 
 def get(trace_id: int | None, unit_id: int) -> TraceRequest:

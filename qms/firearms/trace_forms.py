@@ -7,7 +7,10 @@ from flask_wtf.file import FileField, FileRequired
 from wtforms import SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
-from qms.firearms.forms import SERIAL_HELP
+
+
+SERIAL_HELP = _l("As marked. Write ? for each character that cannot be read (a partly obliterated serial); at least "
+                 "four characters must be readable.")
 
 
 class TraceRequestForm(FlaskForm):

@@ -51,6 +51,7 @@ def _download(data: bytes, sha256: str, name: str) -> Response:
 def trace_page():  # type: ignore[no-untyped-def]
     return render_template("firearms/trace.html", rows=trace.requests(g.qms_unit_id), form=_request_form(),
                            import_form=TraceImportForm(prefix="import"), step_label=_step_label,
+                           partner_label=trace.partner_label,
                            outgoing=TraceDirection.OUTGOING.value, can_trace=bool(g.qms_roles & RECORDERS))
 
 
@@ -77,13 +78,13 @@ def trace_import():  # type: ignore[no-untyped-def]
     imported = trace.import_package(data, unit=_unit(), actor=g.qms_user)
     if imported.step is TraceStep.REQUEST_RECEIVED:
         flash(_("Trace request from %(unit)s received: review what the register holds and sign the answer.",
-                unit=imported.request.partner_name), "success")
+                unit=trace.partner_label(imported.request)), "success")
     elif imported.records:
         flash(_("Answer received from %(partner)s: %(n)d record(s) of their register.",
-                partner=imported.request.partner_name, n=len(imported.records)), "warning")
+                partner=trace.partner_label(imported.request), n=len(imported.records)), "warning")
     else:
         flash(_("Answer received from %(partner)s: no record of this firearm.",
-                partner=imported.request.partner_name), "success")
+                partner=trace.partner_label(imported.request)), "success")
     return redirect(url_for("firearms.trace_request", trace_id=imported.request.id))
 
 
@@ -96,7 +97,8 @@ def trace_request(trace_id: int):  # type: ignore[no-untyped-def]
     answered = any(entry.step == TraceStep.ANSWER_SENT.value for entry in log)
     records = [(record, trace.register_matches(record)) for record in trace.partner_records(found)]
     return render_template("firearms/trace_request.html", found=found, outgoing=outgoing, log=log,
-                           step_label=_step_label, answered=answered, records=records,
+                           step_label=_step_label, partner_label=trace.partner_label, answered=answered,
+                           records=records,
                            matches=[] if outgoing or answered else trace.matches(found),
                            standing_of=services.standing_of, status_label=services.status_label,
                            flags=services.categories_of, form=TraceAnswerForm(prefix="answer"),
