@@ -394,7 +394,7 @@ def requests(unit_id: int) -> list[RequestRow]:
                                     .order_by(TraceRequest.id.desc()).limit(500)))
     logs: dict[int, dict[str, TraceLogEntry]] = {r.id: {} for r in found}
     if found:
-        for entry in db.session.scalars(select(TraceLogEntry).where(TraceLogEntry.request_id.in_(logs))):
+        for entry in db.session.scalars(select(TraceLogEntry).where(TraceLogEntry.request_id.in_(list(logs)))):
             logs[entry.request_id][entry.step] = entry
     return sorted((RequestRow(r, logs[r.id]) for r in found), key=lambda row: row.answered)
 
