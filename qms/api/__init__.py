@@ -14,14 +14,14 @@ from flask import Flask
 from flask_smorest import Api
 
 from qms.api import (accounts, audits, comparisons, comparisons_exchange, complaints, documents, equipment, evidence,
-                     firearms, nonconformities, people, proficiency, risks, trail)
+                     firearms, firearms_trace, nonconformities, people, proficiency, risks, trail)
 from qms.api.schemas import NO_NUL, ChangesSchema
 from qms.auth.permissions import public
 from qms.extensions import csrf
 
 BLUEPRINTS = (accounts.blp, documents.blp, evidence.blp, audits.blp, comparisons.blp, comparisons_exchange.blp,
               people.blp, equipment.blp, nonconformities.blp, proficiency.blp, complaints.blp, risks.blp, firearms.blp,
-              trail.blp)
+              firearms_trace.blp, trail.blp)
 
 
 class _Api(Api):

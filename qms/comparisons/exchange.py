@@ -129,6 +129,12 @@ def partner_keys() -> list[PartnerKey]:
     return list(db.session.scalars(select(PartnerKey).order_by(PartnerKey.added_at.desc(), PartnerKey.id.desc())))
 
 
+def active_partner_keys(unit_id: int) -> list[PartnerKey]:
+    """The keys whose packages the unit accepts now (not revoked), by name."""
+    return list(db.session.scalars(select(PartnerKey).where(PartnerKey.unit_id == unit_id,
+                                                            PartnerKey.revoked_at.is_(None)).order_by(PartnerKey.name)))
+
+
 def add_partner_key(*, unit_id: int, name: str, key_text: str, actor: User) -> PartnerKey:
     name = " ".join(name.split())
     if not name:

@@ -11,6 +11,14 @@ Layout of a package (format "csi-qms-exchange", version 1)::
                                      as text (never another unit's database ids)
     signature                        Ed25519 over the exact bytes of manifest.json, hex
 
+Kinds of package: the manifest's "kind" names what the package carries. A package without one is a
+ballistic exchange package (the layout above; every package written before kinds existed). Firearm
+trace requests and answers (`qms.firearms.trace`) are kinds whose entries are firearm records: each
+entry is its metadata.json alone, and the manifest's signed "message" holds the question or the
+answer's outcome. A trace request carries no entry; an answer carries none when the partner holds no
+record. Each caller opens only the kinds it handles: a trace package is refused by the ballistic
+import, and the reverse, with a reason that says where it belongs.
+
 Opening a package checks, in this order and before the caller stores anything: sizes and zip
 structure (zip-bomb limits), every file's SHA-256 against the manifest (and no file missing or
 extra), the signature with the public key named in the manifest, and finally that the caller
@@ -46,7 +54,14 @@ FORMAT = "csi-qms-exchange"
 VERSION = 1
 MANIFEST = "manifest.json"
 SIGNATURE = "signature"
+BALLISTIC = "ballistic"
+TRACE_REQUEST = "firearm-trace-request"
+TRACE_ANSWER = "firearm-trace-answer"
+# The files each entry of a kind must hold, and the only ones it may hold (ballistic entries may add their original).
 ENTRY_FILES = ("surface.x3p", "metadata.json")
+KIND_FILES = {BALLISTIC: ENTRY_FILES, TRACE_REQUEST: ("metadata.json",), TRACE_ANSWER: ("metadata.json",)}
+KIND_NAMES = {BALLISTIC: "a ballistic exchange package", TRACE_REQUEST: "a firearm trace request",
+              TRACE_ANSWER: "a firearm trace answer"}
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # fixed member dates: the manifest's created_at is the one that counts
 _SAFE_PATH = re.compile(r"^entries/(?:[0-9a-f]{32}|[0-9a-f-]{36})/"
                         r"(surface\.x3p|metadata\.json|original\.[a-z0-9]{1,8})$")
@@ -99,6 +114,20 @@ class OpenedPackage:
     @property
     def source(self) -> Mapping[str, Any]:
         return self.manifest["source"]
+
+    @property
+    def kind(self) -> str:
+        return kind_of(self.manifest)
+
+    @property
+    def message(self) -> Mapping[str, Any]:
+        """The signed message of a trace package (the question, or the answer's outcome); empty otherwise."""
+        message = self.manifest.get("message")
+        return message if isinstance(message, dict) else {}
+
+
+def kind_of(manifest: Mapping[str, Any]) -> str:
+    return str(manifest.get("kind", BALLISTIC))
 
 
 # --- keys ---------------------------------------------------------------------------------------------
@@ -153,9 +182,16 @@ def _serialise(manifest_bytes: bytes, files: Mapping[str, bytes], signature: byt
     return buffer.getvalue()
 
 
-def build_package(entries: list[EntryFiles], *, source: Mapping[str, Any], key: Ed25519PrivateKey) -> bytes:
-    """A signed package of `entries`; `source` names the exporting unit, server, exporter and time."""
-    if not entries:
+def build_package(entries: list[EntryFiles], *, source: Mapping[str, Any], key: Ed25519PrivateKey,
+                  kind: str = BALLISTIC, message: Mapping[str, Any] | None = None) -> bytes:
+    """A signed package of `entries`; `source` names the exporting unit, server, exporter and time.
+
+    A ballistic package (the default) is written exactly as before kinds existed: no "kind" in its
+    manifest. Other kinds name themselves and carry their `message` in the signed manifest.
+    """
+    if kind not in KIND_FILES:
+        raise ValueError(f"unknown package kind {kind!r}")
+    if not entries and kind == BALLISTIC:
         raise ValueError("an exchange package needs at least one entry")
     files: dict[str, bytes] = {}
     listed = []
@@ -170,14 +206,18 @@ def build_package(entries: list[EntryFiles], *, source: Mapping[str, Any], key: 
                 "signer": {"public_key": raw_public_key(public_key).hex(), "fingerprint": fingerprint(public_key)},
                 "files": {path: {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
                           for path, data in sorted(files.items())}}
+    if kind != BALLISTIC:
+        manifest.update(kind=kind, message=dict(message or {}))
     manifest_bytes = _json(manifest)
     return _serialise(manifest_bytes, files, key.sign(manifest_bytes).hex().encode("ascii") + b"\n")
 
 
 # --- opening ------------------------------------------------------------------------------------------
 
-def open_package(data: bytes, *, is_trusted: Callable[[str], bool], limits: Limits = Limits()) -> OpenedPackage:
-    """Check a package completely (limits, hashes, signature, signer) and return its entries.
+def open_package(data: bytes, *, is_trusted: Callable[[str], bool], limits: Limits = Limits(),
+                 kinds: tuple[str, ...] = (BALLISTIC,)) -> OpenedPackage:
+    """Check a package completely (limits, hashes, signature, signer, one of the `kinds` the caller handles)
+    and return its entries.
 
     Raises `PackageRefused` naming the first problem found; nothing is returned half-checked.
     """
@@ -197,10 +237,11 @@ def open_package(data: bytes, *, is_trusted: Callable[[str], bool], limits: Limi
     if not is_trusted(signer):
         raise PackageRefused(f"The package is signed by an unknown key (fingerprint {signer}). A quality manager "
                              "must add the sending server's key as a partner key before its packages are accepted.")
+    _check_kind(manifest, kinds)
     if len(manifest["entries"]) > limits.max_entries:
         raise PackageRefused(f"The package holds {len(manifest['entries']):,} entries, above the limit of "
                              f"{limits.max_entries:,}.")
-    entries = [_entry(item, members, limits) for item in manifest["entries"]]
+    entries = [_entry(item, members, limits, KIND_FILES[kind_of(manifest)]) for item in manifest["entries"]]
     _check_every_file_belongs(entries, members)
     return OpenedPackage(hashlib.sha256(data).hexdigest(), manifest, signer, entries)
 
@@ -278,9 +319,14 @@ def _parse_manifest(manifest_bytes: bytes) -> dict[str, Any]:
     if manifest.get("version") != VERSION:
         raise PackageRefused(f"The package has format version {manifest.get('version')!r}; this server reads "
                              f"version {VERSION}.")
+    if kind_of(manifest) not in KIND_FILES:
+        raise PackageRefused(f"The package is of a kind this server does not know ({kind_of(manifest)[:40]!r}).")
     files, entries, signer = manifest.get("files"), manifest.get("entries"), manifest.get("signer")
-    if not (isinstance(files, dict) and isinstance(entries, list) and entries and isinstance(signer, dict)
-            and isinstance(manifest.get("source"), dict)):
+    # Only a ballistic package must carry entries: a trace request carries none, nor a "no record" answer.
+    has_entries = isinstance(entries, list) and (bool(entries) or kind_of(manifest) != BALLISTIC)
+    if not (isinstance(files, dict) and has_entries and isinstance(signer, dict)
+            and isinstance(manifest.get("source"), dict)
+            and (kind_of(manifest) == BALLISTIC or isinstance(manifest.get("message"), dict))):
         raise PackageRefused("The package is damaged: manifest.json lacks its file list, entry list, source or signer.")
     for path, facts in files.items():
         if not (isinstance(facts, dict) and isinstance(facts.get("sha256"), str) and _HEX64.match(facts["sha256"])
@@ -319,6 +365,14 @@ def _check_signature(manifest: Mapping[str, Any], manifest_bytes: bytes, signatu
     return public_key
 
 
+def _check_kind(manifest: Mapping[str, Any], kinds: tuple[str, ...]) -> None:
+    kind = kind_of(manifest)
+    if kind not in kinds:
+        wanted = " or ".join(KIND_NAMES[k] for k in kinds)
+        raise PackageRefused(f"This is {KIND_NAMES[kind]}, not {wanted}: import it on its own page "
+                             f"({'the firearm trace page' if kind != BALLISTIC else 'the exchange page'}).")
+
+
 def _check_every_file_belongs(entries: list[EntryFiles], members: Mapping[str, bytes]) -> None:
     uuids = [entry.uuid for entry in entries]
     if len(set(uuids)) != len(uuids):
@@ -329,14 +383,17 @@ def _check_every_file_belongs(entries: list[EntryFiles], members: Mapping[str, b
         raise PackageRefused(f"The package holds a file of no listed entry: {stray[0][:120]}.")
 
 
-def _entry(item: Any, members: Mapping[str, bytes], limits: Limits) -> EntryFiles:
+def _entry(item: Any, members: Mapping[str, bytes], limits: Limits, required: tuple[str, ...]) -> EntryFiles:
     if not isinstance(item, dict) or not isinstance(item.get("uuid"), str) or not _UUID.match(item["uuid"]):
         raise PackageRefused("The package is damaged: an entry of the manifest has no valid uuid.")
     folder = f"entries/{item['uuid']}/"
     files = {path.removeprefix(folder): data for path, data in members.items() if path.startswith(folder)}
-    missing = [name for name in ENTRY_FILES if name not in files]
+    missing = [name for name in required if name not in files]
     if missing:
         raise PackageRefused(f"The package is incomplete: entry {item['uuid']} has no {missing[0]}.")
+    if required != ENTRY_FILES and set(files) != set(required):  # firearm records are their metadata alone
+        raise PackageRefused(f"The package holds a file that does not belong to a firearm record: entry "
+                             f"{item['uuid']} has {sorted(set(files) - set(required))[0][:40]}.")
     metadata_bytes = files.pop("metadata.json")
     if len(metadata_bytes) > limits.max_json_bytes:
         raise PackageRefused(f"The metadata of entry {item['uuid']} is too large.")

@@ -39,6 +39,11 @@ REFUSED_BY_RULES = {
     "POST /api/v1/firearms/{firearm_id}/events": "a stolen or lost report names its reporter, place and police "
                                                  "reference; the date is not in the future",
     "POST /api/v1/firearms/leads/{lead_id}/decision": "a dismissal says why",
+    "POST /api/v1/firearms/trace/requests": "the partner must be one of the unit's partner keys (or this server), the "
+                                            "serial must have four readable characters",
+    "POST /api/v1/firearms/trace/import": "the body must be a real trace package, signed by a partner",
+    "POST /api/v1/firearms/trace/requests/{trace_id}/answer": "the request must be one the unit received and has not "
+                                                              "answered",
 }
 
 

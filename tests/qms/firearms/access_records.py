@@ -1,14 +1,15 @@
-"""Unit B's firearm register for the access test: a stolen report, the seized firearm it matches, their lead."""
+"""Unit B's firearm register for the access test: a stolen report, the seized firearm it matches, their lead, and
+a trace request about it that unit B sent to a unit of the same server."""
 from __future__ import annotations
 
 from datetime import date, timedelta
 
 from qms.auth import services as auth_services
 from qms.auth.models import Role
-from qms.firearms import leads
+from qms.firearms import leads, trace
 from qms.firearms import services as firearms
 
-RECORD_PARAMS = {"firearm_id", "lead_id"}
+RECORD_PARAMS = {"firearm_id", "lead_id", "trace_id"}
 
 
 def build(unit_b, user_b) -> dict[str, object]:  # type: ignore[no-untyped-def]
@@ -22,4 +23,7 @@ def build(unit_b, user_b) -> dict[str, object]:  # type: ignore[no-untyped-def]
         firearm_type="pistol", make="Zastava", model="M57", serial_number="UNIT-B-MARKER-12?4",
         description="UNIT-B-MARKER seized pistol"), firearms.EventInput(kind="seized", occurred_on=date.today()))
     [row] = leads.leads_of(stolen)
-    return {"firearm_id": stolen.id, "lead_id": row.lead.id}
+    request, _ = trace.create_request(unit_b, user_b, trace.Query(
+        serial_number="1234-UNIT-B", make="Zastava", reason="UNIT-B-MARKER seized at a checkpoint",
+        reference="UNIT-B-MARKER 2/2026"), partner=trace.OWN_SERVER)
+    return {"firearm_id": stolen.id, "lead_id": row.lead.id, "trace_id": request.id}
