@@ -45,11 +45,13 @@ def read_index_manifest(path: Path) -> list[tuple[Path, str]]:
     return rows
 
 
-def _scan(path: Path, preprocess: bool) -> Any:
+def _scan(path: Path, preprocess: bool = True) -> Any:
+    """A scan as the index takes it: raw scans are always preprocessed (``--preprocess`` is kept for
+    old scripts); other pixel sizes are resampled to the index's by `ballistics.index.stored_form`."""
     from ballistics.io import read_surface
 
     surface = read_surface(path)
-    if surface.processed or not preprocess:
+    if surface.processed:
         return surface
     from ballistics.preprocess import preprocess as run_preprocess
 
@@ -104,7 +106,7 @@ def register_index(subparsers: Any) -> None:
 
 
 def _common(parser: argparse.ArgumentParser, handler: Any) -> None:
-    parser.add_argument("--preprocess", action="store_true", help="preprocess scans that are not yet processed")
+    parser.add_argument("--preprocess", action="store_true", help=argparse.SUPPRESS)  # now always done
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(handler=handler)
 
@@ -216,7 +218,7 @@ def register_search(subparsers: Any) -> None:
     p.add_argument("--on-corrupt", choices=("raise", "skip"), default="raise",
                    help="a corrupt shard or entry: stop (default) or skip it and say so")
     p.add_argument("--calibration", type=Path, help="calibration.json (default: the index's own)")
-    p.add_argument("--preprocess", action="store_true", help="preprocess the query if it is not processed")
+    p.add_argument("--preprocess", action="store_true", help=argparse.SUPPRESS)  # now always done
     p.add_argument("--json", action="store_true", help="print the ranked candidates as JSON")
     p.set_defaults(handler=_search)
 
