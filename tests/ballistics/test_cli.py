@@ -106,14 +106,17 @@ def test_missing_file_and_bad_options(tmp_path, scans, capsys):
     assert code == 2 and "invalid choice" in err
 
 
-def test_mismatched_pixel_sizes_through_the_cli(scans, tmp_path, capsys):
+def test_different_pixel_sizes_through_the_cli(scans, tmp_path, capsys):
+    """No refusal: both scans are brought to the working pixel size, which the output states."""
     coarse = read_surface(scans[1])
     other = tmp_path / "coarse.x3p"
     write_x3p(coarse.with_heights(coarse.heights, pixel_size=2 * coarse.pixel_size), other)
-    code, _, err = run(["compare", str(scans[0]), str(other)], capsys)
-    assert code == 1 and "pixel sizes differ" in err
-    code, _, _ = run(["compare", str(scans[0]), str(other), "--resample"], capsys)
-    assert code == 0
+    code, out, _ = run(["compare", str(scans[0]), str(other), "--json"], capsys)
+    doc = json.loads(out)
+    assert code == 0 and doc["pixel_size_um"] == pytest.approx(6.25)
+    assert doc["preparation"] == ["as given", f"resampled from {2 * coarse.pixel_size_um:.4g} um"]
+    code, out, _ = run(["compare", str(scans[0]), str(other), "--resample"], capsys)  # old flag still accepted
+    assert code == 0 and "compared at 6.25 um per pixel" in out
 
 
 def test_extra_subcommands_can_be_registered(capsys):
