@@ -157,6 +157,10 @@ def _convert(args: argparse.Namespace) -> int:
     if suffix not in (".x3p", ".png", ".tif", ".tiff"):
         raise ValueError(f"cannot write {args.target.name}: use .x3p, .png, .tif or .tiff")
     surface = read_surface(args.source, pixel_size=_metres(args))
+    if suffix == ".x3p" and surface.kind == "image":
+        raise ValueError(f"{args.source.name} is an image (grey levels, no height scale), not a topography: "
+                         "writing it as X3P would claim heights in metres. Convert the original X3P, or a PNG "
+                         "written by `ballistics convert` from one (it keeps the heights)")
     written = write_x3p(surface, args.target) if suffix == ".x3p" else write_image(surface, args.target)
     print(f"wrote {written}")
     return 0

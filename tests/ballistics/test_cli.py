@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
 
 from ballistics import cli
@@ -63,9 +65,22 @@ def test_convert_round_trips_through_an_image(scans, tmp_path, capsys):
     code, out, _ = run(["convert", str(scans[0]), str(png)], capsys)
     assert code == 0 and png.exists()
     back = tmp_path / "back.x3p"
-    code, _, _ = run(["convert", str(png), str(back), "--pixel-size-um", "6.25"], capsys)
+    code, _, _ = run(["convert", str(png), str(back)], capsys)
     assert code == 0
-    assert read_surface(back, processed=True).shape == (128, 128)
+    original, again = read_surface(scans[0]), read_surface(back)
+    assert again.shape == (128, 128) and again.pixel_size == original.pixel_size
+    assert again.processed == original.processed
+    # Heights in metres again (they once came back as 0-1 m grey levels), to 1/65535 of the range.
+    span = np.nanmax(original.heights) - np.nanmin(original.heights)
+    np.testing.assert_allclose(again.heights, original.heights, atol=span / 65535, equal_nan=True)
+
+
+def test_a_photograph_is_not_converted_into_a_topography(tmp_path, capsys):
+    photo = tmp_path / "photo.png"
+    cv2.imwrite(str(photo), np.full((16, 16), 120, np.uint8))
+    code, _, err = run(["convert", str(photo), str(tmp_path / "photo.x3p"), "--pixel-size-um", "3"], capsys)
+    assert code == 1 and "is an image (grey levels, no height scale), not a topography" in err
+    assert not (tmp_path / "photo.x3p").exists()
 
 
 def test_evaluate_writes_a_report(scans, tmp_path, capsys):
