@@ -676,4 +676,4 @@ def _checked(a: Surface, b: Surface, *, allow_unprocessed: bool) -> WorkingPair:
     try:
         return working_pair(a, b)
     except ValueError as error:
-        raise ValueError(f"cannot bring the scans to a common working pixel size: {error}") from error
+        raise ValueError(f"cannot prepare the scans for comparison: {error}") from error

@@ -558,7 +558,9 @@ def _record2_metadata(root: ET.Element, feature: str, z_type: str) -> dict[str, 
         value = _text(root, path)
         if value is not None:
             metadata[key] = value
+    # "unknown" is what writers (ours included) put in the mandatory fields they know nothing about.
     parts = [metadata.get(f"instrument_{k}") for k in ("manufacturer", "model", "version")]
+    parts = [p for p in parts if p and p.strip().lower() != "unknown"]
     if any(parts):
         metadata["instrument"] = " ".join(p for p in parts if p)
     return metadata

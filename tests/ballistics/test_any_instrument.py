@@ -1,0 +1,168 @@
+"""Issue 17, "Any instrument": raw or processed scans at any pixel size are compared.
+
+Acceptance 2: scans at three pixel sizes (6.25, 7.38 and 3.5 µm, plus 7.391 µm, 0.15 % off 7.38 as
+between two Cadre TopMatch scans) in raw and processed forms, built from the Fadul scans; every pair
+compares, through the library and `ballistics evaluate`, and the known matches still score above
+the decision threshold of the stored Fadul reference run. The only refusals left are for data that
+cannot be read or used.
+
+The Fadul scans are processed (band-passed, 6.25 µm). A "processed" variant at another size is the
+scan resampled (area average going coarser, linear going finer); a "raw" variant is that, plus a
+tilted plane, an offset and a little measurement noise, written with the raw marker, so that it goes
+through the documented preprocessing (segmentation, plane removal, band-pass, edge erosion).
+"""
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from ballistics import cli
+from ballistics.cmc import compare
+from ballistics.evaluate import evaluate
+from ballistics.io import read_surface, write_x3p
+from ballistics.surface import Surface
+
+REFERENCE = Path(__file__).parent / "data" / "fadul_reference_summary.json"
+INSTRUMENT = {"instrument_manufacturer": "Cadre Forensics", "instrument_model": "TopMatch-3D HD"}
+
+# One form per scan: (processed?, pixel size in µm). Chosen before looking at any score.
+FORMS = {
+    "Fadul 1-1.x3p": (True, 6.25),   # the stored scan itself
+    "Fadul 1-2.x3p": (False, 7.38),
+    "Fadul 2-1.x3p": (False, 3.5),
+    "Fadul 2-2.x3p": (True, 7.38),
+    "Fadul 3-1.x3p": (False, 7.38),
+    "Fadul 3-2.x3p": (False, 7.391),  # 0.15 % off 7.38
+}
+
+
+def _resized(surface: Surface, pixel_size: float) -> np.ndarray:
+    """Heights at another pixel size; a new pixel is valid only where all it covers was measured."""
+    factor = surface.pixel_size / pixel_size
+    size = (round(surface.shape[1] * factor), round(surface.shape[0] * factor))
+    mode = cv2.INTER_AREA if factor < 1 else cv2.INTER_LINEAR
+    mask = surface.mask
+    summed = cv2.resize(np.where(mask, surface.heights, 0.0), size, interpolation=mode)
+    share = cv2.resize(mask.astype(np.float64), size, interpolation=mode)
+    return np.where(share > 0.999, summed / np.maximum(share, 1e-12), np.nan)
+
+
+def _variant(scan: Surface, processed: bool, pixel_size_um: float, seed: int) -> Surface:
+    pixel_size = pixel_size_um * 1e-6
+    if processed and pixel_size_um == 6.25:
+        return scan
+    heights = _resized(scan, pixel_size)
+    if not processed:  # form and offset of an unlevelled scan, and instrument noise
+        rows, cols = np.indices(heights.shape) * pixel_size
+        noise = np.random.default_rng(seed).normal(scale=0.05e-6, size=heights.shape)
+        heights = heights + 40e-6 + 6e-4 * rows - 4e-4 * cols + noise
+    return Surface(heights, pixel_size, processed=processed, metadata={**INSTRUMENT, "comment": "issue 17 test"})
+
+
+@pytest.fixture(scope="module")
+def mixed_set(fadul_dir: Path, fadul_truth: dict[str, str], tmp_path_factory) -> Path:
+    """The six variants as X3P files (written by `ballistics.io.write_x3p`) and their manifest."""
+    folder = tmp_path_factory.mktemp("any-instrument")
+    rows = [("file", "firearm")]
+    for seed, (name, (processed, size)) in enumerate(FORMS.items()):
+        target = folder / f"{Path(name).stem} {'processed' if processed else 'raw'} {size} um.x3p"
+        write_x3p(_variant(read_surface(fadul_dir / name), processed, size, seed), target)
+        rows.append((target.name, fadul_truth[name]))
+    with open(folder / "manifest.csv", "w", newline="") as handle:
+        csv.writer(handle).writerows(rows)
+    return folder / "manifest.csv"
+
+
+def _threshold() -> float:
+    return float(json.loads(REFERENCE.read_text())["threshold"])
+
+
+def test_every_pair_compares_and_known_matches_pass_the_threshold(mixed_set, tmp_path, capsys):
+    """Acceptance 2, through `ballistics evaluate` (which once refused 27 of 36 such pairs)."""
+    out = tmp_path / "report"
+    code = cli.main(["evaluate", str(mixed_set), "--out", str(out), "--workers", "1", "--quiet"])
+    printed = capsys.readouterr()
+    assert code == 0, printed.err
+    with open(out / "pairs.csv", newline="") as handle:
+        pairs = list(csv.DictReader(handle))
+    assert len(pairs) == 15 and not [p["error"] for p in pairs if p["error"]]
+    assert {float(p["pixel_size_um"]) for p in pairs} == {6.25}
+    matches = [p for p in pairs if p["same_source"] == "True"]
+    non_matches = [p for p in pairs if p["same_source"] == "False"]
+    assert len(matches) == 3
+    print("\nknown matches:", [(p["file_a"], p["file_b"], round(float(p["score"]), 3)) for p in matches])
+    print("highest known non-match:", max(float(p["score"]) for p in non_matches))
+    assert min(float(p["score"]) for p in matches) > _threshold()
+    assert max(float(p["score"]) for p in non_matches) < _threshold()
+    raw_3_5 = next(p for p in matches if "2-1 raw 3.5" in p["file_a"] + p["file_b"])
+    assert "preprocessed from raw at 3.5 um" in raw_3_5["preparation"]
+    assert "resampled from 7.38 um" in raw_3_5["preparation"]
+
+
+def test_the_comparison_records_its_working_pixel_size(mixed_set):
+    a, b = (read_surface(mixed_set.parent / f"Fadul 3-{n} raw {s} um.x3p") for n, s in ((1, 7.38), (2, 7.391)))
+    assert not a.processed and not b.processed and a.metadata["instrument"] == "Cadre Forensics TopMatch-3D HD"
+    result = compare(a, b)
+    assert result.pixel_size_um == pytest.approx(6.25)
+    assert result.preparation == ("preprocessed from raw at 7.38 um", "preprocessed from raw at 7.391 um")
+    assert result.score > _threshold()
+
+
+def test_same_size_processed_pairs_are_untouched(fadul_dir):
+    """The new path is a no-op for processed scans of one pixel size: the stored Fadul table holds."""
+    a, b = read_surface(fadul_dir / "Fadul 1-1.x3p"), read_surface(fadul_dir / "Fadul 1-2.x3p")
+    result = compare(a, b)
+    assert result.preparation == ("as given", "as given") and result.pixel_size_um == pytest.approx(6.25)
+    # Same cells, same counts: the comparison of the very same arrays, whoever prepares them.
+    direct = compare(Surface(a.heights, a.pixel_size, processed=True), Surface(b.heights, b.pixel_size, processed=True))
+    assert result.to_dict() == direct.to_dict()
+
+
+def test_cli_compare_states_the_working_size(mixed_set, capsys):
+    files = [str(mixed_set.parent / name) for name in ("Fadul 2-1 raw 3.5 um.x3p", "Fadul 2-2 processed 7.38 um.x3p")]
+    assert cli.main(["compare", *files, "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["pixel_size_um"] == pytest.approx(6.25)
+    assert doc["preparation"] == ["preprocessed from raw at 3.5 um", "resampled from 7.38 um"]
+
+
+# --------------------------------------------------------------------------------------------------
+# The refusals left: unreadable or unusable data
+# --------------------------------------------------------------------------------------------------
+
+def test_a_garbage_file_is_refused_with_exit_code_1(mixed_set, tmp_path, capsys):
+    garbage = tmp_path / "garbage.x3p"
+    garbage.write_bytes(b"this is not a scan at all")
+    good = str(mixed_set.parent / "Fadul 1-2 raw 7.38 um.x3p")
+    assert cli.main(["compare", str(garbage), good]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("ballistics compare: error:") and "garbage.x3p: unrecognised file type" in err
+    assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_an_all_nan_surface_is_refused_as_unusable(mixed_set):
+    good = read_surface(mixed_set.parent / "Fadul 1-2 raw 7.38 um.x3p")
+    empty = Surface(np.full((64, 64), np.nan), 3.5e-6)
+    with pytest.raises(ValueError, match=r"surface B has no valid points \(all NaN\): nothing to compare"):
+        compare(good, empty)
+
+
+def test_a_raw_scan_with_nothing_usable_is_refused_with_the_reason(mixed_set):
+    good = read_surface(mixed_set.parent / "Fadul 1-2 raw 7.38 um.x3p")
+    speck = np.full((64, 64), np.nan)
+    speck[30:32, 30:32] = 1e-6  # four measured points: nothing survives the edge erosion
+    with pytest.raises(ValueError, match="cannot prepare the scans for comparison: .*empty"):
+        compare(good, Surface(speck, 7.38e-6))
+
+
+def test_an_unusable_scan_exits_1_with_one_line(tmp_path, capsys):
+    path = tmp_path / "diagonal.x3p"
+    write_x3p(Surface(np.where(np.eye(8, dtype=bool), 1e-6, np.nan), 7.38e-6), path)  # eight points
+    assert cli.main(["compare", str(path), str(path)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("ballistics compare: error:") and err.count("\n") == 1 and "Traceback" not in err
