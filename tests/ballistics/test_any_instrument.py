@@ -6,10 +6,8 @@ compares, through the library and `ballistics evaluate`, and the known matches s
 the decision threshold of the stored Fadul reference run. The only refusals left are for data that
 cannot be read or used.
 
-The Fadul scans are processed (band-passed, 6.25 µm). A "processed" variant at another size is the
-scan resampled (area average going coarser, linear going finer); a "raw" variant is that, plus a
-tilted plane, an offset and a little measurement noise, written with the raw marker, so that it goes
-through the documented preprocessing (segmentation, plane removal, band-pass, edge erosion).
+The Fadul scans are processed (band-passed, 6.25 µm); `tests.instruments.variant` makes the raw and
+processed forms at other pixel sizes.
 """
 from __future__ import annotations
 
@@ -17,18 +15,16 @@ import csv
 import json
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 
 from ballistics import cli
 from ballistics.cmc import compare
-from ballistics.evaluate import evaluate
 from ballistics.io import read_surface, write_x3p
 from ballistics.surface import Surface
+from tests.instruments import variant
 
 REFERENCE = Path(__file__).parent / "data" / "fadul_reference_summary.json"
-INSTRUMENT = {"instrument_manufacturer": "Cadre Forensics", "instrument_model": "TopMatch-3D HD"}
 
 # One form per scan: (processed?, pixel size in µm). Chosen before looking at any score.
 FORMS = {
@@ -41,29 +37,6 @@ FORMS = {
 }
 
 
-def _resized(surface: Surface, pixel_size: float) -> np.ndarray:
-    """Heights at another pixel size; a new pixel is valid only where all it covers was measured."""
-    factor = surface.pixel_size / pixel_size
-    size = (round(surface.shape[1] * factor), round(surface.shape[0] * factor))
-    mode = cv2.INTER_AREA if factor < 1 else cv2.INTER_LINEAR
-    mask = surface.mask
-    summed = cv2.resize(np.where(mask, surface.heights, 0.0), size, interpolation=mode)
-    share = cv2.resize(mask.astype(np.float64), size, interpolation=mode)
-    return np.where(share > 0.999, summed / np.maximum(share, 1e-12), np.nan)
-
-
-def _variant(scan: Surface, processed: bool, pixel_size_um: float, seed: int) -> Surface:
-    pixel_size = pixel_size_um * 1e-6
-    if processed and pixel_size_um == 6.25:
-        return scan
-    heights = _resized(scan, pixel_size)
-    if not processed:  # form and offset of an unlevelled scan, and instrument noise
-        rows, cols = np.indices(heights.shape) * pixel_size
-        noise = np.random.default_rng(seed).normal(scale=0.05e-6, size=heights.shape)
-        heights = heights + 40e-6 + 6e-4 * rows - 4e-4 * cols + noise
-    return Surface(heights, pixel_size, processed=processed, metadata={**INSTRUMENT, "comment": "issue 17 test"})
-
-
 @pytest.fixture(scope="module")
 def mixed_set(fadul_dir: Path, fadul_truth: dict[str, str], tmp_path_factory) -> Path:
     """The six variants as X3P files (written by `ballistics.io.write_x3p`) and their manifest."""
@@ -71,7 +44,7 @@ def mixed_set(fadul_dir: Path, fadul_truth: dict[str, str], tmp_path_factory) ->
     rows = [("file", "firearm")]
     for seed, (name, (processed, size)) in enumerate(FORMS.items()):
         target = folder / f"{Path(name).stem} {'processed' if processed else 'raw'} {size} um.x3p"
-        write_x3p(_variant(read_surface(fadul_dir / name), processed, size, seed), target)
+        write_x3p(variant(read_surface(fadul_dir / name), processed=processed, pixel_size_um=size, seed=seed), target)
         rows.append((target.name, fadul_truth[name]))
     with open(folder / "manifest.csv", "w", newline="") as handle:
         csv.writer(handle).writerows(rows)
