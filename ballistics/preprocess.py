@@ -732,7 +732,8 @@ class WorkingPair:
 
     @property
     def pixel_size_um(self) -> float:
-        return self.pixel_size * 1e6
+        """In micrometres, rounded to the picometre so that 6.25e-6 m reads 6.25 (not 6.249999999999999)."""
+        return round(self.pixel_size * 1e6, 6)
 
 
 def to_working_size(surface: Surface, *, pixel_size: float = WORKING_PIXEL_SIZE) -> tuple[Surface, str]:
