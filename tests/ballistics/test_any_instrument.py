@@ -101,7 +101,7 @@ def test_same_size_processed_pairs_keep_their_stored_results(fadul_dir, file_a, 
     assert (result.score > _threshold()) == (stored["called_same_source"] == "True")
     counts = (*result.cmc_original, result.high_cmc, result.possible_cells)
     expected = tuple(int(stored[k]) for k in ("cmc_original_ab", "cmc_original_ba", "high_cmc", "possible_cells"))
-    assert max(abs(x - y) for x, y in zip(counts, expected)) <= 2, (counts, expected)
+    assert max(abs(x - y) for x, y in zip(counts, expected, strict=True)) <= 2, (counts, expected)
 
 
 def test_cli_compare_states_the_working_size(mixed_set, capsys):
