@@ -90,9 +90,8 @@ def _compare(args: argparse.Namespace) -> int:
 
     size = _metres(args)
     pair = working_pair(read_surface(args.a, pixel_size=size), read_surface(args.b, pixel_size=size))
-    a, b = pair.a, pair.b
-    result = compare(a, b)  # already at the working size: nothing more is done to them
-    result = _with_preparation(result, pair)
+    a, b = pair.a, pair.b  # kept for the explanation images; compare records what was done to them
+    result = compare(a, b)
     doc = _result_document(result, args)
     if args.out is not None:
         _explain(args.out, a, b, result, doc)
@@ -107,13 +106,6 @@ def _compare(args: argparse.Namespace) -> int:
         if "log10_lr" in doc:
             print(f"log10 LR {doc['log10_lr']:.2f}: {doc['verbal_scale']}")
     return 0
-
-
-def _with_preparation(result: Any, pair: Any) -> Any:
-    """The comparison with what was done to each scan before it (compare saw them already prepared)."""
-    from dataclasses import replace
-
-    return replace(result, pixel_size_um=pair.pixel_size_um, preparation=pair.steps)
 
 
 def _result_document(result: Any, args: argparse.Namespace) -> dict[str, Any]:
