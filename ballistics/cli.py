@@ -76,28 +76,22 @@ def _register_compare(subparsers: Any) -> None:
     p.add_argument("--out", type=Path, help="folder for the explanation images and result.json")
     p.add_argument("--calibration", type=Path, help="calibration.json from `ballistics evaluate`: adds the LR")
     _pixel_size_option(p)
-    p.add_argument("--resample", action="store_true", help="resample B to A's pixel size if they differ")
-    p.add_argument("--preprocess", action="store_true", help="preprocess scans that are not yet processed")
+    # Both are what every comparison now does (raw scans preprocessed, pixel sizes reconciled); the
+    # flags stay accepted so that existing scripts keep working.
+    p.add_argument("--resample", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--preprocess", action="store_true", help=argparse.SUPPRESS)
     p.set_defaults(handler=_compare)
-
-
-def _prepared(path: Path, preprocess: bool, pixel_size: float | None) -> Any:
-    from ballistics.io import read_surface
-
-    surface = read_surface(path, pixel_size=pixel_size)
-    if surface.processed or not preprocess:
-        return surface
-    from ballistics.preprocess import preprocess as run_preprocess
-
-    return run_preprocess(surface)
 
 
 def _compare(args: argparse.Namespace) -> int:
     from ballistics.cmc import compare
+    from ballistics.io import read_surface
+    from ballistics.preprocess import working_pair
 
     size = _metres(args)
-    a, b = _prepared(args.a, args.preprocess, size), _prepared(args.b, args.preprocess, size)
-    result = compare(a, b, resample=args.resample)
+    pair = working_pair(read_surface(args.a, pixel_size=size), read_surface(args.b, pixel_size=size))
+    a, b = pair.a, pair.b  # kept for the explanation images; compare records what was done to them
+    result = compare(a, b)
     doc = _result_document(result, args)
     if args.out is not None:
         _explain(args.out, a, b, result, doc)
@@ -107,6 +101,8 @@ def _compare(args: argparse.Namespace) -> int:
         print(f"High-CMC {result.high_cmc} of {result.possible_cells} cells; original rule "
               f"{result.cmc_original[0]} (A->B) / {result.cmc_original[1]} (B->A); correlation "
               f"{result.correlation:.3f} at {result.alignment.angle_deg:.1f} deg; score {result.score:.4f}")
+        print(f"compared at {result.pixel_size_um:.4g} um per pixel; A {result.preparation[0]}, "
+              f"B {result.preparation[1]}")
         if "log10_lr" in doc:
             print(f"log10 LR {doc['log10_lr']:.2f}: {doc['verbal_scale']}")
     return 0
@@ -153,6 +149,10 @@ def _convert(args: argparse.Namespace) -> int:
     if suffix not in (".x3p", ".png", ".tif", ".tiff"):
         raise ValueError(f"cannot write {args.target.name}: use .x3p, .png, .tif or .tiff")
     surface = read_surface(args.source, pixel_size=_metres(args))
+    if suffix == ".x3p" and surface.kind == "image":
+        raise ValueError(f"{args.source.name} is an image (grey levels, no height scale), not a topography: "
+                         "writing it as X3P would claim heights in metres. Convert the original X3P, or a PNG "
+                         "written by `ballistics convert` from one (it keeps the heights)")
     written = write_x3p(surface, args.target) if suffix == ".x3p" else write_image(surface, args.target)
     print(f"wrote {written}")
     return 0

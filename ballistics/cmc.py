@@ -36,6 +36,7 @@ import cv2
 import numpy as np
 import scipy.fft as sfft
 
+from ballistics.preprocess import WorkingPair, working_pair
 from ballistics.registration import Alignment, _affine, _filled, _standardise, register
 from ballistics.surface import Surface
 
@@ -173,6 +174,11 @@ class Comparison:
         term breaks ties between equal counts. Symmetric in A and B.
     alignment : Alignment
         Rotation and translation of B onto A.
+    pixel_size_um : float
+        The working pixel size both surfaces were compared at (`ballistics.preprocess.working_pair`).
+    preparation : (str, str)
+        What was done to A and to B to get there: ``"as given"``, ``"resampled from 7.38 um"`` or
+        ``"preprocessed from raw at 3.5 um"``.
     """
 
     cmc_original: tuple[int, int]
@@ -185,6 +191,8 @@ class Comparison:
     cells: tuple[CellResult, ...]
     params: CMCParams
     shapes: tuple[tuple[int, int], tuple[int, int]] = field(default=((0, 0), (0, 0)))
+    pixel_size_um: float = float("nan")
+    preparation: tuple[str, str] = ("as given", "as given")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready dictionary (alignment curve included)."""
@@ -561,21 +569,23 @@ def _direction(name: str, reference: Surface, target: Surface, alignment: Alignm
 # Public entry point
 # --------------------------------------------------------------------------------------------------
 
-def compare(a: Surface, b: Surface, *, params: CMCParams = CMCParams(), resample: bool = False,
+def compare(a: Surface, b: Surface, *, params: CMCParams = CMCParams(), resample: bool = True,
             allow_unprocessed: bool = False) -> Comparison:
     """Compare two surfaces by Congruent Matching Cells in both directions.
 
     Parameters
     ----------
     a, b : Surface
-        Preprocessed surfaces (form removed, band-pass filtered, see `ballistics.preprocess`) of the
-        same kind and pixel size.
+        Surfaces of the same kind, raw or processed, at any pixel size. They are brought to one
+        working pixel size by `ballistics.preprocess.working_pair`: processed surfaces of exactly the
+        same pixel size are compared as they are; otherwise raw ones are preprocessed and both are
+        resampled to 6.25 µm. The result records the working size and what was done to each.
     params : CMCParams, keyword-only
         Cell grid, search ranges and decision thresholds.
     resample : bool, keyword-only
-        Resample ``b`` to the pixel size of ``a`` when they differ, instead of refusing.
+        Ignored (pixel sizes are always reconciled); kept so that older callers keep working.
     allow_unprocessed : bool, keyword-only
-        Compare surfaces not marked as preprocessed (for data processed elsewhere).
+        Take surfaces not marked as preprocessed as processed elsewhere (no preprocessing here).
 
     Returns
     -------
@@ -586,8 +596,7 @@ def compare(a: Surface, b: Surface, *, params: CMCParams = CMCParams(), resample
     Raises
     ------
     ValueError
-        Different pixel sizes (without ``resample``), different kinds, no valid points, or an
-        unprocessed surface (without ``allow_unprocessed``).
+        Different kinds, no valid points, or a raw surface whose preprocessing leaves nothing.
 
     References
     ----------
@@ -604,11 +613,13 @@ def compare(a: Surface, b: Surface, *, params: CMCParams = CMCParams(), resample
     >>> result.high_cmc == result.possible_cells, round(result.correlation, 3)
     (True, 1.0)
     """
-    a, b = _checked(a, b, resample=resample, allow_unprocessed=allow_unprocessed)
+    pair = _checked(a, b, allow_unprocessed=allow_unprocessed)
+    a, b = pair.a, pair.b
     swapped = _fingerprint(a) > _fingerprint(b)
     first, second = (b, a) if swapped else (a, b)
     result = _compare_ordered(first, second, params)
-    return _swap(result) if swapped else result
+    result = _swap(result) if swapped else result
+    return replace(result, pixel_size_um=pair.pixel_size_um, preparation=pair.steps)
 
 
 def _compare_ordered(a: Surface, b: Surface, params: CMCParams) -> Comparison:
@@ -651,32 +662,18 @@ def _digest(surface: Surface) -> bytes:
     return digest.digest()
 
 
-def _checked(a: Surface, b: Surface, *, resample: bool, allow_unprocessed: bool) -> tuple[Surface, Surface]:
+def _checked(a: Surface, b: Surface, *, allow_unprocessed: bool) -> WorkingPair:
+    """Refuse only what cannot be compared (no data, two kinds); reconcile the rest."""
     for name, s in (("A", a), ("B", b)):
         if not isinstance(s, Surface):
             raise TypeError(f"surface {name} must be a ballistics.Surface, got {type(s).__name__}")
         if not s.valid.any():
-            raise ValueError(f"surface {name} has no valid points (all NaN)")
-        if not s.processed and not allow_unprocessed:
-            raise ValueError(f"surface {name} is not preprocessed: run ballistics.preprocess.preprocess "
-                             "first (or pass allow_unprocessed=True for data processed elsewhere)")
+            raise ValueError(f"surface {name} has no valid points (all NaN): nothing to compare")
     if a.kind != b.kind:
         raise ValueError(f"cannot compare a {a.kind} with an {b.kind}")
-    if not np.isclose(a.pixel_size, b.pixel_size, rtol=1e-3, atol=0):
-        if not resample:
-            raise ValueError(f"pixel sizes differ: {a.pixel_size_um:.4g} um vs {b.pixel_size_um:.4g} um; "
-                             "resample to a common pixel size (ballistics.preprocess) or pass resample=True")
-        b = _resampled(b, a.pixel_size)
-    return a, b
-
-
-def _resampled(surface: Surface, pixel_size: float) -> Surface:
-    """Surface at another pixel size; missing points stay missing (normalised convolution)."""
-    scale = surface.pixel_size / pixel_size
-    size = (max(1, int(round(surface.shape[1] * scale))), max(1, int(round(surface.shape[0] * scale))))
-    mode = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-    mask = surface.mask
-    num = cv2.resize(np.where(mask, surface.heights, 0.0), size, interpolation=mode)
-    den = cv2.resize(mask.astype(np.float64), size, interpolation=mode)
-    heights = np.where(den > 0.999, num / np.maximum(den, 1e-12), np.nan)
-    return surface.with_heights(heights, pixel_size=pixel_size)
+    if allow_unprocessed:
+        a, b = (s if s.processed else replace(s, processed=True) for s in (a, b))
+    try:
+        return working_pair(a, b)
+    except ValueError as error:
+        raise ValueError(f"cannot prepare the scans for comparison: {error}") from error

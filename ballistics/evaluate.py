@@ -67,6 +67,8 @@ class PairResult:
     angle_deg: float
     seconds: float
     error: str = ""
+    pixel_size_um: float = float("nan")  # the working pixel size of the comparison
+    preparation: str = ""  # what was done to A and B before it (raw preprocessed, resampled)
 
 
 @dataclass(frozen=True)
@@ -122,8 +124,11 @@ def _load(path: str) -> Surface:
     """Read a scan once per worker process (each scan takes part in many pairs)."""
     if path not in _CACHE:
         from ballistics.io import read_surface
+        from ballistics.preprocess import to_working_size
 
-        _CACHE[path] = read_surface(path)
+        surface = read_surface(path)
+        # Raw scans are preprocessed once here, before any rotation (always to the working size).
+        _CACHE[path] = surface if surface.processed else to_working_size(surface)[0]
     return _CACHE[path]
 
 
@@ -156,7 +161,8 @@ def _compare_pair(task: tuple[str, str, str, str, float, CMCParams]) -> PairResu
                           time.perf_counter() - start, f"{type(exc).__name__}: {exc}")
     return PairResult(Path(path_a).name, Path(path_b).name, firearm_a, firearm_b, firearm_a == firearm_b,
                       angle, r.high_cmc, r.possible_cells, r.cmc_original[0], r.cmc_original[1],
-                      r.correlation, r.score, r.alignment.angle_deg, time.perf_counter() - start)
+                      r.correlation, r.score, r.alignment.angle_deg, time.perf_counter() - start,
+                      pixel_size_um=r.pixel_size_um, preparation=f"A {r.preparation[0]}; B {r.preparation[1]}")
 
 
 def _tasks(rows: list[tuple[Path, str]], rotate_random: int | None,

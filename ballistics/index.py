@@ -51,6 +51,7 @@ import numpy as np
 
 from ballistics.cmc import CMCParams
 from ballistics.descriptor import DescriptorParams, describe
+from ballistics.preprocess import to_working_size
 from ballistics.scoring import Calibration
 from ballistics.surface import Surface
 
@@ -408,26 +409,26 @@ def create_index(path: str | os.PathLike[str], *, pixel_size: float, kind: str =
 # --------------------------------------------------------------------------------------------------
 
 def check_query(index: Index, surface: Surface) -> None:
-    """Refuse a surface the index cannot hold or be searched with (kind, pixel size, no data)."""
+    """Refuse a surface the index cannot hold or be searched with (kind, no data); raw surfaces and
+    other pixel sizes are accepted (`stored_form` brings them to the index's size)."""
     if not isinstance(surface, Surface):
         raise TypeError(f"expected a ballistics.Surface, got {type(surface).__name__}")
     if surface.kind != index.kind:
         raise ValueError(f"the index holds {index.kind} surfaces; this one is an {surface.kind}")
-    if not np.isclose(surface.pixel_size, index.pixel_size, rtol=1e-3, atol=0):
-        raise ValueError(f"pixel size {surface.pixel_size_um:.4g} um differs from the index's "
-                         f"{index.pixel_size * 1e6:.4g} um; resample first (ballistics.preprocess.resample)")
-    if not surface.processed:
-        raise ValueError("surface is not preprocessed: run ballistics.preprocess.preprocess first")
     if surface.mask.sum() < 16:
         raise ValueError("surface has fewer than 16 valid points (is it all NaN?)")
 
 
 def stored_form(index: Index, surface: Surface) -> Surface:
-    """The surface as the index stores it: downsampled by ``store_factor`` (valid points only).
+    """The surface as the index stores it: preprocessed if raw, at the index's pixel size
+    (`ballistics.preprocess.to_working_size`), then downsampled by ``store_factor`` (valid points only).
 
     Queries go through the same function, so that the re-rank compares like with like.
     """
     check_query(index, surface)
+    surface, _ = to_working_size(surface, pixel_size=index.pixel_size)
+    if surface.mask.sum() < 16:
+        raise ValueError(f"fewer than 16 valid points left at the index's {index.pixel_size * 1e6:.4g} um per pixel")
     f = index.store_factor
     if f == 1:
         return surface

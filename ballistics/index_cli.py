@@ -45,22 +45,24 @@ def read_index_manifest(path: Path) -> list[tuple[Path, str]]:
     return rows
 
 
-def _scan(path: Path, preprocess: bool) -> Any:
+def _scan(path: Path) -> Any:
+    """A scan as the index takes it: raw scans are always preprocessed (``--preprocess`` is kept for
+    old scripts); other pixel sizes are resampled to the index's by `ballistics.index.stored_form`."""
     from ballistics.io import read_surface
 
     surface = read_surface(path)
-    if surface.processed or not preprocess:
+    if surface.processed:
         return surface
     from ballistics.preprocess import preprocess as run_preprocess
 
     return run_preprocess(surface)
 
 
-def _new_entries(rows: list[tuple[Path, str]], preprocess: bool) -> Iterator[Any]:
+def _new_entries(rows: list[tuple[Path, str]]) -> Iterator[Any]:
     from ballistics.index import NewEntry
 
     for path, firearm in rows:
-        surface = _scan(path, preprocess)
+        surface = _scan(path)
         metadata = {"source": str(path), "source_sha256": surface.metadata.get("sha256"),
                     "scan": dict(surface.metadata)}
         if firearm:
@@ -104,7 +106,7 @@ def register_index(subparsers: Any) -> None:
 
 
 def _common(parser: argparse.ArgumentParser, handler: Any) -> None:
-    parser.add_argument("--preprocess", action="store_true", help="preprocess scans that are not yet processed")
+    parser.add_argument("--preprocess", action="store_true", help=argparse.SUPPRESS)  # now always done
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(handler=handler)
 
@@ -116,11 +118,11 @@ def _build(args: argparse.Namespace) -> int:
     rows = read_index_manifest(args.manifest)
     calibration = (Calibration.from_json(args.calibration.read_text(encoding="utf-8"))
                    if args.calibration else None)
-    first = _scan(rows[0][0], args.preprocess)
+    first = _scan(rows[0][0])
     index = create_index(args.dir, pixel_size=first.pixel_size, kind=first.kind, store_factor=args.store_factor,
                          shard_size=args.shard_size, calibration=calibration)
     with _progress(len(rows), "indexing", args.quiet) as bar:
-        index = add(index, _new_entries(rows, args.preprocess), batch=min(len(rows), 100), progress=bar.update)
+        index = add(index, _new_entries(rows), batch=min(len(rows), 100), progress=bar.update)
     print(f"indexed {len(index)} entries in {len(index.shards)} shard(s) at {args.dir}")
     return 0
 
@@ -133,7 +135,7 @@ def _add(args: argparse.Namespace) -> int:
         raise ValueError(f"file not found: {missing[0]}")
     before = len(open_index(args.dir))
     with _progress(len(args.files), "adding", args.quiet) as bar:
-        index = add(args.dir, _new_entries([(f, args.firearm) for f in args.files], args.preprocess),
+        index = add(args.dir, _new_entries([(f, args.firearm) for f in args.files]),
                     batch=100, progress=bar.update)
     print(f"added {len(index) - before} entries; the index holds {len(index)}")
     return 0
@@ -216,7 +218,7 @@ def register_search(subparsers: Any) -> None:
     p.add_argument("--on-corrupt", choices=("raise", "skip"), default="raise",
                    help="a corrupt shard or entry: stop (default) or skip it and say so")
     p.add_argument("--calibration", type=Path, help="calibration.json (default: the index's own)")
-    p.add_argument("--preprocess", action="store_true", help="preprocess the query if it is not processed")
+    p.add_argument("--preprocess", action="store_true", help=argparse.SUPPRESS)  # now always done
     p.add_argument("--json", action="store_true", help="print the ranked candidates as JSON")
     p.set_defaults(handler=_search)
 
@@ -230,7 +232,7 @@ def _search(args: argparse.Namespace) -> int:
         raise ValueError(f"query not found: {args.query}")
     if args.workers is not None and args.workers < 1:
         raise ValueError("--workers must be at least 1")
-    query = _scan(args.query, args.preprocess)
+    query = _scan(args.query)
     options = {"top": args.top, "shortlist": DEFAULT_SHORTLIST if args.shortlist is None else args.shortlist,
                "calibration": _calibration(args.calibration), "on_corrupt": args.on_corrupt}
     if args.dask:

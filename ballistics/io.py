@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import os
 import re
 import struct
@@ -83,6 +84,9 @@ PROCESSED_MARKER = "[ballistics: processed]"
 RAW_MARKER = "[ballistics: raw]"
 """Written for unprocessed surfaces, so that the flag survives a round trip whatever the heuristic says."""
 _MARKER = re.compile(r"\s*\[ballistics: (processed|raw)\]")
+
+HEIGHT_SCALE_KEY = "ballistics:height-scale"
+"""Keyword of the PNG tEXt chunk in which :func:`write_image` keeps a topography's height scale."""
 
 _X3P_NS = "http://www.opengps.eu/2008/ISO5436_2"
 _X3P_DTYPES = {"I": "<i2", "L": "<i4", "F": "<f4", "D": "<f8"}
@@ -554,7 +558,9 @@ def _record2_metadata(root: ET.Element, feature: str, z_type: str) -> dict[str, 
         value = _text(root, path)
         if value is not None:
             metadata[key] = value
+    # "unknown" is what writers (ours included) put in the mandatory fields they know nothing about.
     parts = [metadata.get(f"instrument_{k}") for k in ("manufacturer", "model", "version")]
+    parts = [p for p in parts if p and p.strip().lower() != "unknown"]
     if any(parts):
         metadata["instrument"] = " ".join(p for p in parts if p)
     return metadata
@@ -782,6 +788,9 @@ def _read_image_bytes(
     data: bytes, name: str, limits: _Limits, kind: str, *, pixel_size: float | None, processed: bool | None
 ) -> Surface:
     _HEADER_CHECKS[kind](data, name, limits)
+    scale = _png_height_scale(data, name) if kind == "png" else None
+    if scale is not None:
+        return _height_png(data, name, limits, scale, pixel_size=pixel_size, processed=processed)
     source = "argument"
     if pixel_size is None and kind == "png":
         pixel_size, source = _png_physical_pixel_size(data), "png pHYs"
@@ -803,6 +812,51 @@ def _read_image_bytes(
     metadata = {"source": Path(name).name, "format": kind, "sha256": hashlib.sha256(data).hexdigest(),
                 "pixel_size_from": source}
     return Surface(grey, float(pixel_size), kind="image", processed=bool(processed), metadata=metadata)
+
+
+def _height_png(data: bytes, name: str, limits: _Limits, scale: dict[str, Any], *, pixel_size: float | None,
+                processed: bool | None) -> Surface:
+    """A PNG written by :func:`write_image` from a topography: heights in metres again."""
+    unit = _decode(data, name, limits)
+    if np.isnan(unit).all():
+        raise SurfaceFormatError(f"{name}: image has no valid pixel (fully transparent)")
+    heights = scale["zero_m"] + unit * scale["full_scale_m"]
+    metadata = {"source": Path(name).name, "format": "png", "sha256": hashlib.sha256(data).hexdigest(),
+                "pixel_size_from": "argument" if pixel_size is not None else "png height scale",
+                "height_scale": {k: scale[k] for k in ("zero_m", "full_scale_m", "levels")}}
+    size = pixel_size if pixel_size is not None else scale["pixel_size_m"]
+    flag = scale["processed"] if processed is None else processed
+    return Surface(heights, float(size), kind="topography", processed=bool(flag), metadata=metadata)
+
+
+def _png_height_scale(data: bytes, name: str) -> dict[str, Any] | None:
+    """The height scale of a PNG written by :func:`write_image` from a topography, if it has one."""
+    position = 8
+    for _ in range(64):  # written before IDAT; stop early on anything odd
+        if position + 8 > len(data):
+            return None
+        length, kind = struct.unpack_from(">I4s", data, position)
+        if kind in (b"IDAT", b"IEND"):
+            return None
+        body = data[position + 8: position + 8 + length]
+        if kind == b"tEXt" and body.startswith(HEIGHT_SCALE_KEY.encode("latin-1") + b"\0"):
+            return _parsed_height_scale(body.split(b"\0", 1)[1], name)
+        position += 12 + length
+    return None
+
+
+def _parsed_height_scale(text: bytes, name: str) -> dict[str, Any]:
+    try:
+        scale = json.loads(text.decode("ascii"))
+        numbers = [float(scale[k]) for k in ("zero_m", "full_scale_m", "pixel_size_m")]
+        ok = scale.get("kind") == "topography" and scale.get("unit") == "m" and all(map(np.isfinite, numbers))
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+        ok = False
+    if not ok or not numbers[1] > 0 or not numbers[2] > 0:
+        raise SurfaceFormatError(f"{name}: its {HEIGHT_SCALE_KEY} text chunk is damaged; the heights "
+                                 "cannot be restored (convert the original X3P again)")
+    return {"zero_m": numbers[0], "full_scale_m": numbers[1], "pixel_size_m": numbers[2],
+            "levels": 65535, "processed": bool(scale.get("processed", False))}
 
 
 def _decode(data: bytes, name: str, limits: _Limits) -> np.ndarray:
@@ -1068,7 +1122,7 @@ def write_image(
     surface : Surface
         Any surface. Values are mapped linearly from `value_range` to 0..65535.
     path : path-like
-        ``.png``, ``.tif`` or ``.tiff``.
+        ``.png``, ``.tif`` or ``.tiff`` (topographies: ``.png`` only).
     value_range : (low, high), optional
         Values mapped to 0 and 65535. Default: (0, 1) for images (so grey levels survive a
         round trip to within 1/65535), the finite min and max for topographies.
@@ -1079,6 +1133,10 @@ def write_image(
 
     Notes
     -----
+    A topography can only be written as PNG: its height scale (metres at grey level 0 and per full
+    scale), pixel size and processed flag go into a tEXt chunk keyed :data:`HEIGHT_SCALE_KEY` (PNG
+    spec 11.3.4.3), so that :func:`read_surface` returns heights in metres again, to within
+    1/65535 of the range. Any other PNG is read as a photograph (grey levels in [0, 1]).
     Missing points are written as 0 in the grey channel, and when there are any the image gets
     an alpha channel that is 0 there and 65535 elsewhere (the mask), so :func:`read_surface`
     restores them as NaN.
@@ -1086,6 +1144,9 @@ def write_image(
     path = Path(path)
     if path.suffix.lower() not in (".png", ".tif", ".tiff"):
         raise ValueError(f"image extension must be .png, .tif or .tiff, got {path.suffix!r}")
+    if surface.kind == "topography" and path.suffix.lower() != ".png":
+        raise ValueError(f"cannot write a topography as {path.suffix}: a TIFF written here carries no height "
+                         "scale; use .png (heights kept in a tEXt chunk) or .x3p")
     mask = surface.mask
     if not mask.any():
         raise ValueError("refusing to write a surface without any valid point (all NaN)")
@@ -1098,9 +1159,30 @@ def write_image(
     if not mask.all():
         alpha = np.where(mask, 65535, 0).astype(np.uint16)
         grey = cv2.merge([grey, grey, grey, alpha])
-    if not cv2.imwrite(str(path), grey):
-        raise OSError(f"OpenCV could not write {path}")
+    if surface.kind == "image":
+        if not cv2.imwrite(str(path), grey):
+            raise OSError(f"OpenCV could not write {path}")
+        return path
+    ok, encoded = cv2.imencode(".png", grey)
+    if not ok:
+        raise OSError(f"OpenCV could not encode {path.name}")
+    path.write_bytes(_with_height_scale(encoded.tobytes(), surface, low, span))
     return path
+
+
+def _with_height_scale(png: bytes, surface: Surface, low: float, span: float) -> bytes:
+    """The PNG with its height scale and pixel size (tEXt, see :data:`HEIGHT_SCALE_KEY`) and a pHYs
+    chunk, both right after IHDR, so that reading it back gives a topography in metres again."""
+    scale = {"kind": "topography", "unit": "m", "zero_m": low, "full_scale_m": span, "levels": 65535,
+             "pixel_size_m": surface.pixel_size, "processed": bool(surface.processed)}
+    text = HEIGHT_SCALE_KEY.encode("latin-1") + b"\0" + json.dumps(scale).encode("ascii")
+    per_metre = int(round(1.0 / surface.pixel_size))
+    chunks = _png_chunk(b"pHYs", struct.pack(">IIB", per_metre, per_metre, 1)) + _png_chunk(b"tEXt", text)
+    return png[:33] + chunks + png[33:]
+
+
+def _png_chunk(kind: bytes, body: bytes) -> bytes:
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
 
 
 # --------------------------------------------------------------------------------------------

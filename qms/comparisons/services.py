@@ -38,6 +38,7 @@ from ballistics.surface import Surface
 from qms.auth.models import Role, User
 from qms.auth.services import roles_in
 from qms.comparisons import jobs
+from qms.comparisons.unit_index import INDEX_PIXEL_SIZE
 from qms.comparisons.models import (
     BallisticEntry,
     Candidate,
@@ -121,6 +122,28 @@ def read_upload(data: bytes, filename: str, *, pixel_size_um: float | None) -> t
     return surface, file_type, [str(w.message) for w in caught]
 
 
+_SCAN_FIELDS = ("instrument", "instrument_serial", "probing_system", "creator", "date", "calibration_date",
+                "comment", "feature_type")
+"""What a scan's own header says about itself (X3P Record1/Record2), kept with the entry."""
+
+
+def scan_record(surface: Surface) -> dict[str, Any]:
+    """The scan's own description: instrument, stated pixel size, whether it came processed, its
+    processing notes (X3P Record2/Comment), and the pixel size it is compared at."""
+    meta = surface.metadata
+    record: dict[str, Any] = {
+        "format": str(meta.get("format", "")), "pixel_size_um": surface.pixel_size_um,
+        "pixel_size_from": str(meta.get("pixel_size_from", "file header" if meta.get("format") == "x3p" else "")),
+        "processed": bool(surface.processed), "rows": surface.shape[0], "columns": surface.shape[1],
+        "working_pixel_size_um": INDEX_PIXEL_SIZE * 1e6,
+    }
+    for key in _SCAN_FIELDS:
+        value = str(meta.get(key) or "").strip()
+        if value and value.lower() != "unknown":
+            record[key] = "".join(ch for ch in value if ch.isprintable())[:500]
+    return record
+
+
 def printable_name(filename: str) -> str:
     """The uploaded file's own name, kept for the record without control characters (NUL breaks PostgreSQL)."""
     return "".join(ch for ch in Path(filename or "").name if ch.isprintable())[:200]
@@ -160,7 +183,7 @@ def add_entry(item: Item, *, actor: User, data: bytes, filename: str, device_id:
         firearm_model=(firearm_model or (firearm.model if firearm else ""))[:80], device=device.label[:120],
         device_id=device.id, device_status=device_state.status.value,
         device_calibrated_until=device_state.calibrated_until,
-        settings={**(settings or {}), **({"reader_notes": notes} if notes else {})},
+        settings={**(settings or {}), **({"reader_notes": notes} if notes else {}), "scan": scan_record(surface)},
         acquired_by_id=actor.id, acquired_by_name=actor.full_name[:120], acquired_at=acquired_at or utcnow(),
         kind=surface.kind, pixel_size_um=surface.pixel_size_um, original_sha256=digest,
         original_name=printable_name(filename), original_type=file_type, original_size=len(data),

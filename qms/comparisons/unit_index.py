@@ -16,7 +16,7 @@ from flask import current_app
 
 from ballistics import index as bindex
 from ballistics.io import SurfaceWarning, read_surface, write_x3p
-from ballistics.preprocess import AlreadyProcessedError, preprocess, resample
+from ballistics.preprocess import to_working_size
 from ballistics.search import DEFAULT_SHORTLIST, search
 from ballistics.search import Candidate as Hit
 from ballistics.surface import Surface
@@ -92,16 +92,19 @@ def processed_surface(entry: BallisticEntry) -> Surface:
 
 
 def prepared_for_index(surface: Surface) -> tuple[Surface, dict[str, Any]]:
-    """A scan processed (unless it already is) and at the index's pixel size, with what was done."""
-    try:
-        surface = preprocess(surface)
-        parameters: dict[str, Any] = {"preprocess": "ballistics.preprocess defaults"}
-    except AlreadyProcessedError:
-        parameters = {"preprocess": "none: the upload is already processed"}
-    if abs(surface.pixel_size - INDEX_PIXEL_SIZE) > INDEX_PIXEL_SIZE * 1e-3:
-        surface = resample(surface, pixel_size=INDEX_PIXEL_SIZE)
-        parameters["resampled_to_um"] = INDEX_PIXEL_SIZE * 1e6
-    return surface, parameters
+    """A scan processed (unless it already is) and at the index's pixel size, with what was done.
+
+    Any instrument's pixel size is taken: `ballistics.preprocess.to_working_size` preprocesses a raw
+    scan and resamples a processed one unless it is exactly at the index's size (no tolerance).
+    """
+    working, step = to_working_size(surface, pixel_size=INDEX_PIXEL_SIZE)
+    parameters: dict[str, Any] = {
+        "preprocess": "none: the upload is already processed" if surface.processed
+        else "ballistics.preprocess defaults",
+        "source_pixel_size_um": surface.pixel_size_um, "working_pixel_size_um": INDEX_PIXEL_SIZE * 1e6,
+        "step": step,
+    }
+    return working, parameters
 
 
 def read_scan(data: bytes, **options: Any) -> Surface:

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
 
 from ballistics import cli
@@ -63,9 +65,22 @@ def test_convert_round_trips_through_an_image(scans, tmp_path, capsys):
     code, out, _ = run(["convert", str(scans[0]), str(png)], capsys)
     assert code == 0 and png.exists()
     back = tmp_path / "back.x3p"
-    code, _, _ = run(["convert", str(png), str(back), "--pixel-size-um", "6.25"], capsys)
+    code, _, _ = run(["convert", str(png), str(back)], capsys)
     assert code == 0
-    assert read_surface(back, processed=True).shape == (128, 128)
+    original, again = read_surface(scans[0]), read_surface(back)
+    assert again.shape == (128, 128) and again.pixel_size == original.pixel_size
+    assert again.processed == original.processed
+    # Heights in metres again (they once came back as 0-1 m grey levels), to 1/65535 of the range.
+    span = np.nanmax(original.heights) - np.nanmin(original.heights)
+    np.testing.assert_allclose(again.heights, original.heights, atol=span / 65535, equal_nan=True)
+
+
+def test_a_photograph_is_not_converted_into_a_topography(tmp_path, capsys):
+    photo = tmp_path / "photo.png"
+    cv2.imwrite(str(photo), np.full((16, 16), 120, np.uint8))
+    code, _, err = run(["convert", str(photo), str(tmp_path / "photo.x3p"), "--pixel-size-um", "3"], capsys)
+    assert code == 1 and "is an image (grey levels, no height scale), not a topography" in err
+    assert not (tmp_path / "photo.x3p").exists()
 
 
 def test_evaluate_writes_a_report(scans, tmp_path, capsys):
@@ -106,14 +121,17 @@ def test_missing_file_and_bad_options(tmp_path, scans, capsys):
     assert code == 2 and "invalid choice" in err
 
 
-def test_mismatched_pixel_sizes_through_the_cli(scans, tmp_path, capsys):
+def test_different_pixel_sizes_through_the_cli(scans, tmp_path, capsys):
+    """No refusal: both scans are brought to the working pixel size, which the output states."""
     coarse = read_surface(scans[1])
     other = tmp_path / "coarse.x3p"
     write_x3p(coarse.with_heights(coarse.heights, pixel_size=2 * coarse.pixel_size), other)
-    code, _, err = run(["compare", str(scans[0]), str(other)], capsys)
-    assert code == 1 and "pixel sizes differ" in err
-    code, _, _ = run(["compare", str(scans[0]), str(other), "--resample"], capsys)
-    assert code == 0
+    code, out, _ = run(["compare", str(scans[0]), str(other), "--json"], capsys)
+    doc = json.loads(out)
+    assert code == 0 and doc["pixel_size_um"] == pytest.approx(6.25)
+    assert doc["preparation"] == ["as given", f"resampled from {2 * coarse.pixel_size_um:.4g} um"]
+    code, out, _ = run(["compare", str(scans[0]), str(other), "--resample"], capsys)  # old flag still accepted
+    assert code == 0 and "compared at 6.25 um per pixel" in out
 
 
 def test_extra_subcommands_can_be_registered(capsys):

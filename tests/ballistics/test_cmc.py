@@ -111,13 +111,21 @@ def test_what_a_comparison_keeps_with_a_scan_does_not_change_the_next_result(tri
 # Bad input
 # --------------------------------------------------------------------------------------------------
 
-def test_mismatched_pixel_sizes_are_refused_unless_resampling(trio):
+def test_different_pixel_sizes_are_compared_at_the_working_size(trio):
     a, b, _ = trio
     finer = Surface(np.kron(b.heights, np.ones((2, 2))), b.pixel_size / 2, processed=True)
-    with pytest.raises(ValueError, match="pixel sizes differ"):
-        compare(a, finer)
-    resampled = compare(a, finer, resample=True)
+    resampled = compare(a, finer)
+    assert resampled.pixel_size_um == pytest.approx(6.25)
+    assert resampled.preparation == ("as given", f"resampled from {finer.pixel_size_um:.4g} um")
     assert resampled.high_cmc >= compare(a, b).high_cmc - 3
+    assert compare(finer, a).preparation == resampled.preparation[::-1]
+
+
+def test_same_pixel_size_processed_pairs_are_compared_as_given(trio):
+    a, b, _ = trio
+    result = compare(a, b)
+    assert result.preparation == ("as given", "as given")
+    assert result.pixel_size_um == pytest.approx(a.pixel_size_um)
 
 
 def test_nan_only_surface_is_refused(trio):
@@ -127,11 +135,12 @@ def test_nan_only_surface_is_refused(trio):
         compare(a, empty)
 
 
-def test_unprocessed_surface_points_at_preprocess(trio):
+def test_unprocessed_surface_is_preprocessed_and_says_so(trio):
     a, b, _ = trio
     raw = Surface(b.heights, b.pixel_size, processed=False)
-    with pytest.raises(ValueError, match="preprocess"):
-        compare(a, raw)
+    result = compare(a, raw)
+    assert result.preparation[1] == f"preprocessed from raw at {b.pixel_size_um:.4g} um"
+    assert result.to_dict()["preparation"] == result.preparation
     assert compare(a, raw, allow_unprocessed=True).high_cmc == compare(a, b).high_cmc
 
 

@@ -161,6 +161,16 @@ def _flip_byte(path: Path, offset: int = -3) -> None:
     path.write_bytes(bytes(data))
 
 
+def test_a_coarser_scan_is_stored_at_the_index_pixel_size(new_index, make_entries):
+    index = new_index()
+    entry = make_entries(1)[0]
+    coarse = entry.surface.with_heights(entry.surface.heights, pixel_size=2 * PIXEL)
+    index = ix.add(index, [ix.NewEntry(coarse, id="coarse")])
+    stored = ix.load_surface(index, next(index.entries()))
+    assert stored.pixel_size == index.stored_pixel_size
+    assert stored.shape[0] == pytest.approx(2 * coarse.shape[0] / index.store_factor, abs=1)
+
+
 def test_bad_input_gives_clear_errors(tmp_path, new_index, make_entries):
     with pytest.raises(FileNotFoundError, match="no index directory"):
         ix.open_index(tmp_path / "missing")
@@ -171,9 +181,9 @@ def test_bad_input_gives_clear_errors(tmp_path, new_index, make_entries):
     with pytest.raises(FileExistsError):
         ix.create_index(index.path, pixel_size=PIXEL)
     entry = make_entries(1)[0]
-    coarse = entry.surface.with_heights(entry.surface.heights, pixel_size=2 * PIXEL)
-    with pytest.raises(ValueError, match="pixel size 12.5 um differs"):
-        ix.add(index, [ix.NewEntry(coarse)])
+    empty = entry.surface.with_heights(np.full(entry.surface.shape, np.nan))
+    with pytest.raises(ValueError, match="fewer than 16 valid points"):
+        ix.add(index, [ix.NewEntry(empty)])
     image = entry.surface.with_heights(entry.surface.heights, kind="image")
     with pytest.raises(ValueError, match="holds topography surfaces"):
         ix.add(index, [ix.NewEntry(image)])

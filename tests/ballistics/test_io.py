@@ -435,6 +435,44 @@ def test_write_image_of_topography_spans_16_bits(tmp_path, surface):
     assert raw[..., 0][valid].min() == 0 and raw[..., 0][valid].max() == 65535
 
 
+def test_topography_png_round_trip_keeps_heights_in_metres(tmp_path, surface):
+    """Issue 17: a topography written as PNG reads back as heights in metres, not as 0-1 grey levels."""
+    back = read_surface(write_image(surface, tmp_path / "topo.png"))
+    assert back.kind == "topography" and back.pixel_size == surface.pixel_size
+    assert back.processed == surface.processed
+    np.testing.assert_array_equal(np.isnan(back.heights), np.isnan(surface.heights))
+    step = np.nanmax(surface.heights) - np.nanmin(surface.heights)
+    np.testing.assert_allclose(back.heights, surface.heights, atol=step / 65535, equal_nan=True)
+    assert describe(back)["height_range_um"] == pytest.approx(describe(surface)["height_range_um"], rel=1e-4)
+
+
+def test_topography_png_then_x3p_keeps_the_height_scale(tmp_path, surface):
+    processed = surface.with_heights(surface.heights, processed=True)
+    x3p = write_x3p(read_surface(write_image(processed, tmp_path / "t.png")), tmp_path / "t.x3p")
+    back = read_surface(x3p)
+    assert back.processed and back.pixel_size == surface.pixel_size
+    assert np.nanmax(np.abs(back.heights - surface.heights)) < 1e-9  # metres: the scale survived
+
+
+def test_plain_png_is_an_image_and_a_topography_cannot_become_a_tiff(tmp_path, surface):
+    cv2.imwrite(str(tmp_path / "photo.png"), np.full((8, 8), 200, np.uint8))
+    photo = read_surface(tmp_path / "photo.png", pixel_size=2e-6)
+    assert photo.kind == "image" and np.nanmax(photo.heights) <= 1.0
+    with pytest.raises(ValueError, match="carries no height scale"):
+        write_image(surface, tmp_path / "topo.tif")
+
+
+def test_damaged_height_scale_is_refused(tmp_path, surface):
+    data = write_image(surface, tmp_path / "topo.png").read_bytes()
+    start = data.index(b"ballistics:height-scale")
+    chunk_start = start - 8
+    length = struct.unpack(">I", data[chunk_start:start - 4])[0]
+    damaged = data[:chunk_start] + png_chunk(b"tEXt", b"ballistics:height-scale\0{not json") + \
+        data[start + length + 4:]
+    with pytest.raises(SurfaceFormatError, match="height-scale text chunk is damaged"):
+        read_surface(write_bytes(tmp_path, "damaged.png", damaged))
+
+
 @pytest.mark.parametrize("name, data, message", [
     ("empty.png", b"", "empty"),
     ("wrong.png", b"GIF89a" + bytes(100), "unrecognised file type"),

@@ -187,14 +187,21 @@ def test_search_on_a_snapshot_older_than_a_write_uses_the_new_manifest(synthetic
 # Bad input
 # --------------------------------------------------------------------------------------------------
 
+def test_queries_of_another_pixel_size_or_raw_are_taken(synthetic_index, pool):
+    """Only unusable queries are refused: another pixel size is resampled, a raw scan preprocessed."""
+    index, query = synthetic_index
+    for other in (query.with_heights(query.heights, pixel_size=6.26e-6),
+                  query.with_heights(query.heights, processed=False)):
+        result = search(index, other, top=3, shortlist=0, executor=pool)
+        assert len(result.candidates) == 3
+
+
 def test_bad_queries_and_indexes_are_refused(synthetic_index, tmp_path, pool):
     index, query = synthetic_index
-    with pytest.raises(ValueError, match="pixel size"):
-        search(index, query.with_heights(query.heights, pixel_size=3e-6), executor=pool)
     with pytest.raises(ValueError, match="holds topography"):
         search(index, query.with_heights(query.heights, kind="image"), executor=pool)
-    with pytest.raises(ValueError, match="not preprocessed"):
-        search(index, query.with_heights(query.heights, processed=False), executor=pool)
+    with pytest.raises(ValueError, match="fewer than 16 valid points"):
+        search(index, query.with_heights(np.full(query.shape, np.nan)), executor=pool)
     with pytest.raises(ValueError, match="top must be"):
         search(index, query, top=0, executor=pool)
     with pytest.raises(ValueError, match="on_corrupt"):
