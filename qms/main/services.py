@@ -10,6 +10,7 @@ from flask import current_app
 from flask.sansio.app import App
 from sqlalchemy import func, select
 
+from audits.localized import Coverage, coverage
 from qms.auth.models import LoginAttempt, Membership, Role, User
 from qms.db import utcnow
 from qms.extensions import db
@@ -106,8 +107,12 @@ def _failed_logins_since(*, hours: int) -> int:
 class LanguageState:
     language: Language
     catalogue: CatalogueState
+    requirements: tuple[Coverage, ...] = ()  # the requirement catalogues' titles and topics in this language
 
 
 def language_states() -> list[LanguageState]:
-    """Each shipped language with how much of it is translated and whether a native speaker reviewed it."""
-    return [LanguageState(language, catalogue_state(language.code)) for language in LANGUAGES]
+    """Each shipped language with how much of it is translated and whether a native speaker reviewed it,
+    the interface and the requirement catalogues alike."""
+    content = coverage()
+    return [LanguageState(language, catalogue_state(language.code),
+                          tuple(c for c in content if c.locale == language.code)) for language in LANGUAGES]

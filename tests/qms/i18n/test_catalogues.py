@@ -111,3 +111,17 @@ def test_the_about_page_shows_each_catalogues_share_translated(client):
     for language in LANGUAGES:
         assert language.native_name in page
     assert "not yet" in page  # no catalogue has been reviewed by a native speaker yet
+
+
+def test_the_about_page_shows_how_far_the_requirement_catalogues_are_translated(client):
+    from audits.localized import coverage
+
+    page = client.get("/about").get_data(as_text=True)
+    found = coverage()
+    for code in CATALOGUES:
+        row = page.split(f'data-locale="{code}"', 1)[1].split("</tr>", 1)[0]
+        mine = [c for c in found if c.locale == code]
+        for entry in mine:
+            assert f"<code>{entry.catalogue_id}</code> {round(100 * entry.titles / entry.requirements)} %" in row
+        if not mine:
+            assert "in English" in row, code
