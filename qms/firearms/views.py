@@ -168,3 +168,6 @@ def statistics_csv():  # type: ignore[no-untyped-def]
     body = statistics.csv_export(g.qms_unit_id)
     return Response(body, mimetype="text/csv",
                     headers={"Content-Disposition": "attachment; filename=firearm-statistics.csv"})
+
+
+from qms.firearms import chart_views  # noqa: E402,F401  (the link chart: its routes on this blueprint)
