@@ -25,16 +25,16 @@ readers of the comparisons.
 Filters: a period (links dated in it, nodes active in it, and the ends of the kept links), node types,
 link types, lead states, and "only the network of node X" (its connected component).
 
-The layout is computed here, once, with networkx (spring layout for small components, a radial tree for
-large ones, components packed in rows), so the browser draws at once (no force layout over thousands of
-nodes in the page) and the PDF shows the same picture as the screen. Exports: `qms.firearms.chart_export`.
+The layout is computed here, once (each connected component a radial tree, the components packed in
+rows), so the browser draws at once (no force layout over thousands of nodes in the page) and the PDF
+shows the same picture as the screen. Exports: `qms.firearms.chart_export`.
 """
 from __future__ import annotations
 
 import math
 import re
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -63,7 +63,6 @@ LINK_TYPES = {"contains": _l("Item of the case"), "custody": _l("Firearm in cust
               "register_lead": _l("Register lead")}
 LEAD_STATES = {"open": _l("Open"), "confirmed": _l("Confirmed"), "dismissed": _l("Dismissed")}
 MAX_DRAWN_NODES = 10_000  # the page and the PDF; the exports are not limited
-SPRING_MAX = 60  # components up to this size get a force layout; larger ones a radial tree (linear time)
 SPACING = 60.0  # screen pixels between neighbours
 _NODE_ID = re.compile(r"^(case|item|firearm|external):([0-9]{1,12})$")
 _TEST_FIRE_TYPES = {ItemType.CARTRIDGE_CASE.value, ItemType.BULLET.value}
@@ -157,7 +156,16 @@ def build(unit_id: int, roles: Iterable[Role], filters: Filters = Filters()) -> 
     _add_leads(graph, unit_id)
     if sight.ballistics:
         _add_ballistic_links(graph, unit_id)
-    return apply_filters(graph, filters)
+    return narrow(graph, filters)
+
+
+_SENTINEL = 2_147_483_646  # a record id within the URL converter's range, replaced by each record's id
+
+
+def _url_of(endpoint: str, argument: str) -> Callable[[int], str]:
+    """Record URLs of one endpoint: `url_for` once, then the id put into its pattern (10,000 calls cost half a second)."""
+    head, tail = url_for(endpoint, **{argument: _SENTINEL}).split(str(_SENTINEL))
+    return lambda record_id: f"{head}{record_id}{tail}"
 
 
 def _iso(value: date | datetime | None) -> str:
@@ -169,10 +177,11 @@ def _iso(value: date | datetime | None) -> str:
 def _add_cases(graph: nx.MultiGraph, unit_id: int) -> None:
     rows = db.session.execute(select(Case.id, Case.case_number, Case.offence_type, Case.opened_on, Case.offence_date)
                               .where(Case.unit_id == unit_id).order_by(Case.id))
+    case_url = _url_of("evidence.case", "case_id")
     for case_id, number, offence, opened_on, offence_date in rows:
         first = min(d for d in (opened_on, offence_date) if d is not None)
         graph.add_node(f"case:{case_id}", type="case", label=number, detail=offence, date=_iso(opened_on),
-                       first=_iso(first), last=_iso(opened_on), url=url_for("evidence.case", case_id=case_id))
+                       first=_iso(first), last=_iso(opened_on), url=case_url(case_id))
 
 
 @dataclass(frozen=True)
@@ -188,26 +197,29 @@ def _add_items(graph: nx.MultiGraph, unit_id: int) -> dict[int, _ItemRow]:
     rows = db.session.execute(select(Item.id, Item.case_id, Item.parent_item_id, Item.exhibit_number, Item.item_type,
                                      Item.description, Item.collected_at, Case.case_number)
                               .join(Case, Case.id == Item.case_id).where(Item.unit_id == unit_id).order_by(Item.id))
-    items = {}
+    items, item_url = {}, _url_of("evidence.item", "item_id")
     for item_id, case_id, parent_id, exhibit, item_type, description, collected_at, number in rows:
         day = _iso(collected_at)
         graph.add_node(f"item:{item_id}", type="item", kind=item_type, label=f"{number} / {exhibit}",
                        detail=description[:200], date=day, first=day, last=day, entries=0,
-                       url=url_for("evidence.item", item_id=item_id))
+                       url=item_url(item_id))
         items[item_id] = _ItemRow(item_id, case_id, parent_id, item_type, day)
     return items
 
 
 def _add_item_links(graph: nx.MultiGraph, items: dict[int, _ItemRow]) -> None:
+    item_url, contains, test_fire = _url_of("evidence.item", "item_id"), _label("contains"), _label("test_fire")
     for row in items.values():
         graph.add_edge(f"case:{row.case_id}", f"item:{row.id}", key=f"contains:{row.id}", type="contains",
-                       label=str(LINK_TYPES["contains"]), date=row.collected_on, state="",
-                       url=url_for("evidence.item", item_id=row.id))
+                       label=contains, date=row.collected_on, state="", url=item_url(row.id))
         parent = items.get(row.parent_id) if row.parent_id is not None else None
         if parent is not None and parent.item_type == ItemType.FIREARM.value and row.item_type in _TEST_FIRE_TYPES:
             graph.add_edge(f"item:{row.id}", f"item:{parent.id}", key=f"test_fire:{row.id}", type="test_fire",
-                           label=str(LINK_TYPES["test_fire"]), date=row.collected_on, state="",
-                           url=url_for("evidence.item", item_id=row.id))
+                           label=test_fire, date=row.collected_on, state="", url=item_url(row.id))
+
+
+def _label(link_type: str) -> str:
+    return str(LINK_TYPES[link_type])  # translated once per chart, not once per link
 
 
 def _fold_entries(graph: nx.MultiGraph, unit_id: int) -> None:
@@ -225,6 +237,7 @@ def _add_firearms(graph: nx.MultiGraph, unit_id: int, *, with_items: bool) -> No
     rows = db.session.execute(select(Firearm.id, Firearm.firearm_type, Firearm.make, Firearm.model, Firearm.calibre,
                                      Firearm.serial_number, Firearm.item_id, Firearm.created_at)
                               .where(Firearm.unit_id == unit_id).order_by(Firearm.id))
+    firearm_url, custody, statuses = _url_of("firearms.firearm", "firearm_id"), _label("custody"), status_labels()
     for firearm_id, kind, make, model, calibre, serial, item_id, created_at in rows:
         history = events.get(firearm_id, [])
         days = [day for day, _kind in history] or [created_at.date()]
@@ -232,13 +245,13 @@ def _add_firearms(graph: nx.MultiGraph, unit_id: int, *, with_items: bool) -> No
         name = " ".join(part for part in (make, model) if part) or str(TYPE_LABELS.get(kind, kind))
         node = f"firearm:{firearm_id}"
         graph.add_node(node, type="firearm", kind=kind, label=f"{name} {serial}".strip(),
-                       detail=", ".join(part for part in (calibre, status_label(status)) if part), status=status,
+                       detail=", ".join(part for part in (calibre, statuses.get(status, "")) if part), status=status,
                        date=_iso(days[0]), first=_iso(min(days)), last=_iso(max(days)),
-                       url=url_for("firearms.firearm", firearm_id=firearm_id))
+                       url=firearm_url(firearm_id))
         if with_items and item_id is not None and f"item:{item_id}" in graph:
             graph.add_edge(node, f"item:{item_id}", key=f"custody:{firearm_id}", type="custody",
-                           label=str(LINK_TYPES["custody"]), date=graph.nodes[f"item:{item_id}"]["date"], state="",
-                           url=url_for("firearms.firearm", firearm_id=firearm_id))
+                           label=custody, date=graph.nodes[f"item:{item_id}"]["date"], state="",
+                           url=firearm_url(firearm_id))
 
 
 def _firearm_events(unit_id: int) -> dict[int, list[tuple[date, str]]]:
@@ -252,8 +265,9 @@ def _firearm_events(unit_id: int) -> dict[int, list[tuple[date, str]]]:
     return events
 
 
-def status_label(status: str) -> str:
-    return str(EVENT_LABELS[status]) if status in EVENT_LABELS else ""  # type: ignore[index]
+def status_labels() -> dict[str, str]:
+    """A firearm's status (its latest event's kind) in the reader's words, translated once per chart."""
+    return {kind.value: str(label) for kind, label in EVENT_LABELS.items()}
 
 
 def _add_leads(graph: nx.MultiGraph, unit_id: int) -> None:
@@ -261,11 +275,12 @@ def _add_leads(graph: nx.MultiGraph, unit_id: int) -> None:
                                      FirearmLead.found_at, FirearmLeadDecision.outcome)
                               .outerjoin(FirearmLeadDecision, FirearmLeadDecision.lead_id == FirearmLead.id)
                               .where(FirearmLead.unit_id == unit_id).order_by(FirearmLead.id))
+    lead_url = _url_of("firearms.lead", "lead_id")
+    labels = {state: f"{LINK_TYPES['register_lead']} ({name})" for state, name in LEAD_STATES.items()}
     for lead_id, low, high, found_at, outcome in rows:
         state = outcome or "open"
         graph.add_edge(f"firearm:{low}", f"firearm:{high}", key=f"register_lead:{lead_id}", type="register_lead",
-                       label=f"{LINK_TYPES['register_lead']} ({LEAD_STATES[state]})", date=_iso(found_at),
-                       state=state, url=url_for("firearms.lead", lead_id=lead_id))
+                       label=labels[state], date=_iso(found_at), state=state, url=lead_url(lead_id))
 
 
 def _add_ballistic_links(graph: nx.MultiGraph, unit_id: int) -> None:
@@ -274,13 +289,14 @@ def _add_ballistic_links(graph: nx.MultiGraph, unit_id: int) -> None:
                                    .join(Decision, Decision.id == CaseLink.first_decision_id)
                                    .where(CaseLink.unit_id == unit_id).order_by(CaseLink.id)))
     ends = _entry_nodes(graph, unit_id, {entry for row in rows for entry in row[1:3]})
+    candidate_url, entry_url = _url_of("comparisons.review", "candidate_id"), _url_of("comparisons.entry", "entry_id")
+    ballistic = _label("ballistic")
     for link_id, low, high, confirmed_at, candidate_id in rows:
         a, b = ends.get(low), ends.get(high)
         if a is None or b is None or a == b:  # two scans of one item linked: no link between records
             continue
-        url = (url_for("comparisons.candidate", candidate_id=candidate_id) if candidate_id is not None
-               else url_for("comparisons.entry", entry_id=high))
-        graph.add_edge(a, b, key=f"ballistic:{link_id}", type="ballistic", label=str(LINK_TYPES["ballistic"]),
+        url = candidate_url(candidate_id) if candidate_id is not None else entry_url(high)
+        graph.add_edge(a, b, key=f"ballistic:{link_id}", type="ballistic", label=ballistic,
                        date=_iso(confirmed_at), state="", url=url)
 
 
@@ -306,9 +322,8 @@ def _entry_nodes(graph: nx.MultiGraph, unit_id: int, entry_ids: set[int]) -> dic
 
 # --- filtering ------------------------------------------------------------------------------------------
 
-def apply_filters(graph: nx.MultiGraph, filters: Filters) -> nx.MultiGraph:
-    """A copy of the graph narrowed by the filters (period, types, lead states, then the focus component)."""
-    kept = graph.copy()
+def narrow(kept: nx.MultiGraph, filters: Filters) -> nx.MultiGraph:
+    """The graph narrowed by the filters, in place (period, types, lead states), then to the focus's component."""
     if filters.start or filters.end:
         _narrow_to_period(kept, filters.start.isoformat() if filters.start else "",
                           filters.end.isoformat() if filters.end else "9999-12-31")
@@ -336,48 +351,63 @@ def _narrow_to_period(graph: nx.MultiGraph, start: str, end: str) -> None:
 # --- layout ---------------------------------------------------------------------------------------------
 
 def layout(graph: nx.MultiGraph) -> dict[str, tuple[float, float]]:
-    """Screen positions (pixels): each connected component laid out alone, the components packed in rows."""
+    """Screen positions (pixels): each connected component a radial tree, the components packed in rows.
+
+    Linear in the size of the graph, so 5,000 records are placed in a few tens of milliseconds (a force
+    layout over them takes seconds in Python and in the browser). Links outside the breadth-first tree
+    (a cycle of ballistic links) are drawn as chords across the rings.
+    """
+    adjacency = {node: sorted(set(graph.adj[node])) for node in graph.nodes}
     components = sorted(nx.connected_components(graph), key=lambda nodes: (-len(nodes), min(nodes)))
-    placed = [_normalised(_component_layout(graph.subgraph(nodes))) for nodes in components]
-    return _pack(placed)
+    return _pack([_normalised(_radial_tree(adjacency, nodes)) for nodes in components])
 
 
-def _component_layout(component: nx.MultiGraph) -> dict[str, tuple[float, float]]:
-    nodes = sorted(component.nodes)
-    if len(nodes) == 1:
-        return {nodes[0]: (0.0, 0.0)}
-    if len(nodes) <= SPRING_MAX:
-        simple = nx.Graph(component)
-        scale = SPACING * math.sqrt(len(nodes))
-        positions = nx.spring_layout(simple, seed=17, scale=scale, iterations=60)
-        return {node: (float(x), float(y)) for node, (x, y) in positions.items()}
-    return _radial_tree(component)
-
-
-def _radial_tree(component: nx.MultiGraph) -> dict[str, tuple[float, float]]:
+def _radial_tree(adjacency: dict[str, list[str]], nodes: set[str]) -> dict[str, tuple[float, float]]:
     """Breadth-first rings around the best-connected node, each subtree in an angle proportional to its size."""
-    root = max(sorted(component.nodes), key=component.degree)
-    tree = nx.bfs_tree(nx.Graph(component), root, sort_neighbors=sorted)
-    sizes = _subtree_sizes(tree, root)
+    root = min(nodes, key=lambda node: (-len(adjacency[node]), node))
+    children, order = _bfs_tree(adjacency, root)
+    sizes: dict[str, int] = {}
+    for node in reversed(order):
+        sizes[node] = 1 + sum(sizes[child] for child in children[node])
+    radii = _ring_radii(children, root)
     positions = {root: (0.0, 0.0)}
     stack = [(root, 0.0, 2 * math.pi, 0)]
     while stack:
         node, start, span, depth = stack.pop()
-        angle = start
-        for child in sorted(tree.successors(node)):
-            share = span * sizes[child] / max(sizes[node] - 1, 1)
-            middle, radius = angle + share / 2, SPACING * 1.5 * (depth + 1)
+        radius = radii[depth]
+        for child in children[node]:
+            share = span * sizes[child] / (sizes[node] - 1)
+            middle = start + share / 2
             positions[child] = (radius * math.cos(middle), radius * math.sin(middle))
-            stack.append((child, angle, share, depth + 1))
-            angle += share
+            stack.append((child, start, share, depth + 1))
+            start += share
     return positions
 
 
-def _subtree_sizes(tree: nx.DiGraph, root: str) -> dict[str, int]:
-    sizes: dict[str, int] = {}
-    for node in reversed(list(nx.dfs_preorder_nodes(tree, root))):
-        sizes[node] = 1 + sum(sizes[child] for child in tree.successors(node))
-    return sizes
+def _ring_radii(children: dict[str, list[str]], root: str) -> list[float]:
+    """Each ring a step further out, and long enough for its nodes half a spacing apart."""
+    counts, ring = [], [root]
+    while ring:
+        ring = [child for node in ring for child in children[node]]
+        counts.append(len(ring))
+    radii: list[float] = []
+    for count in counts:
+        radii.append(max((radii[-1] if radii else 0.0) + SPACING, count * SPACING / 2 / (2 * math.pi)))
+    return radii
+
+
+def _bfs_tree(adjacency: dict[str, list[str]], root: str) -> tuple[dict[str, list[str]], list[str]]:
+    children: dict[str, list[str]] = {root: []}
+    order, at = [root], 0
+    while at < len(order):
+        node = order[at]
+        at += 1
+        for other in adjacency[node]:
+            if other not in children:
+                children[other] = []
+                children[node].append(other)
+                order.append(other)
+    return children, order
 
 
 @dataclass

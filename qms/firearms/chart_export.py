@@ -102,22 +102,22 @@ def _csv(columns: tuple[str, ...], rows: Iterable[list[str]]) -> bytes:
     return out.getvalue().encode("utf-8-sig")
 
 
-def _type_label(kind: str) -> str:
-    return str(chart.NODE_TYPES.get(kind, kind))
-
-
 def _entity_rows(graph: nx.MultiGraph, base_url: str) -> Iterable[list[str]]:
+    types, statuses = _labels(chart.NODE_TYPES), chart.status_labels()
     for node, data in graph.nodes(data=True):
-        yield [node, _type_label(data["type"]), data["label"], data["date"], data.get("detail", ""),
-               chart.status_label(data.get("status", "")), _absolute(base_url, data["url"])]
+        yield [node, types.get(data["type"], data["type"]), data["label"], data["date"], data.get("detail", ""),
+               statuses.get(data.get("status", ""), ""), _absolute(base_url, data["url"])]
 
 
 def _link_rows(graph: nx.MultiGraph, base_url: str) -> Iterable[list[str]]:
-    nodes = graph.nodes
+    nodes, types, links = graph.nodes, _labels(chart.NODE_TYPES), _labels(chart.LINK_TYPES)
     for u, v, key, data in graph.edges(keys=True, data=True):
-        yield [key, u, _type_label(nodes[u]["type"]), nodes[u]["label"], v, _type_label(nodes[v]["type"]),
-               nodes[v]["label"], str(chart.LINK_TYPES[data["type"]]), data["label"], data["date"], data["state"],
-               "none", _absolute(base_url, data["url"])]
+        yield [key, u, types[nodes[u]["type"]], nodes[u]["label"], v, types[nodes[v]["type"]], nodes[v]["label"],
+               links[data["type"]], data["label"], data["date"], data["state"], "none", _absolute(base_url, data["url"])]
+
+
+def _labels(names: dict[str, Any]) -> dict[str, str]:
+    return {key: str(label) for key, label in names.items()}  # translated once per export, not once per row
 
 
 # --- PDF ------------------------------------------------------------------------------------------------
