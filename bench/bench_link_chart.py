@@ -61,7 +61,8 @@ def _rows(cases: int, seed: int = 18) -> dict[str, list[dict[str, object]]]:
     return rows
 
 
-def _item(rows, case_id: int, exhibit: str, kind: str, when: datetime, parent: int | None = None) -> int:  # type: ignore[no-untyped-def]
+def _item(rows, case_id: int, exhibit: str, kind: str, when: datetime,  # type: ignore[no-untyped-def]
+          parent: int | None = None) -> int:
     item_id = len(rows["item"]) + 1
     rows["item"].append({"id": item_id, "unit_id": 1, "case_id": case_id, "exhibit_number": exhibit, "item_type": kind,
                          "description": f"{kind.replace('_', ' ')} of case {case_id}", "collected_by_id": 1,
@@ -181,7 +182,8 @@ def measure(base_url: str, runs: int) -> list[dict[str, float]]:
             figures.append(page.evaluate("""() => {
                 const box = document.getElementById('link-chart');
                 const json = performance.getEntriesByType('resource').find((r) => r.name.includes('chart.json'));
-                return {render_ms: Number(box.dataset.renderMs), fetched_ms: Number(box.dataset.fetchedMs), nodes: Number(box.dataset.renderedNodes),
+                return {render_ms: Number(box.dataset.renderMs), fetched_ms: Number(box.dataset.fetchedMs),
+                        nodes: Number(box.dataset.renderedNodes),
                         edges: window.qmsLinkChart.edges().length, json_ms: json.responseEnd - json.startTime,
                         json_bytes: json.encodedBodySize};
             }"""))

@@ -113,7 +113,8 @@ def _link_rows(graph: nx.MultiGraph, base_url: str) -> Iterable[list[str]]:
     nodes, types, links = graph.nodes, _labels(chart.NODE_TYPES), _labels(chart.LINK_TYPES)
     for u, v, key, data in graph.edges(keys=True, data=True):
         yield [key, u, types[nodes[u]["type"]], nodes[u]["label"], v, types[nodes[v]["type"]], nodes[v]["label"],
-               links[data["type"]], data["label"], data["date"], data["state"], "none", _absolute(base_url, data["url"])]
+               links[data["type"]], data["label"], data["date"], data["state"], "none",
+               _absolute(base_url, data["url"])]
 
 
 def _labels(names: dict[str, Any]) -> dict[str, str]:

@@ -43,7 +43,7 @@ def _open_chart(session, query: str = "") -> list[str]:  # type: ignore[no-untyp
     return page.evaluate("window.qmsLinkChart.nodes().map((node) => node.id())")
 
 
-def test_the_chart_draws_the_demo_records_and_its_graphml_reads_back(browser_session) -> None:  # type: ignore[no-untyped-def]
+def test_the_chart_draws_the_demo_records_and_its_graphml_reads_back(browser_session) -> None:  # type: ignore
     page = browser_session.page
     _log_in(page, "examiner", browser_session.server.accounts["examiner"])
     page.goto("firearms")
@@ -70,7 +70,7 @@ def test_the_chart_draws_the_demo_records_and_its_graphml_reads_back(browser_ses
     browser_session.assert_clean()
 
 
-def test_a_click_opens_the_record_and_a_right_click_keeps_its_network(browser_session) -> None:  # type: ignore[no-untyped-def]
+def test_a_click_opens_the_record_and_a_right_click_keeps_its_network(browser_session) -> None:  # type: ignore
     page = browser_session.page
     _log_in(page, "examiner", browser_session.server.accounts["examiner"])
     _open_chart(browser_session, "?filtered=1&type=firearm&link=register_lead&lead=open&lead=confirmed"

@@ -29,10 +29,13 @@ from qms.firearms import services as firearms
 from qms.firearms.chart_export import ENTITY_COLUMNS, LINK_COLUMNS
 from tests.conftest import PASSWORD
 from tests.qms.comparisons.access_records import build as unit_b_ballistics
-from tests.qms.comparisons.conftest import Bench, bench, scans, scene_bench  # noqa: F401 - fixtures
+from tests.qms.comparisons import conftest as comparison_fixtures
+from tests.qms.comparisons.conftest import Bench
 from tests.qms.firearms.access_records import build as unit_b_register
 
 MARKER = "UNIT-B-MARKER"
+# The comparison tests' fixtures (a unit with examiners, cases, casings, a scanner; synthetic scans), shared here.
+scene_bench, bench, scans = comparison_fixtures.scene_bench, comparison_fixtures.bench, comparison_fixtures.scans
 
 
 @pytest.fixture()
@@ -127,7 +130,8 @@ def test_the_chart_joins_cases_items_firearms_ballistic_links_and_register_leads
         ("contains", frozenset((i["case2"], i["pistol"]))), ("contains", frozenset((i["case2"], i["test_fire"]))),
         ("custody", frozenset((i["registered"], i["pistol"]))),
         ("test_fire", frozenset((i["test_fire"], i["pistol"]))),
-        ("ballistic", frozenset((i["casing0"], i["casing1"]))), ("ballistic", frozenset((i["test_fire"], i["casing0"]))),
+        ("ballistic", frozenset((i["casing0"], i["casing1"]))),
+        ("ballistic", frozenset((i["test_fire"], i["casing0"]))),
         ("register_lead", frozenset((i["stolen"], i["seized"]))),
     }
     nodes = {n["data"]["id"]: n for n in body["nodes"]}
