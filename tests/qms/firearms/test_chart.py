@@ -72,8 +72,9 @@ def _confirmed_link(bench: Bench, a: BallisticEntry, b: BallisticEntry) -> CaseL
                  for role, who in (("first", bench.examiner), ("verification", bench.verifier))]
     db.session.add_all(decisions)
     db.session.flush()
-    link = CaseLink(unit_id=bench.unit.id, entry_low_id=low.id, entry_high_id=high.id, case_low_id=low.case.id,
-                    case_high_id=high.case.id, first_decision_id=decisions[0].id, verification_id=decisions[1].id)
+    link = CaseLink(unit_id=bench.unit.id, entry_low_id=low.id, entry_high_id=high.id,
+                    case_low_id=low.case.id if low.case else None, case_high_id=high.case.id if high.case else None,
+                    first_decision_id=decisions[0].id, verification_id=decisions[1].id)
     db.session.add(link)
     db.session.flush()
     return link
@@ -330,3 +331,37 @@ def test_each_role_sees_no_more_than_its_other_pages_show(world, login_as, make_
         assert {n["data"]["type"] for n in body["nodes"]} == types
         kinds = {e["data"]["type"] for e in body["edges"]}
         assert ("ballistic" in kinds) == (role == Role.AUDITOR)
+
+
+def test_an_entry_received_from_another_unit_is_a_node_of_its_own(world, login_as) -> None:
+    import hashlib
+    import uuid
+
+    from qms.db import utcnow
+
+    received = BallisticEntry(unit_id=world.bench.unit.id, item_id=None, origin="imported", source_unit="FC-PARTNER",
+                              source_label="KS-2026/77 / 4", acquired_at=utcnow(), kind="topography",
+                              pixel_size_um=6.25, original_sha256=hashlib.sha256(b"partner").hexdigest(),
+                              original_type="x3p", original_size=7, index_entry_id=uuid.uuid4().hex)
+    db.session.add(received)
+    db.session.flush()
+    casing = db.session.scalars(db.select(BallisticEntry).where(
+        BallisticEntry.item_id == int(world.ids["casing1"].split(":")[1]))).one()
+    _confirmed_link(world.bench, casing, received)
+    db.session.commit()
+    body = _json(login_as(world.bench.examiner))
+    [node] = [n["data"] for n in body["nodes"] if n["data"]["type"] == "external"]
+    assert (node["id"], node["label"]) == (f"external:{received.id}", "KS-2026/77 / 4 (FC-PARTNER)")
+    assert ("ballistic", frozenset((world.ids["casing1"], node["id"]))) in _edges(body)
+
+
+def test_a_chart_too_large_to_draw_is_refused_but_still_downloads(world, login_as, monkeypatch) -> None:
+    from qms.firearms import chart
+
+    monkeypatch.setattr(chart, "MAX_DRAWN_NODES", 5)
+    client = login_as(world.bench.examiner)
+    answer = client.get("/firearms/chart.json", headers={"Accept": "application/json"})
+    assert answer.status_code == 400 and "Narrow the period" in answer.get_json()["message"]
+    assert client.get("/firearms/chart.pdf").status_code == 400
+    assert client.get("/firearms/chart").status_code == 200  # the page, to narrow the filters
+    assert client.get("/firearms/chart.graphml").status_code == 200
