@@ -171,3 +171,4 @@ def statistics_csv():  # type: ignore[no-untyped-def]
 
 
 from qms.firearms import trace_views  # noqa: E402,F401  (the trace pages, on this blueprint)
+from qms.firearms import chart_views  # noqa: E402,F401  (the link chart: its routes on this blueprint)
