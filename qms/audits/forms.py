@@ -1,13 +1,13 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, MultipleFileField
 from wtforms import BooleanField, DateField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from qms.audits.models import GRADE_LABELS, RESULT_LABELS, STEP_LABELS, Grade, Result, StepKind
+from qms.forms import Form
 from qms.identifiers import RecordIdField, RecordIdMultipleField, RecordIdSelectField
 
 # Labels stay lazy: the choices are built once, at import, and shown in each reader's language.
@@ -25,13 +25,13 @@ TEAM_ROLE_CHOICES = [SelectChoice("auditor", _l("Auditor")), SelectChoice("techn
 BODY_TYPE_CHOICES = [SelectChoice(b, _l("Type %(letter)s", letter=b)) for b in ("A", "B", "C")]
 
 
-class ProgrammeForm(FlaskForm):
+class ProgrammeForm(Form):
     year = IntegerField(_l("Year"), validators=[DataRequired(), NumberRange(min=2000, max=2200)])
     title = StringField(_l("Title"), validators=[DataRequired(), Length(max=200)])
     risk_notes = TextAreaField(_l("Risk notes (what drives the priorities)"), validators=[Length(max=20_000)])
 
 
-class EntryForm(FlaskForm):
+class EntryForm(Form):
     process_area = StringField(_l("Process or area"), validators=[DataRequired(), Length(max=200)])
     clauses = StringField(_l("Clauses (ids such as 17020:7.1, separated by spaces)"),
                           validators=[DataRequired(), Length(max=2000)])
@@ -40,7 +40,7 @@ class EntryForm(FlaskForm):
     rationale = TextAreaField(_l("Why this risk level"), validators=[Length(max=20_000)])
 
 
-class AuditForm(FlaskForm):
+class AuditForm(Form):
     title = StringField(_l("Title"), validators=[DataRequired(), Length(max=200)])
     kind = SelectField(_l("Kind"), choices=KIND_CHOICES)
     body_type = SelectField(_l("Inspection body type"), choices=BODY_TYPE_CHOICES)
@@ -55,16 +55,16 @@ class AuditForm(FlaskForm):
     programme_entry_id = RecordIdField(_l("Programme entry"), validators=[Optional()])
 
 
-class TeamForm(FlaskForm):
+class TeamForm(Form):
     user_id = RecordIdSelectField(_l("Member"), validators=[DataRequired()])
     role = SelectField(_l("Role"), choices=TEAM_ROLE_CHOICES)
 
 
-class ConclusionForm(FlaskForm):
+class ConclusionForm(Form):
     conclusion = TextAreaField(_l("Conclusion of the audit"), validators=[DataRequired(), Length(max=20_000)])
 
 
-class ResultForm(FlaskForm):
+class ResultForm(Form):
     result = SelectField(_l("Result"), choices=RESULT_CHOICES)
     evidence_note = TextAreaField(_l("Objective evidence"), validators=[Length(max=20_000)])
     justification = TextAreaField(_l("Justification (required when not applicable)"), validators=[Length(max=20_000)])
@@ -72,7 +72,7 @@ class ResultForm(FlaskForm):
     files = MultipleFileField(_l("Evidence files (PDF, PNG, JPEG, text)"))
 
 
-class FindingForm(FlaskForm):
+class FindingForm(Form):
     grade = SelectField(_l("Grade"), choices=GRADE_CHOICES)
     statement = TextAreaField(_l("Statement of the finding"), validators=[DataRequired(), Length(max=20_000)])
     evidence = TextAreaField(_l("Evidence"), validators=[Length(max=20_000)])
@@ -82,13 +82,13 @@ class ReviseFindingForm(FindingForm):
     reason = StringField(_l("Reason for the change"), validators=[DataRequired(), Length(max=500)])
 
 
-class ActionForm(FlaskForm):
+class ActionForm(Form):
     title = StringField(_l("Corrective action"), validators=[DataRequired(), Length(max=200)])
     owner_id = RecordIdSelectField(_l("Owner"), validators=[DataRequired()])
     due_on = DateField(_l("Due by"), validators=[DataRequired()])
 
 
-class StepForm(FlaskForm):
+class StepForm(Form):
     kind = SelectField(_l("Step"), choices=OWNER_STEP_CHOICES)
     text = TextAreaField(_l("What was done or found"), validators=[DataRequired(), Length(max=20_000)])
     method = SelectField(_l("Root cause method"), choices=METHOD_CHOICES, validators=[Optional()])
@@ -96,16 +96,16 @@ class StepForm(FlaskForm):
     evidence = FileField(_l("Evidence of implementation (PDF, PNG, JPEG, text)"))
 
 
-class ReviewForm(FlaskForm):
+class ReviewForm(Form):
     effective = BooleanField(_l("The action was effective"))
     text = TextAreaField(_l("What the review looked at"), validators=[DataRequired(), Length(max=20_000)])
 
 
-class CloseForm(FlaskForm):
+class CloseForm(Form):
     text = TextAreaField(_l("Closure note"), validators=[DataRequired(), Length(max=20_000)])
 
 
-class ReauditForm(FlaskForm):
+class ReauditForm(Form):
     title = StringField(_l("Title"), validators=[DataRequired(), Length(max=200)])
     planned_start = DateField(_l("Planned start"), validators=[DataRequired()])
     planned_end = DateField(_l("Planned end"), validators=[DataRequired()])

@@ -2,17 +2,17 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import DecimalField, PasswordField, RadioField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from qms.comparisons.models import CONCLUSION_LABELS, Conclusion
+from qms.forms import Form
 from qms.identifiers import RecordIdSelectField
 
 
-class EntryForm(FlaskForm):
+class EntryForm(Form):
     item_id = RecordIdSelectField(_l("Custody item (cartridge case or test fire)"), validators=[DataRequired()])
     scan = FileField(_l("Scan (X3P topography, or PNG/TIFF/JPEG image)"), validators=[FileRequired()])
     pixel_size_um = DecimalField(_l("Pixel size (µm), for images without one"), places=None,
@@ -26,7 +26,7 @@ class EntryForm(FlaskForm):
                              validators=[Optional(), Length(max=2000)])
 
 
-class DecisionForm(FlaskForm):
+class DecisionForm(Form):
     conclusion = RadioField(_l("Conclusion"), choices=[SelectChoice(c.value, CONCLUSION_LABELS[c]) for c in Conclusion],
                             validators=[DataRequired(message=_l("Choose a conclusion."))])
     note = TextAreaField(_l("Note (what you saw)"), validators=[Optional(), Length(max=4000)])

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import DateField, IntegerField, PasswordField, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
@@ -10,13 +9,14 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional
 from qms.auth.models import ROLE_LABELS, Role
 from qms.documents.models import DISCIPLINE_LABELS, DISCIPLINES
 from qms.documents.services import DEFAULT_MEANING
+from qms.forms import Form
 from qms.identifiers import RecordIdSelectField
 
 DISCIPLINE_CHOICES = [SelectChoice(d, DISCIPLINE_LABELS[d]) for d in DISCIPLINES]
 ROLE_CHOICES = [SelectChoice(r.value, label) for r, label in ROLE_LABELS.items() if r != Role.ADMIN]
 
 
-class SopForm(FlaskForm):
+class SopForm(Form):
     code = StringField(_l("Code (e.g. CSI-SOP-007)"), validators=[DataRequired(), Length(max=32)])
     title = StringField(_l("Title"), validators=[DataRequired(), Length(max=200)])
     discipline = SelectField(_l("Discipline"), choices=DISCIPLINE_CHOICES)
@@ -30,7 +30,7 @@ class SopEditForm(SopForm):
     code = None  # type: ignore[assignment]  # the code identifies the SOP and never changes
 
 
-class DraftForm(FlaskForm):
+class DraftForm(Form):
     content_markdown = TextAreaField(_l("Content (Markdown)"), validators=[Length(max=500_000)])
     upload = FileField(_l("Or upload a PDF or Word (DOCX) file instead"))
     change_summary = TextAreaField(_l("What changed (change summary)"), validators=[Length(max=5000)])
@@ -38,7 +38,7 @@ class DraftForm(FlaskForm):
                                   validators=[Length(max=5000)])
 
 
-class ApproveForm(FlaskForm):
+class ApproveForm(Form):
     password = PasswordField(_l("Your password (electronic signature)"), validators=[DataRequired(), Length(max=1024)])
     otp = StringField(_l("MFA code (if you use an authenticator app)"), validators=[Optional(), Length(max=12)])
     effective_on = DateField(_l("Effective from"), validators=[Optional()])
@@ -46,5 +46,5 @@ class ApproveForm(FlaskForm):
                           validators=[DataRequired(), Length(max=200)])
 
 
-class CommentForm(FlaskForm):
+class CommentForm(Form):
     comment = TextAreaField(_l("Comment"), validators=[DataRequired(), Length(max=5000)])

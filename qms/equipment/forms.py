@@ -2,18 +2,18 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import BooleanField, DateField, HiddenField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from qms.equipment.services import ASSESSMENT_LABELS, KINDS, RECORD_KINDS
+from qms.forms import Form
 from qms.identifiers import RecordIdField, RecordIdSelectField
 
 
 
-class InstrumentForm(FlaskForm):
+class InstrumentForm(Form):
     identifier = StringField(_l("Identifier (unique in the unit)"), validators=[DataRequired(), Length(max=40)])
     kind = SelectField(_l("Kind"), choices=[SelectChoice(key, label) for key, label in KINDS.items()])
     name = StringField(_l("Name"), validators=[Optional(), Length(max=200)])
@@ -37,7 +37,7 @@ class EditInstrumentForm(InstrumentForm):
     reason = StringField(_l("Reason for the change"), validators=[DataRequired(), Length(max=500)])
 
 
-class RecordForm(FlaskForm):
+class RecordForm(Form):
     kind = SelectField(_l("Record"), choices=[SelectChoice(kind.value, label) for kind, label in RECORD_KINDS.items()])
     performed_on = DateField(_l("Date"), validators=[DataRequired()])
     result = SelectField(_l("Result (calibrations and checks)"),
@@ -50,7 +50,7 @@ class RecordForm(FlaskForm):
     notes = TextAreaField(_l("Notes"), validators=[Optional(), Length(max=4000)])
 
 
-class AssessForm(FlaskForm):
+class AssessForm(Form):
     work_kind = HiddenField(validators=[DataRequired(), Length(max=32)])
     work_id = RecordIdField(_l("Work"), validators=[DataRequired()])
     assessment = SelectField(_l("Assessment"),
@@ -58,5 +58,5 @@ class AssessForm(FlaskForm):
     note = TextAreaField(_l("Note"), validators=[Optional(), Length(max=4000)])
 
 
-class CloseReviewForm(FlaskForm):
+class CloseReviewForm(Form):
     conclusion = TextAreaField(_l("Conclusion"), validators=[DataRequired(), Length(max=4000)])

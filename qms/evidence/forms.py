@@ -3,7 +3,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import DateField, DateTimeLocalField, IntegerField, PasswordField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
@@ -12,6 +11,7 @@ from wtforms.widgets import HiddenInput
 
 from qms.evidence.custody import RECORDABLE, When
 from qms.evidence.models import EVENT_LABELS, ITEM_TYPE_LABELS, LOCATION_KIND_LABELS
+from qms.forms import Form
 from qms.identifiers import RecordIdField, RecordIdMultipleField, RecordIdSelectField
 
 # Labels stay lazy: the choices are built once, at import, and shown in each reader's language.
@@ -21,7 +21,7 @@ LOCATION_KINDS = [SelectChoice(k.value, label) for k, label in LOCATION_KIND_LAB
 KIND_CHOICES = [SelectChoice(k.value, EVENT_LABELS[k]) for k in RECORDABLE]
 
 
-class TimedForm(FlaskForm):
+class TimedForm(Form):
     """When it happened, in the recorder's local time; the browser fills in its UTC offset."""
 
     occurred_at = DateTimeLocalField(_l("When (local time; empty = now)"), validators=[Optional()],
@@ -39,7 +39,7 @@ class TimedForm(FlaskForm):
         return When((local - timedelta(minutes=offset)).replace(tzinfo=timezone.utc), offset)
 
 
-class CaseForm(FlaskForm):
+class CaseForm(Form):
     case_number = StringField(_l("Case number"), validators=[DataRequired(), Length(max=64)])
     offence_type = StringField(_l("Offence type"), validators=[DataRequired(), Length(max=120)])
     offence_date = DateField(_l("Date of the offence"), validators=[Optional()])
@@ -101,12 +101,12 @@ class SampleForm(TimedForm):
     description = TextAreaField(_l("Description (e.g. test-fire, swab)"), validators=[DataRequired(), Length(max=4000)])
 
 
-class PhotoForm(FlaskForm):
+class PhotoForm(Form):
     photo = FileField(_l("Photograph of the packaging or seal (JPEG, PNG or TIFF)"), validators=[FileRequired()])
     caption = StringField(_l("Caption"), validators=[Optional(), Length(max=200)])
 
 
-class LocationForm(FlaskForm):
+class LocationForm(Form):
     kind = SelectField(_l("Kind"), choices=LOCATION_KINDS)
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
     parent_id = RecordIdSelectField(_l("Inside"), validate_choice=False)

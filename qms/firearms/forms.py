@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, PasswordField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
 from qms.firearms.leads import OUTCOME_LABELS
 from qms.firearms.services import CONVERSION_LABELS, EVENT_LABELS, PRINTED_LABELS, TYPE_LABELS
+from qms.forms import Form
 from qms.identifiers import RecordIdSelectField
 
 SERIAL_HELP = _l("As marked. Write ? for each character that cannot be read (a partly obliterated serial); leave "
@@ -19,7 +19,7 @@ def _choices(labels: dict) -> list[SelectChoice]:  # type: ignore[type-arg]
     return [SelectChoice(key.value, label) for key, label in labels.items()]
 
 
-class FirearmForm(FlaskForm):
+class FirearmForm(Form):
     firearm_type = SelectField(_l("Type"), choices=_choices(TYPE_LABELS))
     make = StringField(_l("Make"), validators=[Optional(), Length(max=100)])
     model = StringField(_l("Model"), validators=[Optional(), Length(max=100)])
@@ -54,7 +54,7 @@ class EditFirearmForm(FirearmForm):
     reason = StringField(_l("Reason for the change"), validators=[DataRequired(), Length(max=500)])
 
 
-class EventForm(FlaskForm):
+class EventForm(Form):
     kind = SelectField(_l("Event"), choices=_choices(EVENT_LABELS))
     occurred_on = DateField(_l("Date"), validators=[DataRequired()])
     place = StringField(_l("Place"), validators=[Optional(), Length(max=200)])
@@ -63,7 +63,7 @@ class EventForm(FlaskForm):
     notes = TextAreaField(_l("Notes"), validators=[Optional(), Length(max=4000)])
 
 
-class LeadDecisionForm(FlaskForm):
+class LeadDecisionForm(Form):
     outcome = SelectField(_l("Decision"), choices=_choices(OUTCOME_LABELS))
     note = TextAreaField(_l("Note (required to dismiss: why they differ)"), validators=[Optional(), Length(max=4000)])
     password = PasswordField(_l("Your password (signs the decision)"), validators=[DataRequired()])

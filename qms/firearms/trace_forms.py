@@ -2,18 +2,18 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
+from qms.forms import Form
 
 
 SERIAL_HELP = _l("As marked. Write ? for each character that cannot be read (a partly obliterated serial); at least "
                  "four characters must be readable.")
 
 
-class TraceRequestForm(FlaskForm):
+class TraceRequestForm(Form):
     partner = SelectField(_l("Ask"), validate_choice=False, validators=[DataRequired()])
     serial_number = StringField(_l("Serial number"), validators=[DataRequired(), Length(max=60)],
                                 description=SERIAL_HELP)
@@ -24,10 +24,10 @@ class TraceRequestForm(FlaskForm):
     reference = StringField(_l("Your reference (case or file)"), validators=[Optional(), Length(max=100)])
 
 
-class TraceImportForm(FlaskForm):
+class TraceImportForm(Form):
     package = FileField(_l("Trace package (.zip): a partner's request, or the answer to one of ours"),
                         validators=[FileRequired(_l("Choose the package file."))])
 
 
-class TraceAnswerForm(FlaskForm):
+class TraceAnswerForm(Form):
     """Signing the answer: the reviewer has seen the records it will list (or that it says "no record")."""

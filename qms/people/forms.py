@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import DateField, DecimalField, IntegerField, PasswordField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
+from qms.forms import Form
 from qms.identifiers import RecordIdField, RecordIdSelectField
 from qms.people.models import DeclarationKind, GateMode, TrainingOutcome, WitnessOutcome
 from qms.people.services import DEFAULT_MEANING
@@ -27,7 +27,7 @@ def _choices(labels: dict) -> list[SelectChoice]:  # type: ignore[type-arg]
     return [SelectChoice(value.value, label) for value, label in labels.items()]
 
 
-class _Signed(FlaskForm):
+class _Signed(Form):
     password = PasswordField(_l("Your password (electronic signature)"), validators=[DataRequired(), Length(max=1024)])
     otp = StringField(_l("MFA code (if you use an authenticator app)"), validators=[Optional(), Length(max=12)])
 
@@ -48,13 +48,13 @@ class ChangeForm(_Signed):
     reason = TextAreaField(_l("Reason"), validators=[DataRequired(), Length(max=4000)])
 
 
-class FileForm(FlaskForm):
+class FileForm(Form):
     job_title = StringField(_l("Job title"), validators=[Optional(), Length(max=200)])
     education = TextAreaField(_l("Education"), validators=[Optional(), Length(max=4000)])
     qualifications = TextAreaField(_l("Qualifications"), validators=[Optional(), Length(max=4000)])
 
 
-class TrainingForm(FlaskForm):
+class TrainingForm(Form):
     course = StringField(_l("Course"), validators=[DataRequired(), Length(max=200)])
     provider = StringField(_l("Provider"), validators=[Optional(), Length(max=200)])
     started_on = DateField(_l("Started on"), validators=[DataRequired()])
@@ -66,7 +66,7 @@ class TrainingForm(FlaskForm):
     certificate = FileField(_l("Certificate (PDF, PNG or JPEG; optional)"))
 
 
-class SupervisedForm(FlaskForm):
+class SupervisedForm(Form):
     scope_id = RecordIdSelectField(_l("Scope"), validators=[DataRequired()])
     supervisor_id = RecordIdSelectField(_l("Supervisor"), validators=[DataRequired()])
     performed_on = DateField(_l("Performed on"), validators=[DataRequired()])
@@ -74,7 +74,7 @@ class SupervisedForm(FlaskForm):
     notes = TextAreaField(_l("Notes"), validators=[Optional(), Length(max=4000)])
 
 
-class WitnessingForm(FlaskForm):
+class WitnessingForm(Form):
     scope_id = RecordIdSelectField(_l("Scope"), validators=[DataRequired()])
     observer_id = RecordIdSelectField(_l("Observer"), validators=[DataRequired()])
     observed_on = DateField(_l("Observed on"), validators=[DataRequired()])
@@ -83,19 +83,19 @@ class WitnessingForm(FlaskForm):
     notes = TextAreaField(_l("Notes"), validators=[Optional(), Length(max=4000)])
 
 
-class DeclarationForm(FlaskForm):
+class DeclarationForm(Form):
     kind = SelectField(_l("Declaration"), choices=_choices(DECLARATION_LABELS))
     year = IntegerField(_l("Year"), validators=[DataRequired(), NumberRange(min=2000, max=2200)])
     interests = TextAreaField(_l("Interests to declare (leave empty if none)"),
                               validators=[Optional(), Length(max=4000)])
 
 
-class GateModeForm(FlaskForm):
+class GateModeForm(Form):
     mode = SelectField(_l("Gate mode"), choices=_choices(MODE_LABELS))
     reason = TextAreaField(_l("Reason"), validators=[DataRequired(), Length(max=500)])
 
 
-class RequirementsForm(FlaskForm):
+class RequirementsForm(Form):
     requirements = TextAreaField(_l("Requirements (in words)"), validators=[Optional(), Length(max=4000)])
     education = StringField(_l("Education"), validators=[Optional(), Length(max=300)])
     min_training_hours = DecimalField(_l("Training hours at least"), places=None, default=0,

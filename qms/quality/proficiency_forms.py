@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import DateField, FloatField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
+from qms.forms import Form
 from qms.identifiers import RecordIdSelectField
 from qms.quality.proficiency import MAX_Z, OUTCOME_LABELS, REFERENCE_LABELS
 
@@ -15,7 +15,7 @@ OUTCOME_CHOICES = [SelectChoice("", _l("(from the z-score)"))] + [
 REFERENCE_CHOICES = [SelectChoice(k.value, label) for k, label in REFERENCE_LABELS.items()]
 
 
-class ProficiencyResultForm(FlaskForm):
+class ProficiencyResultForm(Form):
     provider = StringField(_l("Provider"), validators=[DataRequired(), Length(max=200)])
     scheme = StringField(_l("Scheme"), validators=[DataRequired(), Length(max=200)])
     round = StringField(_l("Round"), validators=[DataRequired(), Length(max=100)])
