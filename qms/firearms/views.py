@@ -13,7 +13,7 @@ from wtforms.fields.choices import SelectChoice
 from qms.auth.permissions import requires
 from qms.db import today
 from qms.errors import check_form, page_again
-from qms.firearms import bp, leads, services, statistics
+from qms.firearms import bp, leads, services, statistics, statistics_charts
 from qms.firearms.forms import AddFirearmForm, EditFirearmForm, EventForm, FirearmForm, LeadDecisionForm
 from qms.firearms.models import Firearm
 from qms.firearms.roles import READERS, RECORDERS
@@ -158,8 +158,9 @@ def decide(lead_id: int):  # type: ignore[no-untyped-def]
 @bp.get("/firearms/statistics")
 @requires(READERS)
 def statistics_page():  # type: ignore[no-untyped-def]
-    return render_template("firearms/statistics.html", figures=statistics.figures(g.qms_unit_id),
-                           warning_labels=statistics.WARNING_CATEGORIES, **LABELS)
+    figures = statistics.figures(g.qms_unit_id)
+    return render_template("firearms/statistics.html", figures=figures, warning_labels=statistics.WARNING_CATEGORIES,
+                           charts=statistics_charts.charts(figures), **LABELS)
 
 
 @bp.get("/firearms/statistics.csv")

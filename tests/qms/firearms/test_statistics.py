@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import re
 import io
 from collections import Counter
 from datetime import date, timedelta
@@ -111,3 +112,24 @@ def test_a_warning_shows_when_this_months_recoveries_leave_the_usual_range(unit,
     assert figures.warnings["converted"].count == 5
     page = login_as(examiner).get("/firearms/statistics").get_data(as_text=True)
     assert "Converted: 5 this month, usually 1 (warning above 4.0)." in page
+
+
+def _chart(page: str, chart_id: str) -> str | None:
+    """The SVG behind a chart image of the page, or None when the page has no such chart."""
+    import base64
+
+    found = re.search(rf'<img src="data:image/svg\+xml;base64,([^"]+)" id="{chart_id}"', page)
+    return base64.b64decode(found.group(1)).decode("utf-8") if found else None
+
+
+def test_the_statistics_page_draws_its_charts_once_there_is_something_to_count(unit, examiner, login_as,
+                                                                              record) -> None:
+    client = login_as(examiner)
+    empty = client.get("/firearms/statistics").get_data(as_text=True)
+    assert _chart(empty, "chart-by-month") is None and _chart(empty, "chart-by-category") is None
+    record("A123458", event="reported_stolen", days_ago=40)
+    record("", model="FGC-9", printed="partly", event="seized", days_ago=3)
+    page = client.get("/firearms/statistics").get_data(as_text=True)
+    by_month, by_category = _chart(page, "chart-by-month"), _chart(page, "chart-by-category")
+    assert by_month is not None and by_month.lstrip().startswith(("<?xml", "<svg"))
+    assert by_category is not None and "<svg" in by_category
