@@ -182,14 +182,14 @@ def _check_translated_sections(source: str, body: str) -> None:
                             f"'## {len(expected)}.' in order; found {list(found)}")
 
 
-def _translation_fields(source: str, meta: Mapping[str, Any], locale: str) -> dict[str, str]:
+def _translation_fields(source: str, meta: Mapping[str, Any], locale: str) -> tuple[str, str]:
+    """(translated_by, reviewed_by) of a translation whose ``locale`` matches its folder."""
     if meta["locale"] != locale:
         raise _fail(source, f"'locale' is {meta['locale']!r} but the file is in the {locale!r} folder")
     reviewed_by = meta["reviewed_by"]
     if not isinstance(reviewed_by, str):
         raise _fail(source, f"'reviewed_by' must be text (\"\" until a native speaker reviews it), got {reviewed_by!r}")
-    return {"locale": locale, "translated_by": _text(source, meta, "translated_by"),
-            "reviewed_by": reviewed_by.strip()}
+    return _text(source, meta, "translated_by"), reviewed_by.strip()
 
 
 def parse_template(text: str, source: str, locale: str = SOURCE_LOCALE) -> SopTemplate:
@@ -215,7 +215,7 @@ def parse_template(text: str, source: str, locale: str = SOURCE_LOCALE) -> SopTe
         _check_translated_sections(source, body)
     elif gaps := missing_sections(body):
         raise _fail(source, f"missing section(s) {', '.join(gaps)}")
-    extra = _translation_fields(source, meta, locale) if translation else {}
+    translated_by, reviewed_by = _translation_fields(source, meta, locale) if translation else ("", "")
     return SopTemplate(
         code=code,
         title=_text(source, meta, "title"),
@@ -228,7 +228,9 @@ def parse_template(text: str, source: str, locale: str = SOURCE_LOCALE) -> SopTe
         content_sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
         revision=str(meta.get("revision", "1")),
         summary=str(meta.get("summary", "")).strip(),
-        **extra,
+        locale=locale,
+        translated_by=translated_by,
+        reviewed_by=reviewed_by,
     )
 
 
