@@ -586,14 +586,23 @@ def import_library(unit_id: int, templates: Iterable[SopTemplate], *,
         if db.session.scalar(select(Sop.id).where(Sop.unit_id == unit_id, Sop.code == code)) is not None:
             skipped.append(code)
             continue
-        summary = (f"Imported from the SOP library: template {code} revision {template.revision} "
-                   f"(sha256 {template.content_sha256[:12]}). Adapt it to the unit before submitting.")
+        summary = (f"Imported from the SOP library: template {code} revision {template.revision}"
+                   f"{_translation_note(template)} (sha256 {template.content_sha256[:12]}). "
+                   "Adapt it to the unit before submitting.")
         created.append(create_sop(
             unit_id=unit_id, code=code, title=template.title, discipline=template.discipline,
             author=author, review_months=template.review_months,
             applies_to=template.applies_to, content_markdown=template.body_markdown,
             change_summary=summary, requirement_ids=template.requirement_ids))
     return created, skipped
+
+
+def _translation_note(template: SopTemplate) -> str:
+    """For a translated template, its language and who translated and reviewed it (kept in the history)."""
+    if not template.is_translation:
+        return ""
+    return (f", {template.locale} translation by {template.translated_by}; "
+            f"reviewed by {template.reviewed_by or 'no native speaker yet'}")
 
 
 def acknowledgements_of(user_id: int, unit_id: int) -> list[tuple[Sop, Revision, Acknowledgement]]:

@@ -67,3 +67,34 @@ def test_demo_seed_runs_once(app, make_unit, make_user, db_session):
     count = db_session.scalar(sa.select(sa.func.count()).select_from(AuditEvent))
     seed_documents(accounts)
     assert db_session.scalar(sa.select(sa.func.count()).select_from(AuditEvent)) == count
+
+
+def test_import_library_in_macedonian_brings_the_translated_texts(app, staff, db_session):
+    from sop_library import load_translations
+
+    translated = {t.code: t for t in load_translations("mk")}
+    result = app.test_cli_runner().invoke(import_library, ["--unit", staff.unit.code, "--language", "mk"])
+    assert result.exit_code == 0, result.output
+    assert f"In Macedonian: {', '.join(sorted(translated))}." in result.output
+    assert "In English (no Macedonian translation yet): CSI-SOP-002," in result.output
+    sops = {sop.code: sop for sop in db_session.scalars(sa.select(Sop).where(Sop.unit_id == staff.unit.id))}
+    custody = sops["CSI-SOP-005"]
+    assert custody.title == translated["CSI-SOP-005"].title and "синџир на чување" in custody.title.casefold()
+    draft = custody.revisions[0]
+    assert draft.content_markdown == translated["CSI-SOP-005"].body_markdown
+    assert "mk translation by CSI-QMS project" in draft.change_summary
+    assert "reviewed by no native speaker yet" in draft.change_summary
+    assert sops["CSI-SOP-002"].title == "Scene documentation - photography, sketches and notes"
+    assert "  CSI-SOP-005  [mk]  " in result.output and "  CSI-SOP-002  [en]  " in result.output
+
+
+def test_import_library_follows_the_units_language_and_refuses_an_unknown_one(app, staff, db_session):
+    staff.unit.language = "sq"
+    db_session.commit()
+    runner = app.test_cli_runner()
+    unknown = runner.invoke(import_library, ["--unit", staff.unit.code, "--language", "klingon"])
+    assert unknown.exit_code == 1 and "Unknown language 'klingon'" in unknown.output
+    result = runner.invoke(import_library, ["--unit", staff.unit.code])
+    assert result.exit_code == 0 and "In Albanian: CSI-SOP-001," in result.output, result.output
+    title = db_session.scalar(sa.select(Sop.title).where(Sop.code == "CSI-SOP-005"))
+    assert "zinxhiri i ruajtjes" in title.casefold()
