@@ -64,7 +64,7 @@ def _prepared(path: Path) -> Any:
 
 def fit_unit_calibration(unit_id: int, manifest: str | os.PathLike[str], *, name: str, executor: Any,
                          kind: str = "topography", progress: Callable[[int], None] | None = None) -> CalibrationSet:
-    """Score every pair of the known set as the search would, fit PAV, store it with the unit's index.
+    """Score every pair of the known set as the search would, fit and cross-validate, store it with the unit's index.
 
     ``progress`` is called with 1 as each pair is scored (e.g. ``tqdm.update``).
     """
