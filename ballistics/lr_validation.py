@@ -103,7 +103,7 @@ def firearm_folds(firearm_a: Sequence[str], firearm_b: Sequence[str]) -> list[tu
     --------
     >>> folds = firearm_folds(["f1", "f1", "f2", "f1"], ["f1", "f2", "f3", "f3"])
     >>> [(train.tolist(), test.tolist()) for train, test in folds]
-    [([], [0]), ([], [1]), ([], [3]), ([0], [2])]
+    [([2], [0]), ([], [1]), ([], [3]), ([0], [2])]
     """
     a, b = np.asarray(firearm_a, dtype=str), np.asarray(firearm_b, dtype=str)
     if a.shape != b.shape or a.ndim != 1:
