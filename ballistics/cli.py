@@ -186,6 +186,14 @@ def _evaluate(args: argparse.Namespace) -> int:
     print(f"{result.summary['pairs']} pairs: AUC {p.auc:.4f}, EER {p.eer:.4f}, Cllr {p.cllr:.4f}, "
           f"Cllr-min {p.cllr_min:.4f}, threshold {p.threshold:.4f}, {p.false_positives} false positives, "
           f"{p.false_negatives} false negatives; report {result.out_dir / 'report.html'}")
+    cross = result.summary["cross_validation"]
+    if cross["available"]:
+        print(f"cross-validated by firearm: Cllr {cross['cllr']:.4f} (95 % {cross['cllr_interval'][0]:.4f} to "
+              f"{cross['cllr_interval'][1]:.4f}), Cllr-min {cross['cllr_min']:.4f}; LR > 100 for "
+              f"{cross['misleading_different_count']} different-source pairs, LR < 0.01 for "
+              f"{cross['misleading_same_count']} same-source pairs")
+    else:
+        print(f"no cross-validation: {cross['reason']}")
     return 0
 
 

@@ -5,7 +5,9 @@ with `ballistics.cmc.compare` in a process pool, fits a score-to-LR calibration 
 validation report folder that a quality manager can file as method-validation evidence
 (ISO/IEC 17025:2017 clause 7.2.2; ENFSI 2015 guideline for evaluative reporting):
 
-``summary.json``     AUC, EER, Cllr, Cllr-min, counts, thresholds, errors, timing
+``summary.json``     AUC, EER, Cllr, Cllr-min, counts, thresholds, errors, timing; under
+                     ``cross_validation``: Cllr and Cllr-min of LRs cross-validated by firearm, with 95 %
+                     bootstrap intervals, and the rates of misleading evidence (`ballistics.lr_validation`)
 ``pairs.csv``        one row per pair: files, firearms, truth, rotation applied, CMC counts, scores, LR
 ``errors.csv``       pairs misclassified at the decision threshold
 ``calibration.json`` the fitted calibration (`ballistics.scoring.Calibration`)
@@ -41,6 +43,7 @@ from typing import Any, Iterable, Iterator
 import numpy as np
 
 from ballistics.cmc import CMCParams, compare
+from ballistics.lr_validation import cross_validate
 from ballistics.registration import Alignment, warp
 from ballistics.scoring import Calibration, Performance, fit_calibration, log10_lr, performance, verbal_scale
 from ballistics.surface import Surface
@@ -251,8 +254,8 @@ def _figures(out: Path, scores: np.ndarray, highs: np.ndarray, labels: np.ndarra
         "roc_high_cmc.png": "ROC curve of the High-CMC count",
         "histogram_score.png": "Combined score, known matches and known non-matches (log counts)",
         "histogram_high_cmc.png": "High-CMC count, known matches and known non-matches (log counts)",
-        "tippett.png": "Tippett plot of the calibrated log10 likelihood ratios",
-        "calibration.png": "Score-to-log10-LR calibration (PAV with Laplace smoothing)",
+        "tippett.png": "Tippett plot of the log10 likelihood ratios (cross-validated by firearm when the set allows)",
+        "calibration.png": "Score-to-log10-LR calibration (logistic regression within ELUB bounds, lir)",
     }
     for name, draw in files.items():
         draw(out / name)
@@ -294,9 +297,11 @@ img{{max-width:28em}}pre{{background:#f4f4f4;padding:.5em}}</style></head><body>
 <p>Manifest <code>{html.escape(summary['manifest'])}</code> (SHA-256 {summary['manifest_sha256']}).
 Every pair of scans compared in both directions; one scan of each pair rotated by a random angle when a
 seed is given. Scores: High-CMC count (Tong et al. 2015) and the combined score
-(High-CMC fraction + 0.01 x whole-surface correlation); likelihood ratios from PAV calibration with Laplace
-smoothing on the same pairs (in-sample: Cllr is optimistic).</p>
+(High-CMC fraction + 0.01 x whole-surface correlation); likelihood ratios from logistic-regression
+calibration held within empirical lower and upper bounds (ELUB), fitted with NFI's lir. The figures of
+merit below are in-sample (optimistic); the cross-validated figures follow them.</p>
 <h2>Figures of merit</h2><table>{table}</table>
+<h2>Likelihood ratios cross-validated by firearm</h2>{_cross_validation_html(summary["cross_validation"])}
 <h2>Errors at the decision threshold</h2>
 <table><tr><th>A</th><th>B</th><th>truth</th><th>High-CMC</th><th>score</th></tr>{error_rows}</table>
 <h2>Figures</h2>{images}
@@ -305,6 +310,31 @@ smoothing on the same pairs (in-sample: Cllr is optimistic).</p>
 (FSI 284:15); Zemmels, VanderPlas, Hofmann 2023 (J. Data Sci. 21(2)); Brümmer and du Preez 2006 (Comput.
 Speech Lang. 20:230); ENFSI Guideline for evaluative reporting 2015; Meuwly, Ramos, Haraksim 2017 (FSI 276:142).</p>
 </body></html>"""
+
+
+def _cross_validation_html(cross: dict[str, Any]) -> str:
+    if not cross.get("available"):
+        return f"<p>Not available: {html.escape(cross.get('reason', ''))}.</p>"
+
+    def interval(key: str) -> str:
+        low, high = cross[f"{key}_interval"]
+        return f"{cross[key]:.4f} (95 % interval {low:.4f} to {high:.4f})"
+
+    rows = [
+        ("Cllr (bits)", interval("cllr")), ("Cllr-min (bits)", interval("cllr_min")),
+        ("different-source pairs with LR > 100",
+         f"{cross['misleading_different_count']} of {cross['n_different']} ({cross['misleading_different']:.2%})"),
+        ("same-source pairs with LR < 0.01",
+         f"{cross['misleading_same_count']} of {cross['n_same']} ({cross['misleading_same']:.2%})"),
+        ("different-source pairs with LR > 1", f"{cross['wrong_side_different']:.2%}"),
+        ("same-source pairs with LR < 1", f"{cross['wrong_side_same']:.2%}"),
+        ("calibrations fitted (folds)", cross["folds"]),
+        ("bootstrap", f"{cross['bootstrap_resamples']} resamples of the {cross['firearms']} firearms, "
+                      f"seed {cross['bootstrap_seed']}"),
+    ]
+    body = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>" for k, v in rows)
+    return ("<p>Each pair's LR comes from a calibration fitted without the pair's firearm(s); intervals from "
+            f"a bootstrap over firearms.</p><table>{body}</table>")
 
 
 def _range(values: Iterator[int] | list[int]) -> list[int]:
@@ -362,15 +392,27 @@ def evaluate(manifest_csv: str | os.PathLike[str], out_dir: str | os.PathLike[st
     calibration = fit_calibration(scores, labels)
     perf = performance(scores, labels, calibration)
     lrs = log10_lr(calibration, scores)
+    cross, cv_lrs = _cross_validation(ok, scores, labels)
     called = scores > calibration.threshold
     errors = [r for r, c in zip(ok, called) if c != r.same_source]
     summary = _summary(manifest, rows, results, ok, labels, highs, perf, rotate_random, params, started)
+    summary["cross_validation"] = cross
     _write_outputs(out, results, ok, lrs, errors, calibration, summary)
-    captions = _figures(out, scores, highs, labels, lrs, calibration)
+    captions = _figures(out, scores, highs, labels, lrs if cv_lrs is None else cv_lrs, calibration)
     summary["wall_seconds"] = time.perf_counter() - started
     (out / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
     (out / "report.html").write_text(_html(out, summary, captions, errors), encoding="utf-8")
     return Evaluation(out, tuple(results), calibration, perf, summary)
+
+
+def _cross_validation(ok: list[PairResult], scores: np.ndarray,
+                      labels: np.ndarray) -> tuple[dict[str, Any], np.ndarray | None]:
+    """Figures of LRs cross-validated by firearm, or why the set is too small for them."""
+    try:
+        found = cross_validate(scores, labels, [r.firearm_a for r in ok], [r.firearm_b for r in ok])
+    except ValueError as exc:
+        return {"available": False, "reason": str(exc)}, None
+    return {"available": True, **found.summary()}, np.array(found.log10_lrs)
 
 
 def _summary(manifest: Path, rows: list, results: list[PairResult], ok: list[PairResult], labels: np.ndarray,

@@ -52,7 +52,7 @@ import numpy as np
 from ballistics.cmc import CMCParams
 from ballistics.descriptor import DescriptorParams, describe
 from ballistics.preprocess import to_working_size
-from ballistics.scoring import Calibration
+from ballistics.scoring import Calibration, RetiredCalibrationError
 from ballistics.surface import Surface
 
 __all__ = [
@@ -178,6 +178,8 @@ class Index:
         Score-to-LR map for the re-rank scores, fitted with the same `cmc` and `store_factor`.
     generation : int
         Incremented by every committed write.
+    retired_calibration : str
+        Why the stored calibration was set aside (a retired method: refit it), else empty.
     """
 
     path: Path
@@ -191,6 +193,7 @@ class Index:
     calibration: Calibration | None
     generation: int
     created_at: str
+    retired_calibration: str = ""
 
     def __len__(self) -> int:
         return sum(s.count for s in self.shards)
@@ -297,6 +300,7 @@ def _manifest(index: Index) -> dict[str, Any]:
         "shards": [vars(s) for s in index.shards], "generation": index.generation,
         "created_at": index.created_at,
         "calibration": json.loads(index.calibration.to_json()) if index.calibration else None,
+        **({"retired_calibration": index.retired_calibration} if index.retired_calibration else {}),
     }
 
 
@@ -336,12 +340,23 @@ def open_index(path: str | os.PathLike[str]) -> Index:
 def _from_manifest(path: Path, doc: Mapping[str, Any]) -> Index:
     cmc = dict(doc["cmc"])
     cmc["grid"] = tuple(cmc["grid"])
-    calibration = doc.get("calibration")
+    calibration, retired = _stored_calibration(doc.get("calibration"))
     return Index(path, str(doc["kind"]), float(doc["pixel_size"]), int(doc["store_factor"]),
                  int(doc["shard_size"]), DescriptorParams.from_dict(doc["descriptor"]), CMCParams(**cmc),
-                 tuple(ShardInfo(**s) for s in doc["shards"]),
-                 Calibration.from_json(json.dumps(calibration)) if calibration else None,
-                 int(doc["generation"]), str(doc.get("created_at", "")))
+                 tuple(ShardInfo(**s) for s in doc["shards"]), calibration,
+                 int(doc["generation"]), str(doc.get("created_at", "")),
+                 retired or str(doc.get("retired_calibration", "")))
+
+
+def _stored_calibration(doc: Any) -> tuple[Calibration | None, str]:
+    """The manifest's calibration; one of a retired method is set aside (no LRs until refitted)."""
+    if not doc:
+        return None, ""
+    try:
+        return Calibration.from_json(json.dumps(doc)), ""
+    except RetiredCalibrationError as exc:
+        # Searches must still run: they report no LR rather than the retired method's step-wise LR.
+        return None, str(exc)
 
 
 def create_index(path: str | os.PathLike[str], *, pixel_size: float, kind: str = "topography",
@@ -727,7 +742,7 @@ def set_calibration(path: str | os.PathLike[str] | Index, calibration: Calibrati
     root = path.path if isinstance(path, Index) else Path(path)
     with _writer_lock(_existing_dir(root)):
         index = open_index(root)
-        updated = replace(index, calibration=calibration, generation=index.generation + 1)
+        updated = replace(index, calibration=calibration, generation=index.generation + 1, retired_calibration="")
         _commit(updated)
         return updated
 

@@ -3,8 +3,11 @@
 The search re-ranks with the index's stored surfaces (downsampled by its store factor) and its CMC
 parameters, so the calibration set is scored exactly the same way: its scans go into a temporary
 index with the same settings and every pair is compared by `ballistics.search.compare_entry`, the
-function the search itself uses. The fitted map is stored with the unit's index (so every later
-search reports a log10 LR) and the set's name and size beside it, for the review page.
+function the search itself uses. The fitted map (logistic regression with ELUB bounds, see
+`ballistics.scoring`) is stored with the unit's index (so every later search reports a log10 LR);
+the set's name and size and its cross-validated figures (`ballistics.lr_validation`: Cllr and
+Cllr-min by firearm with bootstrap intervals, rates of misleading evidence) are kept beside it for
+the review page and the unit's calibration page.
 """
 from __future__ import annotations
 
@@ -21,10 +24,12 @@ import numpy as np
 
 from ballistics import index as bindex
 from ballistics.evaluate import read_manifest
-from ballistics.scoring import Calibration, cllr, fit_calibration, log10_lr
+from ballistics.lr_validation import cross_validate
+from ballistics.scoring import Calibration, RetiredCalibrationError, cllr, fit_calibration, log10_lr
 from ballistics.search import compare_entry
 from ballistics.surface import Surface
 from qms.comparisons import unit_index
+from qms.comparisons.models import SurfaceKind
 from qms.db import utcnow
 
 SET_FILE = "calibration-set.json"
@@ -40,6 +45,8 @@ class CalibrationSet:
     different_source_pairs: int
     cllr: float
     fitted_at: str
+    cross_validation: dict[str, Any] | None = None
+    cross_validation_refused: str = ""
 
 
 def describe(unit_id: int, kind: str) -> CalibrationSet | None:
@@ -47,7 +54,7 @@ def describe(unit_id: int, kind: str) -> CalibrationSet | None:
     path = unit_index.unit_index_path(unit_id, kind) / SET_FILE
     if not path.exists():
         return None
-    return CalibrationSet(**json.loads(path.read_text(encoding="utf-8")))
+    return CalibrationSet(**json.loads(path.read_text(encoding="utf-8")))  # older files lack the CV fields
 
 
 def _prepared(path: Path) -> Any:
@@ -57,14 +64,14 @@ def _prepared(path: Path) -> Any:
 
 def fit_unit_calibration(unit_id: int, manifest: str | os.PathLike[str], *, name: str, executor: Any,
                          kind: str = "topography", progress: Callable[[int], None] | None = None) -> CalibrationSet:
-    """Score every pair of the known set as the search would, fit PAV, store it with the unit's index.
+    """Score every pair of the known set as the search would, fit and cross-validate, store it with the unit's index.
 
     ``progress`` is called with 1 as each pair is scored (e.g. ``tqdm.update``).
     """
     index = unit_index.open_unit_index(unit_id, kind)
     rows = read_manifest(manifest)
     surfaces = [_prepared(path) for path, _ in rows]
-    scores, labels = [], []
+    scores, labels, firearms = [], [], []
     with tempfile.TemporaryDirectory() as folder:
         known = bindex.create_index(Path(folder) / "set", pixel_size=index.pixel_size, kind=index.kind,
                                     store_factor=index.store_factor, shard_size=index.shard_size,
@@ -83,14 +90,25 @@ def fit_unit_calibration(unit_id: int, manifest: str | os.PathLike[str], *, name
                     raise ValueError(f"{rows[j][0].name}: {result['error']}")
                 scores.append(result["score"])
                 labels.append(rows[i][1] == rows[j][1])
+                firearms.append((rows[i][1], rows[j][1]))
                 if progress is not None:
                     progress(1)
     calibration = fit_calibration(scores, labels)
     fitted = CalibrationSet(name=name, scans=len(rows), same_source_pairs=sum(labels),
                             different_source_pairs=len(labels) - sum(labels),
-                            cllr=float(cllr(log10_lr(calibration, scores), labels)), fitted_at=utcnow().isoformat())
+                            cllr=float(cllr(log10_lr(calibration, scores), labels)), fitted_at=utcnow().isoformat(),
+                            **_cross_validated(scores, labels, firearms))
     install(index, calibration, fitted)
     return fitted
+
+
+def _cross_validated(scores: list[float], labels: list[bool], firearms: list[tuple[str, str]]) -> dict[str, Any]:
+    """The set's cross-validated figures, or why the set is too small to give them."""
+    try:
+        found = cross_validate(scores, labels, [a for a, _ in firearms], [b for _, b in firearms])
+    except ValueError as exc:
+        return {"cross_validation": None, "cross_validation_refused": str(exc)}
+    return {"cross_validation": found.summary(), "cross_validation_refused": ""}
 
 
 def _query(index: bindex.Index, surface: Surface) -> tuple[np.ndarray, float]:
@@ -120,3 +138,33 @@ def calibration_of(unit_id: int, kind: str) -> tuple[str, int | None]:
     name = known.name if known else "calibration stored with the index"
     return (f"{name}: {calibration.method}, {calibration.n_same} known matches and {calibration.n_different} "
             f"known non-matches")[:200], pairs
+
+
+@dataclass(frozen=True)
+class KindCalibration:
+    """The calibration of one of a unit's indexes as stored, for the unit's calibration page."""
+
+    kind: str
+    calibration: Calibration | None
+    fitted: CalibrationSet | None
+    retired: str
+
+    @property
+    def lr_range(self) -> tuple[float, float] | None:
+        """Smallest and largest LR the calibration can report (its ELUB bounds)."""
+        if self.calibration is None:
+            return None
+        return 10 ** self.calibration.lower_bound, 10 ** self.calibration.upper_bound
+
+
+def unit_calibrations(unit_id: int) -> list[KindCalibration]:
+    """The calibration of each kind of index the unit has; reading never creates an index."""
+    found = []
+    for kind in SurfaceKind:
+        path = unit_index.unit_index_path(unit_id, kind.value)
+        if not (path / bindex.MANIFEST).is_file():
+            continue
+        index = bindex.open_index(path)
+        found.append(KindCalibration(kind.value, index.calibration, describe(unit_id, kind.value),
+                                     index.retired_calibration))
+    return found

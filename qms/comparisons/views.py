@@ -11,7 +11,7 @@ from wtforms.fields.choices import SelectChoice
 
 from ballistics.scoring import verbal_scale
 from qms.auth.permissions import requires
-from qms.comparisons import bp, exchange, explain, jobs, services, unit_index
+from qms.comparisons import bp, calibration, exchange, explain, jobs, services, unit_index
 from qms.comparisons.forms import DecisionForm, EntryForm
 from qms.comparisons.models import BallisticEntry, Candidate, CorrelationJob, DerivedObject
 from qms.comparisons.services import EntryError
@@ -59,6 +59,13 @@ def _can_act() -> bool:
 def entries():  # type: ignore[no-untyped-def]
     return render_template("comparisons/entries.html", entries=services.entries(), links=services.links(),
                            waiting=services.awaiting_verification(g.qms_user), can_act=_can_act())
+
+
+@bp.get("/comparisons/calibration")
+@requires(READ)
+def unit_calibration():  # type: ignore[no-untyped-def]
+    """The unit's score-to-LR calibration: what it was fitted on and how it performs cross-validated."""
+    return render_template("comparisons/calibration.html", kinds=calibration.unit_calibrations(g.qms_unit_id))
 
 
 def _entry_form() -> EntryForm:

@@ -60,6 +60,14 @@ def test_compare_with_a_calibration_reports_the_lr(scans, tmp_path, capsys):
     assert code == 0 and "log10 LR" in out and "support" in out
 
 
+def test_compare_refuses_a_retired_step_calibration_in_one_line(scans, tmp_path, capsys):
+    calibration = tmp_path / "old.json"
+    calibration.write_text('{"knots": [0, 1], "log10_lrs": [-1.81, 2.85], "n_same": 63, "n_different": 717, '
+                           '"threshold": 0.5, "method": "pav-laplace"}')
+    code, _, err = run(["compare", str(scans[0]), str(scans[1]), "--calibration", str(calibration)], capsys)
+    assert code == 1 and "retired method 'pav-laplace'" in err and "refit" in err and err.count("\n") == 1
+
+
 def test_convert_round_trips_through_an_image(scans, tmp_path, capsys):
     png = tmp_path / "a.png"
     code, out, _ = run(["convert", str(scans[0]), str(png)], capsys)
@@ -96,6 +104,7 @@ def test_evaluate_writes_a_report(scans, tmp_path, capsys):
     code, out, _ = run(["evaluate", str(manifest), "--out", str(tmp_path / "r"), "--workers", "1",
                         "--rotate-random", "1", "--quiet"], capsys)
     assert code == 0 and "AUC" in out
+    assert "no cross-validation: too few firearms" in out  # two firearms: none left to train on
     assert (tmp_path / "r" / "report.html").exists()
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from ballistics.evaluate import evaluate, read_manifest
 from ballistics.io import write_x3p
-from ballistics.scoring import Calibration, auc
+from ballistics.scoring import Calibration, auc, log10_lr
 from ballistics.synth import synthetic_set
 
 REPORT_FILES = ["summary.json", "pairs.csv", "errors.csv", "calibration.json", "parameters.json", "roc.png",
@@ -37,7 +37,7 @@ def write_set(folder: Path, n_firearms: int = 3, shots: int = 2, *, side: int = 
 @pytest.fixture(scope="module")
 def small_run(tmp_path_factory) -> tuple[Path, object]:
     folder = tmp_path_factory.mktemp("synthetic")
-    manifest = write_set(folder)
+    manifest = write_set(folder, n_firearms=4)  # four firearms: the fewest that cross-validation by firearm needs
     return manifest, evaluate(manifest, folder / "report", workers=2, rotate_random=3, progress=False)
 
 
@@ -46,8 +46,8 @@ def test_report_folder_is_complete(small_run):
     for name in REPORT_FILES:
         assert (result.out_dir / name).stat().st_size > 0, name
     summary = json.loads((result.out_dir / "summary.json").read_text())
-    assert summary["pairs"] == 15 and summary["failed"] == 0
-    assert summary["score"]["n_same"] == 3 and summary["score"]["n_different"] == 12
+    assert summary["pairs"] == 28 and summary["failed"] == 0
+    assert summary["score"]["n_same"] == 4 and summary["score"]["n_different"] == 24
     for key in ("auc", "eer", "cllr", "cllr_min", "threshold", "false_positives", "false_negatives"):
         assert key in summary["score"]
     assert summary["parameters"]["software"]["numpy"] == np.__version__
@@ -58,13 +58,36 @@ def test_pair_table_matches_the_summary(small_run):
     _, result = small_run
     with open(result.out_dir / "pairs.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
-    assert len(rows) == 15
+    assert len(rows) == 28
     scores = [float(r["score"]) for r in rows]
     labels = [r["same_source"] == "True" for r in rows]
     assert auc(scores, labels) == pytest.approx(result.performance.auc)
     # Every pair of the second scan was turned by a random angle, different from pair to pair.
-    assert len({r["rotation_deg"] for r in rows}) == 15
+    assert len({r["rotation_deg"] for r in rows}) == 28
     assert all(r["verbal_scale"] for r in rows)
+
+
+def test_summary_and_report_give_the_cross_validated_cllr_with_its_interval(small_run):
+    _, result = small_run
+    cross = json.loads((result.out_dir / "summary.json").read_text())["cross_validation"]
+    assert cross["available"] is True
+    for key in ("cllr", "cllr_interval", "cllr_min", "cllr_min_interval", "misleading_different",
+                "misleading_same", "misleading_different_count", "misleading_same_count", "bootstrap_resamples",
+                "bootstrap_seed", "bootstrap_unit", "folds", "firearms", "method"):
+        assert key in cross, key
+    assert (cross["n_same"], cross["n_different"], cross["firearms"]) == (4, 24, 4)
+    assert cross["cllr_interval"][0] <= cross["cllr"] <= cross["cllr_interval"][1]
+    page = (result.out_dir / "report.html").read_text()
+    assert "Likelihood ratios cross-validated by firearm" in page
+    assert f"{cross['cllr']:.4f} (95 % interval {cross['cllr_interval'][0]:.4f}" in page
+
+
+def test_too_small_a_set_says_why_it_is_not_cross_validated(tmp_path):
+    manifest = write_set(tmp_path, n_firearms=3, shots=2, side=96)
+    result = evaluate(manifest, tmp_path / "report", workers=1, progress=False)
+    assert result.summary["cross_validation"]["available"] is False
+    assert "too few firearms" in result.summary["cross_validation"]["reason"]
+    assert "Not available: too few firearms" in (tmp_path / "report" / "report.html").read_text()
 
 
 def test_html_report_is_self_contained(small_run):
@@ -125,13 +148,19 @@ def test_fadul_high_cmc_separates_perfectly(fadul_run):
 
 
 @pytest.mark.slow
-def test_fadul_decision_threshold_makes_no_false_identification(fadul_run):
-    threshold = fadul_run.calibration.threshold
+def test_fadul_likelihood_ratios_are_graded_and_never_misleading_strongly(fadul_run):
+    """No known non-match gets more than weak support for same source (LR < 10), the known matches
+    get LR > 1; cross-validated by firearm, no LR above 100 for a non-match nor below 0.01 for a match."""
     ok = [p for p in fadul_run.pairs if not p.error]
-    km = [p.score for p in ok if p.same_source]
-    knm = [p.score for p in ok if not p.same_source]
-    assert max(knm) < threshold
-    assert np.mean(np.array(km) > threshold) >= 0.95
+    scores = np.array([p.score for p in ok])
+    same = np.array([p.same_source for p in ok])
+    lrs = log10_lr(fadul_run.calibration, scores)
+    assert lrs[~same].max() < 1 and np.mean(lrs[same] > 0) >= 0.95
+    assert len(np.unique(lrs[~same])) > 20  # graded, not the one step of the retired calibration
+    cross = fadul_run.summary["cross_validation"]
+    assert cross["available"] and cross["folds"] == 55 and cross["firearms"] == 10
+    assert cross["misleading_different_count"] == 0 and cross["misleading_same_count"] == 0
+    assert cross["cllr"] < 0.1 and cross["cllr_interval"][1] < 0.2
 
 
 REFERENCE = Path(__file__).parent / "data" / "fadul_reference_results.csv"

@@ -2,13 +2,18 @@
 from __future__ import annotations
 
 import csv
+import itertools
+import json
 from concurrent.futures import ThreadPoolExecutor
 
+import numpy as np
 import pytest
 
 from ballistics.index import open_index
 from qms.comparisons import jobs, services, unit_index
-from qms.comparisons.calibration import describe, fit_unit_calibration
+from ballistics.lr_validation import cross_validate
+from ballistics.scoring import fit_calibration
+from qms.comparisons.calibration import CalibrationSet, calibration_of, describe, fit_unit_calibration, install
 from qms.extensions import db
 
 
@@ -29,6 +34,8 @@ def test_a_fitted_calibration_gives_every_later_candidate_its_lr(bench, scans, k
         fitted = fit_unit_calibration(bench.unit.id, known_set, name="synthetic known set", executor=pool)
     assert (fitted.scans, fitted.same_source_pairs, fitted.different_source_pairs) == (6, 3, 12)
     assert describe(bench.unit.id, "topography") == fitted
+    # Three firearms are too few to leave a pair's firearms out and still train: the set says so.
+    assert fitted.cross_validation is None and "too few firearms" in fitted.cross_validation_refused
     assert open_index(unit_index.unit_index_path(bench.unit.id)).calibration is not None
     services.add_entry(bench.casings[0], device_id=bench.device.id, actor=bench.examiner, data=scans["F0000-S00"], filename="a.x3p")
     query = services.add_entry(bench.casings[1], device_id=bench.device.id, actor=bench.examiner, data=scans["F0000-S01"], filename="b.x3p")
@@ -67,3 +74,45 @@ def test_the_calibrate_command_refuses_with_a_message(app, bench, scans, tmp_pat
     refused = runner.invoke(args=["calibrate", str(manifest), "--unit", bench.unit.code, "--name", "x"])
     assert refused.exit_code != 0 and "fewer than two scans" in refused.output
     assert not unit_index.unit_index_path(bench.unit.id).exists()  # refused before anything was made
+
+
+def _constructed_calibration(unit_id: int) -> None:
+    """A calibration and its cross-validated figures from normal scores of 10 firearms x 4 shots."""
+    scans = [(f"F{f}", k) for f in range(10) for k in range(4)]
+    pairs = list(itertools.combinations(scans, 2))
+    labels = np.array([p[0][0] == p[1][0] for p in pairs])
+    scores = np.where(labels, np.random.default_rng(3).normal(3, 1, labels.size),
+                      np.random.default_rng(4).normal(0, 1, labels.size))
+    found = cross_validate(scores, labels, [p[0][0] for p in pairs], [p[1][0] for p in pairs], resamples=50)
+    fitted = CalibrationSet(name="constructed scores", scans=40, same_source_pairs=int(labels.sum()),
+                            different_source_pairs=int((~labels).sum()), cllr=0.2, fitted_at="2026-12-07T10:00:00",
+                            cross_validation=found.summary())
+    install(unit_index.open_unit_index(unit_id), fit_calibration(scores, labels), fitted)
+
+
+def test_the_unit_calibration_page_shows_bounds_and_cross_validated_figures(bench, login_as) -> None:
+    _constructed_calibration(bench.unit.id)
+    page = login_as(bench.examiner).get("/comparisons/calibration")
+    assert page.status_code == 200
+    text = page.get_data(as_text=True)
+    assert "constructed scores" in text and 'id="cross-validation"' in text
+    summary = describe(bench.unit.id, "topography").cross_validation
+    assert f"{summary['cllr']:.4f}" in text and f"{summary['cllr_interval'][1]:.4f}" in text
+    assert f"of {summary['n_different']} (" in text  # the misleading-evidence row names its base
+
+
+def test_the_page_says_when_there_is_no_index_and_reading_it_creates_none(bench, login_as) -> None:
+    page = login_as(bench.examiner).get("/comparisons/calibration").get_data(as_text=True)
+    assert 'id="no-index"' in page
+    assert not unit_index.unit_index_path(bench.unit.id).exists()
+
+
+def test_a_retired_step_calibration_is_set_aside_and_the_page_says_to_refit(bench, login_as) -> None:
+    index = unit_index.open_unit_index(bench.unit.id)
+    manifest = json.loads((index.path / "index.json").read_text())
+    retired = {"knots": [0.0, 1.0], "log10_lrs": [-1.81, 2.85], "n_same": 63, "n_different": 717,
+               "threshold": 0.5, "method": "pav-laplace"}
+    (index.path / "index.json").write_text(json.dumps({**manifest, "calibration": retired}))
+    assert calibration_of(bench.unit.id, "topography") == ("", None)  # searches give no LR, not a step
+    page = login_as(bench.examiner).get("/comparisons/calibration").get_data(as_text=True)
+    assert 'id="retired"' in page and "qms calibrate" in page

@@ -33,8 +33,9 @@ def link(bench, scans) -> CaseLink:  # type: ignore[no-untyped-def]
     """
     fitted = CalibrationSet(name="Known set K-7", scans=12, same_source_pairs=10, different_source_pairs=56,
                             cllr=0.2, fitted_at="2026-11-30T00:00:00+00:00")
-    install(unit_index.open_unit_index(bench.unit.id), Calibration(knots=(0.0, 1.0), log10_lrs=(-2.0, 3.0), n_same=10,
-                                                                 n_different=56, threshold=0.4), fitted)
+    install(unit_index.open_unit_index(bench.unit.id), Calibration(intercept=-2.0, slope=5.0, lower_bound=-2.0,
+                                                                 upper_bound=3.0, n_same=10, n_different=56,
+                                                                 threshold=0.4), fitted)
     mate = services.add_entry(bench.casings[0], actor=bench.examiner, data=scans["F0000-S00"], filename="a.x3p",
                               device_id=bench.device.id)
     services.add_entry(bench.casings[1], device_id=bench.device.id, actor=bench.examiner, data=scans["F0001-S00"], filename="b.x3p")
