@@ -15,6 +15,8 @@ Skipped when the scans are not on this machine.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -104,11 +106,27 @@ def _converted_pistol_links(folder: Path, unit: Unit, examiner: User, scanner: i
     db.session.commit()
     if job is None:
         return
-    done = jobs.run_job(job.id)
-    jobs.shutdown_executor()
+    with _searching_in_threads():
+        done = jobs.run_job(job.id)
     if done is not None and done.state == JobState.DONE.value:
         _link(unit, done, casings, {account.username: account.password for account in accounts})
         db.session.commit()
+
+
+@contextmanager
+def _searching_in_threads() -> Iterator[None]:
+    """One search over two entries: the worker's process pool would cost more to start than it saves."""
+    config, before = current_app.config, current_app.config.get("SEARCH_PROCESSES")
+    jobs.shutdown_executor()
+    config["SEARCH_PROCESSES"] = 0
+    try:
+        yield
+    finally:
+        jobs.shutdown_executor()
+        if before is None:
+            config.pop("SEARCH_PROCESSES", None)
+        else:
+            config["SEARCH_PROCESSES"] = before
 
 
 def _link(unit: Unit, job: CorrelationJob, casings: list[BallisticEntry], passwords: dict[str, str]) -> None:
