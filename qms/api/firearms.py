@@ -16,7 +16,7 @@ from flask_smorest import Blueprint
 
 from qms.api.schemas import ChangesSchema, RecordId
 from qms.auth.permissions import Access
-from qms.firearms import leads, services, statistics
+from qms.firearms import ballistics, leads, services, statistics
 from qms.firearms.models import Conversion, EventKind, Firearm, FirearmLead, FirearmType, LeadOutcome, Printed
 from qms.firearms.roles import READERS, RECORDERS
 
@@ -52,6 +52,28 @@ class FirearmSchema(ma.Schema):
     status = ma.fields.Str(allow_none=True, metadata={"description": "The latest event's kind (by its date); "
                                                                      "null before the first event."})
     status_since = ma.fields.Date(allow_none=True)
+
+
+class LinkedCaseSchema(ma.Schema):
+    link_id = RecordId(metadata={"description": "The confirmed link (listed under /comparisons/links)."})
+    case_id = RecordId(allow_none=True, metadata={"description": "Null for a casing imported from another unit."})
+    case_number = ma.fields.Str(allow_none=True)
+    casing_entry_id = RecordId(metadata={"description": "The ballistic entry of the casing."})
+    casing_item_id = RecordId(allow_none=True, metadata={"description": "The casing's custody item."})
+    casing_exhibit_number = ma.fields.Str(allow_none=True)
+    casing_label = ma.fields.Str(metadata={"description": "Case and exhibit, or the source of an imported entry."})
+    test_fire_entry_id = RecordId()
+    test_fire_item_id = RecordId(metadata={"description": "The test fire: a sub-item of the firearm's item."})
+    test_fire_exhibit_number = ma.fields.Str()
+    confirmed_at = ma.fields.DateTime()
+    first_examiner_id = RecordId(metadata={"description": "Who recorded the identification lead."})
+    verifier_id = RecordId(metadata={"description": "Who verified it, blind and independently."})
+
+
+class FirearmRecordSchema(FirearmSchema):
+    linked_cases = ma.fields.List(ma.fields.Nested(LinkedCaseSchema), metadata={
+        "description": "Cases tied to the firearm by confirmed ballistic links: a casing of the case matched one "
+                       "of the firearm's test fires (sub-items of its custody item), oldest link first."})
 
 
 class _DetailsFields(ma.Schema):
@@ -160,6 +182,23 @@ def _answer(found: Firearm, status: EventKind | None = None, since: Any = None, 
     return answer | {"status": status.value if status else None, "status_since": since}
 
 
+def _record(found: Firearm) -> dict[str, Any]:
+    """One record as the API answers it: with its status and the cases linked by its test fires."""
+    return _answer(found) | {"linked_cases": [_linked_case(row) for row in ballistics.linked_cases(found)]}
+
+
+def _linked_case(row: ballistics.LinkedCase) -> dict[str, Any]:
+    casing, test_fire = row.casing.item, row.test_fire.item
+    return {"link_id": row.link.id, "case_id": row.case.id if row.case else None,
+            "case_number": row.case.case_number if row.case else None, "casing_entry_id": row.casing.id,
+            "casing_item_id": casing.id if casing else None,
+            "casing_exhibit_number": casing.exhibit_number if casing else None, "casing_label": row.casing.label,
+            "test_fire_entry_id": row.test_fire.id, "test_fire_item_id": test_fire.id if test_fire else None,
+            "test_fire_exhibit_number": test_fire.exhibit_number if test_fire else None,
+            "confirmed_at": row.confirmed_at, "first_examiner_id": row.first_examiner.id,
+            "verifier_id": row.verifier.id}
+
+
 def _details_of(found: Firearm) -> services.Details:
     return services.Details(**{f.name: getattr(found, f.name) for f in fields(services.Details)})
 
@@ -188,30 +227,30 @@ class Register(MethodView):
                 "items": [_answer(row.firearm, row.status, row.since, fold=False) for row in page.rows]}
 
     @blp.arguments(FirearmCreateSchema)
-    @blp.response(201, FirearmSchema)
+    @blp.response(201, FirearmRecordSchema)
     def post(self, data: dict):  # type: ignore[no-untyped-def]
         """Add a firearm, with what happened first; it is matched against the register (see /leads)."""
         first = _event_input(data.pop("event", None))
-        return _answer(services.add(g.qms_unit_id, g.qms_user, services.Details(**data), first))
+        return _record(services.add(g.qms_unit_id, g.qms_user, services.Details(**data), first))
 
 
 @blp.route("/<int:firearm_id>")
 class Record(MethodView):
     access = ACCESS
 
-    @blp.response(200, FirearmSchema)
+    @blp.response(200, FirearmRecordSchema)
     def get(self, firearm_id: int):  # type: ignore[no-untyped-def]
-        """One firearm record with its status."""
-        return _answer(services.get(firearm_id, g.qms_unit_id))
+        """One firearm record with its status and the cases linked to it by confirmed ballistic comparisons."""
+        return _record(services.get(firearm_id, g.qms_unit_id))
 
     @blp.arguments(FirearmUpdateSchema)
-    @blp.response(200, FirearmSchema)
+    @blp.response(200, FirearmRecordSchema)
     def patch(self, changes: dict, firearm_id: int):  # type: ignore[no-untyped-def]
         """Correct or complete the record, with the reason (on the audit trail); it is matched again."""
         found = services.get(firearm_id, g.qms_unit_id)
         reason = changes.pop("reason")
         services.update(found, g.qms_user, services.Details(**(asdict(_details_of(found)) | changes)), reason=reason)
-        return _answer(found)
+        return _record(found)
 
 
 @blp.route("/<int:firearm_id>/events")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import uuid
 import warnings
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -416,6 +417,38 @@ def linked_cases(case: Case) -> list[LinkedCase]:
 def _firearms(case: Case) -> list[Item]:
     return list(db.session.scalars(select(Item).where(Item.case_id == case.id,
                                                       Item.item_type == ItemType.FIREARM.value).order_by(Item.id)))
+
+
+@dataclass(frozen=True)
+class ItemLink:
+    """A confirmed link seen from one side: the entry of an item asked about, and the entry at the other end."""
+
+    link: CaseLink
+    entry: BallisticEntry
+    other: BallisticEntry
+
+
+def confirmed_links_of_items(item_ids: Collection[int], unit_id: int) -> list[ItemLink]:
+    """The unit's confirmed links that touch an entry of one of the items, oldest first.
+
+    The pair is stored in id order; here each link comes once for every side whose item was asked
+    about, so a caller never needs to know which side is "low". Used by the firearm register
+    (`qms.firearms.ballistics`): a firearm's test fires, a case's casings.
+    """
+    wanted = set(item_ids)
+    if not wanted:
+        return []
+    entries = select(BallisticEntry.id).where(BallisticEntry.unit_id == unit_id, BallisticEntry.item_id.in_(wanted))
+    sides = [selectinload(side).selectinload(BallisticEntry.item).selectinload(Item.case)
+             for side in (CaseLink.entry_low, CaseLink.entry_high)]
+    signers = [selectinload(decision).selectinload(Decision.examiner)
+               for decision in (CaseLink.first_decision, CaseLink.verification)]
+    stmt = (select(CaseLink).where(CaseLink.unit_id == unit_id,
+                                   or_(CaseLink.entry_low_id.in_(entries), CaseLink.entry_high_id.in_(entries)))
+            .options(*sides, *signers).order_by(CaseLink.confirmed_at, CaseLink.id))
+    return [ItemLink(link, entry, other) for link in db.session.scalars(stmt)
+            for entry, other in ((link.entry_low, link.entry_high), (link.entry_high, link.entry_low))
+            if entry.item_id in wanted]
 
 
 def dashboard_panels(user: User, unit_id: int | None, roles: frozenset[Role]) -> list[Any]:

@@ -1,8 +1,12 @@
 """Demo firearm register of unit FC-MOI: a pistol reported stolen and later seized with its serial partly
 ground off (the cross-matching makes a lead to confirm), a 3D-printed pistol, a converted alarm pistol,
-and the demo homicide case's pistol, registered with its custody item."""
+and the demo homicide case's pistol, registered with its custody item.
+
+The converted alarm pistol is then tied to its custody item (exhibit 1 of the raid case, qms.evidence.demo),
+whose test fire the comparisons demo linked to the casings of two shootings: its page lists both cases."""
 from __future__ import annotations
 
+from dataclasses import fields
 from datetime import timedelta
 from typing import Any
 
@@ -10,6 +14,7 @@ from sqlalchemy import select
 
 from qms.auth.models import Unit, User
 from qms.db import today
+from qms.evidence.demo import RAID_CASE
 from qms.evidence.models import Case, Item
 from qms.extensions import db
 from qms.firearms import services
@@ -18,21 +23,24 @@ from qms.firearms.services import Details, EventInput
 from qms.trail.audited import set_actor
 
 HOMICIDE_CASE = "FC-2026/0147"  # the evidence demo's case (qms.evidence.demo)
+CONVERTED_SERIAL = "2212-00871"  # the Zoraki 914, seized in the raid case
 
 
 def seed_firearms(accounts: list[Any]) -> None:
-    """Once per database (after the evidence demo, whose pistol it registers)."""
+    """Once per database (after the evidence demo, whose pistols it registers)."""
     unit = db.session.scalar(select(Unit).where(Unit.code == "FC-MOI"))
-    if unit is None or db.session.scalar(select(Firearm.id).where(Firearm.unit_id == unit.id).limit(1)) is not None:
+    if unit is None:
         return
     users = {u.username: u for u in db.session.scalars(select(User).where(User.username.in_(["csi", "examiner"])))}
     if len(users) < 2:
         return
     csi, examiner = users["csi"], users["examiner"]
     set_actor(db.session, user_id=csi.id, username=csi.username, unit_id=unit.id)
-    _stolen_then_seized(unit.id, csi, examiner)
-    _categories(unit.id, csi)
-    _homicide_pistol(unit.id, examiner)
+    if db.session.scalar(select(Firearm.id).where(Firearm.unit_id == unit.id).limit(1)) is None:
+        _stolen_then_seized(unit.id, csi, examiner)
+        _categories(unit.id, csi)
+        _homicide_pistol(unit.id, examiner)
+    _converted_pistol_in_custody(unit.id, csi)
     db.session.flush()
 
 
@@ -76,3 +84,17 @@ def _homicide_pistol(unit_id: int, examiner: User) -> None:
         serial_number=item.serial_number, country_of_manufacture="Serbia", item_id=item.id,
         description=item.description),
         EventInput(kind="seized", occurred_on=item.collected_at.date(), place=item.collected_place))
+
+
+def _converted_pistol_in_custody(unit_id: int, csi: User) -> None:
+    """Tie the converted alarm pistol's record to its custody item, once (a database seeded before the raid case
+    existed gets the tie on its next `qms demo`)."""
+    found = db.session.scalar(select(Firearm).where(Firearm.unit_id == unit_id,
+                                                    Firearm.serial_number == CONVERTED_SERIAL))
+    item = db.session.scalar(select(Item).join(Case, Case.id == Item.case_id).where(
+        Case.unit_id == unit_id, Case.case_number == RAID_CASE, Item.exhibit_number == "1"))
+    if found is None or item is None or found.item_id is not None or \
+            db.session.scalar(select(Firearm.id).where(Firearm.item_id == item.id)) is not None:
+        return
+    details = Details(**{f.name: getattr(found, f.name) for f in fields(Details)} | {"item_id": item.id})
+    services.update(found, csi, details, reason=f"Entered into custody as exhibit 1 of case {RAID_CASE}")

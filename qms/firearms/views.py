@@ -6,6 +6,8 @@ message and the page again); no view catches them.
 """
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Response, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from wtforms.fields.choices import SelectChoice
@@ -13,7 +15,7 @@ from wtforms.fields.choices import SelectChoice
 from qms.auth.permissions import requires
 from qms.db import today
 from qms.errors import check_form, page_again
-from qms.firearms import bp, leads, services, statistics, statistics_charts
+from qms.firearms import ballistics, bp, leads, services, statistics, statistics_charts
 from qms.firearms.forms import AddFirearmForm, EditFirearmForm, EventForm, FirearmForm, LeadDecisionForm
 from qms.firearms.models import Firearm
 from qms.firearms.roles import READERS, RECORDERS
@@ -21,6 +23,14 @@ from qms.firearms.roles import READERS, RECORDERS
 LABELS = {"types": services.TYPE_LABELS, "printed": services.PRINTED_LABELS, "conversions": services.CONVERSION_LABELS,
           "event_labels": services.EVENT_LABELS, "categories": services.CATEGORY_LABELS, "bases": leads.BASIS_LABELS,
           "outcomes": leads.OUTCOME_LABELS}
+
+
+@bp.app_context_processor
+def _partials() -> dict[str, Any]:
+    """What the evidence case page's partial calls (`firearms/_case_fired_by.html`): the register's firearms
+    that fired the case's casings. Registered here so that the evidence domain never imports the register."""
+    return {"firearms_fired_by": ballistics.fired_by,
+            "firearms_reader": lambda: bool(g.get("qms_roles", frozenset()) & READERS)}
 
 
 def _with_items(form: FirearmForm, found: Firearm | None = None) -> FirearmForm:
@@ -89,6 +99,7 @@ def firearm(firearm_id: int):  # type: ignore[no-untyped-def]
     edit = _with_items(EditFirearmForm(prefix="edit", obj=found if request.method == "GET" else None), found)
     return render_template("firearms/firearm.html", found=found, standing=services.standing_of(found),
                            events=services.events_of(found), leads=leads.leads_of(found), other=leads.other_side,
+                           linked=ballistics.linked_cases(found),
                            flags=services.categories_of(found), edit=edit, event_form=EventForm(prefix="event"),
                            status_label=services.status_label, **LABELS)
 

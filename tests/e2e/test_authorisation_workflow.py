@@ -29,9 +29,10 @@ def _log_in(page, username: str, password: str) -> None:  # type: ignore[no-unty
 
 
 def _review_of_the_demo_test_fire(page) -> str:  # type: ignore[no-untyped-def]
-    """The first ranked candidate of the demo's searched test fire (exhibit 1-TF1)."""
+    """The first ranked candidate of the demo's searched test fire (exhibit 1-TF1 of the homicide case; the raid
+    case's test fire is exhibit 1-TF1 too)."""
     page.goto("comparisons")
-    page.locator("#entries tr", has_text="1-TF1").get_by_role("link").click()
+    page.locator("#entries tr", has_text="FC-2026/0147 / 1-TF1").get_by_role("link").click()
     page.locator("#candidates").wait_for(timeout=180_000)
     page.locator("#candidates a[data-candidate-link]").first.click()
     _expect()(page.get_by_role("heading", level=1)).to_contain_text("Rank 1")

@@ -270,9 +270,13 @@ def test_the_demo_evidence_is_seeded_once_and_verifies(app, db_session):
     seed_evidence(accounts)
     seed_evidence(accounts)  # a second `qms demo` changes nothing
     items = db_session.scalars(sa.select(Item).order_by(Item.id)).all()
-    assert [i.exhibit_number for i in items] == ["1", "2", "3", "4", "1-TF1"]
+    assert [(i.case.case_number, i.exhibit_number) for i in items] == [
+        *(("FC-2026/0147", n) for n in ("1", "2", "3", "4", "1-TF1")),  # the homicide
+        ("FC-2026/0061", "1"), ("FC-2026/0083", "1"),  # two shootings' casings
+        ("FC-2026/0098", "1"), ("FC-2026/0098", "1-TF1")]  # the converted pistol seized in a raid, its test fire
     assert items[0].holder.username == "examiner" and items[3].state == "in_storage"
     assert items[1].holder.username == "examiner"  # taken out of storage to be imaged
+    assert items[-1].parent_item_id == items[-2].id and {i.holder.username for i in items[-4:]} == {"examiner"}
     report = verify_all(db_session.connection())
     assert report.ok and report.checkpoints_checked == 1, report.lines()
 
