@@ -85,6 +85,17 @@ def test_a_job_on_the_cluster_ranks_exactly_as_on_the_local_pool(app, bench, sca
     assert explain.complete(explain.views_of(services.candidates_of(on_dask)[0]))
 
 
+def test_the_worker_keeps_one_client_for_its_jobs(app, bench, scans, cluster) -> None:
+    app.config["DASK_SCHEDULER"] = cluster.scheduler_address
+    _upload(bench, scans, 0, "F0000-S00")
+    query = _upload(bench, scans, 1, "F0000-S01")
+    assert jobs.run_queued() == 2
+    client = jobs.search_executor()
+    again = _search_again(query)
+    assert again.state == JobState.DONE.value and jobs.search_executor() is client
+    assert len(cluster.scheduler.clients) == 2  # this worker's client and the scheduler's own
+
+
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
