@@ -54,6 +54,11 @@ DEFAULTS: dict[str, Any] = {
     "SMTP_PASSWORD": "",
     "SMTP_TLS": True,  # STARTTLS before logging in
     "MAIL_FROM": "",
+    # Correlation searches of `qms worker` on a Dask cluster (QMS_DASK_SCHEDULER, e.g. tcp://10.0.0.5:8786);
+    # empty: the worker's own process pool. Seconds allowed to connect and to finish each search stage.
+    "DASK_SCHEDULER": "",
+    "DASK_CONNECT_TIMEOUT": 10,
+    "DASK_STAGE_TIMEOUT": 900,
 }
 
 

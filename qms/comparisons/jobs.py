@@ -30,6 +30,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from qms.comparisons import explain, unit_index
 from qms.comparisons.calibration import calibration_of
+from qms.comparisons.cluster import ClusterExecutor
 from qms.comparisons.models import BallisticEntry, Candidate, CorrelationJob, JobState
 from qms.comparisons.unit_index import Ranked
 from qms.db import utcnow
@@ -282,30 +283,63 @@ def _correlate(job: CorrelationJob) -> CorrelationJob | None:
     return job
 
 
-_EXECUTOR: Executor | None = None
+_EXECUTOR: Executor | ClusterExecutor | None = None
 _EXECUTOR_LOCK = threading.Lock()
 
 
-def search_executor() -> Executor:
-    """One pool per worker process for the searches (`SEARCH_PROCESSES`: 0 = threads, default all cores)."""
-    global _EXECUTOR
-    with _EXECUTOR_LOCK:
-        if _EXECUTOR is None:
-            processes = int(current_app.config.get("SEARCH_PROCESSES", os.cpu_count() or 1))
-            if processes <= 0:
-                _EXECUTOR = ThreadPoolExecutor(max(1, os.cpu_count() or 1))
-            else:
-                from ballistics.search import local_executor
+def search_executor() -> Executor | ClusterExecutor:
+    """Where this worker process runs its searches, made once and reused.
 
-                _EXECUTOR = local_executor(processes)
+    The Dask cluster at `DASK_SCHEDULER` when set (a scheduler that cannot be reached raises
+    `ClusterUnavailable`: the job fails with that reason); otherwise a local pool of
+    `SEARCH_PROCESSES` (0 = threads, default all cores).
+    """
+    global _EXECUTOR
+    address = str(current_app.config.get("DASK_SCHEDULER") or "")
+    with _EXECUTOR_LOCK:
+        if _EXECUTOR is not None and not _still_fits(_EXECUTOR, address):
+            _close(_EXECUTOR)
+            _EXECUTOR = None
+        if _EXECUTOR is None:
+            _EXECUTOR = _cluster_executor(address) if address else _local_executor()
         return _EXECUTOR
 
 
+def _still_fits(executor: Executor | ClusterExecutor, address: str) -> bool:
+    """Whether the executor made earlier is the one the configuration asks for now (and still connected)."""
+    if isinstance(executor, ClusterExecutor):
+        return executor.address == address and executor.usable
+    return not address
+
+
+def _cluster_executor(address: str) -> ClusterExecutor:
+    config = current_app.config
+    return ClusterExecutor(address, connect_timeout=float(config["DASK_CONNECT_TIMEOUT"]),
+                           stage_timeout=float(config["DASK_STAGE_TIMEOUT"]))
+
+
+def _local_executor() -> Executor:
+    processes = int(current_app.config.get("SEARCH_PROCESSES", os.cpu_count() or 1))
+    if processes <= 0:
+        return ThreadPoolExecutor(max(1, os.cpu_count() or 1))
+    from ballistics.search import local_executor
+
+    return local_executor(processes)
+
+
+def _close(executor: Executor | ClusterExecutor) -> None:
+    if isinstance(executor, ClusterExecutor):
+        executor.close()
+    else:
+        executor.shutdown(wait=False, cancel_futures=True)
+
+
 def shutdown_executor() -> None:
+    """Stop the local pool, or close the connection to the Dask cluster (`qms worker` on its way out)."""
     global _EXECUTOR
     with _EXECUTOR_LOCK:
         if _EXECUTOR is not None:
-            _EXECUTOR.shutdown(wait=False, cancel_futures=True)
+            _close(_EXECUTOR)
             _EXECUTOR = None
 
 
