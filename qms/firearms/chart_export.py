@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import zipfile
 from collections.abc import Iterable
 from typing import Any
@@ -165,4 +166,5 @@ def drawing_svg(graph: nx.MultiGraph, positions: dict[str, tuple[float, float]])
         buffer = io.StringIO()
         fig.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None}, bbox_inches="tight")
     text = buffer.getvalue()
-    return text[text.index("<svg"):]
+    # The RDF metadata block (format, type) is text a reader never sees; left inline it would print.
+    return re.sub(r"<metadata>.*?</metadata>\s*", "", text[text.index("<svg"):], count=1, flags=re.S)
