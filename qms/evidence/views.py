@@ -22,11 +22,26 @@ from qms.evidence.forms import (
     PhotoForm,
     SampleForm,
 )
-from qms.evidence.models import Case, Item, ItemPhoto
+from qms.evidence.models import (
+    ITEM_STATE_LABELS,
+    ITEM_TYPE_LABELS,
+    LOCATION_KIND_LABELS,
+    Case,
+    Item,
+    ItemPhoto,
+)
 from qms.records import record_or_404
 from qms.storage import ObjectCorrupted, ObjectMissing
 
 READ, WRITE = services.READERS, services.ACTORS
+
+
+@bp.context_processor
+def _labels() -> dict[str, Any]:
+    """The readers' words for the codes the evidence pages show (item types, custody states, location kinds)."""
+    return {"item_type_labels": {k.value: v for k, v in ITEM_TYPE_LABELS.items()},
+            "state_labels": {k.value: v for k, v in ITEM_STATE_LABELS.items()},
+            "location_kinds": {k.value: v for k, v in LOCATION_KIND_LABELS.items()}}
 
 
 def _item_page(item: Item) -> str:
