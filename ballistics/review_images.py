@@ -168,7 +168,7 @@ def _hatch(image: np.ndarray, box: tuple[slice, slice], spacing: int) -> None:
 
 def _label(image: np.ndarray, text: str, top: int, left: int, ch: int, cw: int) -> None:
     """The cell's correlation, centred, in black on a white halo so it reads on any tint."""
-    scale = max(0.3, cw / 160)
+    scale = max(0.3, cw / 110)
     thickness = max(1, int(round(scale * 1.5)))
     (tw, th), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
     origin = (left + (cw - tw) // 2, top + (ch + th) // 2)
