@@ -68,11 +68,13 @@ def test_the_review_zooms_into_the_full_resolution_overlay_and_the_cell_map_coun
     page.wait_for_timeout(300)
     zoomed = _scale(overlay)
     assert zoomed > 2.0, zoomed
-    assert _scale(query) == pytest.approx(zoomed, rel=0.02)  # the query follows the overlay
+    transform = overlay.evaluate("e => e.style.transform")
+    for other in (query, page.locator("#zoom-candidate")):  # the same spot of the same grid, in step
+        assert other.evaluate("e => e.style.transform") == transform
+    browser_session.shot("review-zoomed")
     page.locator("#zoom-in").click()
     page.wait_for_timeout(300)
-    assert _scale(overlay) > zoomed
-    browser_session.shot("review-zoomed")
+    assert _scale(overlay) > zoomed and _scale(query) == pytest.approx(_scale(overlay), rel=0.02)
     page.locator("#zoom-reset").click()
     page.wait_for_timeout(300)
     assert _scale(overlay) == pytest.approx(1.0, abs=0.02)
