@@ -142,7 +142,9 @@ def _cell_edges(shape: tuple[int, int], compared_shape: tuple[int, int],
     compared = compared_shape if min(compared_shape) > 0 else shape
     ch, cw = compared[0] // grid[0], compared[1] // grid[1]
     sy, sx = shape[0] / compared[0], shape[1] / compared[1]
-    return ([int(round(r * ch * sy)) for r in range(grid[0] + 1)], [int(round(c * cw * sx)) for c in range(grid[1] + 1)])
+    rows = [int(round(r * ch * sy)) for r in range(grid[0] + 1)]
+    cols = [int(round(c * cw * sx)) for c in range(grid[1] + 1)]
+    return rows, cols
 
 
 def _colour(states: CellStates, position: Position) -> tuple[int, int, int]:

@@ -15,7 +15,7 @@ from ballistics.cmc import compare
 from ballistics.registration import Alignment, warp
 from ballistics.review_images import HATCH, NOT_COMPARED, cell_map, cell_states, overlay_rgba
 from ballistics.surface import Surface
-from qms.comparisons import jobs, services
+from qms.comparisons import explain, jobs, services
 from qms.extensions import db
 
 
@@ -117,3 +117,19 @@ def test_the_review_page_states_the_cell_map_count_equal_to_the_score_and_serves
 @pytest.mark.parametrize("path", ["vendor/panzoom/panzoom.min.js", "vendor/panzoom/MIT-License.txt"])
 def test_the_zoom_viewer_is_served_from_the_app_itself(client, path) -> None:
     assert client.get(f"/static/{path}").status_code == 200
+
+
+def test_images_made_before_full_resolution_are_shown_as_they_were_with_a_notice(app, bench, scans, login_as) -> None:
+    app.config["REVIEW_IMAGES_TOP"] = 0  # the job makes no images: this test records them as version 1 did
+    examiner = login_as(bench.examiner)
+    mate = _reviewed(examiner, bench, scans)
+    query = mate.job.entry
+    made = explain.render(query, mate.index_entry_id)
+    old_parameters = {key: made.parameters[key] for key in ("angle_deg", "dx", "dy", "score", "pixel_size_um")}
+    explain.record(mate, query, explain.Rendered(made.digests, old_parameters), {})
+    db.session.commit()
+    page = examiner.get(f"/comparisons/candidates/{mate.id}").get_data(as_text=True)
+    assert 'id="images-old"' in page and 'id="zoom-views"' not in page and 'id="cellmap-high"' not in page
+    assert 'id="overlay-slider"' in page
+    for kind in ("query_view", "aligned_view", "overlay", "cellmap"):
+        assert examiner.get(f"/comparisons/candidates/{mate.id}/{kind}.png").status_code == 200
