@@ -94,12 +94,18 @@ def overlay(a: Surface, b: Surface, alignment: Alignment, *, path: str | Path | 
 
 def cell_grid(reference: Surface, comparison: Comparison, *, direction: str = "A->B",
               path: str | Path | None = None) -> bytes:
-    """The reference surface with its cells: green High-CMC, orange original-rule CMC only, grey not."""
+    """The reference surface with the cells of one direction: green High-CMC, orange original-rule CMC
+    only, grey not, hatched not compared (no admissible placement). The score counts both directions
+    (`ballistics.review_images.cell_map` draws them together)."""
     cells = [c for c in comparison.cells if c.direction == direction]
     fig = _figure(6, 6)
     ax = fig.subplots()
     ax.imshow(_scaled(reference.heights), cmap="gray")
     for c in cells:
+        if c.ccf <= -1.0:  # the -1 placeholder: no placement overlapped the target enough, not a correlation
+            ax.add_patch(Rectangle((c.left - 0.5, c.top - 0.5), c.width, c.height, fill=False, hatch="///",
+                                   edgecolor="#555555", linewidth=1.0))
+            continue
         colour = "#1a9850" if c.cmc_high else ("#fdae61" if c.cmc_original else "#9e9e9e")
         ax.add_patch(Rectangle((c.left - 0.5, c.top - 0.5), c.width, c.height, fill=True,
                                facecolor=colour, alpha=0.35, edgecolor=colour, linewidth=1.5))
@@ -110,7 +116,9 @@ def cell_grid(reference: Surface, comparison: Comparison, *, direction: str = "A
         and all(d.high_cmc_passed for d in comparison.directions) else "original rule"
     ax.set_title(f"{direction}: {result.cmc_original} CMCs (original rule); {result.high_cmc} counted ({counted})")
     ax.legend(handles=[Patch(color="#1a9850", label="High-CMC"), Patch(color="#fdae61", label="CMC (original)"),
-                       Patch(color="#9e9e9e", label="not congruent")], loc="lower right", fontsize=7)
+                       Patch(color="#9e9e9e", label="not congruent"),
+                       Patch(fill=False, hatch="///", edgecolor="#555555", label="not compared")],
+              loc="lower right", fontsize=7)
     ax.set_axis_off()
     return _png(fig, path)
 

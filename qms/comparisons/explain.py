@@ -9,7 +9,7 @@ again): a GET only shows what exists, so reading a review never writes records.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import cv2
@@ -19,17 +19,21 @@ from sqlalchemy.exc import IntegrityError
 
 from ballistics import index as bindex
 from ballistics.cmc import Comparison, compare
-from ballistics.plots import cell_grid, overlay
-from ballistics.registration import warp
+from ballistics.review_images import cell_map, registered_overlay
+from ballistics.registration import Alignment, warp
 from ballistics.search import Candidate as SearchHit
 from ballistics.surface import Surface
 from qms.comparisons.models import BallisticEntry, Candidate, DerivedKind, DerivedObject
-from qms.comparisons.unit_index import open_unit_index
+from qms.comparisons.unit_index import open_unit_index, processed_surface
 from qms.errors import StateConflict
 from qms.extensions import db
-from qms.storage import object_store
+from qms.storage import ObjectCorrupted, ObjectMissing, object_store
 
 log = logging.getLogger(__name__)
+# 2: every image at the query scan's own pixel grid, the overlay registered in one colour image, the cell
+# map of both directions as the score counts them. Version 1 (no "images" parameter): 275-pixel
+# figures, a three-panel overlay and a one-direction cell map; kept and shown as they were made.
+IMAGES_VERSION = 2
 VIEW_KINDS = (DerivedKind.QUERY_VIEW, DerivedKind.ALIGNED_VIEW, DerivedKind.OVERLAY, DerivedKind.CELLMAP)
 
 
@@ -69,6 +73,27 @@ def complete(views: dict[str, DerivedObject]) -> bool:
 
 
 @dataclass(frozen=True)
+class ImageFacts:
+    """What the review page says about a candidate's images (from the cell map's parameters)."""
+
+    version: int  # IMAGES_VERSION they were made with (1: before full-resolution images)
+    rows: int | None
+    cols: int | None
+    high_cmc: int | None  # High-CMC cells coloured on the cell map: the score's count (version 2)
+    possible: int | None
+    not_compared: int | None
+
+
+def facts(views: dict[str, DerivedObject]) -> ImageFacts | None:
+    """The facts of complete review images, None when they are not made yet."""
+    if not complete(views):
+        return None
+    p = views[DerivedKind.CELLMAP.value].parameters or {}
+    return ImageFacts(int(p.get("images", 1)), p.get("rows"), p.get("cols"), p.get("cellmap_high_cmc"),
+                      p.get("cellmap_possible"), p.get("cellmap_not_compared"))
+
+
+@dataclass(frozen=True)
 class Rendered:
     """A candidate's review images, already in the object store, with how they were aligned."""
 
@@ -78,18 +103,56 @@ class Rendered:
 
 def render(query: BallisticEntry, index_entry_id: str, comparison: Comparison | None = None) -> Rendered:
     """Store the four images of a candidate, from the search's `comparison` of the query (A) with the
-    candidate (B) when there is one, else comparing the two stored surfaces again."""
+    candidate (B) when there is one, else comparing the two stored surfaces again.
+
+    The comparison runs on the index's stored surfaces (downsampled by its ``store_factor``); the
+    images are drawn on the entries' processed surfaces, the finest grid the laboratory keeps, with
+    the alignment carried over to that grid."""
     index = open_unit_index(query.unit_id, query.kind)
     a, b = _stored(index, query.index_entry_id), _stored(index, index_entry_id)
     result = comparison if comparison is not None else compare(a, b, params=index.cmc)
-    images = {DerivedKind.QUERY_VIEW: greyscale_png(a),
-              DerivedKind.ALIGNED_VIEW: greyscale_png(warp(b, result.alignment, a.shape)),
-              DerivedKind.OVERLAY: overlay(a, b, result.alignment, labels=("query", "candidate")),
-              DerivedKind.CELLMAP: cell_grid(a, result)}
-    parameters = {"angle_deg": result.alignment.angle_deg, "dx": result.alignment.dx, "dy": result.alignment.dy,
-                  "score": result.score, "pixel_size_um": index.stored_pixel_size * 1e6}
+    full_a, full_b, alignment = _full_resolution(query, index_entry_id, a, b, result.alignment)
+    cells_png, states = cell_map(full_a, result)
+    images = {DerivedKind.QUERY_VIEW: greyscale_png(full_a),
+              DerivedKind.ALIGNED_VIEW: greyscale_png(warp(full_b, alignment, full_a.shape)),
+              DerivedKind.OVERLAY: registered_overlay(full_a, full_b, alignment),
+              DerivedKind.CELLMAP: cells_png}
+    parameters = {"angle_deg": alignment.angle_deg, "dx": alignment.dx, "dy": alignment.dy,
+                  "score": result.score, "pixel_size_um": full_a.pixel_size * 1e6,
+                  "compared_pixel_size_um": index.stored_pixel_size * 1e6,
+                  "images": IMAGES_VERSION, "rows": full_a.shape[0], "cols": full_a.shape[1],
+                  "cellmap_high_cmc": len(states.high), "cellmap_possible": len(states.possible),
+                  "cellmap_not_compared": len(states.not_compared) + len(states.no_overlap)}
     store = object_store()
     return Rendered({kind.value: store.put(data) for kind, data in images.items()}, parameters)
+
+
+def _full_resolution(query: BallisticEntry, index_entry_id: str, a: Surface, b: Surface,
+                     alignment: Alignment) -> tuple[Surface, Surface, Alignment]:
+    """The processed surfaces of both entries and the alignment on their grid; the stored surfaces as
+    they are when either entry has no processed surface here (an index entry imported without its
+    record, say)."""
+    other = db.session.scalar(db.select(BallisticEntry).where(BallisticEntry.unit_id == query.unit_id,
+                                                              BallisticEntry.index_entry_id == index_entry_id))
+    if other is None:
+        return a, b, alignment
+    try:
+        full_a, full_b = processed_surface(query), processed_surface(other)
+    except (ObjectMissing, ObjectCorrupted, OSError, ValueError):
+        log.exception("processed surfaces of entries %s and %s unreadable: review images at the index's grid",
+                      query.id, other.id)
+        return a, b, alignment
+    return full_a, full_b, on_finer_grid(alignment, a.shape, full_a.shape)
+
+
+def on_finer_grid(alignment: Alignment, coarse_shape: tuple[int, int], fine_shape: tuple[int, int]) -> Alignment:
+    """The alignment found on downsampled surfaces, for the same surfaces at their finer grid.
+
+    `ballistics.index.stored_form` downsamples with area averaging over the whole extent, so the
+    centres coincide and a translation scales with the size ratio; the rotation is unchanged.
+    """
+    sy, sx = fine_shape[0] / coarse_shape[0], fine_shape[1] / coarse_shape[1]
+    return replace(alignment, dx=alignment.dx * sx, dy=alignment.dy * sy)
 
 
 def record(candidate: Candidate, query: BallisticEntry, rendered: Rendered,

@@ -34,6 +34,8 @@ from qms.storage import ObjectCorrupted, ObjectMissing, object_store
 IMAGE_TITLES = {DerivedKind.QUERY_VIEW.value: "Query surface", DerivedKind.ALIGNED_VIEW.value: "Candidate, aligned",
                 DerivedKind.OVERLAY.value: "Overlay", DerivedKind.CELLMAP.value: "CMC cell map"}
 
+WIDE_IMAGES = {DerivedKind.OVERLAY.value, DerivedKind.CELLMAP.value}
+
 
 @dataclass(frozen=True)
 class Custody:
@@ -62,6 +64,7 @@ class Image:
     title: str
     data_uri: str
     sha256: str
+    wide: bool = False  # printed across the page (the overlay and the cell map must be read in detail)
 
 
 def _custody(item: Item) -> Custody:
@@ -91,7 +94,7 @@ def _images(candidate: Candidate | None) -> tuple[list[Image], str]:
         views = explain.ensure_views(candidate, candidate.job.entry)
         store = object_store()
         images = [Image(IMAGE_TITLES[kind], "data:image/png;base64," + base64.b64encode(
-            store.get(views[kind].sha256)).decode("ascii"), views[kind].sha256)
+            store.get(views[kind].sha256)).decode("ascii"), views[kind].sha256, kind in WIDE_IMAGES)
             for kind in IMAGE_TITLES if kind in views and views[kind].media_type == "image/png"]
     except explain.NotExplainable as error:
         return [], error.message

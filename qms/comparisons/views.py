@@ -159,7 +159,7 @@ def review(candidate_id: int):  # type: ignore[no-untyped-def]
     return render_template("comparisons/review.html", candidate=candidate, query=query, others=others,
                            previous=others[position - 1] if position > 0 else None,
                            next=others[position + 1] if position + 1 < len(others) else None,
-                           images_ready=explain.complete(views), pair=pair, form=DecisionForm(),
+                           images_ready=explain.complete(views), image_facts=explain.facts(views), pair=pair, form=DecisionForm(),
                            verbal=verbal_scale(candidate.log10_lr) if candidate.log10_lr is not None else "",
                            can_act=_can_act())
 

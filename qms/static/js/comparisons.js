@@ -1,7 +1,9 @@
-// Ballistic review pages: job progress polling, the overlay slider, keyboard navigation (j/k, arrows).
+// Ballistic review pages: job progress polling, the overlay slider, zoom and pan of the full-resolution
+// images (vendored Panzoom, kept in step across query, candidate and overlay), keyboard navigation.
 document.addEventListener("DOMContentLoaded", () => {
   pollJob();
   bindOverlaySlider();
+  bindZoom();
   bindCandidateKeys();
 });
 
@@ -59,4 +61,54 @@ function bindCandidateKeys() {
     current = Math.max(0, Math.min(links.length - 1, current + (forward ? 1 : -1)));
     links[current].focus();
   });
+}
+
+// Up to this many screen pixels per scan point at the largest zoom.
+const ZOOM_PIXELS_PER_POINT = 12;
+
+function maxScaleOf(image) {
+  const shown = image.clientWidth || image.width || 1;
+  return Math.max(4, (image.naturalWidth * ZOOM_PIXELS_PER_POINT) / shown);
+}
+
+function bindZoom() {
+  if (typeof Panzoom !== "function") return;
+  const linked = Array.from(document.querySelectorAll("img.zoomable"));
+  const zooms = linked.map((image) => zoomOn(image));
+  let following = false;
+  // Query, candidate and overlay share one pixel grid: the same scale and pan shows the same spot.
+  zooms.forEach((zoom, i) => {
+    linked[i].addEventListener("panzoomchange", (event) => {
+      if (following) return;
+      following = true;
+      const { x, y, scale } = event.detail;
+      zooms.forEach((other, j) => {
+        if (j === i) return;
+        other.zoom(scale, { animate: false, silent: true });
+        other.pan(x, y, { animate: false, silent: true });
+      });
+      following = false;
+      const level = document.getElementById("zoom-level");
+      if (level) level.textContent = `${Math.round(scale * 100)} %`;
+    });
+  });
+  document.querySelectorAll("[data-zoom]").forEach((button) => {
+    button.addEventListener("click", () => {
+      const lead = zooms[zooms.length - 1];  // the overlay leads; the change event moves the others
+      if (!lead) return;
+      const action = button.dataset.zoom;
+      if (action === "in") lead.zoomIn({ animate: false });
+      else if (action === "out") lead.zoomOut({ animate: false });
+      else lead.reset({ animate: false });
+    });
+  });
+  document.querySelectorAll("img.zoomable-single").forEach((image) => zoomOn(image));
+}
+
+function zoomOn(image) {
+  const zoom = Panzoom(image, { maxScale: 4, minScale: 1, step: 0.5, contain: "outside", cursor: "grab" });
+  const setLimit = () => zoom.setOptions({ maxScale: maxScaleOf(image) });
+  if (image.complete) setLimit(); else image.addEventListener("load", setLimit);
+  image.parentElement.addEventListener("wheel", zoom.zoomWithWheel);
+  return zoom;
 }

@@ -1,6 +1,7 @@
 """The lead report PDF of a confirmed link: both cases, both examiners and their conclusions, scores, custody."""
 from __future__ import annotations
 
+import base64
 import shutil
 import subprocess
 
@@ -82,6 +83,15 @@ def test_the_lead_report_embeds_the_review_images(bench, link) -> None:
     assert [image.title for image in context["images"]] == ["Query surface", "Candidate, aligned", "Overlay",
                                                             "CMC cell map"]
     assert all(image.data_uri.startswith("data:image/png;base64,") for image in context["images"])
+
+
+def test_the_lead_report_prints_the_overlay_and_the_cell_map_across_the_page_at_full_resolution(bench, link) -> None:
+    context = lead_report.report_context(link)
+    assert [image.title for image in context["images"] if image.wide] == ["Overlay", "CMC cell map"]
+    overlay = next(image for image in context["images"] if image.title == "Overlay")
+    png = base64.b64decode(overlay.data_uri.split(",", 1)[1])
+    width = int.from_bytes(png[16:20], "big")  # the PNG header's width
+    assert width == 128  # the synthetic scans' processed grid, not a reduced figure
 
 
 def test_a_broken_chain_shows_in_the_report(bench, link) -> None:
