@@ -99,7 +99,9 @@ def test_draft_sign_acknowledge_and_print(browser_session, tmp_path: Path) -> No
     download.value.save_as(pdf)
     text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
     assert CODE in text and "Revision 1" in text and "Status: EFFECTIVE" in text
-    assert re.search(r"Controlled copy, printed \d{4}-\d\d-\d\d \d\d:\d\d UTC by Goran Scene \(csi\)", text)
+    # printed in the reader's format and the unit's zone, with the offset: "Dec 7, 2026, 2:01:50 PM (UTC+01:00)"
+    assert re.search(r"Controlled copy, printed \w{3} \d{1,2}, \d{4}, [\d:]+\s[AP]M \(UTC[+-]\d\d:\d\d\) "
+                     r"by Goran Scene \(csi\)", text), text[-400:]
     assert "Пакувањето се запечатува" in text
     _log_out(page)
 
