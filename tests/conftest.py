@@ -46,6 +46,26 @@ def _migrate(config: dict[str, object]) -> None:
         db.engine.dispose()
 
 
+def second_server(migrated_database: dict[str, str], instance: Path, **settings: object) -> Iterator[Flask]:
+    """Another server beside the test's app: its own SQLite database (even when the suite runs on
+    PostgreSQL; copied from the migrated template when there is one) and instance folder. A generator
+    for a fixture to yield from."""
+    from qms.extensions import db
+
+    instance.mkdir()
+    config = {**_base_config(instance, f"sqlite:///{instance / 'qms.sqlite3'}"), **settings}
+    template = Path(migrated_database["template"])
+    if template.exists():
+        shutil.copyfile(template, instance / "qms.sqlite3")
+    else:
+        _migrate(config)
+    second = create_app(config)
+    yield second
+    with second.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
 def _pg_database_url() -> str:
     """A database of our own on the PostgreSQL server, created fresh for this test run.
 

@@ -11,6 +11,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
+from tests.e2e.steps import expect as _expect
 
 pytestmark = pytest.mark.e2e
 
@@ -18,12 +19,6 @@ CYRILLIC = "Записник о одржавању микроскопа потп
 TITLE = "Equipment audit (browser)"
 LABELS = {"conforming": "Conforming", "partially_conforming": "Partially conforming",
           "non_conforming": "Non conforming", "not_applicable": "Not applicable", "not_assessed": "Not assessed"}
-
-
-def _expect():  # type: ignore[no-untyped-def]
-    from playwright.sync_api import expect
-
-    return expect
 
 
 def _log_in(page, server, username: str) -> None:  # type: ignore[no-untyped-def]

@@ -7,25 +7,12 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
+from tests.e2e.steps import expect as _expect, log_in as _log_in
 
 pytestmark = pytest.mark.e2e
 
 FADUL = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "fadul"  # the demo's scans
 SCOPE = "Cartridge-case comparison"
-
-
-def _expect():  # type: ignore[no-untyped-def]
-    from playwright.sync_api import expect
-
-    return expect
-
-
-def _log_in(page, username: str, password: str) -> None:  # type: ignore[no-untyped-def]
-    page.goto("login")
-    page.get_by_label("User name").fill(username)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Log in").click()
-    _expect()(page.get_by_role("heading", level=1)).to_have_text("Dashboard")
 
 
 def _review_of_the_demo_test_fire(page) -> str:  # type: ignore[no-untyped-def]

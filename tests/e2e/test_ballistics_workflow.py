@@ -10,16 +10,11 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from tests.e2e.steps import expect as _expect, log_in as _log_in
 
 pytestmark = pytest.mark.e2e
 FADUL = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "fadul"
 NOTE = "E2E-FIRST-NOTE: breech-face marks agree over the whole annulus"
-
-
-def _expect():  # type: ignore[no-untyped-def]
-    from playwright.sync_api import expect
-
-    return expect
 
 
 def _pdf_text(data: bytes) -> str:
@@ -27,14 +22,6 @@ def _pdf_text(data: bytes) -> str:
         pytest.skip("pdftotext (poppler-utils) is not installed")
     out = subprocess.run(["pdftotext", "-", "-"], input=data, capture_output=True, check=True).stdout.decode()
     return " ".join(out.split())
-
-
-def _log_in(page, username: str, password: str) -> None:  # type: ignore[no-untyped-def]
-    page.goto("login")
-    page.get_by_label("User name").fill(username)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Log in").click()
-    _expect()(page.get_by_role("heading", level=1)).to_have_text("Dashboard")
 
 
 def _case_with_casing(page, number: str) -> str:  # type: ignore[no-untyped-def]

@@ -13,16 +13,13 @@ import threading
 
 import pytest
 
+from tests.conftest import authorise_everything
+from tests.e2e.steps import expect as _expect
+from tests.e2e.steps import log_in as _log_in
+
 pytestmark = pytest.mark.e2e
-from tests.conftest import authorise_everything  # noqa: E402
 
 KEEPER, KEEPER_PASSWORD = "keeper", "custody-passphrase-for-e2e-7"
-
-
-def _expect():  # type: ignore[no-untyped-def]
-    from playwright.sync_api import expect
-
-    return expect
 
 
 def _pdf_text(data: bytes) -> str:
@@ -68,14 +65,6 @@ def demo_server(tmp_path_factory):  # type: ignore[no-untyped-def]
     finally:
         server.close()
         thread.join(timeout=5)
-
-
-def _log_in(page, username: str, password: str) -> None:  # type: ignore[no-untyped-def]
-    page.goto("login")
-    page.get_by_label("User name").fill(username)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Log in").click()
-    _expect()(page.get_by_role("heading", level=1)).to_have_text("Dashboard")
 
 
 def _log_out(page) -> None:  # type: ignore[no-untyped-def]

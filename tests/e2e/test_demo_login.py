@@ -7,17 +7,12 @@ import pytest
 
 from qms.auth.models import ROLE_LABELS
 from qms.demo import ACCOUNTS
+from tests.e2e.steps import expect as _expect
 
 pytestmark = pytest.mark.e2e
 
 FULL_NAMES = {username: full_name for username, full_name, *_ in ACCOUNTS}
 ROLES = {username: roles for username, _, _, roles, _ in ACCOUNTS}
-
-
-def _expect():  # type: ignore[no-untyped-def]
-    from playwright.sync_api import expect
-
-    return expect
 
 
 def _log_in(session, username: str, password: str) -> None:  # type: ignore[no-untyped-def]

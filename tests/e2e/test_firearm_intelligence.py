@@ -17,26 +17,13 @@ from pathlib import Path
 
 import networkx as nx
 import pytest
+from tests.e2e.steps import expect as _expect, log_in as _log_in
 
 pytestmark = pytest.mark.e2e
 FADUL = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "fadul"
 CASE = "E2E-FOUND/1"
 HOMICIDE = "FC-2026/0147"  # the demo's case whose casing 2 is Fadul 2-1
 RENDERED = '#link-chart[data-state="rendered"]'
-
-
-def _expect():  # type: ignore[no-untyped-def]
-    from playwright.sync_api import expect
-
-    return expect
-
-
-def _log_in(page, username: str, password: str) -> None:  # type: ignore[no-untyped-def]
-    page.goto("login")
-    page.get_by_label("User name").fill(username)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Log in").click()
-    _expect()(page.get_by_role("heading", level=1)).to_have_text("Dashboard")
 
 
 def _found_pistol_with_test_fire(page) -> None:  # type: ignore[no-untyped-def]

@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 from babel import dates as babel_dates
 from babel.messages.pofile import read_po
+from tests.e2e.steps import expect as _expect
 
 pytestmark = pytest.mark.e2e
 
@@ -51,12 +52,6 @@ def _longest_language() -> str:
     """The catalogue whose translations are longest in total: the hardest for the layout."""
     languages = [path.name for path in CATALOGUES.iterdir() if (path / "LC_MESSAGES" / "messages.po").exists()]
     return max(languages, key=lambda code: sum(len(text) for text in _catalogue(code).values()))
-
-
-def _expect():  # type: ignore[no-untyped-def]
-    from playwright.sync_api import expect
-
-    return expect
 
 
 def _log_in(page, server, username: str) -> None:  # type: ignore[no-untyped-def]

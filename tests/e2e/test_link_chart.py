@@ -7,23 +7,10 @@ from __future__ import annotations
 
 import networkx as nx
 import pytest
+from tests.e2e.steps import expect as _expect, log_in as _log_in
 
 pytestmark = pytest.mark.e2e
 RENDERED = '#link-chart[data-state="rendered"]'
-
-
-def _expect():  # type: ignore[no-untyped-def]
-    from playwright.sync_api import expect
-
-    return expect
-
-
-def _log_in(page, username: str, password: str) -> None:  # type: ignore[no-untyped-def]
-    page.goto("login")
-    page.get_by_label("User name").fill(username)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Log in").click()
-    _expect()(page.get_by_role("heading", level=1)).to_have_text("Dashboard")
 
 
 def _click_node(page, node_id: str, button: str = "left") -> str:  # type: ignore[no-untyped-def]

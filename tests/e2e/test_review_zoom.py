@@ -5,25 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from tests.e2e.steps import expect as _expect, log_in as _log_in
 
 pytestmark = pytest.mark.e2e
 
 FADUL = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "fadul"  # the demo's scans
 TEST_FIRE_SCAN = "2-2"  # the demo's searched test fire, exhibit 1-TF1 (qms/comparisons/demo.py)
-
-
-def _expect():  # type: ignore[no-untyped-def]
-    from playwright.sync_api import expect
-
-    return expect
-
-
-def _log_in(page, username: str, password: str) -> None:  # type: ignore[no-untyped-def]
-    page.goto("login")
-    page.get_by_label("User name").fill(username)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Log in").click()
-    _expect()(page.get_by_role("heading", level=1)).to_have_text("Dashboard")
 
 
 def _scan_columns() -> int:

@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from tests.e2e.steps import expect as _expect
 
 pytestmark = pytest.mark.e2e
 
@@ -20,12 +21,6 @@ Every bag is sealed, signed and dated before it leaves the scene.
 
 Пакувањето се запечатува и потпишува.
 """
-
-
-def _expect():  # type: ignore[no-untyped-def]
-    from playwright.sync_api import expect
-
-    return expect
 
 
 def _log_in(page, server, username: str) -> None:  # type: ignore[no-untyped-def]

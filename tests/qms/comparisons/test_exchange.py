@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import shutil
 import uuid
 import zipfile
 from collections.abc import Iterator
@@ -20,7 +19,6 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from flask import Flask, current_app
 from sqlalchemy import select
 
-from qms import create_app
 from qms.auth import services as auth_services
 from qms.auth.models import Role, Unit, User
 from qms.comparisons import exchange, jobs, services, unit_index
@@ -30,7 +28,7 @@ from qms.comparisons.exchange_format import fingerprint as exchange_fingerprint
 from qms.comparisons.exchange_models import ExchangedEntry, ExchangePackage
 from qms.comparisons.models import BallisticEntry, CorrelationJob, DerivedObject
 from qms.extensions import db
-from tests.conftest import PASSWORD, authorise_everything, _base_config, _migrate
+from tests.conftest import PASSWORD, authorise_everything, second_server
 
 SCANS = [(0, "F0000-S00"), (1, "F0001-S00"), (2, "F0000-S01")]
 
@@ -109,20 +107,8 @@ def _ranking(entry: BallisticEntry) -> list[tuple[int, str, float | None, int | 
 @pytest.fixture()
 def server_b(migrated_database, tmp_path: Path, app: Flask) -> Iterator[Flask]:
     """A second server: its own SQLite database (even when the suite runs on PostgreSQL) and instance."""
-    instance = tmp_path / "server-b"
-    instance.mkdir()
-    url = f"sqlite:///{instance / 'qms.sqlite3'}"
-    config = {**_base_config(instance, url), "SEARCH_PROCESSES": 0, "EXCHANGE_SERVER_ID": "server-b"}
-    template = Path(migrated_database["template"])
-    if template.exists():
-        shutil.copyfile(template, instance / "qms.sqlite3")
-    else:
-        _migrate(config)
-    second = create_app(config)
-    yield second
-    with second.app_context():
-        db.session.remove()
-        db.engine.dispose()
+    yield from second_server(migrated_database, tmp_path / "server-b", SEARCH_PROCESSES=0,
+                             EXCHANGE_SERVER_ID="server-b")
 
 
 def _unit_and_examiner(code: str) -> tuple[Unit, User]:

@@ -7,7 +7,6 @@ are shown between units of one server, whose units trust the server's own key.
 from __future__ import annotations
 
 import io
-import shutil
 import zipfile
 from collections.abc import Iterator
 from datetime import date, timedelta
@@ -19,7 +18,6 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from qms import create_app
 from qms.auth import services as auth_services
 from qms.auth.models import Role, Unit, User
 from qms.comparisons import exchange
@@ -30,7 +28,7 @@ from qms.firearms import services as firearms
 from qms.firearms import trace
 from qms.firearms.trace_models import TraceLogEntry, TracePartnerRecord, TraceRequest
 from qms.trail.models import AuditEvent
-from tests.conftest import PASSWORD, _base_config, _migrate, login
+from tests.conftest import PASSWORD, login, second_server
 
 ZIP = "application/zip"
 
@@ -38,19 +36,7 @@ ZIP = "application/zip"
 @pytest.fixture()
 def server_b(migrated_database, tmp_path: Path, app: Flask) -> Iterator[Flask]:
     """A second server: its own SQLite database, instance folder and exchange key."""
-    instance = tmp_path / "server-b"
-    instance.mkdir()
-    config = {**_base_config(instance, f"sqlite:///{instance / 'qms.sqlite3'}"), "EXCHANGE_SERVER_ID": "server-b"}
-    template = Path(migrated_database["template"])
-    if template.exists():
-        shutil.copyfile(template, instance / "qms.sqlite3")
-    else:
-        _migrate(config)
-    second = create_app(config)
-    yield second
-    with second.app_context():
-        db.session.remove()
-        db.engine.dispose()
+    yield from second_server(migrated_database, tmp_path / "server-b", EXCHANGE_SERVER_ID="server-b")
 
 
 def _unit_with_examiner(code: str) -> tuple[Unit, User]:
