@@ -87,7 +87,7 @@ def test_dask_cluster_returns_the_local_ranking(synthetic_index, pool, tmp_path,
     write_x3p(query, tmp_path / "query.x3p")
     # TCP on loopback (not the in-process transport), so tasks and results really are serialised.
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, protocol="tcp://", host="127.0.0.1",
-                      dashboard_address=None) as cluster:
+                      dashboard_address=":0") as cluster:
         with Client(cluster) as client:
             remote = search(index, query, top=12, shortlist=5, executor=client)
         capsys.readouterr()

@@ -35,7 +35,7 @@ def test_the_review_zooms_into_the_full_resolution_overlay_and_the_cell_map_coun
     page, accounts = browser_session.page, browser_session.server.accounts
     _log_in(page, "examiner", accounts["examiner"])
     page.goto("comparisons")
-    page.locator("#entries tr", has_text="1-TF1").get_by_role("link").click()
+    page.locator("#entries tr", has_text="1-TF1").filter(has_text="FC-2026/0147").get_by_role("link").click()
     page.locator("#candidates").wait_for(timeout=240_000)  # the demo's worker runs the job
     expect(page.locator("#candidates tbody tr").first).to_contain_text("FC-2026/0147 / 2")  # casing 2 first
     page.locator("#candidates a[data-candidate-link]").first.click()

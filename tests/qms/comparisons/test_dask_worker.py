@@ -25,7 +25,7 @@ INDEXED = ["F0000-S00", "F0001-S00", "F0002-S00", "F0001-S01", "F0002-S01"]
 
 def _cluster(n_workers: int) -> distributed.LocalCluster:
     return distributed.LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=False, protocol="tcp://",
-                                    host="127.0.0.1", dashboard_address=None)
+                                    host="127.0.0.1", dashboard_address=":0")  # any free port: runs may overlap
 
 
 @pytest.fixture()
