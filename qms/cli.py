@@ -64,3 +64,7 @@ def _stop_worker(worker) -> None:  # type: ignore[no-untyped-def]
 
 for _command in COMMANDS:
     main.add_command(_command)
+
+
+if __name__ == "__main__":  # `python -m qms.cli …` where the `qms` script is not on the PATH
+    main()

@@ -15,6 +15,9 @@ The rule, in full:
   * user data: any text stored in the database (names, titles, descriptions, numbers of cases),
     except bare lower-case words such as `in_force` or `draft`: those are enumeration codes,
     which a page must show through a translated label (usernames are user data nonetheless);
+  * digests: a run of 16 or more hexadecimal digits (a SHA-256 in a tooltip), removed before user
+    data, since a stored string that happens to occur inside a digest would split it into
+    digit-free pieces;
   * numbers, ids and codes: a word with a digit (AUD-2026-0001, 12:30, v2), a word of one letter,
     a word in capitals (UTC, SOP, ISO/IEC, CSI-QMS), and anything without letters (·, —, →).
 - What remains, a word of at least two letters, is an untranslated string.
@@ -32,6 +35,7 @@ SPOKEN_ATTRIBUTES = ("title", "placeholder", "alt", "aria-label", "data-confirm"
 BUTTON_INPUTS = {"submit", "button", "reset"}
 ENUM_CODE = re.compile(r"^[a-z][a-z0-9_]*$")
 LETTERS = re.compile(r"[^\W\d_]+")
+HEX_DIGEST = re.compile(r"\b[0-9a-f]{16,}\b")
 
 
 class _Visible(HTMLParser):
@@ -105,7 +109,7 @@ def unwrapped(html: str, data: list[str]) -> list[str]:
     streams = ["\n".join(parser.text)] + parser.attributes
     found: list[str] = []
     for stream in streams:
-        rest = outside_markers(stream)
+        rest = HEX_DIGEST.sub(" ", outside_markers(stream))
         for value in data:
             if value in rest:
                 rest = rest.replace(value, " ")
