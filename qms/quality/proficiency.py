@@ -77,7 +77,7 @@ def _outcome(result: Result) -> Outcome:
     derived = outcome_of_z(result.z_score)
     if result.outcome and choice(Outcome, result.outcome, _("outcome")) is not derived:
         raise InvalidInput(_("The outcome does not match the z-score (%(z)s gives %(outcome)s).",
-                             z=f"{result.z_score:g}", outcome=OUTCOME_LABELS[derived]))
+                             z=format(result.z_score, "g"), outcome=OUTCOME_LABELS[derived]))
     return derived
 
 
@@ -116,7 +116,7 @@ def _open_nonconformity(record: ProficiencyTest, actor: User) -> Nonconformity:
                   description=_("%(who)s reported %(reported)s against the %(kind)s %(reference)s%(z)s for scope "
                                 "%(scope)s.", who=record.participant.full_name, reported=record.reported_result,
                                 kind=str(REFERENCE_LABELS[ReferenceKind(record.reference_kind)]).lower(),
-                                reference=record.reference_value or "-", z=z, scope=record.scope.code),
+                                reference=record.reference_value or "-", z=z, scope=people.scope_name(record.scope)),
                   location=record.provider[:200], found_on=record.performed_on,
                   risk_grade="high" if record.outcome == Outcome.UNSATISFACTORY.value else "medium")
     return open_nonconformity(record.unit_id, Source.PROFICIENCY_TEST, found, found_by=actor,

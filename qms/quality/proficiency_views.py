@@ -15,7 +15,7 @@ from qms.quality.proficiency_forms import ProficiencyResultForm
 def _result_form() -> ProficiencyResultForm:
     form = ProficiencyResultForm()
     form.participant_id.choices = [SelectChoice(u.id, u.full_name) for u in people.members(g.qms_unit_id)]
-    form.scope_id.choices = [SelectChoice(s.id, f"{s.code} {s.name}") for s in people.scopes(g.qms_unit_id)]
+    form.scope_id.choices = [SelectChoice(s.id, people.scope_name(s)) for s in people.scopes(g.qms_unit_id)]
     return form
 
 

@@ -39,7 +39,7 @@ from qms.extensions import db
 from qms.fields import choice, text
 from qms.people import services as people
 from qms.people.services import Signature
-from qms.people.state import Standing
+from qms.people.state import STANDING_LABELS, Standing
 from qms.quality import complaints, proficiency
 from qms.quality import services as quality
 from qms.quality.complaints_models import Complaint, ComplaintEvent
@@ -50,11 +50,9 @@ from qms.quality.review_models import DecisionKind, ManagementReview, ReviewDeci
 MANAGERS = frozenset({Role.QUALITY_MANAGER})
 READERS = frozenset(Role) - {Role.ADMIN}
 MAX_PERIOD_DAYS = 366 * 10
-SIGNATURE_MEANING = "Approved: these minutes record the management review and its decisions."
+SIGNATURE_MEANING = _l("Approved: these minutes record the management review and its decisions.")
 KIND_LABELS = {DecisionKind.DECISION: _l("Decision"), DecisionKind.NONCONFORMITY: _l("Opens a nonconformity"),
                DecisionKind.CORRECTIVE_ACTION: _l("Opens a corrective action")}
-STANDING_LABELS = {standing: standing.value.replace("_", " ").capitalize() for standing in Standing}
-STATUS_LABELS = {status: status.value.replace("_", " ").capitalize() for status in Status}
 
 
 # --- the inputs -------------------------------------------------------------------------------
@@ -228,18 +226,20 @@ OUTCOME_COLOURS = {Outcome.SATISFACTORY.value: "#2e7d32", Outcome.QUESTIONABLE.v
                    Outcome.UNSATISFACTORY.value: "#c62828"}
 
 
-def bars_svg(counts: Mapping[str, int], ylabel: str, colours: Mapping[str, str] | None = None) -> str:
-    """Vertical bars, one per label (zero included), each with its count; the same figures as the tables."""
+def bars_svg(counts: Mapping[str, int], ylabel: str, colours: Mapping[str, str] | None = None,
+             labels: Mapping[Any, Any] | None = None) -> str:
+    """Vertical bars, one per code (zero included), each with its count and the code's label; the same
+    figures as the tables."""
     import matplotlib
     from matplotlib.figure import Figure
 
     with matplotlib.rc_context(_SVG_RC):  # type: ignore[arg-type]
         fig = Figure(figsize=(85 / 25.4, 55 / 25.4))
         ax = fig.add_subplot()
-        labels = [str(label) for label in counts]
+        codes = [str(code) for code in counts]
         values = list(counts.values())
-        bars = ax.bar([label.replace("_", " ") for label in labels], values,
-                      color=[(colours or {}).get(label, "#1565c0") for label in labels])
+        bars = ax.bar([str((labels or {}).get(code, code.replace("_", " "))) for code in codes], values,
+                      color=[(colours or {}).get(code, "#1565c0") for code in codes])
         ax.bar_label(bars, fontsize=7)
         ax.set_ylabel(ylabel)
         ax.yaxis.get_major_locator().set_params(integer=True)
@@ -257,15 +257,18 @@ def _data_uri(svg: str) -> str:
 
 
 def draw_charts(inputs: Inputs) -> dict[str, str]:
+    """The charts in the reader's words: the bars carry the tables' labels, the axis the tables' "Number"."""
     from qms.audits.charts import GRADE_COLOURS
+    from qms.audits.models import GRADE_LABELS
 
-    return {"findings": _data_uri(bars_svg(inputs.findings_by_grade, "findings", GRADE_COLOURS)),
+    number = _("Number")
+    return {"findings": _data_uri(bars_svg(inputs.findings_by_grade, number, GRADE_COLOURS, GRADE_LABELS)),
             "nonconformities": _data_uri(bars_svg({s.value: n for s, n in inputs.nonconformities_by_source.items()},
-                                                  "nonconformities")),
+                                                  number, labels=quality.SOURCE_LABELS)),
             "proficiency": _data_uri(bars_svg({o.value: n for o, n in inputs.proficiency_by_outcome.items()},
-                                              "results", OUTCOME_COLOURS)),
+                                              number, OUTCOME_COLOURS, proficiency.OUTCOME_LABELS)),
             "equipment": _data_uri(bars_svg({s.value: n for s, n in inputs.equipment_by_status.items()},
-                                            "instruments"))}
+                                            number, labels=equipment.STATUS_LABELS))}
 
 
 # --- reviews and decisions --------------------------------------------------------------------
@@ -352,8 +355,7 @@ def render_minutes(found: ManagementReview, inputs: Inputs) -> bytes:
     return render_pdf("quality/review_minutes_pdf.html", review=found, inputs=inputs, inputs_rows=table_rows(inputs),
                       unit=db.session.get(Unit, found.unit_id), decisions=list(found.decisions),
                       kind_labels=KIND_LABELS, source_labels=quality.SOURCE_LABELS,
-                      outcome_labels=proficiency.OUTCOME_LABELS, standing_labels=STANDING_LABELS,
-                      status_labels=STATUS_LABELS, generated_at=utcnow())
+                      outcome_labels=proficiency.OUTCOME_LABELS, generated_at=utcnow())
 
 
 def sign(found: ManagementReview, actor: User, signature: Signature) -> ManagementReview:
@@ -387,5 +389,11 @@ def table_rows(inputs: Inputs) -> dict[str, list[tuple[str, int]]]:
                             ACTION_STATUS_LABELS),
             "complaints": rows(inputs.complaints_by_state, complaints.STATE_LABELS),
             "proficiency": rows(inputs.proficiency_by_outcome, proficiency.OUTCOME_LABELS),
-            "competence": rows({s: inputs.competence.get(s, 0) for s in Standing}, STANDING_LABELS),
-            "equipment": rows(inputs.equipment_by_status, STATUS_LABELS)}
+            "competence": rows({s: inputs.competence.get(s, 0) for s in Standing},
+                               {s: _sentence(str(label)) for s, label in STANDING_LABELS.items()}),
+            "equipment": rows(inputs.equipment_by_status, equipment.STATUS_LABELS)}
+
+
+def _sentence(label: str) -> str:
+    """A label that opens a table row with a capital (the competence matrix's words are lower case)."""
+    return label[:1].upper() + label[1:]

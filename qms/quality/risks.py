@@ -18,7 +18,9 @@ from qms.db import today
 from qms.errors import InvalidInput, NotFound, NotPermitted
 from qms.extensions import db
 from qms.fields import choice, text
+from qms.quality.models import RiskGrade
 from qms.quality.risks_models import Risk, RiskReview, RiskSource
+from qms.quality.services import GRADE_LABELS
 from qms.trail.audited import audit_reason
 
 MANAGERS = frozenset({Role.QUALITY_MANAGER})
@@ -33,6 +35,11 @@ SOURCE_LABELS = {RiskSource.COMMERCIAL_PRESSURE: _l("Commercial pressure"),
 def grade(score: int) -> str:
     """High from 15, medium from 6, low below (the usual 5 x 5 matrix bands)."""
     return "high" if score >= 15 else "medium" if score >= 6 else "low"
+
+
+def grade_label(score: int) -> str:
+    """The band of a score in words, the same words as a nonconformity's risk grade."""
+    return str(GRADE_LABELS[RiskGrade(grade(score))])
 
 
 def _scale(value: int, what: str) -> int:

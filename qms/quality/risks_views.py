@@ -49,7 +49,7 @@ def risk_new():  # type: ignore[no-untyped-def]
 def risk(risk_id: int):  # type: ignore[no-untyped-def]
     found = record_or_404(Risk, risk_id, "risk")
     return render_template("quality/risks_detail.html", risk=found, reviews=services.reviews_of(found),
-                           overdue=services.is_overdue(found), grade=services.grade,
+                           overdue=services.is_overdue(found), grade_label=services.grade_label,
                            source_label=services.SOURCE_LABELS[found.source], form=RiskReviewForm(obj=found))
 
 

@@ -39,13 +39,6 @@ STILL_UNWRAPPED: frozenset[str] = frozenset({
     "/comparisons/verification",
     "/equipment/reviews/<int:review_id>",
     "/people/<int:user_id>",
-    "/quality/nonconformities/<int:nc_id>",
-    "/quality/proficiency",
-    "/quality/proficiency/<int:test_id>",
-    "/quality/proficiency/plan",
-    "/quality/reviews/<int:review_id>",
-    "/quality/reviews/<int:review_id>/minutes.pdf",
-    "/quality/risks/<int:risk_id>",
     "/trail",
 })
 
