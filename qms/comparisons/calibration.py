@@ -21,11 +21,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from flask_babel import lazy_gettext as _l
 
 from ballistics import index as bindex
 from ballistics.evaluate import read_manifest
 from ballistics.lr_validation import cross_validate
-from ballistics.scoring import Calibration, RetiredCalibrationError, cllr, fit_calibration, log10_lr
+from ballistics.scoring import Calibration, cllr, fit_calibration, log10_lr, verbal_scale
 from ballistics.search import compare_entry
 from ballistics.surface import Surface
 from qms.comparisons import unit_index
@@ -33,6 +34,29 @@ from qms.comparisons.models import SurfaceKind
 from qms.db import utcnow
 
 SET_FILE = "calibration-set.json"
+
+# The ENFSI verbal scale as `ballistics.scoring.verbal_scale` words it (the library stays free of gettext).
+VERBAL_LABELS = {
+    "no support for either proposition": _l("no support for either proposition"),
+    "extremely strong support for same source": _l("extremely strong support for same source"),
+    "very strong support for same source": _l("very strong support for same source"),
+    "strong support for same source": _l("strong support for same source"),
+    "moderately strong support for same source": _l("moderately strong support for same source"),
+    "moderate support for same source": _l("moderate support for same source"),
+    "weak support for same source": _l("weak support for same source"),
+    "extremely strong support for different sources": _l("extremely strong support for different sources"),
+    "very strong support for different sources": _l("very strong support for different sources"),
+    "strong support for different sources": _l("strong support for different sources"),
+    "moderately strong support for different sources": _l("moderately strong support for different sources"),
+    "moderate support for different sources": _l("moderate support for different sources"),
+    "weak support for different sources": _l("weak support for different sources"),
+}
+
+
+def verbal_label(log10_lr_value: float) -> str:
+    """The verbal equivalent of a likelihood ratio, in the reader's language."""
+    words = verbal_scale(log10_lr_value)
+    return str(VERBAL_LABELS.get(words, words))
 
 
 @dataclass(frozen=True)

@@ -138,19 +138,19 @@ def active_partner_keys(unit_id: int) -> list[PartnerKey]:
 def add_partner_key(*, unit_id: int, name: str, key_text: str, actor: User) -> PartnerKey:
     name = " ".join(name.split())
     if not name:
-        raise ExchangeError("Name the partner (unit and server) whose key this is.")
+        raise ExchangeError(_("Name the partner (unit and server) whose key this is."))
     try:
         public_key = public_key_from_text(key_text)
     except ValueError as error:
         raise ExchangeError(str(error)[:1].upper() + str(error)[1:] + ".") from error
     key_fingerprint = fingerprint(public_key)
     if key_fingerprint == own_fingerprint():
-        raise ExchangeError("This is this server's own key: it is trusted already.")
+        raise ExchangeError(_("This is this server's own key: it is trusted already."))
     existing = db.session.scalar(select(PartnerKey).where(PartnerKey.unit_id == unit_id,
                                                           PartnerKey.fingerprint == key_fingerprint))
     if existing is not None:
-        raise ExchangeError(f"This key is already listed, as {existing.name!r}"
-                            f"{' (revoked)' if not existing.active else ''}.")
+        raise ExchangeError(_("This key is already listed, as %(name)r.", name=existing.name) if existing.active
+                            else _("This key is already listed, as %(name)r (revoked).", name=existing.name))
     key = PartnerKey(unit_id=unit_id, name=name[:200], public_key=raw_public_key(public_key).hex(),
                      fingerprint=key_fingerprint, added_by_id=actor.id)
     db.session.add(key)
@@ -193,14 +193,15 @@ def entries_by_id(entry_ids: list[int], unit_id: int | None = None) -> list[Ball
     """The chosen entries, all of which must be exportable entries of the unit."""
     wanted = sorted(set(entry_ids))
     if not wanted:
-        raise ExchangeError("Choose at least one entry to export.")
+        raise ExchangeError(_("Choose at least one entry to export."))
     found = list(db.session.scalars(_of_unit(select(BallisticEntry).where(BallisticEntry.id.in_(wanted)), unit_id)
                                     .order_by(BallisticEntry.id)))
     if len(found) != len(wanted):
-        raise ExchangeError("Some of the chosen entries do not exist in this unit.")
+        raise ExchangeError(_("Some of the chosen entries do not exist in this unit."))
     unprocessed = [e for e in found if e.processed_sha256 is None]
     if unprocessed:
-        raise ExchangeError(f"Entry {unprocessed[0].label} is not processed yet: wait for its job to finish.")
+        raise ExchangeError(_("Entry %(label)s is not processed yet: wait for its job to finish.",
+                              label=unprocessed[0].label))
     return found
 
 
@@ -241,9 +242,9 @@ def export_entries(entries: list[BallisticEntry], *, unit: Unit, actor: User) ->
               "exporter": {"username": actor.username, "full_name": actor.full_name}}
     data = build_package([_entry_files(entry) for entry in entries], source=source, key=signing_key())
     if len(data) > limits().max_bytes:  # a receiving server with the same limits would refuse it
-        raise ExchangeError(f"The package would be {len(data) / 1e6:.0f} MB, above the "
-                            f"{limits().max_bytes / 1e6:.0f} MB a server accepts: export the entries in several "
-                            "packages.")
+        raise ExchangeError(_("The package would be %(size)s MB, above the %(limit)s MB a server accepts: export "
+                              "the entries in several packages.", size=format(len(data) / 1e6, ".0f"),
+                              limit=format(limits().max_bytes / 1e6, ".0f")))
     opened = open_package(data, is_trusted=lambda signer: True)  # read back what was signed, to record it
     package = _record_package(opened, direction=Direction.EXPORT, unit_id=unit.id, actor=actor, size=len(data))
     for entry in entries:
@@ -312,7 +313,7 @@ def _refuse_repeat(opened: OpenedPackage, unit_id: int) -> None:
         ExchangePackage.sha256 == opened.sha256))
     if earlier is not None:
         raise ImportRefused(_("This package was already imported on %(when)s UTC by %(who)s; nothing was imported "
-                              "again.", when=f"{earlier.recorded_at:%Y-%m-%d %H:%M}",
+                              "again.", when=earlier.recorded_at.strftime("%Y-%m-%d %H:%M"),
                               who=earlier.recorded_by.full_name))
 
 
@@ -344,7 +345,7 @@ def _check_entry(entry: EntryFiles) -> _Checked:
     settings = meta.get("settings", {})
     if not isinstance(settings, dict) or len(json.dumps(settings)) > MAX_SETTINGS_CHARS:
         raise ImportRefused(_("Entry %(uuid)s: settings must be a JSON object of at most %(limit)s characters.",
-                              uuid=uuid, limit=f"{MAX_SETTINGS_CHARS:,}"))
+                              uuid=uuid, limit=format(MAX_SETTINGS_CHARS, ",")))
     try:
         acquired_at = datetime.fromisoformat(str(meta.get("acquired_at", "")))
     except ValueError as error:

@@ -32,6 +32,7 @@ OWASP ASVS 5.0, V5.2 "File upload" (archive size, member count and compression-r
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import json
@@ -47,6 +48,7 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from qms.errors import InvalidInput
 
@@ -60,8 +62,8 @@ TRACE_ANSWER = "firearm-trace-answer"
 # The files each entry of a kind must hold, and the only ones it may hold (ballistic entries may add their original).
 ENTRY_FILES = ("surface.x3p", "metadata.json")
 KIND_FILES = {BALLISTIC: ENTRY_FILES, TRACE_REQUEST: ("metadata.json",), TRACE_ANSWER: ("metadata.json",)}
-KIND_NAMES = {BALLISTIC: "a ballistic exchange package", TRACE_REQUEST: "a firearm trace request",
-              TRACE_ANSWER: "a firearm trace answer"}
+KIND_NAMES = {BALLISTIC: _l("a ballistic exchange package"), TRACE_REQUEST: _l("a firearm trace request"),
+              TRACE_ANSWER: _l("a firearm trace answer")}
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # fixed member dates: the manifest's created_at is the one that counts
 _SAFE_PATH = re.compile(r"^entries/(?:[0-9a-f]{32}|[0-9a-f-]{36})/"
                         r"(surface\.x3p|metadata\.json|original\.[a-z0-9]{1,8})$")
@@ -149,9 +151,9 @@ def public_key_from_text(text: str) -> Ed25519PublicKey:
     try:
         key = serialization.load_pem_public_key(text.encode("ascii", "replace"))
     except (ValueError, TypeError, UnsupportedAlgorithm) as error:
-        raise ValueError("not a public key: paste the PEM block or the 64 hex digits of an Ed25519 key") from error
+        raise ValueError(_("not a public key: paste the PEM block or the 64 hex digits of an Ed25519 key")) from error
     if not isinstance(key, Ed25519PublicKey):
-        raise ValueError("the key is not an Ed25519 public key")
+        raise ValueError(_("the key is not an Ed25519 public key"))
     return key
 
 
@@ -226,21 +228,22 @@ def open_package(data: bytes, *, is_trusted: Callable[[str], bool], limits: Limi
     manifest_bytes = members.pop(MANIFEST, None)
     signature = members.pop(SIGNATURE, None)
     if manifest_bytes is None or signature is None:
-        raise PackageRefused("This is not an exchange package: manifest.json or signature is missing.")
+        raise PackageRefused(_("This is not an exchange package: manifest.json or signature is missing."))
     manifest = _parse_manifest(manifest_bytes)
     _check_hashes(manifest, members)
     if _serialise(manifest_bytes, members, signature) != data:
-        raise PackageRefused("The package was altered: its zip structure differs from the canonical layout of "
-                             "its signed content (a header byte was changed).")
+        raise PackageRefused(_("The package was altered: its zip structure differs from the canonical layout of "
+                               "its signed content (a header byte was changed)."))
     public_key = _check_signature(manifest, manifest_bytes, signature)
     signer = fingerprint(public_key)
     if not is_trusted(signer):
-        raise PackageRefused(f"The package is signed by an unknown key (fingerprint {signer}). A quality manager "
-                             "must add the sending server's key as a partner key before its packages are accepted.")
+        raise PackageRefused(_("The package is signed by an unknown key (fingerprint %(signer)s). A quality manager "
+                               "must add the sending server's key as a partner key before its packages are accepted.",
+                               signer=signer))
     _check_kind(manifest, kinds)
     if len(manifest["entries"]) > limits.max_entries:
-        raise PackageRefused(f"The package holds {len(manifest['entries']):,} entries, above the limit of "
-                             f"{limits.max_entries:,}.")
+        raise PackageRefused(_("The package holds %(count)s entries, above the limit of %(limit)s.",
+                               count=format(len(manifest["entries"]), ","), limit=format(limits.max_entries, ",")))
     entries = [_entry(item, members, limits, KIND_FILES[kind_of(manifest)]) for item in manifest["entries"]]
     _check_every_file_belongs(entries, members)
     return OpenedPackage(hashlib.sha256(data).hexdigest(), manifest, signer, entries)
@@ -248,16 +251,18 @@ def open_package(data: bytes, *, is_trusted: Callable[[str], bool], limits: Limi
 
 def _check_size(data: bytes, limits: Limits) -> None:
     if len(data) > limits.max_bytes:
-        raise PackageRefused(f"The package is {len(data):,} bytes, above the limit of {limits.max_bytes:,}.")
+        raise PackageRefused(_("The package is %(size)s bytes, above the limit of %(limit)s.",
+                               size=format(len(data), ","), limit=format(limits.max_bytes, ",")))
     if not data.startswith(b"PK\x03\x04"):
-        raise PackageRefused("This is not an exchange package: the file is not a zip archive.")
+        raise PackageRefused(_("This is not an exchange package: the file is not a zip archive."))
     tail = data[-(65_535 + 22):]
     position = tail.rfind(b"PK\x05\x06")
     if position < 0 or len(tail) - position < 22:
-        raise PackageRefused("The package is damaged: the zip archive is truncated (no end-of-archive record).")
+        raise PackageRefused(_("The package is damaged: the zip archive is truncated (no end-of-archive record)."))
     (count,) = struct.unpack_from("<H", tail, position + 10)
     if count > limits.max_members:
-        raise PackageRefused(f"The package declares {count:,} files, above the limit of {limits.max_members:,}.")
+        raise PackageRefused(_("The package declares %(count)s files, above the limit of %(limit)s.",
+                               count=format(count, ","), limit=format(limits.max_members, ",")))
 
 
 def _read_members(data: bytes, limits: Limits) -> dict[str, bytes]:
@@ -265,7 +270,8 @@ def _read_members(data: bytes, limits: Limits) -> dict[str, bytes]:
         archive = zipfile.ZipFile(io.BytesIO(data))
         infos = archive.infolist()
     except _ZIP_ERRORS as error:
-        raise PackageRefused(f"The package is damaged: not a readable zip archive ({error}).") from error
+        raise PackageRefused(_("The package is damaged: not a readable zip archive (%(reason)s).",
+                               reason=error)) from error
     _check_declared(infos, limits)
     members: dict[str, bytes] = {}
     with archive:
@@ -276,62 +282,69 @@ def _read_members(data: bytes, limits: Limits) -> dict[str, bytes]:
                     # cannot make this read more than was checked above.
                     members[info.filename] = member.read(info.file_size + 1)
             except _ZIP_ERRORS as error:
-                raise PackageRefused(f"The package is damaged: {info.filename[:120]} cannot be read "
-                                     f"({error}).") from error
+                raise PackageRefused(_("The package is damaged: %(name)s cannot be read (%(reason)s).",
+                                       name=info.filename[:120], reason=error)) from error
     return members
 
 
 def _check_declared(infos: list[zipfile.ZipInfo], limits: Limits) -> None:
     """Names, counts, sizes and compression ratios, from the zip directory alone."""
     if len(infos) > limits.max_members:
-        raise PackageRefused(f"The package holds {len(infos):,} files, above the limit of {limits.max_members:,}.")
+        raise PackageRefused(_("The package holds %(count)s files, above the limit of %(limit)s.",
+                               count=format(len(infos), ","), limit=format(limits.max_members, ",")))
     names = [info.filename for info in infos]
     if len(set(names)) != len(names):
-        raise PackageRefused("The package is damaged: a file name appears twice in the archive.")
+        raise PackageRefused(_("The package is damaged: a file name appears twice in the archive."))
     total = 0
     for info in infos:
         name = info.filename[:120]
         if info.filename not in (MANIFEST, SIGNATURE) and not _SAFE_PATH.match(info.filename):
-            raise PackageRefused(f"The package holds a file that does not belong in an exchange package: {name!r}.")
+            raise PackageRefused(_("The package holds a file that does not belong in an exchange package: %(name)r.",
+                                   name=name))
         if info.flag_bits & 0x1:
-            raise PackageRefused(f"The package holds an encrypted file ({name}).")
+            raise PackageRefused(_("The package holds an encrypted file (%(name)s).", name=name))
         if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
-            raise PackageRefused(f"The package uses an unsupported compression for {name}.")
+            raise PackageRefused(_("The package uses an unsupported compression for %(name)s.", name=name))
         if info.file_size > limits.max_member_bytes:
-            raise PackageRefused(f"{name} declares {info.file_size:,} bytes, above the limit of "
-                                 f"{limits.max_member_bytes:,}.")
+            raise PackageRefused(_("%(name)s declares %(size)s bytes, above the limit of %(limit)s.", name=name,
+                                   size=format(info.file_size, ","), limit=format(limits.max_member_bytes, ",")))
         if info.file_size > 1024 * 1024 and info.file_size > limits.max_ratio * max(info.compress_size, 1):
-            raise PackageRefused(f"{name} expands {info.file_size // max(info.compress_size, 1):,} times: "
-                                 "refused as a decompression bomb.")
+            raise PackageRefused(_("%(name)s expands %(ratio)s times: refused as a decompression bomb.", name=name,
+                                   ratio=format(info.file_size // max(info.compress_size, 1), ",")))
         total += info.file_size
     if total > limits.max_total_bytes:
-        raise PackageRefused(f"The package expands to {total:,} bytes, above the limit of {limits.max_total_bytes:,}.")
+        raise PackageRefused(_("The package expands to %(size)s bytes, above the limit of %(limit)s.",
+                               size=format(total, ","), limit=format(limits.max_total_bytes, ",")))
 
 
 def _parse_manifest(manifest_bytes: bytes) -> dict[str, Any]:
     try:
         manifest = json.loads(manifest_bytes.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as error:
-        raise PackageRefused(f"The package is damaged: manifest.json is not valid JSON ({error}).") from error
+        raise PackageRefused(_("The package is damaged: manifest.json is not valid JSON (%(reason)s).",
+                               reason=error)) from error
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        raise PackageRefused("This is not an exchange package: manifest.json does not declare the format "
-                             f"{FORMAT!r}.")
+        raise PackageRefused(_("This is not an exchange package: manifest.json does not declare the format "
+                               "%(format)r.", format=FORMAT))
     if manifest.get("version") != VERSION:
-        raise PackageRefused(f"The package has format version {manifest.get('version')!r}; this server reads "
-                             f"version {VERSION}.")
+        raise PackageRefused(_("The package has format version %(found)r; this server reads version %(version)s.",
+                               found=manifest.get("version"), version=VERSION))
     if kind_of(manifest) not in KIND_FILES:
-        raise PackageRefused(f"The package is of a kind this server does not know ({kind_of(manifest)[:40]!r}).")
+        raise PackageRefused(_("The package is of a kind this server does not know (%(kind)r).",
+                               kind=kind_of(manifest)[:40]))
     files, entries, signer = manifest.get("files"), manifest.get("entries"), manifest.get("signer")
     # Only a ballistic package must carry entries: a trace request carries none, nor a "no record" answer.
     has_entries = isinstance(entries, list) and (bool(entries) or kind_of(manifest) != BALLISTIC)
     if not (isinstance(files, dict) and has_entries and isinstance(signer, dict)
             and isinstance(manifest.get("source"), dict)
             and (kind_of(manifest) == BALLISTIC or isinstance(manifest.get("message"), dict))):
-        raise PackageRefused("The package is damaged: manifest.json lacks its file list, entry list, source or signer.")
+        raise PackageRefused(_("The package is damaged: manifest.json lacks its file list, entry list, source or "
+                               "signer."))
     for path, facts in files.items():
         if not (isinstance(facts, dict) and isinstance(facts.get("sha256"), str) and _HEX64.match(facts["sha256"])
                 and isinstance(facts.get("size"), int)):
-            raise PackageRefused(f"The package is damaged: manifest.json has no valid SHA-256 for {str(path)[:120]}.")
+            raise PackageRefused(_("The package is damaged: manifest.json has no valid SHA-256 for %(path)s.",
+                                   path=str(path)[:120]))
     return manifest
 
 
@@ -340,13 +353,16 @@ def _check_hashes(manifest: Mapping[str, Any], members: Mapping[str, bytes]) -> 
     listed = manifest["files"]
     extra = sorted(set(members) - set(listed))
     if extra:
-        raise PackageRefused(f"The package holds a file its manifest does not list: {extra[0][:120]}.")
+        raise PackageRefused(_("The package holds a file its manifest does not list: %(path)s.",
+                               path=extra[0][:120]))
     for path, facts in listed.items():
         data = members.get(path)
         if data is None:
-            raise PackageRefused(f"The package is incomplete: {str(path)[:120]} is listed in the manifest but missing.")
+            raise PackageRefused(_("The package is incomplete: %(path)s is listed in the manifest but missing.",
+                                   path=str(path)[:120]))
         if len(data) != facts["size"] or hashlib.sha256(data).hexdigest() != facts["sha256"]:
-            raise PackageRefused(f"The package was altered: the SHA-256 of {path} does not match its manifest.")
+            raise PackageRefused(_("The package was altered: the SHA-256 of %(path)s does not match its manifest.",
+                                   path=path))
 
 
 def _check_signature(manifest: Mapping[str, Any], manifest_bytes: bytes, signature: bytes) -> Ed25519PublicKey:
@@ -355,52 +371,57 @@ def _check_signature(manifest: Mapping[str, Any], manifest_bytes: bytes, signatu
         public_key = Ed25519PublicKey.from_public_bytes(bytes.fromhex(str(signer.get("public_key", ""))))
         signature_bytes = bytes.fromhex(signature.decode("ascii").strip())
     except (ValueError, UnicodeDecodeError) as error:
-        raise PackageRefused("The package is damaged: its signature or signer key cannot be read.") from error
+        raise PackageRefused(_("The package is damaged: its signature or signer key cannot be read.")) from error
     try:
         public_key.verify(signature_bytes, manifest_bytes)
     except InvalidSignature as error:
-        raise PackageRefused("The package was altered: its signature does not match its manifest.") from error
+        raise PackageRefused(_("The package was altered: its signature does not match its manifest.")) from error
     if signer.get("fingerprint") != fingerprint(public_key):
-        raise PackageRefused("The package is damaged: the signer's fingerprint does not match its key.")
+        raise PackageRefused(_("The package is damaged: the signer's fingerprint does not match its key."))
     return public_key
 
 
 def _check_kind(manifest: Mapping[str, Any], kinds: tuple[str, ...]) -> None:
     kind = kind_of(manifest)
     if kind not in kinds:
-        wanted = " or ".join(KIND_NAMES[k] for k in kinds)
-        raise PackageRefused(f"This is {KIND_NAMES[kind]}, not {wanted}: import it on its own page "
-                             f"({'the firearm trace page' if kind != BALLISTIC else 'the exchange page'}).")
+        wanted = functools.reduce(lambda one, other: _("%(one)s or %(other)s", one=one, other=other),
+                                  [str(KIND_NAMES[k]) for k in kinds])
+        page = _("the firearm trace page") if kind != BALLISTIC else _("the exchange page")
+        raise PackageRefused(_("This is %(kind)s, not %(wanted)s: import it on its own page (%(page)s).",
+                               kind=KIND_NAMES[kind], wanted=wanted, page=page))
 
 
 def _check_every_file_belongs(entries: list[EntryFiles], members: Mapping[str, bytes]) -> None:
     uuids = [entry.uuid for entry in entries]
     if len(set(uuids)) != len(uuids):
-        raise PackageRefused("The package is damaged: an entry appears twice in its manifest.")
+        raise PackageRefused(_("The package is damaged: an entry appears twice in its manifest."))
     folders = tuple(f"entries/{uuid}/" for uuid in uuids)
     stray = sorted(path for path in members if not path.startswith(folders))
     if stray:
-        raise PackageRefused(f"The package holds a file of no listed entry: {stray[0][:120]}.")
+        raise PackageRefused(_("The package holds a file of no listed entry: %(path)s.", path=stray[0][:120]))
 
 
 def _entry(item: Any, members: Mapping[str, bytes], limits: Limits, required: tuple[str, ...]) -> EntryFiles:
     if not isinstance(item, dict) or not isinstance(item.get("uuid"), str) or not _UUID.match(item["uuid"]):
-        raise PackageRefused("The package is damaged: an entry of the manifest has no valid uuid.")
+        raise PackageRefused(_("The package is damaged: an entry of the manifest has no valid uuid."))
     folder = f"entries/{item['uuid']}/"
     files = {path.removeprefix(folder): data for path, data in members.items() if path.startswith(folder)}
     missing = [name for name in required if name not in files]
     if missing:
-        raise PackageRefused(f"The package is incomplete: entry {item['uuid']} has no {missing[0]}.")
+        raise PackageRefused(_("The package is incomplete: entry %(uuid)s has no %(name)s.", uuid=item["uuid"],
+                               name=missing[0]))
     if required != ENTRY_FILES and set(files) != set(required):  # firearm records are their metadata alone
-        raise PackageRefused(f"The package holds a file that does not belong to a firearm record: entry "
-                             f"{item['uuid']} has {sorted(set(files) - set(required))[0][:40]}.")
+        raise PackageRefused(_("The package holds a file that does not belong to a firearm record: entry "
+                               "%(uuid)s has %(name)s.", uuid=item["uuid"],
+                               name=sorted(set(files) - set(required))[0][:40]))
     metadata_bytes = files.pop("metadata.json")
     if len(metadata_bytes) > limits.max_json_bytes:
-        raise PackageRefused(f"The metadata of entry {item['uuid']} is too large.")
+        raise PackageRefused(_("The metadata of entry %(uuid)s is too large.", uuid=item["uuid"]))
     try:
         metadata = json.loads(metadata_bytes.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as error:
-        raise PackageRefused(f"The metadata of entry {item['uuid']} is not valid JSON ({error}).") from error
+        raise PackageRefused(_("The metadata of entry %(uuid)s is not valid JSON (%(reason)s).", uuid=item["uuid"],
+                               reason=error)) from error
     if not isinstance(metadata, dict):
-        raise PackageRefused(f"The metadata of entry {item['uuid']} is not a JSON object.")
+        raise PackageRefused(_("The metadata of entry %(uuid)s is not a JSON object.", uuid=item["uuid"]))
     return EntryFiles(item["uuid"], metadata, files)

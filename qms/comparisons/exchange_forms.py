@@ -18,7 +18,7 @@ class ExportForm(Form):
 
 
 class ImportForm(Form):
-    package = FileField(_l("Exchange package (.zip)"), validators=[FileRequired("Choose the package file.")])
+    package = FileField(_l("Exchange package (.zip)"), validators=[FileRequired(_l("Choose the package file."))])
 
 
 class PartnerKeyForm(Form):

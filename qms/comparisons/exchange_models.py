@@ -12,11 +12,12 @@ import enum
 from datetime import datetime
 from typing import Any
 
+from flask_babel import lazy_pgettext
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from qms.auth.models import User
-from qms.comparisons.models import BallisticEntry
+from qms.comparisons.models import BallisticEntry, label_of
 from qms.db import utcnow
 from qms.extensions import db
 from qms.scoping import UnitScoped
@@ -27,6 +28,10 @@ from qms.trail.models import append_only_model
 class Direction(enum.StrEnum):
     EXPORT = "export"
     IMPORT = "import"
+
+
+DIRECTION_LABELS = {Direction.EXPORT: lazy_pgettext("exchange package", "Exported"),
+                    Direction.IMPORT: lazy_pgettext("exchange package", "Imported")}
 
 
 class PartnerKey(UnitScoped, Audited, db.Model):  # type: ignore[name-defined]
@@ -76,6 +81,10 @@ class ExchangePackage(UnitScoped, Audited, db.Model):  # type: ignore[name-defin
     recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     recorded_by: Mapped[User] = relationship()
+
+    @property
+    def direction_label(self) -> str:
+        return label_of(DIRECTION_LABELS, self.direction)
 
 
 @append_only_model

@@ -344,9 +344,10 @@ def shutdown_executor() -> None:
 
 
 def state_of(job: CorrelationJob) -> dict[str, Any]:
-    """What the page polls: state, stage, progress and, when done, how many candidates."""
+    """What the page polls: state, stage, progress and, when done, how many candidates (labels translated)."""
     return {"id": job.id, "state": job.state, "stage": job.stage, "progress": job.progress,
-            "attempts": job.attempts, "error": job.error, "done": job.state == JobState.DONE.value}
+            "attempts": job.attempts, "error": job.error, "done": job.state == JobState.DONE.value,
+            "state_label": job.state_label, "stage_label": job.stage_label}
 
 
 # --- results of a job ----------------------------------------------------------------------------------

@@ -16,23 +16,33 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask_babel import gettext as _
+from flask_babel import pgettext
 from sqlalchemy import select
 
 from qms.auth.models import User
 from qms.comparisons import explain, services
-from qms.comparisons.models import BallisticEntry, Candidate, CaseLink, Conclusion, Decision, DerivedKind
+from qms.comparisons.models import (
+    DERIVED_KIND_LABELS,
+    BallisticEntry,
+    Candidate,
+    CaseLink,
+    Conclusion,
+    Decision,
+    DerivedKind,
+    label_of,
+)
 from qms.db import utcnow
 from qms.equipment.services import STATUS_LABELS
 from qms.errors import StateConflict
 from qms.evidence import services as evidence
 from qms.evidence.checkpoints import write_checkpoint
-from qms.evidence.models import Item
+from qms.evidence.models import ITEM_STATE_LABELS, ITEM_TYPE_LABELS, Item
 from qms.extensions import db
 from qms.pdf import render_pdf
 from qms.storage import ObjectCorrupted, ObjectMissing, object_store
 
-IMAGE_TITLES = {DerivedKind.QUERY_VIEW.value: "Query surface", DerivedKind.ALIGNED_VIEW.value: "Candidate, aligned",
-                DerivedKind.OVERLAY.value: "Overlay", DerivedKind.CELLMAP.value: "CMC cell map"}
+IMAGE_KINDS = (DerivedKind.QUERY_VIEW.value, DerivedKind.ALIGNED_VIEW.value, DerivedKind.OVERLAY.value,
+               DerivedKind.CELLMAP.value)  # in the report's order; captions are the kinds' labels
 
 WIDE_IMAGES = {DerivedKind.OVERLAY.value, DerivedKind.CELLMAP.value}
 
@@ -58,6 +68,11 @@ class Side:
     item: Item | None
     custody: Custody | None
 
+    @property
+    def name(self) -> str:
+        """The case of a local entry; an imported one by its source's name."""
+        return _("Case %(number)s", number=self.item.case.case_number) if self.item is not None else self.entry.label
+
 
 @dataclass(frozen=True)
 class Image:
@@ -69,8 +84,10 @@ class Image:
 
 def _custody(item: Item) -> Custody:
     report = evidence.verify_item(item)
-    seal = f"{item.seal_number} ({'intact' if item.sealed else 'broken'})" if item.seal_number else "none"
-    return Custody(state=item.state.replace("_", " "), holder=item.holder.full_name if item.holder else "nobody",
+    seal = (_("%(seal)s (intact)", seal=item.seal_number) if item.sealed else
+            _("%(seal)s (broken)", seal=item.seal_number)) if item.seal_number else pgettext("seal", "none")
+    return Custody(state=label_of(ITEM_STATE_LABELS, item.state),
+                   holder=item.holder.full_name if item.holder else pgettext("holder", "nobody"),
                    location=item.location.path if item.location else "—", seal=seal, verified=report.ok,
                    problems=report.lines())
 
@@ -89,17 +106,17 @@ def _candidate_of(decision: Decision) -> Candidate | None:
 def _images(candidate: Candidate | None) -> tuple[list[Image], str]:
     """The review images of the candidate (made on first use), or an empty list and the reason."""
     if candidate is None:
-        return [], "The decision was not made on a ranked candidate, so no review images exist."
+        return [], _("The decision was not made on a ranked candidate, so no review images exist.")
     try:
         views = explain.ensure_views(candidate, candidate.job.entry)
         store = object_store()
-        images = [Image(IMAGE_TITLES[kind], "data:image/png;base64," + base64.b64encode(
+        images = [Image(label_of(DERIVED_KIND_LABELS, kind), "data:image/png;base64," + base64.b64encode(
             store.get(views[kind].sha256)).decode("ascii"), views[kind].sha256, kind in WIDE_IMAGES)
-            for kind in IMAGE_TITLES if kind in views and views[kind].media_type == "image/png"]
+            for kind in IMAGE_KINDS if kind in views and views[kind].media_type == "image/png"]
     except explain.NotExplainable as error:
         return [], error.message
     except (ObjectMissing, ObjectCorrupted) as error:
-        return [], f"The review images cannot be shown: {error}."
+        return [], _("The review images cannot be shown: %(reason)s.", reason=error)
     return images, ""
 
 
@@ -107,7 +124,7 @@ def _ordered(low: BallisticEntry, high: BallisticEntry, candidate: Candidate | N
     """Query first, candidate second, when the decision came from a search; else the stored order."""
     query_id = candidate.job.entry_id if candidate is not None else low.id
     first, second = (low, high) if low.id == query_id else (high, low)
-    return _side("Query", first), _side("Candidate", second)
+    return _side(_("Query"), first), _side(_("Candidate"), second)
 
 
 def _context(low: BallisticEntry, high: BallisticEntry, first: Decision, verification: Decision | None,
@@ -116,6 +133,7 @@ def _context(low: BallisticEntry, high: BallisticEntry, first: Decision, verific
     query, other = _ordered(low, high, candidate)
     images, images_note = _images(candidate)
     return {"link": link, "candidate": candidate, "sides": [query, other], "images": images,
+            "item_type_labels": {str(kind): str(label) for kind, label in ITEM_TYPE_LABELS.items()},
             "images_note": images_note, "first": first, "verification": verification,
             "devices": [device_at_acquisition(side.entry) for side in (query, other)]}
 

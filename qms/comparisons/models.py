@@ -14,6 +14,7 @@ from datetime import date, datetime
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 from sqlalchemy import JSON, CheckConstraint, Float, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -31,9 +32,16 @@ class Origin(enum.StrEnum):
     IMPORTED = "imported"  # received in an exchange package from another unit or server
 
 
+ORIGIN_LABELS = {Origin.LOCAL: lazy_pgettext("entry origin", "Imaged here"),
+                 Origin.IMPORTED: lazy_pgettext("entry origin", "Imported")}
+
+
 class SurfaceKind(enum.StrEnum):
     TOPOGRAPHY = "topography"  # X3P height map
     IMAGE = "image"  # 2D photograph (ring light)
+
+
+SURFACE_KIND_LABELS = {SurfaceKind.TOPOGRAPHY: _l("Topography (3D)"), SurfaceKind.IMAGE: _l("Image (2D)")}
 
 
 class DerivedKind(enum.StrEnum):
@@ -42,6 +50,17 @@ class DerivedKind(enum.StrEnum):
     ALIGNED_VIEW = "aligned_view"  # the candidate rotated and shifted onto the query, PNG
     OVERLAY = "overlay"  # three-panel colour overlay, PNG
     CELLMAP = "cellmap"  # CMC cell grid, PNG
+
+
+DERIVED_KIND_LABELS = {DerivedKind.PROCESSED: _l("Processed surface"), DerivedKind.QUERY_VIEW: _l("Query surface"),
+                       DerivedKind.ALIGNED_VIEW: _l("Candidate, aligned"), DerivedKind.OVERLAY: _l("Overlay"),
+                       DerivedKind.CELLMAP: _l("CMC cell map")}
+
+
+def label_of(labels: dict[Any, Any], code: str) -> str:
+    """The translated label of a stored code; an unknown code (a newer version's) is shown as stored."""
+    label = labels.get(code)
+    return str(label) if label is not None else code
 
 
 class JobState(enum.StrEnum):
@@ -57,6 +76,19 @@ class JobState(enum.StrEnum):
 
 JOB_STATE_LABELS = {JobState.QUEUED: _l("Queued"), JobState.RUNNING: _l("Running"), JobState.DONE: _l("Done"),
                     JobState.FAILED: _l("Failed")}
+
+
+# What an entry's settings say, by key; other keys (a partner's, a demo's) are shown as stored.
+SETTING_LABELS = {"description": _l("Device settings"), "reader_notes": _l("Notes from reading the file")}
+
+
+# The stage a job is at, as stored (the row keeps English words; the page shows the label).
+STAGE_LABELS = {"waiting for a worker": _l("waiting for a worker"),
+                "waiting for a worker (resumed)": _l("waiting for a worker (resumed)"),
+                "processing the scan": _l("processing the scan"),
+                "adding to the unit's index": _l("adding to the unit's index"),
+                "searching the index": _l("searching the index"), "making review images": _l("making review images"),
+                "done": _l("done")}
 
 
 class DecisionRole(enum.StrEnum):
@@ -130,7 +162,15 @@ class BallisticEntry(UnitScoped, Audited, db.Model):  # type: ignore[name-define
         """How people name the entry: case and exhibit, or the source's name for an imported one."""
         if self.item is not None:
             return f"{self.item.case.case_number} / {self.item.exhibit_number}"
-        return f"{self.source_label or 'imported entry'} ({self.source_unit})"
+        return f"{self.source_label or _l('imported entry')} ({self.source_unit})"
+
+    @property
+    def origin_label(self) -> str:
+        return label_of(ORIGIN_LABELS, self.origin)
+
+    @property
+    def kind_label(self) -> str:
+        return label_of(SURFACE_KIND_LABELS, self.kind)
 
     @property
     def case(self) -> Case | None:
@@ -156,6 +196,10 @@ class DerivedObject(UnitScoped, Audited, db.Model):  # type: ignore[name-defined
     source_sha256: Mapped[str] = mapped_column(String(64))
     parameters: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    @property
+    def kind_label(self) -> str:
+        return label_of(DERIVED_KIND_LABELS, self.kind)
 
 
 class CorrelationJob(UnitScoped, Audited, db.Model):  # type: ignore[name-defined]
@@ -197,6 +241,10 @@ class CorrelationJob(UnitScoped, Audited, db.Model):  # type: ignore[name-define
     @property
     def state_label(self) -> str:
         return JobState(self.state).label
+
+    @property
+    def stage_label(self) -> str:
+        return label_of(STAGE_LABELS, self.stage)
 
 
 @append_only_model

@@ -50,11 +50,12 @@ from qms.comparisons.models import (
     DecisionRole,
     DerivedObject,
     Origin,
+    label_of,
 )
 from qms.db import utcnow
 from qms.equipment import services as equipment
 from qms.errors import AuthenticationFailed, InvalidInput, Refused, StateConflict
-from qms.evidence.models import Case, Item, ItemType
+from qms.evidence.models import ITEM_TYPE_LABELS, Case, Item, ItemType
 from qms.extensions import db
 from qms.people import services as people
 from qms.people.models import Gate
@@ -94,7 +95,7 @@ def too_large_message() -> str:
     """Why an upload over the server's request limit was refused (the generic 413 says nothing useful)."""
     limit = int(current_app.config.get("MAX_CONTENT_LENGTH") or DEFAULT_MAX_BYTES)
     return _("The file is larger than the %(mb)s MB this server accepts in one upload; nothing was stored. Upload "
-             "a smaller scan, or split an exchange export into smaller packages.", mb=f"{limit / 2**20:.3g}")
+             "a smaller scan, or split an exchange export into smaller packages.", mb=format(limit / 2**20, ".3g"))
 
 
 def read_upload(data: bytes, filename: str, *, pixel_size_um: float | None) -> tuple[Surface, str, list[str]]:
@@ -166,8 +167,9 @@ def add_entry(item: Item, *, actor: User, data: bytes, filename: str, device_id:
     from qms.evidence import custody
 
     if not imageable(item):
-        raise EntryError(f"Exhibit {item.exhibit_number} is a {item.item_type.replace('_', ' ')}; only cartridge "
-                         "cases (scene finds or test fires) are imaged for comparison.")
+        raise EntryError(_("Exhibit %(exhibit)s is a %(kind)s; only cartridge cases (scene finds or test fires) are "
+                           "imaged for comparison.", exhibit=item.exhibit_number,
+                           kind=label_of(ITEM_TYPE_LABELS, item.item_type).lower()))
     custody.check_imaging(item, actor)  # only the person who holds the item images it
     people.require(actor, item.unit_id, Gate.IMAGING)
     if device_id is None:

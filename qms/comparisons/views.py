@@ -9,11 +9,10 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.utils import secure_filename
 from wtforms.fields.choices import SelectChoice
 
-from ballistics.scoring import verbal_scale
 from qms.auth.permissions import requires
 from qms.comparisons import bp, calibration, exchange, explain, jobs, services, unit_index
 from qms.comparisons.forms import DecisionForm, EntryForm
-from qms.comparisons.models import BallisticEntry, Candidate, CorrelationJob, DerivedObject
+from qms.comparisons.models import SETTING_LABELS, BallisticEntry, Candidate, CorrelationJob, DerivedObject, label_of
 from qms.comparisons.services import EntryError
 from qms.equipment import services as equipment
 from qms.errors import check_form, page_again, render_error
@@ -70,8 +69,10 @@ def unit_calibration():  # type: ignore[no-untyped-def]
 
 def _entry_form() -> EntryForm:
     form = EntryForm()
-    form.item_id.choices = [SelectChoice(str(i.id), f"{i.case.case_number} / exhibit {i.exhibit_number}: "
-                                         f"{i.description[:60]}") for i in services.imageable_items()
+    form.item_id.choices = [SelectChoice(str(i.id), _("%(case)s / exhibit %(exhibit)s: %(description)s",
+                                                      case=i.case.case_number, exhibit=i.exhibit_number,
+                                                      description=i.description[:60]))
+                            for i in services.imageable_items()
                             if holds_for_imaging(i, g.qms_user)]  # only items the uploader holds
     form.device_id.choices = [SelectChoice(str(found.id), f"{found.label} ({equipment.status_label(state)})")
                               for found, state in equipment.imaging_devices(g.qms_unit_id)]
@@ -112,7 +113,8 @@ def entry(entry_id: int):  # type: ignore[no-untyped-def]
     return render_template("comparisons/entry.html", entry=record, job=job, jobs=services.jobs_of(record),
                            candidates=services.candidates_of(job) if job else [],
                            derived=services.derived_of(record), can_act=_can_act(),
-                           imported=exchange.origin_of(record))
+                           imported=exchange.origin_of(record), setting_labels=SETTING_LABELS,
+                           device_status=label_of(equipment.STATUS_LABELS, record.device_status))
 
 
 @bp.get("/comparisons/entries/<int:entry_id>/original")
@@ -159,8 +161,9 @@ def review(candidate_id: int):  # type: ignore[no-untyped-def]
     return render_template("comparisons/review.html", candidate=candidate, query=query, others=others,
                            previous=others[position - 1] if position > 0 else None,
                            next=others[position + 1] if position + 1 < len(others) else None,
-                           images_ready=explain.complete(views), image_facts=explain.facts(views), pair=pair, form=DecisionForm(),
-                           verbal=verbal_scale(candidate.log10_lr) if candidate.log10_lr is not None else "",
+                           images_ready=explain.complete(views), image_facts=explain.facts(views), pair=pair,
+                           form=DecisionForm(),
+                           verbal="" if candidate.log10_lr is None else calibration.verbal_label(candidate.log10_lr),
                            can_act=_can_act())
 
 

@@ -15,8 +15,8 @@ function pollJob() {
       const response = await fetch(section.dataset.jobUrl, { headers: { Accept: "application/json" } });
       if (response.ok) {
         const job = await response.json();
-        document.getElementById("job-state").textContent = job.state;
-        document.getElementById("job-stage").textContent = job.stage;
+        document.getElementById("job-state").textContent = job.state_label || job.state;
+        document.getElementById("job-stage").textContent = job.stage_label || job.stage;
         document.getElementById("job-progress").value = job.progress;
         if (job.state === "done" || job.state === "failed") {
           window.location.reload();

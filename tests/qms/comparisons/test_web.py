@@ -158,7 +158,7 @@ def test_reading_a_review_writes_nothing_and_an_examiner_asks_for_missing_images
     before = db.session.query(DerivedObject).count()
     page = qm.get(f"/comparisons/candidates/{second.id}").get_data(as_text=True)
     assert "not made yet" in page and "An examiner can make them" in page and "No decision on this pair yet" in page
-    assert "description: 20x objective" in qm.get(f"/comparisons/entries/{_query.id}").get_data(as_text=True)
+    assert "Device settings: 20x objective" in qm.get(f"/comparisons/entries/{_query.id}").get_data(as_text=True)
     assert examiner.get(f"/comparisons/candidates/{second.id}/overlay.png").status_code == 404
     assert qm.post(f"/comparisons/candidates/{second.id}/images").status_code == 403
     assert db.session.query(DerivedObject).count() == before

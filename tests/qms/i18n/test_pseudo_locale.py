@@ -28,15 +28,6 @@ ANONYMOUS = "(anonymous) "
 # Pages still allowed to show unwrapped text. Only ever remove entries (the test says which).
 STILL_UNWRAPPED: frozenset[str] = frozenset({
     "/audits/new",
-    "/comparisons",
-    "/comparisons/candidates/<int:candidate_id>",
-    "/comparisons/candidates/<int:candidate_id>/lead-report.pdf",
-    "/comparisons/entries/<int:entry_id>",
-    "/comparisons/entries/new",
-    "/comparisons/exchange",
-    "/comparisons/exchange/keys",
-    "/comparisons/links/<int:link_id>/report.pdf",
-    "/comparisons/verification",
     "/equipment/reviews/<int:review_id>",
     "/people/<int:user_id>",
     "/trail",
