@@ -17,6 +17,16 @@ of the catalogue and of any of its requirements, and their topics::
 A requirement the file does not name stays in English, so a partial translation is usable and
 `coverage` says how far it goes. An id the catalogue does not hold is an error, not ignored: a
 renumbered clause must not quietly keep a stale translation.
+
+The checklists' titles (what a person picks an audit from) are translated the same way, one file
+per language for all of them::
+
+    # audits/translations/<locale>/checklists.yaml
+    locale: mk
+    translated_by: ...
+    reviewed_by: ""
+    checklists:
+      full-17020-internal-audit: {title: ...}   # a checklist not named keeps its English title
 """
 from __future__ import annotations
 
@@ -31,9 +41,11 @@ from typing import Any
 import yaml
 
 from audits.catalogue import Catalogue, CatalogueError, Requirement, load_all
+from audits.checklist import checklist_names
 
 TRANSLATION_DIR = "translations"
 FIELDS = ("title", "topic")
+CHECKLIST_TITLES = "checklists.yaml"
 
 
 @dataclass(frozen=True)
@@ -155,3 +167,50 @@ def coverage() -> list[Coverage]:
                                   sum("topic" in t for t in texts.values()), len(catalogue.requirements),
                                   len(catalogue.assessable()), translation.reviewed_by))
     return found
+
+
+# --- checklist titles ------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ChecklistTitles:
+    locale: str
+    translated_by: str
+    reviewed_by: str
+    titles: Mapping[str, str]  # checklist id -> title in the locale
+
+
+def parse_checklist_titles(text: str, source: str, checklist_ids: tuple[str, ...]) -> ChecklistTitles:
+    """Read one language's checklist titles and check them against the packaged checklists."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise CatalogueError(f"{source}: not valid YAML: {exc}") from exc
+    if not isinstance(data, dict) or not isinstance(data.get("checklists") or {}, dict):
+        raise CatalogueError(f"{source}: a mapping whose `checklists` maps checklist ids to {{title: ...}}")
+    unknown_keys = set(data) - {"locale", "translated_by", "reviewed_by", "checklists"}
+    if unknown_keys:
+        raise CatalogueError(f"{source}: unknown keys {sorted(unknown_keys)}")
+    titles: dict[str, str] = {}
+    for checklist_id, fields in (data.get("checklists") or {}).items():
+        where = f"{source}: {checklist_id}"
+        if str(checklist_id) not in checklist_ids:
+            raise CatalogueError(f"{where}: not a packaged checklist (renamed or removed?)")
+        if not isinstance(fields, dict) or set(fields) != {"title"} or not str(fields["title"] or "").strip():
+            raise CatalogueError(f"{where}: give a non-empty `title`, nothing else")
+        titles[str(checklist_id)] = str(fields["title"]).strip()
+    return ChecklistTitles(str(data.get("locale") or ""), str(data.get("translated_by") or ""),
+                           str(data.get("reviewed_by") or ""), titles)
+
+
+@functools.cache
+def load_checklist_titles(locale: str) -> ChecklistTitles | None:
+    """The packaged checklist titles in a locale, or None when there are none. Cached: files never change
+    at run time."""
+    resource = translation_dir() / locale / CHECKLIST_TITLES
+    if not resource.is_file():
+        return None
+    titles = parse_checklist_titles(resource.read_text(encoding="utf-8"), f"{locale}/{CHECKLIST_TITLES}",
+                                    checklist_names())
+    if titles.locale != locale:
+        raise CatalogueError(f"{locale}/{CHECKLIST_TITLES}: says it is in {titles.locale!r}")
+    return titles

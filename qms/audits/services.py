@@ -32,6 +32,7 @@ from sqlalchemy import func, select
 
 import audits as content
 from audits.checklist import Scope, expand_scopes, load_checklist
+from audits.localized import load_checklist_titles
 from qms.audits.models import (
     ActionStatus,
     ActionStep,
@@ -60,6 +61,9 @@ from qms.db import today, utcnow
 from qms.errors import InvalidInput, NotFound, NotPermitted, Refused, StateConflict, TooLarge
 from qms import fields
 from qms.extensions import db
+from qms.i18n import current_language
+from qms.i18n.catalogues import pseudo_text
+from qms.i18n.languages import PSEUDO, SOURCE
 from qms.people import services as people
 from qms.people.models import Gate
 from qms.storage import object_store
@@ -971,5 +975,15 @@ def effective_revisions(unit_id: int) -> list[Any]:
 
 
 def checklist_templates() -> list[tuple[str, str]]:
-    """(id, title) of the checklist files an audit can start from."""
-    return [(name, load_checklist(name).title) for name in content.checklist_names()]
+    """(id, title) of the checklist files an audit can start from, titled in the reader's language."""
+    return [(name, _checklist_title(name, load_checklist(name).title)) for name in content.checklist_names()]
+
+
+def _checklist_title(name: str, english: str) -> str:
+    # Titles come with the content (audits/translations/<locale>/checklists.yaml), like the catalogues';
+    # the pseudo-locale marks the English so the page walk sees they went through here.
+    language = current_language()
+    if language == PSEUDO:
+        return pseudo_text(english)
+    translated = load_checklist_titles(language) if language != SOURCE else None
+    return translated.titles.get(name, english) if translated else english
