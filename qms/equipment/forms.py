@@ -7,10 +7,13 @@ from wtforms import BooleanField, DateField, HiddenField, IntegerField, SelectFi
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
+from qms.equipment.models import Result
 from qms.equipment.services import ASSESSMENT_LABELS, KINDS, RECORD_KINDS
 from qms.forms import Form
 from qms.identifiers import RecordIdField, RecordIdSelectField
 
+# pass and fail of a calibration or check, as the instrument page shows them
+RESULT_LABELS = {Result.PASS: _l("pass"), Result.FAIL: _l("fail")}
 
 
 class InstrumentForm(Form):

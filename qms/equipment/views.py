@@ -13,8 +13,8 @@ from wtforms.fields.choices import SelectChoice
 from qms.auth.models import Role
 from qms.auth.permissions import requires
 from qms.equipment import bp, services
-from qms.equipment.forms import (RECORD_KINDS, AssessForm, CloseReviewForm, EditInstrumentForm, InstrumentForm,
-                                 RecordForm)
+from qms.equipment.forms import (RECORD_KINDS, RESULT_LABELS, AssessForm, CloseReviewForm, EditInstrumentForm,
+                                 InstrumentForm, RecordForm)
 from qms.equipment.models import EquipmentRecord
 from qms.equipment.services import ASSESSMENT_LABELS, KINDS, MANAGERS, READERS, RECORDERS
 from qms.errors import NotFound, check_form, page_again
@@ -137,7 +137,8 @@ def reviews():  # type: ignore[no-untyped-def]
 def review(review_id: int):  # type: ignore[no-untyped-def]
     found = services.review(review_id, g.qms_unit_id)
     return render_template("equipment/review.html", review=found, lines=services.review_lines(found),
-                           assessments=ASSESSMENT_LABELS, assess_form=AssessForm(prefix="assess"),
+                           assessments=ASSESSMENT_LABELS, record_kinds=RECORD_KINDS, result_labels=RESULT_LABELS,
+                           assess_form=AssessForm(prefix="assess"),
                            close_form=CloseReviewForm(prefix="close"))
 
 

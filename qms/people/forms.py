@@ -9,7 +9,7 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from qms.forms import Form
 from qms.identifiers import RecordIdField, RecordIdSelectField
-from qms.people.models import DeclarationKind, GateMode, TrainingOutcome, WitnessOutcome
+from qms.people.models import AuthorisationKind, DeclarationKind, GateMode, TrainingOutcome, WitnessOutcome
 from qms.people.services import DEFAULT_MEANING
 
 OUTCOME_LABELS = {TrainingOutcome.PASSED: _l("passed"), TrainingOutcome.COMPLETED: _l("completed (no assessment)"),
@@ -19,6 +19,8 @@ WITNESS_LABELS = {WitnessOutcome.SATISFACTORY: _l("satisfactory"),
                   WitnessOutcome.UNSATISFACTORY: _l("unsatisfactory")}
 DECLARATION_LABELS = {DeclarationKind.CONFLICT_OF_INTEREST: _l("conflict of interest"),
                       DeclarationKind.CONFIDENTIALITY: _l("confidentiality")}
+AUTHORISATION_LABELS = {AuthorisationKind.GRANTED: _l("granted"), AuthorisationKind.SUSPENDED: _l("suspended"),
+                        AuthorisationKind.REINSTATED: _l("reinstated"), AuthorisationKind.WITHDRAWN: _l("withdrawn")}
 MODE_LABELS = {GateMode.ENFORCE: _l("enforce: a missing authorisation refuses the act"),
                GateMode.WARN: _l("warn: the act goes ahead and is logged (transition only)")}
 

@@ -17,6 +17,7 @@ from qms.errors import NotFound, check_form, page_again
 from qms.extensions import db
 from qms.people import bp, matrix_export, services
 from qms.people.forms import (
+    AUTHORISATION_LABELS,
     DECLARATION_LABELS,
     MODE_LABELS,
     OUTCOME_LABELS,
@@ -176,7 +177,8 @@ def person(user_id: int):  # type: ignore[no-untyped-def]
         file_form=file_form, training_form=training, supervised_form=supervised, witnessing_form=witnessing,
         grant_form=GrantForm(prefix="g", valid_from=today()), change_form=ChangeForm(prefix="c"),
         declaration_form=DeclarationForm(prefix="d", year=today().year), outcome_labels=OUTCOME_LABELS,
-        witness_labels=WITNESS_LABELS, declaration_labels=DECLARATION_LABELS)
+        witness_labels=WITNESS_LABELS, declaration_labels=DECLARATION_LABELS,
+        authorisation_labels=AUTHORISATION_LABELS)
 
 
 @bp.post("/people/<int:user_id>/file")
