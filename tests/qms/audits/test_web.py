@@ -197,6 +197,15 @@ def test_report_and_exports_download(running, staff, login_as, db_session) -> No
     assert viewer.get("/audits/999999/report.pdf").status_code == 404
 
 
+
+def test_the_report_in_a_language_nobody_offers_is_refused_with_the_reason(running, staff, login_as) -> None:
+    viewer = login_as(staff.csi)
+    refused = viewer.get(f"/audits/{running.id}/report.pdf?lang=xx")
+    assert refused.status_code == 400 and refused.mimetype != "application/pdf"
+    assert "There is no catalogue for the language xx" in refused.get_data(as_text=True)
+    chosen = viewer.get(f"/audits/{running.id}/report.pdf?lang=mk")
+    assert chosen.status_code == 200 and chosen.data.startswith(b"%PDF")
+
 def test_gap_analysis_page(running, staff, login_as, db_session) -> None:
     from qms.audits import services
 
