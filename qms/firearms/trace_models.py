@@ -13,6 +13,7 @@ import enum
 from datetime import date, datetime
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -35,6 +36,11 @@ class TraceStep(enum.StrEnum):
     ANSWER_SENT = "answer_sent"
     ANSWER_RECEIVED = "answer_received"
 
+
+
+DIRECTION_LABELS = {TraceDirection.OUTGOING: _l("We asked"), TraceDirection.INCOMING: _l("They asked")}
+STEP_LABELS = {TraceStep.REQUEST_SENT: _l("Request sent"), TraceStep.REQUEST_RECEIVED: _l("Request received"),
+               TraceStep.ANSWER_SENT: _l("Answer sent"), TraceStep.ANSWER_RECEIVED: _l("Answer received")}
 
 def _check(column: str, values: type[enum.StrEnum]) -> str:
     return f"{column} IN (" + ", ".join(f"'{v.value}'" for v in values) + ")"

@@ -17,7 +17,7 @@ from qms.extensions import db
 from qms.firearms import bp, leads, services, trace
 from qms.firearms.roles import READERS, RECORDERS
 from qms.firearms.trace_forms import TraceAnswerForm, TraceImportForm, TraceRequestForm
-from qms.firearms.trace_models import TraceDirection, TraceStep
+from qms.firearms.trace_models import STEP_LABELS, TraceDirection, TraceStep
 
 LABELS = {"types": services.TYPE_LABELS, "printed": services.PRINTED_LABELS, "conversions": services.CONVERSION_LABELS,
           "event_labels": services.EVENT_LABELS, "categories": services.CATEGORY_LABELS, "bases": leads.BASIS_LABELS}
@@ -25,9 +25,8 @@ LABELS = {"types": services.TYPE_LABELS, "printed": services.PRINTED_LABELS, "co
 
 def _step_label(step: str) -> str:
     """Looked up when shown, so each reader sees the step in their language."""
-    return {TraceStep.REQUEST_SENT.value: _("Request sent"), TraceStep.REQUEST_RECEIVED.value: _("Request received"),
-            TraceStep.ANSWER_SENT.value: _("Answer sent"),
-            TraceStep.ANSWER_RECEIVED.value: _("Answer received")}.get(step, step)
+    label = STEP_LABELS.get(step)  # type: ignore[call-overload]
+    return str(label) if label is not None else step
 
 
 def _unit() -> Unit:

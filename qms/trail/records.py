@@ -7,6 +7,8 @@ The known types are listed in `qms.trail.catalogue`; a domain may add its own wi
 from __future__ import annotations
 
 import enum
+import functools
+import importlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -45,10 +47,36 @@ class RecordType:
     link: Link | None = None
     fields: Mapping[str, Any] = field(default_factory=dict)  # column -> lazy label
     shown_as: str = ""  # the column that names a record of this type where another refers to it
+    # column -> "module:NAME" of the domain's labels for the codes it stores (a state, a kind): named,
+    # not imported, so the trail loads no domain; a list of codes (roles) is labelled code by code.
+    codes: Mapping[str, str] = field(default_factory=dict)
 
     def field_label(self, column: str) -> str:
         label = self.fields.get(column) or COMMON_FIELDS.get(column)
         return str(label) if label is not None else humanise(column)
+
+    def code_label(self, column: str, value: Any) -> str | None:
+        """A stored code through its translated label; None when the column holds no code or the code
+        is not one the domain labels (shown as stored, never guessed)."""
+        reference = self.codes.get(column)
+        if reference is None:
+            return None
+        labels = code_labels(reference)
+        if isinstance(value, list) and value and all(isinstance(code, str) and code in labels for code in value):
+            return ", ".join(str(labels[code]) for code in value)
+        return str(labels[value]) if isinstance(value, str) and value in labels else None
+
+
+@functools.cache
+def code_labels(reference: str) -> Mapping[Any, Any]:
+    """The label mapping named "module:NAME" (codes -> lazy translated labels)."""
+    module, name = reference.split(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def is_machine_text(column: str, value: Any) -> bool:
+    """Fingerprints, keys, identifiers and JSON structures: shown as code, not as words to translate."""
+    return isinstance(value, (dict, list)) or column.endswith(MACHINE_SUFFIXES)
 
 
 def humanise(column: str) -> str:
@@ -61,6 +89,8 @@ def unclassified(name: str) -> RecordType:
     return RecordType(name=name, label=humanise(name), kind=Kind.UNCLASSIFIED)
 
 
+MACHINE_SUFFIXES = ("sha256", "hash", "fingerprint", "uuid", "public_key", "_key", "_key_reversed", "prefix")
+
 # Columns that mean the same in every record type.
 COMMON_FIELDS: Mapping[str, Any] = {
     "id": _l("Number"),
@@ -68,6 +98,7 @@ COMMON_FIELDS: Mapping[str, Any] = {
     "user_id": _l("User"),
     "created_at": _l("Created"),
     "created_by_id": _l("Created by"),
+    "changed_at": _l("Changed"),
     "name": _l("Name"),
     "title": _l("Title"),
     "status": _l("Status"),

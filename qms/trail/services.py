@@ -26,7 +26,7 @@ from qms.extensions import db
 from qms.trail.audited import REDACTED, Audited
 from qms.trail.catalogue import names_of_kind, record_type
 from qms.trail.models import AuditEvent
-from qms.trail.records import Kind
+from qms.trail.records import Kind, is_machine_text
 
 ACTIONS = ("insert", "update", "delete")
 ACTION_LABELS = {"insert": _l("created"), "update": _l("changed"), "delete": _l("removed")}
@@ -200,6 +200,7 @@ class Change:
     label: str
     before: str | None  # None: the field had no value before (a created record)
     after: str | None  # None: the field has no value after (a removed record)
+    machine: bool = False  # fingerprints, keys, JSON: shown as code
 
 
 @dataclass(frozen=True)
@@ -233,7 +234,8 @@ def describe(events: list[AuditEvent], *, readable: Readable, roles: Iterable[Ro
     names.resolve()
     reader_roles = frozenset(roles)
     return [ReadableEvent(event=event, actor=names.actor(event), action=_action_label(event.action),
-                          record=_record_title(event), url=_record_url(event, reader_roles), changes=_changes(event, names))
+                          record=_record_title(event), url=_record_url(event, reader_roles),
+                          changes=_changes(event, names))
             for event in events]
 
 
@@ -259,9 +261,16 @@ def _changes(event: AuditEvent, names: _ReferenceNames) -> list[Change]:
     else:
         # A created or removed record: every field that held something, without its own number.
         columns = [c for c, v in (after or before).items() if c != "id" and v not in (None, "", [], {})]
-    return [Change(field=column, label=described.field_label(column),
-                   before=names.show(event.entity, column, before[column]) if column in before else None,
-                   after=names.show(event.entity, column, after[column]) if column in after else None)
+    def shown(values: dict[str, Any], column: str) -> str | None:
+        if column not in values:
+            return None
+        label = described.code_label(column, values[column])
+        return label if label is not None else names.show(event.entity, column, values[column])
+
+    return [Change(field=column, label=described.field_label(column), before=shown(before, column),
+                   after=shown(after, column),
+                   machine=any(described.code_label(column, v) is None and is_machine_text(column, v)
+                               for v in (before.get(column), after.get(column)) if v not in (None, "", REDACTED)))
             for column in columns]
 
 

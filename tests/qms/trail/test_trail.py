@@ -122,6 +122,27 @@ def test_trail_page_filters_and_exports_csv(make_unit, make_user, login_as, db_s
     assert all(not row["after"].startswith("=") for row in rows)
 
 
+
+def test_the_trail_shows_stored_codes_by_their_translated_labels(make_unit, make_user, login_as):
+    unit = make_unit(code="FC-LBL")
+    make_user(unit, Role.CSI_OFFICER, username="officer.lbl")
+    client = login_as(make_user(unit, Role.QUALITY_MANAGER))
+    page = client.get("/trail?entity=Membership").get_data(as_text=True)
+    assert "<td>CSI officer</td>" in page and ">csi_officer<" not in page
+    macedonian = client.get("/trail?entity=Membership", headers={"Accept-Language": "mk"}).get_data(as_text=True)
+    assert "<td>CSI officer</td>" not in macedonian  # the label is looked up in the reader's language
+
+
+def test_every_code_label_mapping_the_trail_names_exists():
+    from qms.trail.catalogue import record_types
+    from qms.trail.records import code_labels
+
+    named = [(record.name, column, reference)
+             for record in record_types() for column, reference in record.codes.items()]
+    assert named
+    for name, column, reference in named:
+        assert code_labels(reference), f"{name}.{column}: {reference} names no label mapping"
+
 def test_trail_filter_with_a_bad_date_is_a_400_with_a_reason(make_unit, make_user, login_as):
     client = login_as(make_user(make_unit(), Role.AUDITOR))
     response = client.get("/trail?since=yesterday")
