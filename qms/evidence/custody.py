@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from flask_babel import gettext as _
+from flask_babel import gettext as _, lazy_gettext as _l
 from sqlalchemy import bindparam, inspect, select
 from sqlalchemy.exc import IntegrityError
 
@@ -26,7 +26,8 @@ from qms.db import utcnow
 from qms.equipment import services as equipment
 from qms.errors import Refused, StateConflict
 from qms.evidence.chain import HASH_VERSION, event_hash
-from qms.evidence.models import Case, CustodyEvent, EventKind, Item, ItemState, ItemType, LocationKind, StorageLocation
+from qms.evidence.models import (ITEM_STATE_LABELS, LOCATION_KIND_LABELS, Case, CustodyEvent, EventKind, Item,
+                                 ItemState, ItemType, LocationKind, StorageLocation)
 from qms.evidence.state import CACHED_COLUMNS, Custody, apply, cached
 from qms.extensions import db
 from qms.people import services as people
@@ -64,8 +65,8 @@ class NotHolder(StateConflict, CustodyError):
     """The person does not hold the item for what they are doing (imaging)."""
 
 
-CONFLICT = ("Someone else recorded a custody event on this item at the same moment; nothing was recorded. "
-            "Reload the item and try again.")
+CONFLICT = _l("Someone else recorded a custody event on this item at the same moment; nothing was recorded. "
+              "Reload the item and try again.")
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,17 @@ def is_custodian(user: User, unit_id: int) -> bool:
 
 
 def exhibit(item: Item) -> str:
-    return f"exhibit {item.exhibit_number} of case {item.case.case_number}"
+    """The item as named inside a sentence, in the reader's language."""
+    return _("exhibit %(number)s of case %(case)s", number=item.exhibit_number, case=item.case.case_number)
+
+
+def exhibit_first(item: Item) -> str:
+    """The item as named at the start of a sentence (capitalize() would lower-case the exhibit number)."""
+    return _("Exhibit %(number)s of case %(case)s", number=item.exhibit_number, case=item.case.case_number)
+
+
+def _state(item: Item) -> str:
+    return str(ITEM_STATE_LABELS[ItemState(item.state)]).lower()
 
 
 # --- cases, locations, items -----------------------------------------------------------------------------
@@ -99,12 +110,12 @@ def register_case(*, unit_id: int, actor: User, case_number: str, offence_type: 
                   offence_date: date | None = None, summary: str = "") -> Case:
     case_number = case_number.strip()
     if not case_number or not offence_type.strip():
-        raise CustodyError("A case needs a case number and an offence type.")
+        raise CustodyError(_("A case needs a case number and an offence type."))
     if offence_date and offence_date > utcnow().date() + timedelta(days=1):
-        raise CustodyError("The offence date is in the future.")
+        raise CustodyError(_("The offence date is in the future."))
     taken = select(Case.id).where(Case.unit_id == unit_id, Case.case_number == case_number)
     if db.session.scalar(taken) is not None:
-        raise CustodyError(f"Case number {case_number} already exists in this unit.")
+        raise CustodyError(_("Case number %(number)s already exists in this unit.", number=case_number))
     case = Case(unit_id=unit_id, case_number=case_number, offence_type=offence_type.strip(), opened_on=opened_on,
                 offence_date=offence_date, summary=summary.strip(), created_by_id=actor.id)
     db.session.add(case)
@@ -114,21 +125,23 @@ def register_case(*, unit_id: int, actor: User, case_number: str, offence_type: 
 
 def add_location(*, unit_id: int, kind: str, name: str, parent: StorageLocation | None = None) -> StorageLocation:
     if kind not in LocationKind.__members__.values():
-        raise CustodyError(f"Unknown kind of location {kind!r}.")
+        raise CustodyError(_("Unknown kind of location %(kind)s.", kind=repr(kind)))
     order = list(LocationKind)
     if parent is None and kind != LocationKind.BUILDING:
-        raise CustodyError("Only a building stands on its own; put a room, cabinet, shelf or box inside a place.")
+        raise CustodyError(_("Only a building stands on its own; put a room, cabinet, shelf or box inside a place."))
     if parent is not None and order.index(LocationKind(kind)) <= order.index(LocationKind(parent.kind)):
-        raise CustodyError(f"A {kind} cannot be inside a {parent.kind}.")
+        raise CustodyError(_("A location of the kind %(kind)s cannot be inside one of the kind %(parent)s.",
+                             kind=LOCATION_KIND_LABELS[LocationKind(kind)],
+                             parent=LOCATION_KIND_LABELS[LocationKind(parent.kind)]))
     name = name.strip()
     if not name:
-        raise CustodyError("Give the location a name.")
+        raise CustodyError(_("Give the location a name."))
     siblings = select(StorageLocation.id).where(StorageLocation.unit_id == unit_id, StorageLocation.name == name,
                                                 StorageLocation.parent_id == (parent.id if parent else None))
     if parent is None:
         siblings = siblings.where(StorageLocation.parent_id.is_(None))
     if db.session.scalar(siblings) is not None:
-        raise CustodyError(f"There is already a location called {name!r} there.")
+        raise CustodyError(_("There is already a location called %(name)s there.", name=repr(name)))
     location = StorageLocation(unit_id=unit_id, kind=kind, name=name, parent_id=parent.id if parent else None)
     db.session.add(location)
     db.session.flush()
@@ -142,14 +155,15 @@ def register_item(case: Case, *, actor: User, exhibit_number: str, item_type: st
     """A new item, with its first event (collected) and, when a seal number is given, a second (sealed)."""
     exhibit_number = exhibit_number.strip()
     if not exhibit_number or not description.strip():
-        raise CustodyError("An item needs an exhibit number and a description.")
+        raise CustodyError(_("An item needs an exhibit number and a description."))
     if item_type not in ItemType.__members__.values():
-        raise CustodyError(f"Unknown item type {item_type!r}.")
+        raise CustodyError(_("Unknown item type %(type)s.", type=repr(item_type)))
     if not is_custodian(actor, case.unit_id):
-        raise CustodyError("Only a CSI officer or an examiner of the unit can take items into custody.")
+        raise CustodyError(_("Only a CSI officer or an examiner of the unit can take items into custody."))
     taken = select(Item.id).where(Item.case_id == case.id, Item.exhibit_number == exhibit_number)
     if db.session.scalar(taken) is not None:
-        raise CustodyError(f"Exhibit number {exhibit_number} is already used in case {case.case_number}.")
+        raise CustodyError(_("Exhibit number %(number)s is already used in case %(case)s.", number=exhibit_number,
+                             case=case.case_number))
     at = _check_time(when, previous=None)
     item = Item(unit_id=case.unit_id, case=case, exhibit_number=exhibit_number, item_type=item_type,
                 description=description.strip(), make=make.strip(), model=model.strip(),
@@ -189,7 +203,7 @@ def _lock(item: Item) -> Item:
     identity = inspect(item).identity
     row = db.session.execute(_LOCK_WITH_HEAD_TIME, {"item_id": identity[0] if identity else item.id}).first()
     if row is None:
-        raise CustodyError("This item does not exist (any more).")
+        raise CustodyError(_("This item does not exist (any more)."))
     locked, head_at = row
     if head_at is not None:
         _remember_head(locked, locked.head_hash, head_at)
@@ -198,38 +212,45 @@ def _lock(item: Item) -> Item:
 
 def _refuse_final(item: Item, kind: EventKind) -> None:
     if item.final:
-        what = "was returned to its owner" if item.state == ItemState.RETURNED else "was destroyed or disposed of"
-        raise CustodyError(f"Cannot record '{kind.label.lower()}': {exhibit(item)} {what}; "
-                           "only corrections can still be recorded.")
+        if item.state == ItemState.RETURNED:
+            raise CustodyError(_("Cannot record '%(event)s': %(item)s was returned to its owner; only corrections "
+                                 "can still be recorded.", event=kind.label.lower(), item=exhibit(item)))
+        raise CustodyError(_("Cannot record '%(event)s': %(item)s was destroyed or disposed of; only corrections "
+                             "can still be recorded.", event=kind.label.lower(), item=exhibit(item)))
 
 
 def _require_holder(item: Item, actor: User, kind: EventKind) -> None:
     _refuse_final(item, kind)
     doing = kind.label.lower()
     if item.state == ItemState.IN_STORAGE:
-        raise CustodyError(f"Cannot record '{doing}': {exhibit(item)} is in storage "
-                           f"({item.location.path if item.location else 'unknown place'}); take it out first.")
+        raise CustodyError(_("Cannot record '%(event)s': %(item)s is in storage (%(place)s); take it out first.",
+                             event=doing, item=exhibit(item),
+                             place=item.location.path if item.location else _("an unknown place")))
     if item.state == ItemState.IN_TRANSIT and kind != EventKind.TRANSFER_OFFERED:
-        raise CustodyError(f"Cannot record '{doing}': {exhibit(item)} is in transit to "
-                           f"{_name(item.pending_to)}; it must be accepted or the offer cancelled first.")
+        raise CustodyError(_("Cannot record '%(event)s': %(item)s is in transit to %(person)s; it must be accepted "
+                             "or the offer cancelled first.", event=doing, item=exhibit(item),
+                             person=_name(item.pending_to)))
     if item.holder_id != actor.id:
-        raise CustodyError(f"Cannot record '{doing}': you do not hold {exhibit(item)}; "
-                           f"{_name(item.holder) or 'nobody'} does.")
+        if item.holder is None:
+            raise CustodyError(_("Cannot record '%(event)s': you do not hold %(item)s; nobody does.",
+                                 event=doing, item=exhibit(item)))
+        raise CustodyError(_("Cannot record '%(event)s': you do not hold %(item)s; %(person)s does.",
+                             event=doing, item=exhibit(item), person=_name(item.holder)))
 
 
 def _check_time(when: When, *, previous: datetime | None) -> datetime:
     if not -MAX_OFFSET_MINUTES <= when.offset_minutes <= MAX_OFFSET_MINUTES:
-        raise CustodyError("The local UTC offset must be between -14:00 and +14:00.")
+        raise CustodyError(_("The local UTC offset must be between -14:00 and +14:00."))
     now = utcnow()
     at = when.at or now
     if at.tzinfo is None:
-        raise CustodyError("The time of the event must say its time zone.")
+        raise CustodyError(_("The time of the event must say its time zone."))
     if at > now + FUTURE_TOLERANCE:
-        raise CustodyError("The event's time is in the future.")
+        raise CustodyError(_("The event's time is in the future."))
     if previous is not None and at < previous:
-        raise CustodyError(f"Out of order: the event's time is before the item's previous event "
-                           f"({previous:%Y-%m-%d %H:%M} UTC). Record events in the order they happened, "
-                           "or record a correction.")
+        raise CustodyError(_("Out of order: the event's time is before the item's previous event (%(previous)s UTC). "
+                             "Record events in the order they happened, or record a correction.",
+                             previous=f"{previous:%Y-%m-%d %H:%M}"))
     return at
 
 
@@ -283,7 +304,7 @@ def _append(item: Item, kind: EventKind, actor: User, when: When, *, details: di
     try:
         db.session.flush()
     except IntegrityError as error:
-        raise CustodyConflict(CONFLICT) from error
+        raise CustodyConflict(str(CONFLICT)) from error
     _remember_head(item, row["hash"], at)
     return event
 
@@ -296,11 +317,18 @@ def _cache(item: Item, custody: Custody) -> None:
             setattr(item, name, value)
 
 
+# Whole sentences per part (a translation may need to inflect the noun); `what` is also the throttle's purpose.
+_PARTY_REFUSALS = {
+    "receiver": _l("%(person)s is not a CSI officer or examiner of this unit and cannot act as receiver."),
+    "witness": _l("%(person)s is not a CSI officer or examiner of this unit and cannot act as witness."),
+}
+
+
 def authenticate_party(username: str, password: str, *, unit_id: int, what: str) -> User:
     """A second person confirms with their password (receiver, witness), through the one throttle."""
     user = check_password(username, password, purpose=f"custody {what}", unit_id=unit_id)
     if not is_custodian(user, unit_id):
-        raise CustodyError(f"{_name(user)} is not a CSI officer or examiner of this unit and cannot act as {what}.")
+        raise CustodyError(str(_PARTY_REFUSALS[what]) % {"person": _name(user)})
     return user
 
 
@@ -310,13 +338,13 @@ def offer_transfer(item: Item, *, actor: User, receiver: User, when: When = When
     item = _lock(item)
     _require_holder(item, actor, EventKind.TRANSFER_OFFERED)
     if item.state == ItemState.IN_TRANSIT:
-        raise CustodyError(f"{exhibit(item).capitalize()} is already offered to {_name(item.pending_to)}; "
-                           "cancel that offer first.")
+        raise CustodyError(_("%(item)s is already offered to %(person)s; cancel that offer first.",
+                             item=exhibit_first(item), person=_name(item.pending_to)))
     if receiver.id == actor.id:
-        raise CustodyError("You cannot transfer an item to yourself.")
+        raise CustodyError(_("You cannot transfer an item to yourself."))
     if not is_custodian(receiver, item.unit_id):
-        raise CustodyError(f"{_name(receiver)} is not a CSI officer or examiner of this unit and cannot receive "
-                           "evidence.")
+        raise CustodyError(_("%(person)s is not a CSI officer or examiner of this unit and cannot receive evidence.",
+                             person=_name(receiver)))
     return _append(item, EventKind.TRANSFER_OFFERED, actor, when, from_user=actor, to_user=receiver, notes=notes)
 
 
@@ -327,10 +355,10 @@ def accept_transfer(item: Item, *, username: str, password: str, recorded_by: Us
     item = _lock(item)
     _refuse_final(item, EventKind.TRANSFER_ACCEPTED)
     if item.state != ItemState.IN_TRANSIT or item.pending_to_id is None:
-        raise CustodyError(f"There is no pending transfer of {exhibit(item)} to accept.")
+        raise CustodyError(_("There is no pending transfer of %(item)s to accept.", item=exhibit(item)))
     if item.pending_to_id != receiver.id:
-        raise CustodyError(f"{exhibit(item).capitalize()} is offered to {_name(item.pending_to)}; only they can "
-                           "accept it.")
+        raise CustodyError(_("%(item)s is offered to %(person)s; only they can accept it.", item=exhibit_first(item),
+                             person=_name(item.pending_to)))
     offer_seq = db.session.scalar(select(CustodyEvent.seq).where(
         CustodyEvent.item_id == item.id, CustodyEvent.kind == EventKind.TRANSFER_OFFERED.value)
         .order_by(CustodyEvent.seq.desc()).limit(1))
@@ -344,9 +372,9 @@ def cancel_transfer(item: Item, *, actor: User, when: When = When(), notes: str 
     item = _lock(item)
     _refuse_final(item, EventKind.TRANSFER_CANCELLED)
     if item.state != ItemState.IN_TRANSIT:
-        raise CustodyError(f"There is no pending transfer of {exhibit(item)} to cancel.")
+        raise CustodyError(_("There is no pending transfer of %(item)s to cancel.", item=exhibit(item)))
     if actor.id not in (item.holder_id, item.pending_to_id):
-        raise CustodyError("Only the sender or the intended receiver can cancel a transfer.")
+        raise CustodyError(_("Only the sender or the intended receiver can cancel a transfer."))
     declined = actor.id == item.pending_to_id
     return _append(item, EventKind.TRANSFER_CANCELLED, actor, when, from_user=item.holder, to_user=item.pending_to,
                    notes=notes, details={"declined_by_receiver": declined})
@@ -368,7 +396,7 @@ def store(item: Item, *, actor: User, location: StorageLocation, when: When = Wh
     item = _lock(item)
     _require_holder(item, actor, EventKind.STORED)
     if location.unit_id != item.unit_id:
-        raise CustodyError("That storage location belongs to another unit.")
+        raise CustodyError(_("That storage location belongs to another unit."))
     return _append(item, EventKind.STORED, actor, when, location_id=location.id, notes=notes,
                    details={"location": location.path})
 
@@ -377,10 +405,10 @@ def remove_from_storage(item: Item, *, actor: User, when: When = When(), notes: 
     item = _lock(item)
     _refuse_final(item, EventKind.REMOVED_FROM_STORAGE)
     if item.state != ItemState.IN_STORAGE:
-        raise CustodyError(f"Cannot take {exhibit(item)} out of storage: it is not in storage "
-                           f"({ItemState(item.state).value.replace('_', ' ')}).")
+        raise CustodyError(_("Cannot take %(item)s out of storage: it is not in storage (%(state)s).",
+                             item=exhibit(item), state=_state(item)))
     if not is_custodian(actor, item.unit_id):
-        raise CustodyError("Only a CSI officer or an examiner of the unit can take evidence out of storage.")
+        raise CustodyError(_("Only a CSI officer or an examiner of the unit can take evidence out of storage."))
     location = item.location
     return _append(item, EventKind.REMOVED_FROM_STORAGE, actor, when, location_id=item.location_id, notes=notes,
                    to_user=actor, details={"location": location.path if location else ""})
@@ -429,18 +457,20 @@ def seal(item: Item, *, actor: User, seal_number: str, when: When = When(), note
     _require_holder(item, actor, kind)
     seal_number = seal_number.strip()
     if not seal_number:
-        raise CustodyError("Give the number of the seal.")
+        raise CustodyError(_("Give the number of the seal."))
     if item.sealed:
-        raise CustodyError(f"{exhibit(item).capitalize()} is already sealed (seal {item.seal_number}); "
-                           "break the seal first.")
+        raise CustodyError(_("%(item)s is already sealed (seal %(seal)s); break the seal first.",
+                             item=exhibit_first(item), seal=item.seal_number))
     if seal_number in _seals_used(item):
-        raise CustodyError(f"Seal number {seal_number} was already used on this item; a new seal needs a new number.")
+        raise CustodyError(_("Seal number %(seal)s was already used on this item; a new seal needs a new number.",
+                             seal=seal_number))
     return _append(item, kind, actor, when, seal_number=seal_number, notes=notes)
 
 
 def reseal(item: Item, *, actor: User, seal_number: str, when: When = When(), notes: str = "") -> CustodyEvent:
     if not _lock(item).seal_number:
-        raise CustodyError("This item was never sealed: record 'sealed', not 'resealed'.")
+        raise CustodyError(_("This item was never sealed: record '%(sealed)s', not '%(resealed)s'.",
+                             sealed=EventKind.SEALED.label.lower(), resealed=EventKind.RESEALED.label.lower()))
     return seal(item, actor=actor, seal_number=seal_number, when=when, notes=notes, kind=EventKind.RESEALED)
 
 
@@ -448,9 +478,9 @@ def break_seal(item: Item, *, actor: User, notes: str, when: When = When()) -> C
     item = _lock(item)
     _require_holder(item, actor, EventKind.SEAL_BROKEN)
     if not item.sealed:
-        raise CustodyError(f"{exhibit(item).capitalize()} is not sealed.")
+        raise CustodyError(_("%(item)s is not sealed.", item=exhibit_first(item)))
     if not notes.strip():
-        raise CustodyError("Say why the seal is broken.")
+        raise CustodyError(_("Say why the seal is broken."))
     return _append(item, EventKind.SEAL_BROKEN, actor, when, seal_number=item.seal_number, notes=notes)
 
 
@@ -472,7 +502,7 @@ def return_to_owner(item: Item, *, actor: User, recipient: str, when: When = Whe
     item = _lock(item)
     _require_holder(item, actor, EventKind.RETURNED_TO_OWNER)
     if not recipient.strip():
-        raise CustodyError("Name the person the item was returned to (and their document).")
+        raise CustodyError(_("Name the person the item was returned to (and their document)."))
     return _append(item, EventKind.RETURNED_TO_OWNER, actor, when, notes=notes,
                    details={"recipient": recipient.strip()[:200]})
 
@@ -484,10 +514,10 @@ def destroy(item: Item, *, actor: User, witness_username: str, witness_password:
     item = _lock(item)
     _require_holder(item, actor, kind)
     if not method.strip():
-        raise CustodyError("Say how the item was destroyed or disposed of, and on whose authority.")
+        raise CustodyError(_("Say how the item was destroyed or disposed of, and on whose authority."))
     witness = authenticate_party(witness_username, witness_password, unit_id=item.unit_id, what="witness")
     if witness.id == actor.id:
-        raise CustodyError("The witness must be a second person, not the one destroying the item.")
+        raise CustodyError(_("The witness must be a second person, not the one destroying the item."))
     return _append(item, kind, actor, when, witness=witness, notes=notes,
                    details={"method": method.strip()[:500], "signatures": {"witness": "password re-entered"}})
 
@@ -496,11 +526,11 @@ def correct(item: Item, *, actor: User, wrong_seq: int, correction: str, when: W
     """A correction refers to the wrong event and says what is right; the wrong event stays as it was."""
     item = _lock(item)
     if not is_custodian(actor, item.unit_id):
-        raise CustodyError("Only a CSI officer or an examiner of the unit can record a correction.")
+        raise CustodyError(_("Only a CSI officer or an examiner of the unit can record a correction."))
     if not 1 <= wrong_seq <= item.head_seq:
-        raise CustodyError(f"There is no event #{wrong_seq} on this item to correct.")
+        raise CustodyError(_("There is no event #%(number)s on this item to correct.", number=wrong_seq))
     if not correction.strip():
-        raise CustodyError("Say what was wrong and what is right.")
+        raise CustodyError(_("Say what was wrong and what is right."))
     return _append(item, EventKind.CORRECTION, actor, when, refers_to_seq=wrong_seq, notes=correction)
 
 
@@ -559,20 +589,20 @@ def check_imaging(item: Item, actor: User) -> None:
     """Refuse to image an item the person does not hold, naming who does (or where it is)."""
     if holds_for_imaging(item, actor):
         return
-    what = exhibit(item)
+    what = exhibit_first(item)
     if item.final:
         raise NotHolder(_("%(item)s is no longer in custody (%(state)s); it cannot be imaged.",
-                          item=what.capitalize(), state=ItemState(item.state).value.replace("_", " ")))
+                          item=what, state=_state(item)))
     if item.state == ItemState.IN_STORAGE:
         place = item.location.path if item.location else _("an unknown place")
         raise NotHolder(_("%(item)s is in storage (%(place)s): take it out of storage before imaging it.",
-                          item=what.capitalize(), place=place))
+                          item=what, place=place))
     if item.state == ItemState.IN_TRANSIT:
         raise NotHolder(_("%(item)s is being handed over by %(holder)s to %(receiver)s: only the person who holds "
-                          "it can image it, once the transfer is settled.", item=what.capitalize(),
+                          "it can image it, once the transfer is settled.", item=what,
                           holder=_name(item.holder), receiver=_name(item.pending_to)))
     raise NotHolder(_("%(item)s is held by %(holder)s: only the person who holds an item can image it. Ask "
-                      "%(holder)s to hand it over first.", item=what.capitalize(),
+                      "%(holder)s to hand it over first.", item=what,
                       holder=_name(item.holder) or _("nobody")))
 
 
