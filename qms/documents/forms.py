@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_wtf.file import FileField
 from wtforms import DateField, IntegerField, PasswordField, SelectField, SelectMultipleField, StringField, TextAreaField
@@ -42,7 +43,7 @@ class ApproveForm(Form):
     password = PasswordField(_l("Your password (electronic signature)"), validators=[DataRequired(), Length(max=1024)])
     otp = StringField(_l("MFA code (if you use an authenticator app)"), validators=[Optional(), Length(max=12)])
     effective_on = DateField(_l("Effective from"), validators=[Optional()])
-    meaning = StringField(_l("Meaning of the signature"), default=DEFAULT_MEANING,
+    meaning = StringField(_l("Meaning of the signature"), default=lambda: gettext(DEFAULT_MEANING),
                           validators=[DataRequired(), Length(max=200)])
 
 

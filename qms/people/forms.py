@@ -1,6 +1,7 @@
 """Forms of the people pages (Flask-WTF: every one carries its CSRF token)."""
 from __future__ import annotations
 
+from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_wtf.file import FileField
 from wtforms import DateField, DecimalField, IntegerField, PasswordField, SelectField, StringField, TextAreaField
@@ -40,7 +41,7 @@ class GrantForm(_Signed):
     valid_until = DateField(_l("Valid until (optional)"), validators=[Optional()])
     justification = TextAreaField(_l("Justification (required when requirements are not yet met)"),
                                   validators=[Optional(), Length(max=4000)])
-    meaning = StringField(_l("Meaning of the signature"), default=DEFAULT_MEANING,
+    meaning = StringField(_l("Meaning of the signature"), default=lambda: gettext(DEFAULT_MEANING),
                           validators=[DataRequired(), Length(max=200)])
 
 

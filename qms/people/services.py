@@ -46,13 +46,16 @@ from qms.trail.audited import audit_reason
 
 MANAGERS = frozenset({Role.QUALITY_MANAGER})
 READERS = frozenset(Role) - {Role.ADMIN}
-DEFAULT_MEANING = "Authorised: I have assessed this person's competence for the scope and authorise them."
 MAX_TEXT = 4000
 
 
-def N_(text: str) -> str:
+def N_(text: str) -> str:  # noqa: N802 - the extractor's keyword for "mark, do not translate here"
     """Marks a seeded name for translation; it is translated where it is shown."""
     return text
+
+
+# Stored as the signer's declaration: English for API callers, the form offers it in the signer's language.
+DEFAULT_MEANING = N_("Authorised: I have assessed this person's competence for the scope and authorise them.")
 
 
 @dataclass(frozen=True)
