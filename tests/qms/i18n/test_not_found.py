@@ -39,4 +39,4 @@ def test_an_unknown_case_is_not_found_in_the_callers_language(app: Flask, make_u
     response = app.test_client().get("/api/v1/evidence/cases/999999",
                                      headers={"Authorization": f"Bearer {clear}", "Accept-Language": "mk"})
     assert response.status_code == 404
-    assert macedonian in response.get_data(as_text=True)
+    assert response.get_json()["message"] == macedonian
