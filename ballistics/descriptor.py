@@ -186,7 +186,7 @@ def rotation_scores(descriptors: np.ndarray, query: np.ndarray, *,
     True
     """
     r, k = params.rings, params.harmonics
-    stored = np.asarray(descriptors, dtype=np.float32).reshape(-1, 2, r, k)
+    stored = _float32(descriptors).reshape(-1, 2, r, k)
     q = np.asarray(query, dtype=np.float32).reshape(2, r, k)
     # sum over rings of Q * conj(E), in real arithmetic (float32 keeps the memory traffic low).
     real = np.einsum("nrk,rk->nk", stored[:, 0], q[0]) + np.einsum("nrk,rk->nk", stored[:, 1], q[1])
@@ -196,3 +196,15 @@ def rotation_scores(descriptors: np.ndarray, query: np.ndarray, *,
     # irfft gives (2 / n) Re sum_k X_k exp(i k phi) for the bins 1..n/2-1: undo the 2 / n.
     correlation = np.fft.irfft(spectrum, n=params.angles, axis=1) * (params.angles / 2)
     return correlation.max(axis=1).astype(np.float32)
+
+
+def _float32(descriptors: np.ndarray) -> np.ndarray:
+    """The descriptors as float32 (the same values: every float16 is exact in float32).
+
+    OpenCV converts float16 with the CPU's F16C instructions, about 15 times faster than numpy's
+    cast, which was half the cost of a first pass over a memory-mapped float16 shard.
+    """
+    array = np.asarray(descriptors)
+    if array.dtype == np.float16 and array.ndim == 2 and array.size:
+        return cv2.multiply(np.ascontiguousarray(array), 1.0, dtype=cv2.CV_32F)
+    return np.asarray(array, dtype=np.float32)
