@@ -131,19 +131,39 @@ def _memory() -> dict[str, float]:
     return {"rss_mb": info.rss / 1e6, "uss_mb": info.uss / 1e6}
 
 
-def _timed(index: ix.Index, queries: list, executor) -> tuple[float, list[float], list]:  # type: ignore[no-untyped-def,type-arg]
+def _cpu() -> float:
+    import psutil
+
+    times = psutil.Process().cpu_times()
+    return times.user + times.system
+
+
+def _workers_cpu(executor) -> float:  # type: ignore[no-untyped-def]
+    """CPU seconds used so far by the executor's workers and this process (a Dask client or a process pool)."""
+    import psutil
+
+    if hasattr(executor, "run"):
+        return sum(executor.run(_cpu).values()) + time.process_time()
+    return sum(_cpu_of(psutil.Process(p.pid)) for p in executor._processes.values()) + time.process_time()
+
+
+def _cpu_of(process) -> float:  # type: ignore[no-untyped-def]
+    times = process.cpu_times()
+    return times.user + times.system
+
+
+def _timed(index: ix.Index, queries: list, executor) -> tuple[float, list[float], list, list[float]]:  # type: ignore[no-untyped-def,type-arg]
     results = []
     for firearm, query in queries:
-        t = time.perf_counter()
+        cpu, t = _workers_cpu(executor), time.perf_counter()
         result = search(index, query, top=20, shortlist=DEFAULT_SHORTLIST, executor=executor)
-        results.append((time.perf_counter() - t, result, firearm))
-    cold, *warm = results
-    for seconds, result, firearm in results:
+        results.append((time.perf_counter() - t, result, firearm, _workers_cpu(executor) - cpu))
+    for seconds, result, firearm, cpu in results:
         top = result.candidates[0]
         print(f"    {seconds:.2f} s (first pass {result.timings.first_pass_s:.2f} s, re-rank "
-              f"{result.timings.rerank_s:.2f} s); query {firearm}: first candidate {top.metadata['firearm']}",
-              flush=True)
-    return cold[0], [w[0] for w in warm], [r for _, r, _ in results]
+              f"{result.timings.rerank_s:.2f} s; CPU {cpu:.2f} s in all processes); query {firearm}: "
+              f"first candidate {top.metadata['firearm']}", flush=True)
+    return results[0][0], [r[0] for r in results[1:]], [r[1] for r in results], [r[3] for r in results[1:]]
 
 
 def main() -> None:
@@ -166,19 +186,19 @@ def main() -> None:
     with cluster, Client(cluster) as client:
         base = client.run(_memory)
         print(f"Dask LocalCluster, {args.workers} workers x 1 thread, {len(index):,} entries:", flush=True)
-        cold, warm, on_dask = _timed(index, queries, client)
+        cold, warm, on_dask, cpu = _timed(index, queries, client)
         memory = client.run(_memory)
     print(f"  Dask: cold query {cold:.2f} s, warm median {statistics.median(warm):.2f} s over {len(warm)} "
-          f"(max {max(warm):.2f}); load average {os.getloadavg()}")
+          f"(max {max(warm):.2f}), CPU median {statistics.median(cpu):.2f} s; load average {os.getloadavg()}")
     for worker, mem in memory.items():
         print(f"  worker {worker}: RSS {mem['rss_mb']:.0f} MB (at start {base[worker]['rss_mb']:.0f}), "
               f"USS {mem['uss_mb']:.0f} MB (at start {base[worker]['uss_mb']:.0f})")
     if args.local:
         with local_executor(args.workers) as pool:
             print(f"local process pool, {args.workers} workers:", flush=True)
-            cold, warm, local = _timed(index, queries, pool)
-        print(f"  local: cold query {cold:.2f} s, warm median {statistics.median(warm):.2f} s; "
-              f"load average {os.getloadavg()}")
+            cold, warm, local, cpu = _timed(index, queries, pool)
+        print(f"  local: cold query {cold:.2f} s, warm median {statistics.median(warm):.2f} s, CPU median "
+              f"{statistics.median(cpu):.2f} s; load average {os.getloadavg()}")
         same = all([c.entry_id for c in a.candidates] == [c.entry_id for c in b.candidates]
                    for a, b in zip(on_dask, local, strict=True))
         print(f"  rankings on Dask and on the local pool identical: {same}")
