@@ -10,6 +10,10 @@ shared. Writes bench/out/search.json and bench/out/search_latency.png.
 
     python bench/bench_search.py                          # 1k, 10k, 100k + Fadul (~15 min on 2 cores)
     python bench/bench_search.py --sizes 1000 10000 --queries 3
+    python bench/bench_search.py --sizes 100000 --queries 3 --work /tmp/bs --no-fadul   # keeps the index for reuse
+
+Each row also gives the CPU seconds of a query summed over this process and the pool's workers, and
+the load average: on a shared machine the CPU time compares runs better than the wall time.
 """
 from __future__ import annotations
 
