@@ -39,7 +39,7 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -66,6 +66,7 @@ __all__ = [
     "check_query",
     "copy_index",
     "create_index",
+    "entry_ids",
     "load_surface",
     "open_index",
     "read_descriptors",
@@ -486,13 +487,31 @@ def _check_file(path: Path, expected: str, what: str) -> None:
         raise IndexCorruptError(f"{what}: {path.name} does not match its SHA-256 (corrupt or altered)")
 
 
-def read_entries(index: Index, shard: ShardInfo, *, check: bool = True) -> list[Entry]:
-    """The entries of one shard, in row order (the hash of the list is checked unless ``check=False``)."""
+def read_entries(index: Index, shard: ShardInfo, *, check: bool = True,
+                 rows: Sequence[int] | None = None) -> list[Entry]:
+    """The entries of one shard, in row order (the hash of the list is checked unless ``check=False``).
+
+    ``rows`` picks some rows only (in the order given): a search needs a few entries of a shard, and
+    building all of its entries cost more than reading the file.
+    """
+    records = _records(index, shard, check=check)
+    if rows is None:
+        return [Entry.from_record(r) for r in records]
+    if any(not 0 <= r < len(records) for r in rows):
+        raise IndexCorruptError(f"shard {shard.name}: holds {len(records)} entries, row {max(rows)} asked for")
+    return [Entry.from_record(records[r]) for r in rows]
+
+
+def _records(index: Index, shard: ShardInfo, *, check: bool) -> list[dict[str, Any]]:
     path = index.shard_path(shard, "entries.json")
-    if check:
-        _check_file(path, shard.entries_sha256, f"shard {shard.name}")
-    records = json.loads(path.read_text(encoding="utf-8"))
-    return [Entry.from_record(r) for r in records]
+    what = f"shard {shard.name}"
+    try:
+        data = path.read_bytes()  # read once, then hashed and parsed from memory
+    except OSError as exc:
+        raise IndexCorruptError(f"{what}: cannot read {path.name}: {exc.strerror or exc}") from exc
+    if check and _sha256(data) != shard.entries_sha256:
+        raise IndexCorruptError(f"{what}: {path.name} does not match its SHA-256 (corrupt or altered)")
+    return json.loads(data)
 
 
 def read_descriptors(index: Index, shard: ShardInfo, *, check: bool = True) -> np.ndarray:
@@ -539,8 +558,15 @@ def _write_shard(index: Index, seq: int, generation: int, entries: list[Entry],
     return ShardInfo(name, len(entries), desc_hash, entries_hash)
 
 
-def _existing_ids(index: Index) -> set[str]:
-    return {e.id for e in index.entries()}
+def entry_ids(index: Index, *, check: bool = True) -> set[str]:
+    """The ids of every entry (reads the entry lists, checking their hashes; builds no `Entry`)."""
+    ids: set[str] = set()
+    for shard in index.shards:
+        ids.update(str(r["id"]) for r in _records(index, shard, check=check))
+    return ids
+
+
+_existing_ids = entry_ids
 
 
 def add(path: str | os.PathLike[str] | Index, items: Iterable[NewEntry], *, batch: int | None = None,
@@ -628,8 +654,14 @@ def _write_surfaces(root: Path, batch: list[_Prepared]) -> None:
 
     An fsync costs a journal commit (about 5 ms here), which made 100,000 adds take minutes; one
     sync(2) before the renames and one after give the same guarantee: no rename of an unwritten
-    file, and every surface durable before the manifest that refers to it.
+    file, and every surface durable before the manifest that refers to it. A few files (an upload
+    adds one) are fsync'ed one by one instead: sync(2) flushes every file system of the machine,
+    which on a busy server costs far more than a few fsyncs.
     """
+    if len(batch) <= _FSYNC_BATCH:
+        for p in batch:
+            _atomic_write(root / p.entry.surface_file, p.data)
+        return
     moves = []
     for p in batch:
         target = root / p.entry.surface_file
@@ -641,6 +673,9 @@ def _write_surfaces(root: Path, batch: list[_Prepared]) -> None:
     for tmp, target in moves:
         os.replace(tmp, target)
     os.sync()
+
+
+_FSYNC_BATCH = 8
 
 
 def _next_seq(index: Index) -> int:

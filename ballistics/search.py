@@ -2,7 +2,10 @@
 
 Stage 1 (first pass): each shard's memory-mapped descriptor matrix is scored against the query's
 ring spectrum (`ballistics.descriptor.rotation_scores`) by `score_shard`, which returns the shard's
-best ``k`` rows; the caller merges them. Stage 2 (re-rank): `compare_entry` runs the full
+best ``k`` rows. Shards are scored in groups of consecutive shards, about four tasks per worker
+(`score_shards`, which keeps the group's best ``k``): at 100,000 entries one task per shard spent
+more time in round trips than in scoring. The caller merges the groups' rows (ties by shard and
+row, so every executor gives the same order). Stage 2 (re-rank): `compare_entry` runs the full
 Congruent Matching Cells comparison (`ballistics.cmc.compare`) of the query with each shortlisted
 entry's stored surface. Both stages are mapped over an executor: a local process pool by default,
 any `concurrent.futures.Executor`, or a `dask.distributed.Client` (the same two functions run
@@ -21,7 +24,7 @@ from __future__ import annotations
 import os
 import time
 from concurrent.futures import Executor, ProcessPoolExecutor
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from functools import partial
 from multiprocessing import get_context
 from typing import Any, Callable, Collection, Literal, Mapping, Sequence
@@ -44,7 +47,7 @@ from ballistics.index import (
 from ballistics.scoring import Calibration, log10_lr
 from ballistics.surface import Surface
 
-__all__ = ["Candidate", "SearchResult", "Timings", "compare_entry", "score_shard", "search",
+__all__ = ["Candidate", "SearchResult", "Timings", "compare_entry", "score_shard", "score_shards", "search",
            "DEFAULT_SHORTLIST"]
 
 DEFAULT_SHORTLIST = 10
@@ -141,6 +144,16 @@ class ShardHits:
     error: str | None = None
 
 
+@dataclass(frozen=True)
+class GroupHits:
+    """Best rows of a group of shards: shard positions, rows and scores, plus the unreadable shards."""
+
+    positions: np.ndarray
+    rows: np.ndarray
+    scores: np.ndarray
+    errors: tuple[str, ...] = ()
+
+
 _VERIFIED: dict[tuple[Any, ...], bool] = {}
 
 
@@ -158,6 +171,17 @@ def _verified_descriptors(index: Index, shard: ShardInfo) -> np.ndarray:
     return matrix
 
 
+def _best(scores: np.ndarray, k: int) -> np.ndarray:
+    """Positions of the ``k`` best scores, best first, ties by position (the same order on any executor)."""
+    if k < len(scores):
+        # argpartition narrows to the k-th score; every row tied with it stays a contender.
+        cut = np.partition(-scores, k - 1)[k - 1]
+        contenders = np.flatnonzero(-scores <= cut)
+    else:
+        contenders = np.arange(len(scores))
+    return contenders[np.lexsort((contenders, -scores[contenders]))][:k]
+
+
 def score_shard(shard: ShardInfo, *, index: Index, query: np.ndarray, k: int) -> ShardHits:
     """First pass over one shard: the ``k`` best rows by rotation-invariant correlation.
 
@@ -172,9 +196,30 @@ def score_shard(shard: ShardInfo, *, index: Index, query: np.ndarray, k: int) ->
     except (IndexCorruptError, OSError, ValueError) as exc:
         return ShardHits(shard.name, np.zeros(0, int), np.zeros(0, np.float32), str(exc))
     scores = rotation_scores(descriptors, query, params=index.descriptor)
-    k = min(k, len(scores))
-    rows = np.argpartition(-scores, k - 1)[:k] if k < len(scores) else np.arange(len(scores))
+    rows = _best(scores, k)
     return ShardHits(shard.name, rows, scores[rows])
+
+
+def score_shards(group: tuple[int, Sequence[ShardInfo]], *, index: Index, query: np.ndarray, k: int) -> GroupHits:
+    """First pass over consecutive shards (``group`` = position of the first one, the shards): the ``k`` best rows.
+
+    One task per group rather than per shard: a task costs a round trip to the executor (and a
+    scheduler decision on Dask), which cost more than scoring a shard of 1,000 entries.
+    """
+    start, shards = group
+    hits = [score_shard(shard, index=index, query=query, k=k) for shard in shards]
+    errors = tuple(h.error for h in hits if h.error is not None)
+    positions = np.concatenate([np.full(len(h.rows), start + i, dtype=np.int64) for i, h in enumerate(hits)] or
+                               [np.zeros(0, np.int64)])
+    rows = np.concatenate([np.asarray(h.rows, dtype=np.int64) for h in hits] or [np.zeros(0, np.int64)])
+    scores = np.concatenate([np.asarray(h.scores, dtype=np.float32) for h in hits] or [np.zeros(0, np.float32)])
+    best = _ranked_rows(positions, rows, scores, k)
+    return GroupHits(positions[best], rows[best], scores[best], errors)
+
+
+def _ranked_rows(positions: np.ndarray, rows: np.ndarray, scores: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the ``k`` best (score descending, then shard position, then row)."""
+    return np.lexsort((rows, positions, -scores))[:k]
 
 
 def compare_entry(record: dict[str, Any], *, index: Index, query: tuple[np.ndarray, float]) -> dict[str, Any]:
@@ -327,7 +372,10 @@ def _search(index: Index, stored: Surface, descriptor: np.ndarray, top: int, sho
     prepared = time.perf_counter()
     skipped: list[str] = []
     wanted = max(top, shortlist) + len(exclude)
-    hits = _run(executor, score_shard, list(index.shards), index=index, query=descriptor, k=wanted)
+    # Tasks get the index without its shard list: a million entries make a long list to pickle per task.
+    bare = replace(index, shards=())
+    hits = _run(executor, score_shards, _groups(index.shards, _slots(executor)), index=bare, query=descriptor,
+                k=wanted)
     best = _merge(hits, wanted, on_corrupt, skipped)
     first_pass = time.perf_counter()
     listed = _entries(index, best, on_corrupt, skipped)
@@ -335,7 +383,7 @@ def _search(index: Index, stored: Surface, descriptor: np.ndarray, top: int, sho
     chosen = [entry for entry, _ in found]
     first = {entry.id: (score, rank) for rank, (entry, score) in enumerate(found, start=1)}
     payload = (np.asarray(stored.heights), stored.pixel_size)
-    compared = _run(executor, compare_entry, [e.to_record() for e in chosen[:shortlist]], index=index,
+    compared = _run(executor, compare_entry, [e.to_record() for e in chosen[:shortlist]], index=bare,
                     query=payload)
     reranked = _reranked(compared, on_corrupt, skipped)
     candidates = _ranked(chosen, first, reranked, shortlist, top, calibration or index.calibration)
@@ -344,17 +392,33 @@ def _search(index: Index, stored: Surface, descriptor: np.ndarray, top: int, sho
     return SearchResult(tuple(candidates), len(index), min(shortlist, len(chosen)), timings, tuple(skipped))
 
 
-def _merge(hits: list[ShardHits], k: int, on_corrupt: str,
+def _slots(executor: Any) -> int:
+    """How many tasks the executor runs at once (Dask: its workers' threads; a pool: its processes)."""
+    client = getattr(executor, "client", executor)
+    if _is_dask(executor) and hasattr(client, "nthreads"):
+        return max(1, sum(client.nthreads().values()))
+    return max(1, int(getattr(executor, "_max_workers", 0) or os.cpu_count() or 1))
+
+
+def _groups(shards: Sequence[ShardInfo], slots: int) -> list[tuple[int, tuple[ShardInfo, ...]]]:
+    """Consecutive shards in about four tasks per slot (a slow task then delays the stage little)."""
+    size = max(1, -(-len(shards) // (4 * slots)))
+    return [(start, tuple(shards[start:start + size])) for start in range(0, len(shards), size)]
+
+
+def _merge(hits: list[GroupHits], k: int, on_corrupt: str,
            skipped: list[str]) -> list[tuple[int, int, float]]:
     """(shard position, row, score) of the ``k`` best rows over all shards; ties by position."""
-    rows: list[tuple[int, int, float]] = []
-    for position, hit in enumerate(hits):
-        if hit.error is not None:
-            _corrupt(hit.error, on_corrupt, skipped)
-            continue
-        rows += [(position, int(r), float(s)) for r, s in zip(hit.rows, hit.scores, strict=True)]
-    rows.sort(key=lambda t: (-t[2], t[0], t[1]))
-    return rows[:k]
+    for hit in hits:
+        for error in hit.errors:
+            _corrupt(error, on_corrupt, skipped)
+    if not hits:
+        return []
+    positions = np.concatenate([h.positions for h in hits])
+    rows = np.concatenate([h.rows for h in hits])
+    scores = np.concatenate([h.scores for h in hits])
+    best = _ranked_rows(positions, rows, scores, k)
+    return [(int(positions[i]), int(rows[i]), float(scores[i])) for i in best]
 
 
 def _corrupt(message: str, on_corrupt: str, skipped: list[str]) -> None:
@@ -366,10 +430,11 @@ def _corrupt(message: str, on_corrupt: str, skipped: list[str]) -> None:
 def _entries(index: Index, best: list[tuple[int, int, float]], on_corrupt: str,
              skipped: list[str]) -> list[Entry | None]:
     """The Entry of each merged row (None where the shard's entry list is corrupt and skipped)."""
-    lists: dict[int, list[Entry] | None] = {}
+    lists: dict[int, dict[int, Entry] | None] = {}
     for position in sorted({p for p, _, _ in best}):
+        rows = sorted({r for p, r, _ in best if p == position})
         try:
-            lists[position] = read_entries(index, index.shards[position])
+            lists[position] = dict(zip(rows, read_entries(index, index.shards[position], rows=rows), strict=True))
         except (IndexCorruptError, OSError, ValueError) as exc:
             _corrupt(str(exc), on_corrupt, skipped)
             lists[position] = None

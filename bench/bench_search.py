@@ -10,6 +10,10 @@ shared. Writes bench/out/search.json and bench/out/search_latency.png.
 
     python bench/bench_search.py                          # 1k, 10k, 100k + Fadul (~15 min on 2 cores)
     python bench/bench_search.py --sizes 1000 10000 --queries 3
+    python bench/bench_search.py --sizes 100000 --queries 3 --work /tmp/bs --no-fadul   # keeps the index for reuse
+
+Each row also gives the CPU seconds of a query summed over this process and the pool's workers, and
+the load average: on a shared machine the CPU time compares runs better than the wall time.
 """
 from __future__ import annotations
 
@@ -62,10 +66,13 @@ def _entries(start: int, stop: int, seed: int, timer: dict[str, float]) -> Itera
 def _grow(index: ix.Index, size: int, seed: int) -> tuple[ix.Index, dict[str, float]]:
     timer = {"synth": 0.0}
     start, t = len(index), time.perf_counter()
-    index = ix.add(index, _entries(start, size, seed, timer))
+    if start > size:
+        raise SystemExit(f"the index at {index.path} holds {start:,} entries, more than {size:,}: use another --work")
+    if size > start:
+        index = ix.add(index, _entries(start, size, seed, timer))
     timer["total"] = time.perf_counter() - t
     timer["add"] = timer["total"] - timer["synth"]
-    timer["entries"] = size - start
+    timer["entries"] = max(size - start, 1)
     return index, timer
 
 
@@ -80,10 +87,27 @@ def _synthetic_queries(count: int, size: int, seed: int) -> list:
     return queries
 
 
+def _cpu_seconds(pool) -> float:
+    """CPU time of this process and of the pool's workers: a search's cost whatever the machine's load."""
+    total = time.process_time()
+    for process in getattr(pool, "_processes", {}).values():
+        try:
+            times = psutil.Process(process.pid).cpu_times()
+            total += times.user + times.system
+        except psutil.Error:
+            pass
+    return total
+
+
 def _time_queries(index: ix.Index, queries: list, pool, shortlist: int) -> dict[str, float]:
     search(index, queries[0], top=20, shortlist=shortlist, executor=pool)  # warm-up: workers start, pages load
-    runs = [search(index, q, top=20, shortlist=shortlist, executor=pool).timings for q in queries[1:]]
-    return {"median_total_s": statistics.median(t.total_s for t in runs),
+    runs, cpu = [], []
+    for q in queries[1:]:
+        before = _cpu_seconds(pool)
+        runs.append(search(index, q, top=20, shortlist=shortlist, executor=pool).timings)
+        cpu.append(_cpu_seconds(pool) - before)
+    return {"median_total_s": statistics.median(t.total_s for t in runs), "median_cpu_s": statistics.median(cpu),
+            "load_average": os.getloadavg()[0],
             "median_first_pass_s": statistics.median(t.first_pass_s for t in runs),
             "median_rerank_s": statistics.median(t.rerank_s for t in runs),
             "max_total_s": max(t.total_s for t in runs), "queries": len(runs)}
@@ -155,7 +179,9 @@ def main(argv: list[str] | None = None) -> int:
                             "queries": args.queries}, "synthetic": [], "fadul": None}
     try:
         with local_executor(args.workers) as pool:
-            index = ix.create_index(work / "synthetic", pixel_size=PIXEL, store_factor=1, shard_size=1000)
+            # An index kept from an earlier run (--work) is reused: it only grows to the sizes asked for.
+            index = (ix.open_index(work / "synthetic") if (work / "synthetic" / ix.MANIFEST).exists() else
+                     ix.create_index(work / "synthetic", pixel_size=PIXEL, store_factor=1, shard_size=1000))
             base_rss = None
             for size in sorted(args.sizes):
                 index, build = _grow(index, size, args.seed)
@@ -187,7 +213,7 @@ def _print_row(row: dict) -> None:
     b = row["build"]
     print(f"{row['entries']:>7,} entries: query median {row['median_total_s']:.2f} s (first pass "
           f"{row['median_first_pass_s']:.3f} s, re-rank {row['median_rerank_s']:.2f} s, "
-          f"max {row['max_total_s']:.2f} s); "
+          f"max {row['max_total_s']:.2f} s; CPU {row['median_cpu_s']:.2f} s; load {row['load_average']:.1f}); "
           f"built {b['entries']:,} in {b['total']:.0f} s ({row['build_entries_per_s']:.0f}/s, add alone "
           f"{row['add_entries_per_s']:.0f}/s); disk {row['apparent_mb']:.1f} MB ({row['allocated_mb']:.1f} MB "
           f"allocated), descriptors {row['descriptors_bytes_per_entry']:.0f} B/entry, surfaces "

@@ -67,7 +67,7 @@ def index_entry(entry: BallisticEntry, surface: Surface) -> bool:
 
 
 def entry_in_index(index: bindex.Index, index_entry_id: str) -> bool:
-    return any(e.id == index_entry_id for e in index.entries())
+    return index_entry_id in bindex.entry_ids(index)
 
 
 def original_bytes(entry: BallisticEntry) -> bytes:

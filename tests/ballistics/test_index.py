@@ -74,6 +74,17 @@ def test_adds_in_several_calls_top_up_the_last_shard(new_index, make_entries):
     assert len(names) == 6, "the replaced versions of the last shard must be deleted"
 
 
+def test_entry_ids_and_chosen_rows_of_a_shard(new_index, make_entries):
+    index = ix.add(new_index(), make_entries(10))
+    everything = list(index.entries())
+    assert ix.entry_ids(index) == {e.id for e in everything} and len(ix.entry_ids(index)) == 10
+    second = index.shards[1]
+    rows = ix.read_entries(index, second)
+    assert ix.read_entries(index, second, rows=[3, 0]) == [rows[3], rows[0]]
+    with pytest.raises(ix.IndexCorruptError, match="holds 4 entries"):
+        ix.read_entries(index, second, rows=[4])
+
+
 def test_remove_then_rebuild_keeps_the_rest_intact(new_index, make_entries):
     entries = make_entries(10)
     index = ix.add(new_index(), entries)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from numpy.testing import assert_allclose
 
 import ballistics.index_cli  # noqa: F401  (registers the subcommands)
 from ballistics import index as ix
@@ -129,6 +130,36 @@ def test_an_excluded_entry_is_neither_compared_nor_returned(synthetic_index, poo
     best = result.candidates[0]
     assert best.metadata["firearm"] == entry.metadata["firearm"] and best.score < 1.0  # a mate, not itself
     assert [c.rank for c in result.candidates] == list(range(1, len(index)))
+
+
+def test_first_pass_ranks_every_entry_by_its_rotation_score_however_the_shards_are_split(synthetic_index, pool,
+                                                                                         tmp_path):
+    """The first pass (no re-rank) is the order of the rotation scores over all entries, ties by position."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ballistics.descriptor import describe, rotation_scores
+
+    source, query = synthetic_index
+    # Five shards of up to four: one thread scores them in groups of two, the pool of two one by one.
+    index = ix.create_index(tmp_path / "fours", pixel_size=PIXEL, shard_size=4, store_factor=1)
+    index = ix.add(index, [ix.NewEntry(ix.load_surface(source, e), file=e.file, id=e.id) for e in source.entries()])
+    descriptor = describe(ix.stored_form(index, query), params=index.descriptor)
+    scores = np.concatenate([rotation_scores(ix.read_descriptors(index, s), descriptor, params=index.descriptor)
+                             for s in index.shards])
+    ids = [e.id for e in index.entries()]
+    expected = [ids[i] for i in sorted(range(len(ids)), key=lambda i: (-scores[i], i))]
+    with ThreadPoolExecutor(1) as one:
+        by_one = search(index, query, top=len(index), shortlist=0, executor=one)
+    by_pool = search(index, query, top=len(index), shortlist=0, executor=pool)
+    for result in (by_one, by_pool):
+        assert [c.entry_id for c in result.candidates] == expected
+        assert [c.first_pass_rank for c in result.candidates] == list(range(1, len(index) + 1))
+        assert_allclose([c.first_pass_score for c in result.candidates], sorted(scores, reverse=True))
+    # A top shorter than a shard keeps the best rows of each shard, not the first ones.
+    with ThreadPoolExecutor(1) as one:
+        for top in (1, 2, 3, 5):
+            assert [c.entry_id for c in search(index, query, top=top, shortlist=0, executor=one).candidates] == \
+                expected[:top]
 
 
 def test_calibration_gives_a_likelihood_ratio(synthetic_index, pool):

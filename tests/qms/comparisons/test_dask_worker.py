@@ -75,7 +75,7 @@ def test_a_job_on_the_cluster_ranks_exactly_as_on_the_local_pool(app, bench, sca
 
     assert isinstance(jobs.search_executor(), ClusterExecutor)
     # Both stages ran on the cluster: its scheduler saw the first pass and the CMC re-ranking.
-    assert {"score_shard", "compare_entry"} <= set(cluster.scheduler.task_prefixes)
+    assert {"score_shards", "compare_entry"} <= set(cluster.scheduler.task_prefixes)
     assert local.state == on_dask.state == JobState.DONE.value and on_dask.id != local.id
     local_ranking, dask_ranking = _ranking(services.candidates_of(local)), _ranking(services.candidates_of(on_dask))
     assert len(dask_ranking) == len(INDEXED) and all(row[5] is not None for row in dask_ranking)  # all CMC-scored
