@@ -47,6 +47,7 @@ from typing import Any
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from flask_babel import format_number
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
@@ -243,7 +244,7 @@ def open_package(data: bytes, *, is_trusted: Callable[[str], bool], limits: Limi
     _check_kind(manifest, kinds)
     if len(manifest["entries"]) > limits.max_entries:
         raise PackageRefused(_("The package holds %(count)s entries, above the limit of %(limit)s.",
-                               count=format(len(manifest["entries"]), ","), limit=format(limits.max_entries, ",")))
+                               count=format_number(len(manifest["entries"])), limit=format_number(limits.max_entries)))
     entries = [_entry(item, members, limits, KIND_FILES[kind_of(manifest)]) for item in manifest["entries"]]
     _check_every_file_belongs(entries, members)
     return OpenedPackage(hashlib.sha256(data).hexdigest(), manifest, signer, entries)
@@ -252,7 +253,7 @@ def open_package(data: bytes, *, is_trusted: Callable[[str], bool], limits: Limi
 def _check_size(data: bytes, limits: Limits) -> None:
     if len(data) > limits.max_bytes:
         raise PackageRefused(_("The package is %(size)s bytes, above the limit of %(limit)s.",
-                               size=format(len(data), ","), limit=format(limits.max_bytes, ",")))
+                               size=format_number(len(data)), limit=format_number(limits.max_bytes)))
     if not data.startswith(b"PK\x03\x04"):
         raise PackageRefused(_("This is not an exchange package: the file is not a zip archive."))
     tail = data[-(65_535 + 22):]
@@ -262,7 +263,7 @@ def _check_size(data: bytes, limits: Limits) -> None:
     (count,) = struct.unpack_from("<H", tail, position + 10)
     if count > limits.max_members:
         raise PackageRefused(_("The package declares %(count)s files, above the limit of %(limit)s.",
-                               count=format(count, ","), limit=format(limits.max_members, ",")))
+                               count=format_number(count), limit=format_number(limits.max_members)))
 
 
 def _read_members(data: bytes, limits: Limits) -> dict[str, bytes]:
@@ -291,7 +292,7 @@ def _check_declared(infos: list[zipfile.ZipInfo], limits: Limits) -> None:
     """Names, counts, sizes and compression ratios, from the zip directory alone."""
     if len(infos) > limits.max_members:
         raise PackageRefused(_("The package holds %(count)s files, above the limit of %(limit)s.",
-                               count=format(len(infos), ","), limit=format(limits.max_members, ",")))
+                               count=format_number(len(infos)), limit=format_number(limits.max_members)))
     names = [info.filename for info in infos]
     if len(set(names)) != len(names):
         raise PackageRefused(_("The package is damaged: a file name appears twice in the archive."))
@@ -307,14 +308,14 @@ def _check_declared(infos: list[zipfile.ZipInfo], limits: Limits) -> None:
             raise PackageRefused(_("The package uses an unsupported compression for %(name)s.", name=name))
         if info.file_size > limits.max_member_bytes:
             raise PackageRefused(_("%(name)s declares %(size)s bytes, above the limit of %(limit)s.", name=name,
-                                   size=format(info.file_size, ","), limit=format(limits.max_member_bytes, ",")))
+                                   size=format_number(info.file_size), limit=format_number(limits.max_member_bytes)))
         if info.file_size > 1024 * 1024 and info.file_size > limits.max_ratio * max(info.compress_size, 1):
             raise PackageRefused(_("%(name)s expands %(ratio)s times: refused as a decompression bomb.", name=name,
-                                   ratio=format(info.file_size // max(info.compress_size, 1), ",")))
+                                   ratio=format_number(info.file_size // max(info.compress_size, 1))))
         total += info.file_size
     if total > limits.max_total_bytes:
         raise PackageRefused(_("The package expands to %(size)s bytes, above the limit of %(limit)s.",
-                               size=format(total, ","), limit=format(limits.max_total_bytes, ",")))
+                               size=format_number(total), limit=format_number(limits.max_total_bytes)))
 
 
 def _parse_manifest(manifest_bytes: bytes) -> dict[str, Any]:
