@@ -17,7 +17,12 @@ import cProfile  # noqa: E402
 import csv  # noqa: E402
 import itertools  # noqa: E402
 import pstats  # noqa: E402
+import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
+
+# Profile this checkout's engine, not the installed one (a script's own folder, bench/, comes first on
+# sys.path, so without this a worktree would profile the editable install's ballistics).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
