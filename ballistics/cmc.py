@@ -272,8 +272,8 @@ def _cells(surface: Surface, params: CMCParams) -> _Cells:
                       np.zeros((0, ch, cw), np.float32), np.zeros((0, ch, cw), bool))
     # Each cell is restandardised on its own points: the correlation is scale-free, and this keeps the
     # variance terms of the FFT formula well conditioned in float32.
-    blocks = [_standardise(b, m) for b, m in zip(blocks, masks)]
-    values = np.stack([np.where(m, b, 0) for b, m in zip(blocks, masks)]).astype(np.float32)
+    blocks = [_standardise(b, m) for b, m in zip(blocks, masks, strict=True)]
+    values = np.stack([np.where(m, b, 0) for b, m in zip(blocks, masks, strict=True)]).astype(np.float32)
     return _Cells(np.array(index), np.array(origin), (ch, cw), region, shape, values, np.stack(masks))
 
 
@@ -329,8 +329,8 @@ class _Regions:
         ch, cw = self.cells.size
         integral = cv2.integral(self.mask.view(np.uint8))
         windows = np.lib.stride_tricks.sliding_window_view(integral, crop)
-        t, l = self.tops, self.lefts
-        return windows[t + ch, l + cw] - windows[t, l + cw] - windows[t + ch, l] + windows[t, l]
+        t, left = self.tops, self.lefts
+        return windows[t + ch, left + cw] - windows[t, left + cw] - windows[t + ch, left] + windows[t, left]
 
     def at(self, best: np.ndarray, crop: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
         """Per cell: the points valid in both the cell and the window at flat shift ``best`` of its
@@ -445,7 +445,7 @@ def _correlate(fixed: list[np.ndarray], moving: list[np.ndarray], crop: tuple[in
     """corr(fixed(p), moving(p + s)) for the shifts in ``crop``, from OpenCV CCS spectra, per cell."""
     flags = cv2.DFT_REAL_OUTPUT | cv2.DFT_SCALE
     out = np.empty((len(fixed),) + crop, np.float32)
-    for k, (a, b) in enumerate(zip(fixed, moving)):
+    for k, (a, b) in enumerate(zip(fixed, moving, strict=True)):
         # IDFT(conj(F1) F2): mulSpectrums(F2, F1, conjB=True).
         # Only the first crop[0] rows of the output are wanted, which spares most of the row pass.
         out[k] = cv2.idft(cv2.mulSpectrums(b, a, 0, conjB=True), flags=flags,

@@ -467,7 +467,7 @@ def _scores(level: _Level, angles: Sequence[float]) -> list[tuple[float, float, 
         values = np.stack([r[0] for r in rotated[chunk]])
         f2, f2sq, m2 = _spectra(values, masks[chunk], shape)
 
-        def cc(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        def cc(a: np.ndarray, b: np.ndarray, rows2: np.ndarray = rows2, cols2: np.ndarray = cols2) -> np.ndarray:
             inner = sfft.ifft(a * b, axis=-2, workers=1)[:, rows2, :]
             return sfft.irfft(inner, n=shape[1], axis=-1, workers=1)[:, :, cols2]
 
@@ -484,7 +484,7 @@ def _scores(level: _Level, angles: Sequence[float]) -> list[tuple[float, float, 
         # The peak of every angle of the chunk at once (as nanargmax: NaN never wins, first of ties).
         flat = ncc.reshape(len(values), -1)
         best = np.where(np.isnan(flat), -np.inf, flat).argmax(axis=1)
-        for angle, c, count, index in zip(angles[chunk], flat, counts.reshape(len(values), -1), best):
+        for angle, c, count, index in zip(angles[chunk], flat, counts.reshape(len(values), -1), best, strict=True):
             i, j = divmod(int(index), len(cols))
             if not np.isfinite(c[index]):
                 out.append((-1.0, angle, 0.0, 0.0, 0))
@@ -593,9 +593,9 @@ def register(fixed: Surface, moving: Surface, *, angle_range: tuple[float, float
         Angle step of the coarse grid and the downsampling factor it runs at. The default factor
         keeps the coarse surface at least about 64 pixels across (8 for a 545-pixel Fadul scan).
     fine_step_deg, fine_span_deg, fine_factor : keyword-only
-        The fine grid (default 1 degree, +-3): ``fine_span_deg`` either side of each coarse candidate, at ``fine_factor``
-        downsampling (default: half the coarse factor); the best fine angle is then refined by a
-        parabola through its neighbours.
+        The fine grid (default 1 degree, +-3): ``fine_span_deg`` either side of each coarse candidate,
+        at ``fine_factor`` downsampling (default: half the coarse factor); the best fine angle is then
+        refined by a parabola through its neighbours.
     candidates : int, keyword-only
         How many coarse peaks get a fine search (guards against a coarse grid that misses the peak).
     min_overlap : float, keyword-only

@@ -40,7 +40,7 @@ def _pairs(data: Path, count: int) -> list[tuple[Path, Path]]:
     pairs = list(itertools.combinations(sorted(firearm), 2))
     same = [p for p in pairs if firearm[p[0]] == firearm[p[1]]]
     different = [p for p in pairs if firearm[p[0]] != firearm[p[1]]]
-    mixed = [p for pair in zip(same, different) for p in pair][:count]
+    mixed = [p for pair in zip(same, different, strict=False) for p in pair][:count]  # fewer matches
     return [(data / a, data / b) for a, b in mixed]
 
 
