@@ -467,7 +467,7 @@ def _scores(level: _Level, angles: Sequence[float]) -> list[tuple[float, float, 
         values = np.stack([r[0] for r in rotated[chunk]])
         f2, f2sq, m2 = _spectra(values, masks[chunk], shape)
 
-        def cc(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        def cc(a: np.ndarray, b: np.ndarray, rows2: np.ndarray = rows2, cols2: np.ndarray = cols2) -> np.ndarray:
             inner = sfft.ifft(a * b, axis=-2, workers=1)[:, rows2, :]
             return sfft.irfft(inner, n=shape[1], axis=-1, workers=1)[:, :, cols2]
 
@@ -484,7 +484,7 @@ def _scores(level: _Level, angles: Sequence[float]) -> list[tuple[float, float, 
         # The peak of every angle of the chunk at once (as nanargmax: NaN never wins, first of ties).
         flat = ncc.reshape(len(values), -1)
         best = np.where(np.isnan(flat), -np.inf, flat).argmax(axis=1)
-        for angle, c, count, index in zip(angles[chunk], flat, counts.reshape(len(values), -1), best):
+        for angle, c, count, index in zip(angles[chunk], flat, counts.reshape(len(values), -1), best, strict=True):
             i, j = divmod(int(index), len(cols))
             if not np.isfinite(c[index]):
                 out.append((-1.0, angle, 0.0, 0.0, 0))
@@ -537,34 +537,43 @@ def _full_resolution_shift(fixed: Surface, moving: Surface, angle: float, dx: fl
                            radius: int, min_overlap: float) -> tuple[float, float, float, int]:
     """Best integer-pixel shift within ``radius`` of (dx, dy), by direct masked Pearson correlation.
 
-    A window of a few pixels costs far less than one full-resolution FFT correlation.
+    A window of a few pixels costs far less than one full-resolution FFT correlation. The moving
+    surface is padded by ``radius`` and flattened, so that every shift is one offset of the flat
+    indices of the fixed surface's valid points: each shift reads those points only (a third of a
+    Fadul frame), in the same order and with the same arithmetic as a direct computation.
     """
-    fv = fixed.derived("registration standardised", lambda: _standardise(fixed.heights, fixed.valid))
+    fv, flat = fixed.derived(("registration valid points", radius), lambda: _valid_points(fixed, radius))
     mv, mm = _rotate_filled(*_filled(moving), angle, fixed.shape, dx, dy)
+    (h, w), r = fixed.shape, radius
+    values = np.zeros((h + 2 * r, w + 2 * r), np.float32)
+    valid = np.zeros(values.shape, bool)
+    values[r:r + h, r:r + w], valid[r:r + h, r:r + w] = mv, mm
+    values, valid = values.ravel(), valid.ravel()
     min_n = min_overlap * min(fixed.valid.sum(), moving.valid.sum())
     best = (-2.0, dx, dy, 0)
     for oy in range(-radius, radius + 1):
         for ox in range(-radius, radius + 1):
-            r, n = _pearson_shifted(fv, fixed.valid, mv, mm, ox, oy)
-            if n >= min_n and r > best[0]:
-                best = (r, dx + ox, dy + oy, n)
+            # Fixed point (y, x) meets moving point (y - oy, x - ox), as in `_pearson_shifted`.
+            index = flat - (oy * (w + 2 * r) + ox)
+            both = valid[index]
+            n = int(np.count_nonzero(both))
+            if n < 3 or n < min_n:
+                continue
+            x, y = fv[both], values[index[both]].astype(np.float64)
+            x, y = x - x.mean(), y - y.mean()
+            den = np.sqrt((x * x).sum() * (y * y).sum())
+            value = float((x * y).sum() / den) if den > 0 else -2.0
+            if value > best[0]:
+                best = (value, dx + ox, dy + oy, n)
     return best
 
 
-def _pearson_shifted(a: np.ndarray, am: np.ndarray, b: np.ndarray, bm: np.ndarray,
-                     sx: int, sy: int) -> tuple[float, int]:
-    """Pearson r of a and b translated by (sx, sy), over points valid in both."""
-    h, w = a.shape
-    ya, yb = (slice(sy, h), slice(0, h - sy)) if sy >= 0 else (slice(0, h + sy), slice(-sy, h))
-    xa, xb = (slice(sx, w), slice(0, w - sx)) if sx >= 0 else (slice(0, w + sx), slice(-sx, w))
-    both = am[ya, xa] & bm[yb, xb]
-    n = int(both.sum())
-    if n < 3:
-        return -2.0, n
-    x, y = a[ya, xa][both].astype(np.float64), b[yb, xb][both].astype(np.float64)
-    x, y = x - x.mean(), y - y.mean()
-    den = np.sqrt((x * x).sum() * (y * y).sum())
-    return (float((x * y).sum() / den) if den > 0 else -2.0), n
+def _valid_points(surface: Surface, radius: int) -> tuple[np.ndarray, np.ndarray]:
+    """The standardised values (float64) at the valid points, row by row, and their flat indices in
+    the frame padded by ``radius`` on every side."""
+    rows, cols = np.nonzero(surface.valid)
+    values = _standardise(surface.heights, surface.valid)[rows, cols].astype(np.float64)
+    return values, (rows + radius) * (surface.shape[1] + 2 * radius) + cols + radius
 
 
 def register(fixed: Surface, moving: Surface, *, angle_range: tuple[float, float] = (-180.0, 180.0),
@@ -584,9 +593,9 @@ def register(fixed: Surface, moving: Surface, *, angle_range: tuple[float, float
         Angle step of the coarse grid and the downsampling factor it runs at. The default factor
         keeps the coarse surface at least about 64 pixels across (8 for a 545-pixel Fadul scan).
     fine_step_deg, fine_span_deg, fine_factor : keyword-only
-        The fine grid (default 1 degree, +-3): ``fine_span_deg`` either side of each coarse candidate, at ``fine_factor``
-        downsampling (default: half the coarse factor); the best fine angle is then refined by a
-        parabola through its neighbours.
+        The fine grid (default 1 degree, +-3): ``fine_span_deg`` either side of each coarse candidate,
+        at ``fine_factor`` downsampling (default: half the coarse factor); the best fine angle is then
+        refined by a parabola through its neighbours.
     candidates : int, keyword-only
         How many coarse peaks get a fine search (guards against a coarse grid that misses the peak).
     min_overlap : float, keyword-only

@@ -43,7 +43,7 @@ def _pairs(data: Path, count: int) -> list[tuple[str, str, float]]:
     rng = np.random.default_rng(1)
     angles = rng.uniform(-180, 180, len(pairs))
     step = max(1, len(pairs) // count)
-    return [(a, b, float(angle)) for (a, b), angle in list(zip(pairs, angles))[::step][:count]]
+    return [(a, b, float(angle)) for (a, b), angle in list(zip(pairs, angles, strict=True))[::step][:count]]
 
 
 def serve() -> None:

@@ -59,7 +59,8 @@ def test_decision_rules_follow_their_definitions(trio):
         cells = [c for c in r.cells if c.direction == d.direction]
         med = (np.median([c.angle_deg for c in cells]), np.median([c.dx for c in cells]),
                np.median([c.dy for c in cells]))
-        recount = sum(abs(c.angle_deg - med[0]) <= p.rotation_threshold and abs(c.dx - med[1]) <= p.translation_threshold
+        recount = sum(abs(c.angle_deg - med[0]) <= p.rotation_threshold
+                      and abs(c.dx - med[1]) <= p.translation_threshold
                       and abs(c.dy - med[2]) <= p.translation_threshold and c.ccf >= p.correlation_threshold
                       for c in cells)
         assert recount == d.cmc_original
