@@ -3,10 +3,8 @@ that did not go through gettext (the rule of what counts is in visible_text.py).
 
 The pages are those of the access test's route walk, read by unit B's quality manager, who is also
 its administrator (the walk's URLs name unit B's records, and both roles' pages are shown), plus
-the public pages read anonymously. PDFs are checked through the HTML they are printed from. Some
-templates are not wrapped yet, so the test holds a ratchet: STILL_UNWRAPPED lists the pages still allowed to show
-unwrapped text. The list only shrinks: the test fails on a page outside it that shows unwrapped
-text, and on a page in it that no longer does (remove it from the list: it is done).
+the public pages read anonymously. PDFs are checked through the HTML they are printed from. Every
+page is wrapped: any text outside the markers fails the test and is named with its page.
 """
 from __future__ import annotations
 
@@ -20,14 +18,10 @@ from qms.auth.permissions import access_of
 from qms.extensions import db
 from tests.conftest import login
 from tests.qms.i18n.visible_text import unwrapped, user_data
-from tests.qms.test_access import World, _rules, _url, world  # noqa: F401 - `world` is a fixture
+from tests.qms.test_access import World, _rules, _url
 
 PSEUDO = {"Accept-Language": "en-XA"}
 ANONYMOUS = "(anonymous) "
-
-# Pages still allowed to show unwrapped text. Only ever remove entries (the test says which).
-STILL_UNWRAPPED: frozenset[str] = frozenset()
-
 
 @pytest.fixture()
 def app_config(app_config):  # type: ignore[no-untyped-def]
@@ -55,7 +49,7 @@ def _stored_text() -> list[str]:
             if not columns:
                 continue
             for row in connection.execute(sa.select(*columns)):
-                for column, value in zip(columns, row):
+                for column, value in zip(columns, row, strict=True):
                     collect(value, usernames if column.name == "username" else values)
     return user_data(values, usernames)
 
@@ -111,10 +105,5 @@ def test_every_page_in_the_pseudo_locale_shows_only_translated_text(app: Flask, 
             if stray:
                 findings[name] = stray
     print(f"pseudo-locale walk: {len(rendered)} pages, {len(findings)} with unwrapped text")
-    newly_dirty = {name: lines[:6] for name, lines in findings.items() if name not in STILL_UNWRAPPED}
-    now_clean = sorted(STILL_UNWRAPPED & rendered - set(findings))
-    gone = sorted(STILL_UNWRAPPED - rendered)
-    report = "\n".join(f"{name}:\n    " + "\n    ".join(lines) for name, lines in sorted(newly_dirty.items()))
-    assert not newly_dirty, f"pages with text outside gettext (wrap it, see visible_text.py):\n{report}"
-    assert not now_clean, f"these pages are fully wrapped now: remove them from STILL_UNWRAPPED: {now_clean}"
-    assert not gone, f"these pages are not rendered any more: remove them from STILL_UNWRAPPED: {gone}"
+    report = "\n".join(f"{name}:\n    " + "\n    ".join(lines[:6]) for name, lines in sorted(findings.items()))
+    assert not findings, f"pages with text outside gettext (wrap it, see visible_text.py):\n{report}"

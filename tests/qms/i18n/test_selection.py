@@ -70,8 +70,8 @@ def test_the_header_switch_sets_the_persons_language_on_the_trail(db_session, ma
     assert response.status_code == 302 and response.headers["Location"] == "/account"
     assert _lang(client.get("/account")) == "mk"
     assert db_session.get(User, user.id).language == "mk"
-    rows = db_session.scalars(sa.select(AuditEvent).where(AuditEvent.entity == "User", AuditEvent.entity_id == str(user.id),
-                                                          AuditEvent.action == "update")).all()
+    rows = db_session.scalars(sa.select(AuditEvent).where(
+        AuditEvent.entity == "User", AuditEvent.entity_id == str(user.id), AuditEvent.action == "update")).all()
     assert any(row.after.get("language") == "mk" for row in rows)
     # Back to "automatic": the unit's language, else the browser's.
     client.post("/account/language", data={"language": ""})
