@@ -40,6 +40,7 @@ from ballistics import index as ix  # noqa: E402
 from ballistics.registration import Alignment, warp  # noqa: E402
 from ballistics.search import DEFAULT_SHORTLIST, local_executor, search  # noqa: E402
 from ballistics.synth import firearm_signature, shot  # noqa: E402
+from benchdata import pool_cpu_seconds, synthetic_shots  # noqa: E402
 
 PIXEL = 6.25e-6
 SHAPE = (64, 64)
@@ -49,16 +50,15 @@ FADUL = ROOT / ".." / "shared" / "data" / "fadul"
 
 def _entries(start: int, stop: int, seed: int, timer: dict[str, float]) -> Iterator[ix.NewEntry]:
     """Entries ``start..stop``: shot ``s`` of firearm ``f`` for entry ``4 f + s``; synthesis time in ``timer``."""
-    signature, current = None, -1
-    for number in range(start, stop):
+    shots = synthetic_shots(start, stop, seed=seed, shape=SHAPE, pixel_size=PIXEL, shots_per_firearm=SHOTS,
+                            jitter_px=2.0)
+    while True:
         t = time.perf_counter()
-        firearm, s = divmod(number, SHOTS)
-        if firearm != current:
-            signature, current = firearm_signature((seed, firearm), shape=SHAPE, pixel_size=PIXEL), firearm
-        draws = np.random.default_rng((seed, firearm, s, 1))
-        surface = shot(signature, seed=(seed, firearm, s), rotation_deg=float(draws.uniform(-180, 180)),
-                       marking=float(draws.uniform(0.6, 1.0)), shift_px=tuple(draws.uniform(-2, 2, 2)))
+        made = next(shots, None)
         timer["synth"] += time.perf_counter() - t
+        if made is None:
+            return
+        _, firearm, s, surface = made
         name = f"F{firearm:06d}-S{s}"
         yield ix.NewEntry(surface, file=name, metadata={"firearm": f"F{firearm:06d}"}, id=name)
 
@@ -87,25 +87,13 @@ def _synthetic_queries(count: int, size: int, seed: int) -> list:
     return queries
 
 
-def _cpu_seconds(pool) -> float:
-    """CPU time of this process and of the pool's workers: a search's cost whatever the machine's load."""
-    total = time.process_time()
-    for process in getattr(pool, "_processes", {}).values():
-        try:
-            times = psutil.Process(process.pid).cpu_times()
-            total += times.user + times.system
-        except psutil.Error:
-            pass
-    return total
-
-
 def _time_queries(index: ix.Index, queries: list, pool, shortlist: int) -> dict[str, float]:
     search(index, queries[0], top=20, shortlist=shortlist, executor=pool)  # warm-up: workers start, pages load
     runs, cpu = [], []
     for q in queries[1:]:
-        before = _cpu_seconds(pool)
+        before = pool_cpu_seconds(pool)
         runs.append(search(index, q, top=20, shortlist=shortlist, executor=pool).timings)
-        cpu.append(_cpu_seconds(pool) - before)
+        cpu.append(pool_cpu_seconds(pool) - before)
     return {"median_total_s": statistics.median(t.total_s for t in runs), "median_cpu_s": statistics.median(cpu),
             "load_average": os.getloadavg()[0],
             "median_first_pass_s": statistics.median(t.first_pass_s for t in runs),

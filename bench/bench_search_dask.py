@@ -34,6 +34,7 @@ import os
 import statistics
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -45,22 +46,17 @@ import numpy as np  # noqa: E402
 from ballistics import index as ix  # noqa: E402
 from ballistics.search import DEFAULT_SHORTLIST, local_executor, search  # noqa: E402
 from ballistics.synth import firearm_signature, shot  # noqa: E402
+from benchdata import synthetic_shots  # noqa: E402
 
 PIXEL = 6.25e-6
 SHAPE = (64, 64)
 SHOTS = 4
 
 
-def _shots(start: int, stop: int, seed: int, prefix: str):  # type: ignore[no-untyped-def]
+def _shots(start: int, stop: int, seed: int, prefix: str) -> Iterator[ix.NewEntry]:
     """Entries ``start..stop``: shot ``s`` of firearm ``f`` for entry ``4 f + s``."""
-    signature, current = None, -1
-    for number in range(start, stop):
-        firearm, s = divmod(number, SHOTS)
-        if firearm != current:
-            signature, current = firearm_signature((seed, firearm), shape=SHAPE, pixel_size=PIXEL), firearm
-        draws = np.random.default_rng((seed, firearm, s, 1))
-        surface = shot(signature, seed=(seed, firearm, s), rotation_deg=float(draws.uniform(-180, 180)),
-                       marking=float(draws.uniform(0.6, 1.0)), shift_px=tuple(draws.uniform(-2, 2, 2)))
+    for _, firearm, s, surface in synthetic_shots(start, stop, seed=seed, shape=SHAPE, pixel_size=PIXEL,
+                                                  shots_per_firearm=SHOTS, jitter_px=2.0):
         name = f"{prefix}{firearm:06d}-S{s}"
         yield ix.NewEntry(surface, file=name, metadata={"firearm": f"{prefix}{firearm:06d}"}, id=name)
 

@@ -28,30 +28,23 @@ import statistics
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import numpy as np  # noqa: E402
 
 from ballistics import index as ix  # noqa: E402
 from ballistics.search import DEFAULT_SHORTLIST, local_executor, search  # noqa: E402
-from ballistics.synth import firearm_signature, shot  # noqa: E402
+from benchdata import pool_cpu_seconds, synthetic_shots  # noqa: E402
 from qms.comparisons.unit_index import INDEX_PIXEL_SIZE, entry_in_index, prepared_for_index, read_scan  # noqa: E402
 
 FADUL = Path(os.environ.get("QMS_SHARED_DATA", ROOT.parent / "shared" / "data")) / "fadul"
 
 
-def _synthetic(count: int, shape: tuple[int, int], seed: int):  # type: ignore[no-untyped-def]
-    signature, current = None, -1
-    for number in range(count):
-        firearm, s = divmod(number, 4)
-        if firearm != current:
-            signature, current = firearm_signature((seed, firearm), shape=shape, pixel_size=INDEX_PIXEL_SIZE), firearm
-        draws = np.random.default_rng((seed, firearm, s, 1))
-        surface = shot(signature, seed=(seed, firearm, s), rotation_deg=float(draws.uniform(-180, 180)),
-                       marking=float(draws.uniform(0.6, 1.0)))
+def _synthetic(count: int, shape: tuple[int, int], seed: int) -> Iterator[ix.NewEntry]:
+    for number, firearm, _, surface in synthetic_shots(0, count, seed=seed, shape=shape, pixel_size=INDEX_PIXEL_SIZE):
         yield ix.NewEntry(surface, file=f"synthetic-{number}", metadata={"firearm": f"S{firearm}"},
                           id=uuid.uuid4().hex)
 
@@ -74,23 +67,9 @@ def build(path: Path, size: int, shape: int) -> ix.Index:
     return index
 
 
-def cpu_seconds(pool) -> float:  # type: ignore[no-untyped-def]
-    """CPU time of this process and of the pool's workers: what a search costs whatever the machine's load."""
-    import psutil
-
-    total = time.process_time()
-    for process in getattr(pool, "_processes", {}).values():
-        try:
-            times = psutil.Process(process.pid).cpu_times()
-            total += times.user + times.system
-        except psutil.Error:
-            pass
-    return total
-
-
 def upload(path: Path, scan: Path, pool) -> dict[str, float]:  # type: ignore[no-untyped-def]
     """One upload's steps as the job runs them; seconds per step (wall, and CPU over all processes)."""
-    cpu = cpu_seconds(pool)
+    cpu = pool_cpu_seconds(pool)
     start = time.perf_counter()
     surface, _ = prepared_for_index(read_scan(scan.read_bytes()))
     processed = time.perf_counter()
@@ -101,7 +80,7 @@ def upload(path: Path, scan: Path, pool) -> dict[str, float]:  # type: ignore[no
     indexed = time.perf_counter()
     result = search(index, surface, top=20, shortlist=DEFAULT_SHORTLIST, executor=pool, exclude={entry_id})
     done = time.perf_counter()
-    return {"cpu_s": cpu_seconds(pool) - cpu, "process_s": processed - start, "index_s": indexed - processed,
+    return {"cpu_s": pool_cpu_seconds(pool) - cpu, "process_s": processed - start, "index_s": indexed - processed,
             "search_s": done - indexed,
             "first_pass_s": result.timings.first_pass_s, "rerank_s": result.timings.rerank_s,
             "total_s": done - start, "top_file": result.candidates[0].file,  # type: ignore[dict-item]
