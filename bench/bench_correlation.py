@@ -18,8 +18,8 @@
     python bench/bench_correlation.py --index-from /tmp/upload-index --concurrency   # latency only
 
 `--index-from` copies an index built by `bench/bench_upload_search.py --work` into the unit instead
-of building one (minutes at 10,000 entries); its Fadul entries then have no database record, so
-their candidates show the index id and their review images are drawn at the index's grid.
+of building one (minutes at 10,000 entries); the Fadul scans get their database records under the
+ids the copy holds them by. `QMS_SHARED_DATA` says where the Fadul scans are (default ../shared/data).
 The worker runs the code of the checkout this script is in (run a copy of it in another checkout
 to time that one).
 """
@@ -47,7 +47,7 @@ import numpy as np  # noqa: E402
 from ballistics import index as ix  # noqa: E402
 from ballistics.synth import firearm_signature, shot  # noqa: E402
 
-FADUL = ROOT.parent / "shared" / "data" / "fadul"
+FADUL = Path(os.environ.get("QMS_SHARED_DATA", ROOT.parent / "shared" / "data")) / "fadul"
 PIXEL = 6.25e-6
 PASSWORD = "timing-passphrase-correlation-1"
 
@@ -119,19 +119,26 @@ def _prepare(instance: Path, size: int, shape: tuple[int, int], casings: int,
                                        description=f"casing {n}") for n in range(casings)]
         db.session.commit()
         ids = {"unit": unit.id, "items": [i.id for i in items], "device": device.id}
+        copied = {}
         if index_from is not None:
             t, target = time.perf_counter(), unit_index.unit_index_path(unit.id)
             shutil.copytree(index_from, target, ignore=shutil.ignore_patterns(".lock"))
+            copied = {e.file: e.id for e in ix.open_index(target).entries() if e.file.startswith("Fadul")}
             print(f"index: {len(ix.open_index(target)):,} entries copied from {index_from} "
                   f"in {time.perf_counter() - t:.0f} s")
-            db.engine.dispose()
-            return ids
         fadul = sorted(FADUL.glob("Fadul *.x3p")) if FADUL.is_dir() else []
         for path in fadul:  # real scans in the database, as entries with their records
             entry = services.add_entry(items[0], actor=examiner, data=path.read_bytes(), filename=path.name,
                                        device_id=device.id, search=False)
-            unit_index.index_entry(entry, unit_index.processed_surface(entry))
+            if path.name in copied:  # the copied index holds it already: the record names that copy
+                entry.index_entry_id = copied[path.name]
+            surface = unit_index.processed_surface(entry)  # kept, as a job keeps it
+            if path.name not in copied:
+                unit_index.index_entry(entry, surface)
         db.session.commit()
+        if index_from is not None:
+            db.engine.dispose()
+            return ids
         index = unit_index.open_unit_index(unit.id)
         t = time.perf_counter()
         ix.add(index, _synthetic(size - len(fadul), shape, seed=11))
