@@ -25,6 +25,7 @@ from typing import Any
 from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 from sqlalchemy import func, or_, select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
@@ -282,7 +283,7 @@ class ImagesState(enum.StrEnum):
         return str(IMAGES_STATE_LABELS[self])
 
 
-IMAGES_STATE_LABELS = {ImagesState.READY: _l("ready"),
+IMAGES_STATE_LABELS = {ImagesState.READY: lazy_pgettext("review images", "ready"),
                        ImagesState.PREPARING: _l("review images are being prepared"),
                        ImagesState.ON_REQUEST: _l("made when an examiner asks")}
 
