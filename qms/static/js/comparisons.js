@@ -30,9 +30,9 @@ function pollJob() {
     } catch (error) {
       // The server may be restarting: keep polling.
     }
-    window.setTimeout(tick, 1500);
+    window.setTimeout(tick, 1000);
   };
-  window.setTimeout(tick, 1000);
+  window.setTimeout(tick, 500);  // the ranking of a small index is often saved within a second
 }
 
 function show(id, text) {
