@@ -4,7 +4,10 @@ The queue is SqliteHuey in the instance folder by default, RedisHuey when `QMS_R
 `qms worker` consumes it. Huey removes a message before running it, so a worker killed mid-job
 would lose the message: the job row therefore keeps its state, attempt number, worker and lease,
 and every step is idempotent (processing reuses the stored surface, indexing skips an entry whose
-uuid is present, candidates are written once, with the final state, in one transaction). A
+uuid is present, candidates are written once, all in one transaction). A job has two stages: the
+ranking (process, index, search, candidates committed, so the examiner sees them at once), then the
+review images of the first candidates, each committed when made; the job is done after both. A
+retry of a job whose ranking is saved only makes the images that are missing. A
 starting worker, and a periodic task, put back jobs whose worker died or whose lease expired;
 a duplicate message is harmless because claiming a job is a compare-and-set on its version.
 """
@@ -24,10 +27,12 @@ from typing import Any
 
 from flask import Flask, current_app, has_app_context
 from huey import Huey, RedisHuey, SqliteHuey, crontab
-from sqlalchemy import event, select, update
+from sqlalchemy import event, func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
+from ballistics.cmc import Comparison
 from qms.comparisons import explain, unit_index
 from qms.comparisons.calibration import calibration_of
 from qms.comparisons.cluster import ClusterExecutor
@@ -232,7 +237,7 @@ def heartbeat(job_id: int, worker: str) -> Iterator[None]:
 
 
 def run_job(job_id: int) -> CorrelationJob | None:
-    """Process, index and search one job's entry, if this worker can claim it."""
+    """Process, index and search one job's entry, then make its review images, if this worker can claim it."""
     with _as_worker():
         return _run(job_id)
 
@@ -245,31 +250,12 @@ def _run(job_id: int) -> CorrelationJob | None:
 
 
 def _correlate(job: CorrelationJob) -> CorrelationJob | None:
-    job_id, started, timings = job.id, time.perf_counter(), {}
+    """The ranking first (committed, so the examiner sees the candidates), then the review images."""
+    job_id = job.id
     try:
-        _stage(job, "processing the scan", 10)
-        surface = unit_index.processed_surface(job.entry)
-        timings["process_s"] = time.perf_counter() - started
-        _stage(job, "adding to the unit's index", 35)
-        if unit_index.index_entry(job.entry, surface):
-            job.entry.indexed_at = utcnow()
-        timings["index_s"] = time.perf_counter() - started - timings["process_s"]
-        _stage(job, "searching the index", 50)
-        with heartbeat(job.id, job.worker):
-            ranked = unit_index.search_entry(job.entry, surface=surface, executor=search_executor())
-        timings["search_s"] = time.perf_counter() - started - timings["process_s"] - timings["index_s"]
-        top = int(current_app.config.get("REVIEW_IMAGES_TOP", REVIEW_IMAGES_TOP))
-        _stage(job, "making review images", 85)  # (stage holds 32 characters)
-        with heartbeat(job.id, job.worker):
-            rendered = explain.render_first(job.entry, [r.hit for r in ranked[:top]])
-        timings["images_s"] = time.perf_counter() - started - sum(timings.values())
-        for candidate in record_candidates(job, ranked):  # with the ranking, in its transaction
-            if candidate.index_entry_id in rendered:
-                explain.record(candidate, job.entry, rendered[candidate.index_entry_id], {})
-        job.index_size = len(unit_index.open_unit_index(job.unit_id, job.entry.kind))
-        job.state, job.stage, job.progress, job.finished_at = JobState.DONE.value, "done", 100, utcnow()
-        job.lease_until, job.timings = None, {**timings, "total_s": time.perf_counter() - started}
-        db.session.commit()
+        # A retry after the ranking was saved makes only the images (comparing the pairs again).
+        comparisons = {} if ranking_saved(job) else rank(job)
+        make_review_images(job, comparisons)
     except StaleDataError:
         db.session.rollback()  # another worker took the job back meanwhile: its attempt counts
         return None
@@ -281,6 +267,75 @@ def _correlate(job: CorrelationJob) -> CorrelationJob | None:
             job_failed(job, f"{type(error).__name__}: {error}")
             db.session.commit()
     return job
+
+
+def ranking_saved(job: CorrelationJob) -> bool:
+    return db.session.scalar(select(Candidate.id).where(Candidate.job_id == job.id).limit(1)) is not None
+
+
+def rank(job: CorrelationJob) -> dict[str, Comparison]:
+    """The first stage of a claimed job: process, index, search, and commit the ranked candidates.
+
+    Returns the search's comparisons of the first candidates, by index entry id, from which the
+    images stage draws their review images without comparing again.
+    """
+    started, timings = time.perf_counter(), {}
+    _stage(job, "processing the scan", 10)
+    surface = unit_index.processed_surface(job.entry)
+    timings["process_s"] = time.perf_counter() - started
+    _stage(job, "adding to the unit's index", 35)
+    if unit_index.index_entry(job.entry, surface):
+        job.entry.indexed_at = utcnow()
+    timings["index_s"] = time.perf_counter() - started - timings["process_s"]
+    _stage(job, "searching the index", 50)
+    with heartbeat(job.id, job.worker):
+        ranked = unit_index.search_entry(job.entry, surface=surface, executor=search_executor())
+    timings["search_s"] = time.perf_counter() - started - timings["process_s"] - timings["index_s"]
+    record_candidates(job, ranked)
+    job.index_size = len(unit_index.open_unit_index(job.unit_id, job.entry.kind))
+    job.timings = {**timings, "ranked_s": time.perf_counter() - started}
+    # The ranking commits with the next stage: the examiner sees the candidates while images are made.
+    _stage(job, "making review images", 85)  # (stage holds 32 characters)
+    return {r.hit.entry_id: r.hit.comparison for r in ranked[:images_top()] if r.hit.comparison is not None}
+
+
+def images_top() -> int:
+    """How many of a job's first candidates get their review images from the job."""
+    return int(current_app.config.get("REVIEW_IMAGES_TOP", REVIEW_IMAGES_TOP))
+
+
+def make_review_images(job: CorrelationJob, comparisons: dict[str, Comparison] | None = None) -> None:
+    """The second stage: the first candidates' review images, each committed when made; then the job is done.
+
+    From the search's `comparisons` when this attempt ranked, else by comparing the pair again. An image
+    that cannot be made leaves its candidate without one (an examiner asks for it on the review page).
+    """
+    started, comparisons = time.perf_counter(), comparisons or {}
+    first = list(db.session.scalars(select(Candidate).where(Candidate.job_id == job.id)
+                                    .order_by(Candidate.rank).limit(images_top())))
+    for done, candidate in enumerate(first, start=1):
+        with heartbeat(job.id, job.worker):
+            _images_of(job, candidate, comparisons.get(candidate.index_entry_id))
+        _stage(job, "making review images", 85 + 15 * done // (len(first) + 1))
+    job.state, job.stage, job.progress, job.finished_at = JobState.DONE.value, "done", 100, utcnow()
+    images_s = time.perf_counter() - started
+    job.lease_until, job.timings = None, {**(job.timings or {}), "images_s": images_s,
+                                          "total_s": (job.timings or {}).get("ranked_s", 0.0) + images_s}
+    db.session.commit()
+
+
+def _images_of(job: CorrelationJob, candidate: Candidate, comparison: Comparison | None) -> None:
+    existing = explain.views_of(candidate)
+    if explain.complete(existing):  # made before a restart, or by an examiner who asked meanwhile
+        return
+    try:
+        rendered = explain.render(job.entry, candidate.index_entry_id, comparison)
+        with db.session.begin_nested():
+            explain.record(candidate, job.entry, rendered, existing)
+    except IntegrityError:  # an examiner's request made them at the same moment: theirs are as good
+        pass
+    except Exception:  # a ranking is never lost for an image: the examiner can ask for it again
+        log.exception("review images of candidate %s of job %s could not be made", candidate.id, job.id)
 
 
 _EXECUTOR: Executor | ClusterExecutor | None = None
@@ -344,10 +399,15 @@ def shutdown_executor() -> None:
 
 
 def state_of(job: CorrelationJob) -> dict[str, Any]:
-    """What the page polls: state, stage, progress and, when done, how many candidates (labels translated)."""
+    """What the page polls: state, stage, progress and how many candidates are saved (labels translated).
+
+    The candidates are saved before the job is done (its review images follow): the page reloads
+    to show them as soon as their count is no longer zero.
+    """
+    count = db.session.scalar(select(func.count(Candidate.id)).where(Candidate.job_id == job.id)) or 0
     return {"id": job.id, "state": job.state, "stage": job.stage, "progress": job.progress,
             "attempts": job.attempts, "error": job.error, "done": job.state == JobState.DONE.value,
-            "state_label": job.state_label, "stage_label": job.stage_label}
+            "candidates": count, "state_label": job.state_label, "stage_label": job.stage_label}
 
 
 # --- results of a job ----------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ For the exchange:
 """
 from __future__ import annotations
 
+import enum
 import uuid
 import warnings
 from collections.abc import Collection
@@ -23,7 +24,9 @@ from typing import Any
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import or_, select, tuple_
+from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
+from sqlalchemy import func, or_, select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
@@ -49,6 +52,7 @@ from qms.comparisons.models import (
     Decision,
     DecisionRole,
     DerivedObject,
+    JobState,
     Origin,
     label_of,
 )
@@ -265,6 +269,39 @@ def candidates_of(job: CorrelationJob) -> list[Candidate]:
 def derived_of(entry: BallisticEntry) -> list[DerivedObject]:
     return list(db.session.scalars(select(DerivedObject).where(DerivedObject.entry_id == entry.id)
                                    .order_by(DerivedObject.id)))
+
+
+class ImagesState(enum.StrEnum):
+    """Where a candidate's review images are: made, being made by its job, or made when an examiner asks."""
+
+    READY = "ready"
+    PREPARING = "preparing"
+    ON_REQUEST = "on_request"
+
+    @property
+    def label(self) -> str:
+        return str(IMAGES_STATE_LABELS[self])
+
+
+IMAGES_STATE_LABELS = {ImagesState.READY: lazy_pgettext("review images", "ready"),
+                       ImagesState.PREPARING: _l("review images are being prepared"),
+                       ImagesState.ON_REQUEST: _l("made when an examiner asks")}
+
+
+def images_states(job: CorrelationJob, candidates: list[Candidate]) -> dict[int, ImagesState]:
+    """The review images' state of each of a job's candidates, by candidate id (one query)."""
+    from qms.comparisons.explain import VIEW_KINDS
+
+    ids = [c.id for c in candidates]
+    counted = select(DerivedObject.candidate_id, func.count(func.distinct(DerivedObject.kind))).where(
+        DerivedObject.candidate_id.in_(ids), DerivedObject.kind.in_([k.value for k in VIEW_KINDS])
+    ).group_by(DerivedObject.candidate_id)
+    made = {candidate_id: kinds for candidate_id, kinds in db.session.execute(counted)} if ids else {}
+    working = job.state in (JobState.QUEUED.value, JobState.RUNNING.value)
+    first = {c.id for c in sorted(candidates, key=lambda c: c.rank)[:jobs.images_top()]}
+    return {c.id: ImagesState.READY if made.get(c.id) == len(VIEW_KINDS)
+            else ImagesState.PREPARING if working and c.id in first else ImagesState.ON_REQUEST
+            for c in candidates}
 
 
 # --- decisions and links -------------------------------------------------------------------------------

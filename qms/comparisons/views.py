@@ -110,8 +110,9 @@ def entry_create():  # type: ignore[no-untyped-def]
 def entry(entry_id: int):  # type: ignore[no-untyped-def]
     record = record_or_404(BallisticEntry, entry_id, "ballistic entry")
     job = services.latest_job(record)
+    candidates = services.candidates_of(job) if job else []
     return render_template("comparisons/entry.html", entry=record, job=job, jobs=services.jobs_of(record),
-                           candidates=services.candidates_of(job) if job else [],
+                           candidates=candidates, images=services.images_states(job, candidates) if job else {},
                            derived=services.derived_of(record), can_act=_can_act(),
                            imported=exchange.origin_of(record), setting_labels=SETTING_LABELS,
                            device_status=label_of(equipment.STATUS_LABELS, record.device_status))
@@ -162,6 +163,7 @@ def review(candidate_id: int):  # type: ignore[no-untyped-def]
                            previous=others[position - 1] if position > 0 else None,
                            next=others[position + 1] if position + 1 < len(others) else None,
                            images_ready=explain.complete(views), image_facts=explain.facts(views), pair=pair,
+                           images_state=services.images_states(candidate.job, others)[candidate.id],
                            form=DecisionForm(),
                            verbal="" if candidate.log10_lr is None else calibration.verbal_label(candidate.log10_lr),
                            can_act=_can_act())

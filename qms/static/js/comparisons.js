@@ -1,5 +1,6 @@
-// Ballistic review pages: job progress polling, the overlay slider, zoom and pan of the full-resolution
-// images (vendored Panzoom, kept in step across query, candidate and overlay), keyboard navigation.
+// Ballistic review pages: job progress polling (the ranking, then the review images), the overlay slider,
+// zoom and pan of the full-resolution images (vendored Panzoom, kept in step across query, candidate and
+// overlay), keyboard navigation.
 document.addEventListener("DOMContentLoaded", () => {
   pollJob();
   bindOverlaySlider();
@@ -15,10 +16,13 @@ function pollJob() {
       const response = await fetch(section.dataset.jobUrl, { headers: { Accept: "application/json" } });
       if (response.ok) {
         const job = await response.json();
-        document.getElementById("job-state").textContent = job.state_label || job.state;
-        document.getElementById("job-stage").textContent = job.stage_label || job.stage;
-        document.getElementById("job-progress").value = job.progress;
-        if (job.state === "done" || job.state === "failed") {
+        show("job-state", job.state_label || job.state);
+        show("job-stage", job.stage_label || job.stage);
+        const progress = document.getElementById("job-progress");
+        if (progress) progress.value = job.progress;
+        // The ranking is saved before the review images: show the candidates as soon as they exist.
+        const ranked = job.candidates > Number(section.dataset.jobCandidates || 0);
+        if (ranked || job.state === "done" || job.state === "failed") {
           window.location.reload();
           return;
         }
@@ -26,9 +30,14 @@ function pollJob() {
     } catch (error) {
       // The server may be restarting: keep polling.
     }
-    window.setTimeout(tick, 1500);
+    window.setTimeout(tick, 1000);
   };
-  window.setTimeout(tick, 1000);
+  window.setTimeout(tick, 500);  // the ranking of a small index is often saved within a second
+}
+
+function show(id, text) {
+  const element = document.getElementById(id);
+  if (element) element.textContent = text;
 }
 
 function bindOverlaySlider() {
