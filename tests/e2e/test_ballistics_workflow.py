@@ -74,7 +74,7 @@ def test_two_scans_of_one_firearm_become_a_verified_link(browser_session) -> Non
 
     # The page follows the job (comparisons.js polls it) and shows the ranked candidates when done.
     page.locator("#candidates").wait_for(timeout=180_000)
-    expect(page.locator("#job-state")).to_have_text("done")
+    expect(page.locator("#job-state")).to_have_text("Done", timeout=180_000)  # the review images follow the ranking
     first_row = page.locator("#candidates tbody tr").first
     expect(first_row).to_contain_text("E2E-BAL/1 / 1")
     browser_session.shot("candidates")

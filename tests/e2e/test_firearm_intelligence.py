@@ -91,7 +91,7 @@ def _test_fire_finds_the_homicide_casing(page) -> None:  # type: ignore[no-untyp
     page.get_by_role("button", name="Upload and search").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("Entry #")
     page.locator("#candidates").wait_for(timeout=240_000)
-    expect(page.locator("#job-state")).to_have_text("done")
+    expect(page.locator("#job-state")).to_have_text("Done", timeout=180_000)  # the review images follow the ranking
     # Slide 2 fired both the homicide's casing 2 and the test fire of the homicide's pistol: the two top ranks.
     top = [row.inner_text() for row in page.locator("#candidates tbody tr").all()[:2]]
     assert any(re.search(rf"{re.escape(HOMICIDE)} / 2\s", row) for row in top), top
