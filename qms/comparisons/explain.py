@@ -2,8 +2,8 @@
 
 Made once per candidate from the surfaces stored in the unit's index (the same ones the search
 compared), kept as derived objects that name their source entry's processed surface. The job makes
-them for its first candidates (`REVIEW_IMAGES_TOP`) from the comparisons its search already made and
-saves them with the ranking; an examiner asks for the others (a POST, which compares the two surfaces
+them for its first candidates (`REVIEW_IMAGES_TOP`) from the comparisons its search already made,
+after it has saved the ranking (the examiner sees the candidates first); an examiner asks for the others (a POST, which compares the two surfaces
 again): a GET only shows what exists, so reading a review never writes records.
 """
 from __future__ import annotations
@@ -165,18 +165,6 @@ def record(candidate: Candidate, query: BallisticEntry, rendered: Rendered,
                 media_type="image/png", source_sha256=query.processed_sha256 or query.original_sha256,
                 parameters=rendered.parameters))
     db.session.flush()
-
-
-def render_first(query: BallisticEntry, hits: list[SearchHit]) -> dict[str, Rendered]:
-    """Images of a search's first candidates, by index entry id, made by the job before it saves the ranking."""
-    rendered = {}
-    for hit in hits:
-        index_entry_id = hit.entry_id
-        try:
-            rendered[index_entry_id] = render(query, index_entry_id, hit.comparison)
-        except Exception:  # a ranking is never lost for an image: the examiner can ask for it again
-            log.exception("review images of entry %s for query %s could not be made", index_entry_id, query.id)
-    return rendered
 
 
 def ensure_views(candidate: Candidate, query: BallisticEntry) -> dict[str, DerivedObject]:
