@@ -3,8 +3,9 @@
 Made once per candidate from the surfaces stored in the unit's index (the same ones the search
 compared), kept as derived objects that name their source entry's processed surface. The job makes
 them for its first candidates (`REVIEW_IMAGES_TOP`) from the comparisons its search already made,
-after it has saved the ranking (the examiner sees the candidates first); an examiner asks for the others (a POST, which compares the two surfaces
-again): a GET only shows what exists, so reading a review never writes records.
+after it has saved the ranking (the examiner sees the candidates first); an examiner asks for the
+others (a POST, which compares the two surfaces again): a GET only shows what exists, so reading a
+review never writes records.
 """
 from __future__ import annotations
 
@@ -21,7 +22,6 @@ from ballistics import index as bindex
 from ballistics.cmc import Comparison, compare
 from ballistics.review_images import cell_map, registered_overlay
 from ballistics.registration import Alignment, warp
-from ballistics.search import Candidate as SearchHit
 from ballistics.surface import Surface
 from qms.comparisons.models import BallisticEntry, Candidate, DerivedKind, DerivedObject
 from qms.comparisons.unit_index import open_unit_index, processed_surface
