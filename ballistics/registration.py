@@ -210,11 +210,16 @@ def _standardise(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
     (Fadul heights are about 1e-6 m).
     """
     out = np.zeros(values.shape, dtype=np.float32)
-    if not mask.any():  # e.g. a region rotated out of the frame: nothing to correlate
-        return out
     valid = values[mask]
-    std = valid.std()
-    out[mask] = (valid - valid.mean()) / (std if std > 0 else 1.0)
+    if not valid.size:  # e.g. a region rotated out of the frame: nothing to correlate
+        return out
+    # valid.std() and valid.mean() bit for bit, with the mean and the deviations computed once (numpy's
+    # _var: a pairwise sum of the squared deviations, divided by the count in the values' precision).
+    mean = valid.mean()
+    deviations = valid - mean
+    squares = np.add.reduce(deviations * deviations)
+    std = squares.dtype.type(np.sqrt(squares.dtype.type(squares / valid.size)))
+    out[mask] = deviations / (std if std > 0 else 1.0)
     return out
 
 
