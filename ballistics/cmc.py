@@ -465,11 +465,13 @@ def _pearson(cells: np.ndarray, both: np.ndarray, windows: np.ndarray, min_n: np
     np.multiply(cells.reshape(n, -1), both, out=xy[:, 0])
     np.multiply(windows.reshape(n, -1), both, out=xy[:, 1])
     sx, sy = xy.sum(axis=2).T
-    gram = np.einsum("kip,kjp->kij", xy, xy)
+    # The three distinct dot products (the same sums as the full 2 x 2 einsum, bit for bit).
+    x, y = xy[:, 0], xy[:, 1]
+    xx, xy_, yy = (np.einsum("kp,kp->k", a, b) for a, b in ((x, x), (x, y), (y, y)))
     safe = np.maximum(count, 1.0)
-    num = gram[:, 0, 1] - sx * sy / safe
-    v1 = gram[:, 0, 0] - sx * sx / safe
-    v2 = gram[:, 1, 1] - sy * sy / safe
+    num = xy_ - sx * sy / safe
+    v1 = xx - sx * sx / safe
+    v2 = yy - sy * sy / safe
     ok = (count >= min_n) & (v1 > 1e-3 * safe) & (v2 > 1e-3 * safe)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(ok, np.clip(num / np.sqrt(np.abs(v1 * v2)), -1.0, 1.0), np.nan)
