@@ -277,6 +277,17 @@ def _cells(surface: Surface, params: CMCParams) -> _Cells:
     return _Cells(np.array(index), np.array(origin), (ch, cw), region, shape, values, np.stack(masks))
 
 
+def _windows(array: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Read-only view of every ``shape`` window of a C-contiguous 2-D array, indexed by its top-left
+    corner: `numpy.lib.stride_tricks.sliding_window_view` without its checks, which took longer than
+    the gathers from the view (several views per rotation)."""
+    array = np.ascontiguousarray(array)
+    rows, cols = array.shape[0] - shape[0] + 1, array.shape[1] - shape[1] + 1
+    view = np.ndarray((rows, cols) + tuple(shape), array.dtype, array, 0, array.strides * 2)
+    view.flags.writeable = False
+    return view
+
+
 class _Regions:
     """The target rotated by one angle (translation from the alignment) and the cells' regions in it.
 
@@ -320,15 +331,15 @@ class _Regions:
     def regions(self, k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Values and masks of the regions of cells ``k``."""
         rh, rw = self.cells.region
-        win_v = np.lib.stride_tricks.sliding_window_view(self.values, (rh, rw))
-        win_m = np.lib.stride_tricks.sliding_window_view(self.mask, (rh, rw))
+        win_v = _windows(self.values, (rh, rw))
+        win_m = _windows(self.mask, (rh, rw))
         return win_v[self.tops[k], self.lefts[k]], win_m[self.tops[k], self.lefts[k]]
 
     def box(self, crop: tuple[int, int]) -> np.ndarray:
         """For every cell and shift in its region, the valid target points under the cell there."""
         ch, cw = self.cells.size
         integral = cv2.integral(self.mask.view(np.uint8))
-        windows = np.lib.stride_tricks.sliding_window_view(integral, crop)
+        windows = _windows(integral, crop)
         t, left = self.tops, self.lefts
         return windows[t + ch, left + cw] - windows[t, left + cw] - windows[t + ch, left] + windows[t, left]
 
@@ -337,8 +348,8 @@ class _Regions:
         region, and the window's values."""
         oy, ox = np.unravel_index(best, crop)
         ys, xs = self.tops + oy, self.lefts + ox
-        win_v = np.lib.stride_tricks.sliding_window_view(self.values, self.cells.size)
-        win_m = np.lib.stride_tricks.sliding_window_view(self.mask, self.cells.size)
+        win_v = _windows(self.values, self.cells.size)
+        win_m = _windows(self.mask, self.cells.size)
         return self.cells.masks & win_m[ys, xs], win_v[ys, xs]
 
 
