@@ -343,14 +343,16 @@ class _Regions:
         t, left = self.tops, self.lefts
         return windows[t + ch, left + cw] - windows[t, left + cw] - windows[t + ch, left] + windows[t, left]
 
-    def at(self, best: np.ndarray, crop: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-        """Per cell: the points valid in both the cell and the window at flat shift ``best`` of its
-        region, and the window's values."""
-        oy, ox = np.unravel_index(best, crop)
-        ys, xs = self.tops + oy, self.lefts + ox
+    def at(self, best: np.ndarray, crop: tuple[int, int],
+           k: np.ndarray | slice | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Per cell (of ``k``, default all): the points valid in both the cell and the window at flat
+        shift ``best`` of its region, and the window's values."""
+        k = slice(None) if k is None else k
+        oy, ox = np.unravel_index(best[k], crop)
+        ys, xs = self.tops[k] + oy, self.lefts[k] + ox
         win_v = _windows(self.values, self.cells.size)
         win_m = _windows(self.mask, self.cells.size)
-        return self.cells.masks & win_m[ys, xs], win_v[ys, xs]
+        return self.cells.masks[k] & win_m[ys, xs], win_v[ys, xs]
 
 
 def _search(reference: Surface, target: Surface, alignment: Alignment, params: CMCParams,
@@ -422,7 +424,9 @@ def _ccf_peaks(cells: _Cells, regions: _Regions, crop: tuple[int, int],
     # Cells with no admissible shift at this rotation (about one in nine on Fadul) need no transforms.
     # The regions are zero where missing.
     cross = regions.cross(cells.spectra("values"), np.flatnonzero(admissible.any(axis=(1, 2))), crop)
-    bounded = np.where(admissible, cross, -np.inf).reshape(n, -1)
+    # In place: the overlap never exceeds its box bound, so no shift left out here counts below either.
+    cross[~admissible] = -np.inf
+    bounded = cross.reshape(n, -1)
     best = bounded.argmax(axis=1)
     none = ~np.isfinite(bounded[np.arange(n), best])
     both, windows = regions.at(best, crop)
@@ -437,7 +441,7 @@ def _ccf_peaks(cells: _Cells, regions: _Regions, crop: tuple[int, int],
         exact = np.where(overlap >= min_n[k, None, None], cross[k], -np.inf).reshape(len(k), -1)
         best[k] = exact.argmax(axis=1)
         none[k] = ~np.isfinite(exact).any(axis=1)
-        both, windows = regions.at(best, crop)
+        both[k], windows[k] = regions.at(best, crop, k)
     best[none] = 0
     ccf = _pearson(cells.values, both, windows, min_n)
     ccf[none] = -1.0
