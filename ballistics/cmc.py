@@ -430,7 +430,7 @@ def _ccf_peaks(cells: _Cells, regions: _Regions, crop: tuple[int, int],
     best = bounded.argmax(axis=1)
     none = ~np.isfinite(bounded[np.arange(n), best])
     both, windows = regions.at(best, crop)
-    undecided = ~none & (both.sum(axis=(1, 2)) < min_n)
+    undecided = ~none & (_counts(both) < min_n)
     if undecided.any():
         # The box bound let through a shift that overlaps too few of this cell's points. (Counting the
         # next shifts by hand instead was no faster: the admissible peak can be far down the list.)
@@ -468,12 +468,18 @@ def _correlate(fixed: list[np.ndarray], moving: list[np.ndarray], crop: tuple[in
     return out
 
 
+def _counts(masks: np.ndarray) -> np.ndarray:
+    """True points of each mask of a stack (a loop of whole-array counts: three times faster than
+    counting along an axis, which casts every point to an integer first)."""
+    return np.array([np.count_nonzero(m) for m in masks], dtype=np.int64)
+
+
 def _pearson(cells: np.ndarray, both: np.ndarray, windows: np.ndarray, min_n: np.ndarray) -> np.ndarray:
     """Masked Pearson correlation of each cell with its window over ``both``; NaN where `_cell_ncc`
     would give NaN (overlap below ``min_n``, or a flat side)."""
     n = len(cells)
     both = both.reshape(n, -1)
-    count = np.count_nonzero(both, axis=1).astype(np.float64)
+    count = _counts(both).astype(np.float64)
     # Cell and window values over the overlap (zero elsewhere), in float64 where float32 products are
     # exact; their sums and the 2 x 2 matrix of their dot products, in one pass each.
     xy = np.empty((n, 2, both.shape[1]), np.float64)
