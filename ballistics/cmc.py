@@ -481,7 +481,7 @@ def _pearson(cells: np.ndarray, both: np.ndarray, windows: np.ndarray, min_n: np
     both = both.reshape(n, -1)
     count = _counts(both).astype(np.float64)
     # Cell and window values over the overlap (zero elsewhere), in float64 where float32 products are
-    # exact; their sums and the 2 x 2 matrix of their dot products, in one pass each.
+    # exact; their sums and their three dot products.
     xy = np.empty((n, 2, both.shape[1]), np.float64)
     np.multiply(cells.reshape(n, -1), both, out=xy[:, 0])
     np.multiply(windows.reshape(n, -1), both, out=xy[:, 1])
