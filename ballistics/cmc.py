@@ -277,6 +277,17 @@ def _cells(surface: Surface, params: CMCParams) -> _Cells:
     return _Cells(np.array(index), np.array(origin), (ch, cw), region, shape, values, np.stack(masks))
 
 
+def _windows(array: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Read-only view of every ``shape`` window of a C-contiguous 2-D array, indexed by its top-left
+    corner: `numpy.lib.stride_tricks.sliding_window_view` without its checks, which took longer than
+    the gathers from the view (several views per rotation)."""
+    array = np.ascontiguousarray(array)
+    rows, cols = array.shape[0] - shape[0] + 1, array.shape[1] - shape[1] + 1
+    view = np.ndarray((rows, cols) + tuple(shape), array.dtype, array, 0, array.strides * 2)
+    view.flags.writeable = False
+    return view
+
+
 class _Regions:
     """The target rotated by one angle (translation from the alignment) and the cells' regions in it.
 
@@ -320,26 +331,28 @@ class _Regions:
     def regions(self, k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Values and masks of the regions of cells ``k``."""
         rh, rw = self.cells.region
-        win_v = np.lib.stride_tricks.sliding_window_view(self.values, (rh, rw))
-        win_m = np.lib.stride_tricks.sliding_window_view(self.mask, (rh, rw))
+        win_v = _windows(self.values, (rh, rw))
+        win_m = _windows(self.mask, (rh, rw))
         return win_v[self.tops[k], self.lefts[k]], win_m[self.tops[k], self.lefts[k]]
 
     def box(self, crop: tuple[int, int]) -> np.ndarray:
         """For every cell and shift in its region, the valid target points under the cell there."""
         ch, cw = self.cells.size
         integral = cv2.integral(self.mask.view(np.uint8))
-        windows = np.lib.stride_tricks.sliding_window_view(integral, crop)
+        windows = _windows(integral, crop)
         t, left = self.tops, self.lefts
         return windows[t + ch, left + cw] - windows[t, left + cw] - windows[t + ch, left] + windows[t, left]
 
-    def at(self, best: np.ndarray, crop: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-        """Per cell: the points valid in both the cell and the window at flat shift ``best`` of its
-        region, and the window's values."""
-        oy, ox = np.unravel_index(best, crop)
-        ys, xs = self.tops + oy, self.lefts + ox
-        win_v = np.lib.stride_tricks.sliding_window_view(self.values, self.cells.size)
-        win_m = np.lib.stride_tricks.sliding_window_view(self.mask, self.cells.size)
-        return self.cells.masks & win_m[ys, xs], win_v[ys, xs]
+    def at(self, best: np.ndarray, crop: tuple[int, int],
+           k: np.ndarray | slice | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Per cell (of ``k``, default all): the points valid in both the cell and the window at flat
+        shift ``best`` of its region, and the window's values."""
+        k = slice(None) if k is None else k
+        oy, ox = np.unravel_index(best[k], crop)
+        ys, xs = self.tops[k] + oy, self.lefts[k] + ox
+        win_v = _windows(self.values, self.cells.size)
+        win_m = _windows(self.mask, self.cells.size)
+        return self.cells.masks[k] & win_m[ys, xs], win_v[ys, xs]
 
 
 def _search(reference: Surface, target: Surface, alignment: Alignment, params: CMCParams,
@@ -411,11 +424,13 @@ def _ccf_peaks(cells: _Cells, regions: _Regions, crop: tuple[int, int],
     # Cells with no admissible shift at this rotation (about one in nine on Fadul) need no transforms.
     # The regions are zero where missing.
     cross = regions.cross(cells.spectra("values"), np.flatnonzero(admissible.any(axis=(1, 2))), crop)
-    bounded = np.where(admissible, cross, -np.inf).reshape(n, -1)
+    # In place: the overlap never exceeds its box bound, so no shift left out here counts below either.
+    cross[~admissible] = -np.inf
+    bounded = cross.reshape(n, -1)
     best = bounded.argmax(axis=1)
     none = ~np.isfinite(bounded[np.arange(n), best])
     both, windows = regions.at(best, crop)
-    undecided = ~none & (both.sum(axis=(1, 2)) < min_n)
+    undecided = ~none & (_counts(both) < min_n)
     if undecided.any():
         # The box bound let through a shift that overlaps too few of this cell's points. (Counting the
         # next shifts by hand instead was no faster: the admissible peak can be far down the list.)
@@ -426,7 +441,7 @@ def _ccf_peaks(cells: _Cells, regions: _Regions, crop: tuple[int, int],
         exact = np.where(overlap >= min_n[k, None, None], cross[k], -np.inf).reshape(len(k), -1)
         best[k] = exact.argmax(axis=1)
         none[k] = ~np.isfinite(exact).any(axis=1)
-        both, windows = regions.at(best, crop)
+        both[k], windows[k] = regions.at(best, crop, k)
     best[none] = 0
     ccf = _pearson(cells.values, both, windows, min_n)
     ccf[none] = -1.0
@@ -453,23 +468,31 @@ def _correlate(fixed: list[np.ndarray], moving: list[np.ndarray], crop: tuple[in
     return out
 
 
+def _counts(masks: np.ndarray) -> np.ndarray:
+    """True points of each mask of a stack (a loop of whole-array counts: three times faster than
+    counting along an axis, which casts every point to an integer first)."""
+    return np.array([np.count_nonzero(m) for m in masks], dtype=np.int64)
+
+
 def _pearson(cells: np.ndarray, both: np.ndarray, windows: np.ndarray, min_n: np.ndarray) -> np.ndarray:
     """Masked Pearson correlation of each cell with its window over ``both``; NaN where `_cell_ncc`
     would give NaN (overlap below ``min_n``, or a flat side)."""
     n = len(cells)
     both = both.reshape(n, -1)
-    count = np.count_nonzero(both, axis=1).astype(np.float64)
+    count = _counts(both).astype(np.float64)
     # Cell and window values over the overlap (zero elsewhere), in float64 where float32 products are
-    # exact; their sums and the 2 x 2 matrix of their dot products, in one pass each.
+    # exact; their sums and their three dot products.
     xy = np.empty((n, 2, both.shape[1]), np.float64)
     np.multiply(cells.reshape(n, -1), both, out=xy[:, 0])
     np.multiply(windows.reshape(n, -1), both, out=xy[:, 1])
     sx, sy = xy.sum(axis=2).T
-    gram = np.einsum("kip,kjp->kij", xy, xy)
+    # The three distinct dot products (the same sums as the full 2 x 2 einsum, bit for bit).
+    x, y = xy[:, 0], xy[:, 1]
+    xx, xy_, yy = (np.einsum("kp,kp->k", a, b) for a, b in ((x, x), (x, y), (y, y)))
     safe = np.maximum(count, 1.0)
-    num = gram[:, 0, 1] - sx * sy / safe
-    v1 = gram[:, 0, 0] - sx * sx / safe
-    v2 = gram[:, 1, 1] - sy * sy / safe
+    num = xy_ - sx * sy / safe
+    v1 = xx - sx * sx / safe
+    v2 = yy - sy * sy / safe
     ok = (count >= min_n) & (v1 > 1e-3 * safe) & (v2 > 1e-3 * safe)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(ok, np.clip(num / np.sqrt(np.abs(v1 * v2)), -1.0, 1.0), np.nan)

@@ -210,11 +210,16 @@ def _standardise(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
     (Fadul heights are about 1e-6 m).
     """
     out = np.zeros(values.shape, dtype=np.float32)
-    if not mask.any():  # e.g. a region rotated out of the frame: nothing to correlate
-        return out
     valid = values[mask]
-    std = valid.std()
-    out[mask] = (valid - valid.mean()) / (std if std > 0 else 1.0)
+    if not valid.size:  # e.g. a region rotated out of the frame: nothing to correlate
+        return out
+    # valid.std() and valid.mean() bit for bit, with the mean and the deviations computed once (numpy's
+    # _var: a pairwise sum of the squared deviations, divided by the count in the values' precision).
+    mean = valid.mean()
+    deviations = valid - mean
+    squares = np.add.reduce(deviations * deviations)
+    std = squares.dtype.type(np.sqrt(squares.dtype.type(squares / valid.size)))
+    out[mask] = deviations / (std if std > 0 else 1.0)
     return out
 
 
@@ -289,7 +294,7 @@ def _rotate_filled(filled: np.ndarray, weight: np.ndarray, angle_deg: float, out
     weight = cv2.warpAffine(weight, matrix, size, flags=cv2.INTER_LINEAR,
                             borderMode=cv2.BORDER_CONSTANT, borderValue=0)
     valid = weight > 0.999
-    return np.where(valid, warped, 0).astype(np.float32), valid
+    return np.where(valid, warped, np.float32(0)).astype(np.float32, copy=False), valid
 
 
 def warp(moving: Surface, alignment: Alignment, shape: tuple[int, int]) -> Surface:
@@ -311,16 +316,19 @@ def warp(moving: Surface, alignment: Alignment, shape: tuple[int, int]) -> Surfa
 # Search
 # --------------------------------------------------------------------------------------------------
 
-def _downsample(values: np.ndarray, mask: np.ndarray, factor: int) -> tuple[np.ndarray, np.ndarray]:
-    """Area-average the valid points only (normalised convolution), keep cells at least half valid."""
+def _downsample(filled: np.ndarray, weight: np.ndarray, mask: np.ndarray,
+                factor: int) -> tuple[np.ndarray, np.ndarray]:
+    """Area-average the valid points only (normalised convolution), keep cells at least half valid.
+
+    ``filled`` and ``weight`` are the values zero-filled and the mask, in float32 (`_filled`).
+    """
     if factor == 1:
-        return values.astype(np.float32), mask.copy()
-    size = (max(1, values.shape[1] // factor), max(1, values.shape[0] // factor))
-    m = mask.astype(np.float32)
-    num = cv2.resize(np.where(mask, values, 0).astype(np.float32), size, interpolation=cv2.INTER_AREA)
-    den = cv2.resize(m, size, interpolation=cv2.INTER_AREA)
+        return filled.copy(), mask.copy()
+    size = (max(1, filled.shape[1] // factor), max(1, filled.shape[0] // factor))
+    num = cv2.resize(filled, size, interpolation=cv2.INTER_AREA)
+    den = cv2.resize(weight, size, interpolation=cv2.INTER_AREA)
     valid = den >= 0.5
-    return np.where(valid, num / np.maximum(den, 1e-6), 0).astype(np.float32), valid
+    return np.where(valid, num / np.maximum(den, 1e-6), np.float32(0)).astype(np.float32, copy=False), valid
 
 
 def _crop_to_circle(values: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -377,7 +385,8 @@ def _level(fixed: Surface, moving: Surface, factor: int, min_overlap: float) -> 
 
 def _reduced(surface: Surface, factor: int) -> tuple[np.ndarray, np.ndarray]:
     """The surface downsampled by ``factor`` and standardised, and its mask."""
-    values, mask = _downsample(surface.heights, surface.valid, factor)
+    # From the float32 zero-filled form kept with the surface (the cell search and warp use it too).
+    values, mask = _downsample(*_filled(surface), surface.valid, factor)
     return _standardise(values, mask), mask
 
 
