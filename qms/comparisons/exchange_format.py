@@ -32,7 +32,6 @@ OWASP ASVS 5.0, V5.2 "File upload" (archive size, member count and compression-r
 """
 from __future__ import annotations
 
-import functools
 import hashlib
 import io
 import json
@@ -63,8 +62,17 @@ TRACE_ANSWER = "firearm-trace-answer"
 # The files each entry of a kind must hold, and the only ones it may hold (ballistic entries may add their original).
 ENTRY_FILES = ("surface.x3p", "metadata.json")
 KIND_FILES = {BALLISTIC: ENTRY_FILES, TRACE_REQUEST: ("metadata.json",), TRACE_ANSWER: ("metadata.json",)}
-KIND_NAMES = {BALLISTIC: _l("a ballistic exchange package"), TRACE_REQUEST: _l("a firearm trace request"),
-              TRACE_ANSWER: _l("a firearm trace answer")}
+# Whole sentences for a package brought to the wrong page, so that each language can word them freely.
+TRACE_PACKAGE_ON_EXCHANGE_PAGE = {
+    TRACE_REQUEST: _l("This is a firearm trace request, not a ballistic exchange package: import it on the firearm "
+                      "trace page."),
+    TRACE_ANSWER: _l("This is a firearm trace answer, not a ballistic exchange package: import it on the firearm "
+                     "trace page."),
+}
+TRACE_PACKAGE_OF_THE_OTHER_KIND = {
+    TRACE_REQUEST: _l("This is a firearm trace request where a trace answer was expected."),
+    TRACE_ANSWER: _l("This is a firearm trace answer where a trace request was expected."),
+}
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # fixed member dates: the manifest's created_at is the one that counts
 _SAFE_PATH = re.compile(r"^entries/(?:[0-9a-f]{32}|[0-9a-f-]{36})/"
                         r"(surface\.x3p|metadata\.json|original\.[a-z0-9]{1,8})$")
@@ -229,7 +237,7 @@ def open_package(data: bytes, *, is_trusted: Callable[[str], bool], limits: Limi
     manifest_bytes = members.pop(MANIFEST, None)
     signature = members.pop(SIGNATURE, None)
     if manifest_bytes is None or signature is None:
-        raise PackageRefused(_("This is not an exchange package: manifest.json or signature is missing."))
+        raise PackageRefused(_("This is not an exchange package: its manifest.json or its signature file is missing."))
     manifest = _parse_manifest(manifest_bytes)
     _check_hashes(manifest, members)
     if _serialise(manifest_bytes, members, signature) != data:
@@ -384,12 +392,13 @@ def _check_signature(manifest: Mapping[str, Any], manifest_bytes: bytes, signatu
 
 def _check_kind(manifest: Mapping[str, Any], kinds: tuple[str, ...]) -> None:
     kind = kind_of(manifest)
-    if kind not in kinds:
-        wanted = functools.reduce(lambda one, other: _("%(one)s or %(other)s", one=one, other=other),
-                                  [str(KIND_NAMES[k]) for k in kinds])
-        page = _("the firearm trace page") if kind != BALLISTIC else _("the exchange page")
-        raise PackageRefused(_("This is %(kind)s, not %(wanted)s: import it on its own page (%(page)s).",
-                               kind=KIND_NAMES[kind], wanted=wanted, page=page))
+    if kind in kinds:
+        return
+    if kind == BALLISTIC:
+        raise PackageRefused(_("This is a ballistic exchange package: import it on the exchange page."))
+    if BALLISTIC in kinds:
+        raise PackageRefused(str(TRACE_PACKAGE_ON_EXCHANGE_PAGE[kind]))
+    raise PackageRefused(str(TRACE_PACKAGE_OF_THE_OTHER_KIND[kind]))
 
 
 def _check_every_file_belongs(entries: list[EntryFiles], members: Mapping[str, bytes]) -> None:

@@ -138,7 +138,7 @@ def test_a_pending_lead_prints_for_its_first_examiner_only_and_stays_blind_for_t
     text = pdf_text(login_as(bench.examiner).get(url).get_data())
     assert "PENDING VERIFICATION" in text and "FIRST-EXAMINER-NOTE" in text
     assert "Verifier (blind, independent): not recorded yet." in text
-    assert "No likelihood ratio: the unit's index has no calibration set." in text
+    assert "No likelihood ratio: the unit's index has no calibration." in text
     refused = login_as(bench.verifier).get(url)
     assert refused.status_code == 409 and "FIRST-EXAMINER-NOTE" not in refused.get_data(as_text=True)
     assert login_as(bench.qm).get(url).status_code == 409

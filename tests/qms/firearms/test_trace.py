@@ -273,8 +273,7 @@ def test_trace_and_ballistic_packages_are_refused_on_each_others_pages(unit, exa
                               source={"unit": {}}, key=exchange.signing_key())
     refused = _post_package(login_as(partner), ballistic)
     assert refused.status_code == 400
-    assert "ballistic exchange package, not a firearm trace request or a firearm trace answer" in refused.get_data(
-        as_text=True)
+    assert "This is a ballistic exchange package: import it on the exchange page." in refused.get_data(as_text=True)
 
 
 def test_a_request_addressed_to_another_server_is_refused(unit, examiner, make_unit, make_user, login_as) -> None:
