@@ -167,12 +167,14 @@ def record(candidate: Candidate, query: BallisticEntry, rendered: Rendered,
     db.session.flush()
 
 
-def ensure_views(candidate: Candidate, query: BallisticEntry) -> dict[str, DerivedObject]:
-    """The candidate's review images, made and stored unless they exist."""
+def ensure_views(candidate: Candidate, query: BallisticEntry,
+                 comparison: Comparison | None = None) -> dict[str, DerivedObject]:
+    """The candidate's review images, made and stored unless they exist (from `comparison` when the
+    search already made it, else by comparing the pair again)."""
     existing = views_of(candidate)
-    if complete(existing):
+    if complete(existing):  # made before a restart, or by someone who asked meanwhile
         return existing
-    rendered = render(query, candidate.index_entry_id)
+    rendered = render(query, candidate.index_entry_id, comparison)
     try:
         with db.session.begin_nested():
             record(candidate, query, rendered, existing)

@@ -28,7 +28,6 @@ from typing import Any
 from flask import Flask, current_app, has_app_context
 from huey import Huey, RedisHuey, SqliteHuey, crontab
 from sqlalchemy import event, func, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -325,15 +324,8 @@ def make_review_images(job: CorrelationJob, comparisons: dict[str, Comparison] |
 
 
 def _images_of(job: CorrelationJob, candidate: Candidate, comparison: Comparison | None) -> None:
-    existing = explain.views_of(candidate)
-    if explain.complete(existing):  # made before a restart, or by an examiner who asked meanwhile
-        return
     try:
-        rendered = explain.render(job.entry, candidate.index_entry_id, comparison)
-        with db.session.begin_nested():
-            explain.record(candidate, job.entry, rendered, existing)
-    except IntegrityError:  # an examiner's request made them at the same moment: theirs are as good
-        pass
+        explain.ensure_views(candidate, job.entry, comparison)
     except Exception:  # a ranking is never lost for an image: the examiner can ask for it again
         log.exception("review images of candidate %s of job %s could not be made", candidate.id, job.id)
 
