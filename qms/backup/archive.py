@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import re
 import tarfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -26,6 +27,10 @@ from qms.errors import InvalidInput
 FORMAT = "csi-qms-backup/1"
 MANIFEST, MANIFEST_HASH = "manifest.json", "manifest.sha256"
 BLOCK = 512
+# tarfile reads a header's checksum field up to its first NUL and ignores the spaces around it, so a
+# change of the NUL or of the trailing space alone would pass its check: the field must be as written.
+_CHECKSUM_FIELD = slice(148, 156)
+_WRITTEN_CHECKSUM = re.compile(rb"[0-7]{6}\x00 ")
 CHUNK = 1 << 20
 
 
@@ -161,6 +166,7 @@ def _members(raw: BinaryIO, progress: Callable[[int], None]) -> Iterator[tuple[t
                 raise ArchiveDamaged(_("The archive holds an entry that is not a plain file: %(name)s.",
                                        name=info.name[:200]))
             _zeros(raw, end, info.offset, _("the padding before %(name)s", name=info.name))
+            _check_headers(raw, info)
             end = info.offset_data + _padded(info.size)
             _zeros(raw, info.offset_data + info.size, end, _("the padding after %(name)s", name=info.name))
             raw.seek(info.offset_data)
@@ -171,6 +177,15 @@ def _members(raw: BinaryIO, progress: Callable[[int], None]) -> Iterator[tuple[t
     except tarfile.TarError as error:
         raise ArchiveDamaged(_("The archive is damaged: a tar header does not check out (%(reason)s).",
                                reason=str(error)[:120])) from error
+
+
+def _check_headers(raw: BinaryIO, info: tarfile.TarInfo) -> None:
+    """The checksum field of the member's first header and of its own header, exactly as tarfile writes it."""
+    for start in sorted({info.offset, info.offset_data - BLOCK}):
+        raw.seek(start)
+        if not _WRITTEN_CHECKSUM.fullmatch(raw.read(BLOCK)[_CHECKSUM_FIELD]):
+            raise ArchiveDamaged(_("The archive is damaged: a tar header does not check out (%(reason)s).",
+                                   reason="bad checksum"))  # tarfile's own words for the same fault
 
 
 def _safe(name: str) -> str:

@@ -164,6 +164,19 @@ def test_many_single_byte_changes_are_all_refused(demo_archive, tmp_path):
             check_archive(copy)
 
 
+@pytest.mark.parametrize("offset", [154, 155])  # the NUL and the space that end a header's checksum field
+def test_a_change_in_a_checksum_fields_end_is_refused(demo_archive, tmp_path, offset):
+    """tarfile's own check reads the checksum up to its NUL and strips spaces: those two bytes need ours."""
+    from qms.backup.archive import ArchiveDamaged, check_archive
+
+    damaged = bytearray(demo_archive.read_bytes())
+    damaged[offset] ^= 0x20
+    copy = tmp_path / "copy.tar"
+    copy.write_bytes(bytes(damaged))
+    with pytest.raises(ArchiveDamaged):
+        check_archive(copy)
+
+
 def test_a_restore_into_a_server_that_has_records_is_refused(app, demo_archive):
     result = _restore(app, str(demo_archive))
     assert result.exit_code != 0
