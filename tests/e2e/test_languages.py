@@ -58,11 +58,18 @@ def _log_in(page, server, username: str) -> None:  # type: ignore[no-untyped-def
     page.goto("login")
     page.get_by_label("User name").fill(username)
     page.get_by_label("Password").fill(server.accounts[username])
-    page.get_by_role("button", name="Log in").click()
-    _expect()(page.locator("h1")).to_have_count(1)
+    with page.expect_navigation():
+        page.get_by_role("button", name="Log in").click()
+    _expect()(page).not_to_have_url(re.compile(r"/login"))
+
+
+def _scripts_ready(page) -> None:  # type: ignore[no-untyped-def]
+    """The switch submits itself from a deferred script: a change made before it runs would be lost."""
+    page.wait_for_load_state("load")
 
 
 def _switch_to(page, language: str) -> None:  # type: ignore[no-untyped-def]
+    _scripts_ready(page)
     with page.expect_navigation():
         page.locator("#language-switch").select_option(language)
     _expect()(page.locator("html")).to_have_attribute("lang", language.replace("_", "-"))
