@@ -1,7 +1,6 @@
 """What every template can use: the current user and unit, navigation, formatting filters."""
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from flask import Flask, current_app, g, url_for
@@ -34,10 +33,6 @@ def _context() -> dict[str, Any]:
     }
 
 
-def format_utc(value: datetime | None) -> str:
-    return "" if value is None else value.strftime("%Y-%m-%d %H:%M UTC")
-
-
 def role_label(value: str) -> str:
     try:
         return Role(value).label
@@ -54,7 +49,6 @@ def trail_change(event: Any) -> str:
 
 def init_app(app: Flask) -> None:
     app.context_processor(_context)
-    app.add_template_filter(format_utc, "utc")
     app.add_template_filter(role_label, "role_label")
     app.add_template_filter(trail_change, "trail_change")
     app.jinja_env.globals["app_version"] = __import__("qms").__version__

@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from flask_babel import lazy_gettext as _l
+from markupsafe import Markup
 from sqlalchemy import func, select
 
 import audits
@@ -349,17 +350,19 @@ INDICATOR_LABELS = {
 def record_indicators(unit_id: int) -> tuple[Indicator, ...]:
     """What the unit's people and equipment records show today (module docstring), through their services."""
     from qms.equipment import services as equipment
+    from qms.i18n import local_date
     from qms.people import services as people
 
     found: dict[str, list[str]] = {
         "untrained": [p.full_name for p in people.technical_staff_without_training(unit_id)],
         "witnessing_due": [f"{p.full_name} ({', '.join(people.scope_name(s) for s in scopes)})"
                            for p, scopes in people.witnessing_due_people(unit_id)],
-        "expiring": [f"{p.full_name}: {people.scope_name(s)} ({until})"
+        "expiring": [Markup("{}: {} ({})").format(p.full_name, people.scope_name(s), local_date(until))
                      for p, s, until in people.authorisations_expiring(unit_id)],
         "uncalibrated": [f"{e.label} ({equipment.status_label(d)})"
                          for e, d in equipment.without_current_calibration(unit_id)],
-        "open_reviews": [f"{r.equipment.identifier} ({r.until})" for r in equipment.reviews(unit_id, open_only=True)],
+        "open_reviews": [Markup("{} ({})").format(r.equipment.identifier, local_date(r.until))
+                         for r in equipment.reviews(unit_id, open_only=True)],
     }
     return tuple(Indicator(key, clause, str(label), len(found[key]), tuple(found[key]))
                  for key, (clause, label) in INDICATOR_LABELS.items())

@@ -15,6 +15,7 @@ import base64
 from dataclasses import dataclass
 from typing import Any
 
+from flask_babel import format_date
 from flask_babel import gettext as _
 from flask_babel import pgettext
 from sqlalchemy import select
@@ -145,7 +146,7 @@ def device_at_acquisition(entry: BallisticEntry) -> str:
     status = STATUS_LABELS.get(entry.device_status)  # type: ignore[call-overload]
     until = entry.device_calibrated_until
     return _("%(status)s at acquisition, calibrated until %(until)s", status=status or entry.device_status,
-             until=until.isoformat() if until else _("not stated"))
+             until=format_date(until) if until else _("not stated"))
 
 
 def report_context(link: CaseLink) -> dict[str, Any]:

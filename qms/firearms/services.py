@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
+from flask_babel import format_date
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, or_, select
@@ -181,7 +182,7 @@ def _record_event(found: Firearm, actor: User, entry: EventInput) -> FirearmEven
     standing = standing_of(found)
     if standing.destroyed_on is not None and entry.occurred_on >= standing.destroyed_on:
         raise StateConflict(_("This firearm was destroyed on %(day)s: nothing happens to it after that.",
-                              day=standing.destroyed_on.isoformat()))
+                              day=format_date(standing.destroyed_on)))
     place = _text(entry.place, _("The place"), limit=200, required=kind.is_report)
     reporter = _text(entry.reporter, _("The reporter"), limit=200, required=kind.is_report)
     reference = _text(entry.police_reference, _("The police reference"), limit=100, required=kind.is_report)

@@ -46,11 +46,42 @@ def local_datetime(value: datetime | None, *, offset: bool = True) -> Markup:
     return Markup('<time datetime="{0}">{1}</time>').format(instant, escape(text))
 
 
-def local_date(value: date | None, format: str = "medium") -> Markup:
-    """A calendar date in the reader's format (`<time>` keeps the ISO date for machines)."""
-    if value is None:
+def local_date(value: date | str | None, format: str = "medium") -> Markup:
+    """A calendar date in the reader's format (`<time>` keeps the ISO date for machines); also from the
+    ISO text that exports carry (the link chart's rows)."""
+    if not value:
         return Markup("")
+    if isinstance(value, str):
+        value = date.fromisoformat(value[:10])
     return Markup('<time datetime="{0}">{1}</time>').format(value.isoformat(), format_date(value, format))
+
+
+def moments_for_the_reader(value: Any) -> Any:
+    """Jinja's `finalize`: a date or time printed as it is (`{{ sop.next_review_on }}`) comes out in the
+    reader's format and the unit's zone, never as Python's ISO text. Dates inside a {% trans %} block or a
+    gettext call are not printed by Jinja: those go through `local_date` or `local_datetime` themselves."""
+    if isinstance(value, datetime):
+        return local_datetime(value)
+    if isinstance(value, date):
+        return local_date(value)
+    return value
+
+
+def _format_moments_in_messages(app: Flask) -> None:
+    """The template gettext callables (what {% trans day=x %} and _() in templates call) format the dates
+    and times among their variables as `moments_for_the_reader` does, instead of as Python's ISO text."""
+    from jinja2 import pass_context
+
+    def reader_moments(original: Any) -> Any:
+        @pass_context
+        def call(context: Any, *args: Any, **variables: Any) -> Any:
+            return context.call(original, *args, **{key: moments_for_the_reader(value)
+                                                     for key, value in variables.items()})
+        return call
+
+    for name in ("gettext", "ngettext", "pgettext", "npgettext", "_"):
+        if name in app.jinja_env.globals:
+            app.jinja_env.globals[name] = reader_moments(app.jinja_env.globals[name])
 
 
 def in_language(code: str | None) -> AbstractContextManager[None]:
@@ -99,4 +130,6 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(local_datetime, "local_datetime")
     app.add_template_filter(offset_minutes, "offset_minutes")
     app.add_template_filter(local_date, "local_date")
+    app.jinja_env.finalize = moments_for_the_reader
+    _format_moments_in_messages(app)
 

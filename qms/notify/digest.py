@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from flask import current_app
+from flask_babel import LazyString, force_locale, ngettext
 from flask_babel import gettext as _
-from flask_babel import ngettext
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from qms.audits import services as audits
@@ -60,9 +61,11 @@ def set_digest(user: User, wanted: bool) -> NotificationPreference:
 
 @dataclass(frozen=True)
 class Item:
-    """One line of the digest: what, and by when (overdue when the day is past)."""
+    """One line of the digest: what, and by when (overdue when the day is past).
 
-    text: str
+    Texts are lazy: each e-mail renders them in its recipient's language."""
+
+    text: str | LazyString
     due: date | None = None
 
     @property
@@ -73,7 +76,7 @@ class Item:
 @dataclass
 class UnitDigest:
     unit: Unit
-    sections: dict[str, list[Item]] = field(default_factory=lambda: defaultdict(list))
+    sections: dict[str | LazyString, list[Item]] = field(default_factory=lambda: defaultdict(list))
 
     @property
     def count(self) -> int:
@@ -105,51 +108,51 @@ def unit_digests(unit: Unit) -> dict[int, UnitDigest]:
 
 
 def _sops_to_read(unit_id: int, found: dict[int, UnitDigest]) -> None:
-    section = _("SOPs to read and acknowledge")
+    section = _l("SOPs to read and acknowledge")
     for row in documents.outstanding(unit_id):
         for person in row.users:
             found[person.id].sections[section].append(
-                Item(_("%(code)s %(title)s, revision %(number)s", code=row.sop.code, title=row.sop.title,
+                Item(_l("%(code)s %(title)s, revision %(number)s", code=row.sop.code, title=row.sop.title,
                        number=row.revision.number)))
 
 
 def _actions(unit_id: int, found: dict[int, UnitDigest]) -> None:
-    section = _("Corrective actions due")
+    section = _l("Corrective actions due")
     horizon = today() + timedelta(days=ACTION_DAYS)
     for action in audits.actions():
         if action.unit_id == unit_id and action.status in OPEN_ACTION_STATES and action.due_on <= horizon:
             found[action.owner_id].sections[section].append(
-                Item(_("Action %(id)d: %(title)s", id=action.id, title=action.title), action.due_on))
+                Item(_l("Action %(id)d: %(title)s", id=action.id, title=action.title), action.due_on))
 
 
 def _calibrations(unit_id: int, found: dict[int, UnitDigest]) -> None:
-    section = _("Calibrations due within %(days)d days", days=CALIBRATION_DAYS)
+    section = _l("Calibrations due within %(days)d days", days=CALIBRATION_DAYS)
     for instrument, derived in equipment.due_within(unit_id, days=CALIBRATION_DAYS):
         if instrument.responsible_id is not None:
             found[instrument.responsible_id].sections[section].append(
-                Item(_("%(identifier)s %(name)s", identifier=instrument.identifier, name=instrument.name),
+                Item(_l("%(identifier)s %(name)s", identifier=instrument.identifier, name=instrument.name),
                      derived.calibrated_until))
 
 
 def _authorisations(unit_id: int, found: dict[int, UnitDigest]) -> None:
-    expiring, witnessing = _("Authorisations expiring"), _("Witnessed examinations due")
+    expiring, witnessing = _l("Authorisations expiring"), _l("Witnessed examinations due")
     grid = people.matrix(unit_id)
     for person in grid.people:
         for scope in grid.scopes:
             if grid.cells[(person.id, scope.id)] is Standing.EXPIRING:
                 found[person.id].sections[expiring].append(
-                    Item(people.scope_name(scope), grid.until[(person.id, scope.id)]))
+                    Item(LazyString(people.scope_name, scope), grid.until[(person.id, scope.id)]))
         for scope in grid.witnessing_due.get(person.id, ()):
-            found[person.id].sections[witnessing].append(Item(people.scope_name(scope)))
+            found[person.id].sections[witnessing].append(Item(LazyString(people.scope_name, scope)))
 
 
 def _reviews(unit_id: int, found: dict[int, UnitDigest]) -> None:
-    section = _("SOP reviews due")
+    section = _l("SOP reviews due")
     overdue, upcoming = documents.reviews_due(unit_id, within_days=REVIEW_DAYS)
     for sop in [*overdue, *upcoming]:
         if sop.owner_id is not None:
             found[sop.owner_id].sections[section].append(
-                Item(_("%(code)s %(title)s", code=sop.code, title=sop.title), sop.next_review_on))
+                Item(_l("%(code)s %(title)s", code=sop.code, title=sop.title), sop.next_review_on))
 
 
 def _complaints(unit_id: int, found: dict[int, UnitDigest]) -> None:
@@ -157,13 +160,13 @@ def _complaints(unit_id: int, found: dict[int, UnitDigest]) -> None:
     rows = complaints.awaiting_decision(unit_id)
     if not rows:
         return
-    section = _("Complaints and appeals awaiting a decision")
+    section = _l("Complaints and appeals awaiting a decision")
     deciders = db.session.scalars(select(Membership.user_id).where(
         Membership.unit_id == unit_id, Membership.role == Role.QUALITY_MANAGER.value))
     for user_id in deciders:
         for record, _progress in rows:
             found[user_id].sections[section].append(
-                Item(_("%(number)s from %(complainant)s", number=record.number, complainant=record.complainant),
+                Item(_l("%(number)s from %(complainant)s", number=record.number, complainant=record.complainant),
                      record.decide_by))
 
 
@@ -225,7 +228,20 @@ def _render(name: str, **context: Any) -> str:
     return env.get_template(name).render(**context)
 
 
+def language_of(person: User, units: Iterable[Unit] = ()) -> str:
+    """The language a person reads: their own, else their first unit's, else English (as on the pages)."""
+    from qms.i18n import selection
+
+    chosen = (person.language, *(unit.language for unit in units))
+    return next((code for code in chosen if code and selection.offered(code)), "en")
+
+
 def message_of(digest: Digest, sender: str) -> Any:
+    with force_locale(language_of(digest.person, (unit_digest.unit for unit_digest in digest.units))):
+        return _message(digest, sender)
+
+
+def _message(digest: Digest, sender: str) -> Any:
     from flask_mail import Message
 
     subject = ngettext("CSI-QMS: %(num)d item waiting for you", "CSI-QMS: %(num)d items waiting for you",

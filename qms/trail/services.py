@@ -264,6 +264,8 @@ def _changes(event: AuditEvent, names: _ReferenceNames) -> list[Change]:
     def shown(values: dict[str, Any], column: str) -> str | None:
         if column not in values:
             return None
+        if (moment := _stored_moment(values[column])) is not None:
+            return moment
         label = described.code_label(column, values[column])
         return label if label is not None else names.show(event.entity, column, values[column])
 
@@ -272,6 +274,21 @@ def _changes(event: AuditEvent, names: _ReferenceNames) -> list[Change]:
                    machine=any(described.code_label(column, v) is None and is_machine_text(column, v)
                                for v in (before.get(column), after.get(column)) if v not in (None, "", REDACTED)))
             for column in columns]
+
+
+def _stored_moment(value: Any) -> str | None:
+    """A date or time the trail kept as ISO text, in the reader's format and the unit's zone."""
+    from qms.i18n import local_date, local_datetime
+
+    if not isinstance(value, str) or len(value) < 10 or not value[:4].isdigit() or value[4:5] != "-":
+        return None
+    try:
+        if len(value) == 10:
+            return local_date(date.fromisoformat(value))
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return local_datetime(moment)
 
 
 def _record_title(event: AuditEvent) -> str:

@@ -12,6 +12,7 @@ from email.message import EmailMessage
 
 import pytest
 from aiosmtpd.controller import Controller
+from babel.dates import format_date
 
 from qms.audits import services as audits
 from qms.audits.models import Grade, Result
@@ -118,7 +119,7 @@ def test_each_person_gets_their_own_items(app, inbox: Inbox, waiting: Staff, mak
     qm_text = body(qm[0])
     assert "Assess the officers" in qm_text and "Far future review" not in qm_text
     assert "Write the competence plan" not in qm_text and "CSI-SOP-410" not in qm_text
-    assert f"due {(today() + timedelta(days=3)).isoformat()}" in qm_text
+    assert f"due {format_date(today() + timedelta(days=3), 'medium', locale='en')}" in qm_text
     # Authorised by the set-up command and never witnessed: witnessing is due in every scope.
     assert "Witnessed examinations due" in qm_text and "Scene examination" in qm_text
     assert qm[0]["From"] == SENDER and qm[0]["Subject"] == "CSI-QMS: 7 items waiting for you"
@@ -147,9 +148,49 @@ def test_complaints_awaiting_a_decision_reach_the_quality_managers(app, inbox: I
     qm_text = body(inbox.messages["qm@forensic.example"][0])
     assert "Complaints and appeals awaiting a decision" in qm_text
     assert f"{awaiting.number} from Defence counsel A. Berisha" in qm_text
-    assert f"due {awaiting.decide_by.isoformat()}" in qm_text
+    assert f"due {format_date(awaiting.decide_by, 'medium', locale='en')}" in qm_text
     assert decided.number not in qm_text  # rejected: nothing left to decide
     assert "awaiting a decision" not in body(inbox.messages["examiner@forensic.example"][0])
+
+
+def _catalogue(language: str) -> dict[str, str | list[str]]:
+    """msgid -> translation; a plural message by its plural msgid -> all its forms."""
+    from pathlib import Path
+
+    from babel.messages.pofile import read_po
+
+    import qms
+
+    path = Path(qms.__file__).parent / "translations" / language / "LC_MESSAGES" / "messages.po"
+    with path.open("rb") as handle:
+        return {(str(m.id) if isinstance(m.id, str) else str(m.id[1])):
+                (str(m.string) if isinstance(m.id, str) else [str(form) for form in m.string])
+                for m in read_po(handle) if m.id and m.string}
+
+
+def test_each_person_reads_their_digest_in_their_own_language(app, inbox: Inbox, waiting: Staff,
+                                                              db_session) -> None:
+    """The quality manager chose Macedonian; the lead auditor chose none, so the unit's language (Albanian)
+    applies; the examiner chose English. One run sends each their own, dates in their own format."""
+    waiting.qm.language, waiting.lead.language, waiting.examiner.language = "mk", "", "en"
+    waiting.unit.language = "sq"
+    db_session.commit()
+    assert run_notify(app).exit_code == 0
+    mk, sq = _catalogue("mk"), _catalogue("sq")
+
+    qm = inbox.messages["qm@forensic.example"][0]
+    due = format_date(today() + timedelta(days=3), "medium", locale="mk")
+    assert mk["Corrective actions due"] in body(qm) and "Corrective actions due" not in body(qm)
+    assert mk["due %(day)s"] % {"day": due} in body(qm)
+    assert qm["Subject"] in [form % {"num": 7} for form in mk["CSI-QMS: %(num)d items waiting for you"]]
+    assert mk["Witnessed examinations due"] in body(qm)
+
+    lead_text = body(inbox.messages["lead@forensic.example"][0])
+    assert sq["Calibrations due within %(days)d days"] % {"days": 30} in lead_text
+    assert format_date(today() + timedelta(days=15), "medium", locale="sq") in lead_text
+
+    examiner_text = body(inbox.messages["examiner@forensic.example"][0])
+    assert "SOPs to read and acknowledge" in examiner_text  # English, as chosen, whatever the unit's
 
 
 def test_a_person_who_turned_it_off_gets_nothing(app, inbox: Inbox, waiting: Staff, login_as) -> None:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 
 import pytest
+from babel.dates import format_date
 import sqlalchemy as sa
 import time_machine
 
@@ -213,4 +214,5 @@ def test_the_entry_page_links_the_instrument_and_its_status_at_acquisition(lab, 
     page = login_as(lab.examiner).get(f"/comparisons/entries/{entry.id}").get_data(as_text=True)
     assert f'href="/equipment/{scanner.id}"' in page
     until = equipment.status_of(scanner).calibrated_until
-    assert f"calibrated until {until}" in page
+    shown = format_date(until, "medium", locale="en")
+    assert f'calibrated until <time datetime="{until.isoformat()}">{shown}</time>' in page  # the reader's format

@@ -21,6 +21,10 @@ The rule, in full:
   * numbers, ids and codes: a word with a digit (AUD-2026-0001, 12:30, v2), a word of one letter,
     a word in capitals (UTC, SOP, ISO/IEC, CSI-QMS), and anything without letters (·, —, →).
 - What remains, a word of at least two letters, is an untranslated string.
+
+Dates and times are checked apart (`unformatted_moments`): the text of <time> elements counts there, and
+an ISO date (2026-12-07) in visible text, outside machine text and user data, is a moment that was not
+formatted for the reader (the pseudo-locale formats them as English does: "Dec 7, 2026").
 """
 from __future__ import annotations
 
@@ -36,11 +40,14 @@ BUTTON_INPUTS = {"submit", "button", "reset"}
 ENUM_CODE = re.compile(r"^[a-z][a-z0-9_]*$")
 LETTERS = re.compile(r"[^\W\d_]+")
 HEX_DIGEST = re.compile(r"\b[0-9a-f]{16,}\b")
+ISO_DATE = re.compile(r"\b\d{4}-\d{2}-\d{2}\b")
+STORED_MOMENT = re.compile(r"^[\d:T .+Z-]+$")
 
 
 class _Visible(HTMLParser):
-    def __init__(self) -> None:
+    def __init__(self, machine: set[str] = MACHINE) -> None:
         super().__init__(convert_charrefs=True)
+        self.machine = machine
         self.stack: list[tuple[str, bool]] = []  # (tag, excepted)
         self.text: list[str] = []
         self.attributes: list[str] = []
@@ -50,7 +57,7 @@ class _Visible(HTMLParser):
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         values = dict(attrs)
-        excepted = tag in HIDDEN or tag in MACHINE or (tag != "html" and "lang" in values)
+        excepted = tag in HIDDEN or tag in self.machine or (tag != "html" and "lang" in values)
         if not (self._excepted() or excepted):
             self.attributes += [values[name] or "" for name in SPOKEN_ATTRIBUTES if values.get(name)]
             if tag == "input" and values.get("type") in BUTTON_INPUTS and values.get("value"):
@@ -117,3 +124,16 @@ def unwrapped(html: str, data: list[str]) -> list[str]:
             if any(is_untranslated_word(token) for token in line.split()):
                 found.append(" ".join(line.split()))
     return list(dict.fromkeys(found))
+
+
+def unformatted_moments(html: str, data: list[str]) -> list[str]:
+    """The ISO dates a reader sees on a page (in <time> elements too), outside machine text and user data."""
+    parser = _Visible(machine=MACHINE - {"time"})
+    parser.feed(html)
+    parser.close()
+    rest = HEX_DIGEST.sub(" ", "\n".join(parser.text))
+    # A stored moment (the trail keeps before/after values as text) is no user data to excuse here.
+    for value in (value for value in data if not STORED_MOMENT.match(value)):
+        if value in rest:
+            rest = rest.replace(value, " ")
+    return list(dict.fromkeys(" ".join(line.split()) for line in rest.splitlines() if ISO_DATE.search(line)))
