@@ -145,6 +145,24 @@ def test_local_times_are_in_the_units_zone_with_the_offset(app, db_session, make
         assert "12:00" in text and "(UTC+02:00)" in text and "2026" in text and "AM" not in text  # 24-hour clock
 
 
+def test_a_date_printed_by_a_template_comes_in_the_readers_format(app):
+    """Printed as it is, inside a {% trans %} block, or through _(): never Python's ISO text."""
+    from datetime import date
+
+    from babel.dates import format_date
+    from flask import render_template_string
+
+    day, moment = date(2026, 3, 9), datetime(2026, 3, 9, 8, 30)
+    source = ("<p>{{ day }}|{% trans d=day %}due {{ d }}{% endtrans %}|{{ _('due %(d)s', d=day) }}|{{ moment }}</p>"
+              "<input value=\"{{ day.isoformat() }}\">")
+    with app.test_request_context(headers={"Accept-Language": "sq"}):
+        html = render_template_string(source, day=day, moment=moment)
+    shown = format_date(day, "medium", locale="sq")
+    assert html.count(f'<time datetime="2026-03-09">{shown}</time>') == 3, html
+    assert 'datetime="2026-03-09T08:30:00Z"' in html and "(UTC" in html  # a time: the unit's zone and offset
+    assert "2026-03-09<" not in html and 'value="2026-03-09"' in html  # an explicit ISO text stays as written
+
+
 def test_api_errors_follow_accept_language_not_the_persons_pages(db_session, make_unit, make_user, client):
     from qms.auth import services
 
