@@ -6,10 +6,11 @@ browser, with their session (then unsafe methods need the CSRF token).
 """
 from __future__ import annotations
 
+import threading
 from http import HTTPStatus
 from typing import Any
 
-from apispec import BasePlugin
+from apispec import APISpec, BasePlugin
 from flask import Flask
 from flask_smorest import Api
 
@@ -25,8 +26,37 @@ BLUEPRINTS = (accounts.blp, documents.blp, evidence.blp, audits.blp, comparisons
 
 
 class _Api(Api):
+    """flask-smorest's Api, with the blueprints' pages of the OpenAPI document written when the document
+    is first read rather than at start-up: describing 300 operations is about 40 % of an application's
+    start, and most application instances (a CLI command, a worker, each test's) never serve it."""
+
     # No catch-all "default" answer: every operation lists the statuses it really gives (below).
     DEFAULT_ERROR_RESPONSE_NAME = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._undocumented: list[tuple[Any, Flask, str, Any]] = []
+        self._documenting = threading.RLock()
+        super().__init__(*args, **kwargs)
+
+    @property
+    def spec(self) -> APISpec:
+        with self._documenting:
+            while self._undocumented:
+                blp, app, name, parameters = self._undocumented.pop(0)
+                blp.register_views_in_doc(self, app, self._spec, name=name, parameters=parameters)
+                self._spec.tag({"name": name, "description": blp.description})
+        return self._spec
+
+    @spec.setter
+    def spec(self, value: APISpec) -> None:  # flask-smorest's init_app: a new application's document
+        self._spec, self._undocumented = value, []
+
+    def register_blueprint(self, blp: Any, *, parameters: Any = None, **options: Any) -> None:
+        """The blueprint's routes now; its operations in the document when the document is read."""
+        name = options.get("name", blp.name)
+        self._app.extensions["flask-smorest"]["blp_name_to_api"][name] = self
+        self._app.register_blueprint(blp, **options)
+        self._undocumented.append((blp, self._app, name, parameters))
 
     def _register_error_handlers(self) -> None:
         """Errors are rendered by qms.errors for the whole app (JSON under /api/)."""
