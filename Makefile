@@ -52,8 +52,8 @@ test-ballistics:
 
 test-postgres:
 	@if $(BIN)/python -c "import psycopg; psycopg.connect('$(subst +psycopg,,$(PG_TEST_URL))').close()" 2>/dev/null; then \
-		echo "== web application tests again on PostgreSQL =="; \
-		QMS_TEST_DATABASE_URL=$(PG_TEST_URL) $(BIN)/python -m pytest tests/qms $(PYTEST_ARGS) \
+		echo "== web application tests that use the database, again on PostgreSQL =="; \
+		QMS_TEST_DATABASE_URL=$(PG_TEST_URL) QMS_TEST_DATABASE_ONLY=1 $(BIN)/python -m pytest tests/qms $(PYTEST_ARGS) \
 			|| { rc=$$?; [ $$rc -eq 5 ] && [ -n "$(PYTEST_ARGS)" ] || exit $$rc; }; \
 	else \
 		echo "PostgreSQL is not reachable at $(PG_TEST_URL): the PostgreSQL run is SKIPPED"; \
