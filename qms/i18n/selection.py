@@ -7,6 +7,8 @@ Time zone: the unit's, else `QMS_DEFAULT_TIMEZONE`.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from babel import Locale, UnknownLocaleError
 from flask import current_app, g, has_request_context, request
 
@@ -66,6 +68,12 @@ def from_accept_language() -> str | None:
     return None
 
 
+def chosen_language(person: object, units: Iterable[object] = ()) -> str | None:
+    """The language a person chose, else that of their (first) unit, if this server offers it."""
+    codes = (getattr(person, "language", ""), *(getattr(unit, "language", "") for unit in units))
+    return next((code for code in codes if code and offered(code)), None)
+
+
 def select_locale() -> str | Locale | None:
     """Flask-Babel's locale selector (None: English)."""
     if not has_request_context():
@@ -73,9 +81,7 @@ def select_locale() -> str | Locale | None:
     if request.path.startswith("/api/"):
         chosen = from_accept_language()
     else:
-        user, unit = g.get("qms_user"), _current_unit()
-        chosen = next((code for code in (getattr(user, "language", ""), getattr(unit, "language", ""))
-                       if code and offered(code)), None) or from_accept_language()
+        chosen = chosen_language(g.get("qms_user"), [_current_unit()]) or from_accept_language()
     if chosen == PSEUDO:
         return PseudoLocale()
     return chosen or SOURCE

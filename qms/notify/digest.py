@@ -228,16 +228,12 @@ def _render(name: str, **context: Any) -> str:
     return env.get_template(name).render(**context)
 
 
-def language_of(person: User, units: Iterable[Unit] = ()) -> str:
-    """The language a person reads: their own, else their first unit's, else English (as on the pages)."""
-    from qms.i18n import selection
-
-    chosen = (person.language, *(unit.language for unit in units))
-    return next((code for code in chosen if code and selection.offered(code)), "en")
-
-
 def message_of(digest: Digest, sender: str) -> Any:
-    with force_locale(language_of(digest.person, (unit_digest.unit for unit_digest in digest.units))):
+    """The e-mail in the language its reader sees the pages in (their own, else their unit's), else English."""
+    from qms.i18n.selection import chosen_language
+
+    units = [unit_digest.unit for unit_digest in digest.units]
+    with force_locale(chosen_language(digest.person, units) or "en"):
         return _message(digest, sender)
 
 
