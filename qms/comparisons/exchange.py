@@ -27,6 +27,8 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from flask import current_app
 from flask_babel import gettext as _
+
+from qms.i18n import moment_text
 from sqlalchemy import select
 
 from ballistics.io import SurfaceFormatError, decode_image, read_surface_bytes, sniff_format
@@ -312,9 +314,8 @@ def _refuse_repeat(opened: OpenedPackage, unit_id: int) -> None:
         ExchangePackage.unit_id == unit_id, ExchangePackage.direction == Direction.IMPORT.value,
         ExchangePackage.sha256 == opened.sha256))
     if earlier is not None:
-        raise ImportRefused(_("This package was already imported on %(when)s UTC by %(who)s; nothing was imported "
-                              "again.", when=earlier.recorded_at.strftime("%Y-%m-%d %H:%M"),
-                              who=earlier.recorded_by.full_name))
+        raise ImportRefused(_("This package was already imported on %(when)s by %(who)s; nothing was imported "
+                              "again.", when=moment_text(earlier.recorded_at), who=earlier.recorded_by.full_name))
 
 
 def _already_present(unit_id: int, uuids: list[str]) -> set[str]:

@@ -13,6 +13,7 @@ from typing import Any
 from flask_babel import gettext as _
 
 from qms.firearms.services import CATEGORY_LABELS, EVENT_LABELS
+from qms.firearms import statistics
 from qms.firearms.statistics import RECOVERIES, Figures
 
 # One colour per event kind, distinguishable in grey print: reports warm, recoveries cool, ends grey.
@@ -20,6 +21,12 @@ EVENT_COLOURS = {"reported_stolen": "#c62828", "reported_lost": "#ef6c00", "foun
                  "surrendered": "#00838f", "destroyed": "#616161", "returned": "#9e9e9e"}
 _RC: dict[str, Any] = {"svg.hashsalt": "csi-qms-firearm-statistics", "svg.fonttype": "path",
                        "font.family": "DejaVu Sans", "font.size": 8.0}
+
+
+def page(unit_id: int) -> tuple[Figures, dict[str, str]]:
+    """The unit's figures and their charts, as the statistics page shows them."""
+    figures = statistics.figures(unit_id)
+    return figures, charts(figures)
 
 
 def charts(figures: Figures) -> dict[str, str]:

@@ -27,6 +27,8 @@ from datetime import date
 from typing import Any
 
 from flask_babel import gettext as _
+
+from qms.i18n import moment_text
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -260,9 +262,8 @@ def _refuse_known(unit_id: int, request_uuid: str) -> None:
         return
     if known.direction == TraceDirection.OUTGOING.value:
         raise TraceRefused(_("This is a trace request this unit sent: send it to the partner, who imports it."))
-    when = known.created_at.strftime("%Y-%m-%d %H:%M")
-    raise TraceRefused(_("This trace request was already imported on %(when)s UTC; nothing was imported again.",
-                         when=when))
+    raise TraceRefused(_("This trace request was already imported on %(when)s; nothing was imported again.",
+                         when=moment_text(known.created_at)))
 
 
 def _receive_answer(opened: OpenedPackage, data: bytes, unit: Unit,

@@ -169,9 +169,9 @@ def decide(lead_id: int):  # type: ignore[no-untyped-def]
 @bp.get("/firearms/statistics")
 @requires(READERS)
 def statistics_page():  # type: ignore[no-untyped-def]
-    figures = statistics.figures(g.qms_unit_id)
+    figures, charts = statistics_charts.page(g.qms_unit_id)
     return render_template("firearms/statistics.html", figures=figures, warning_labels=statistics.WARNING_CATEGORIES,
-                           charts=statistics_charts.charts(figures), **LABELS)
+                           charts=charts, **LABELS)
 
 
 @bp.get("/firearms/statistics.csv")

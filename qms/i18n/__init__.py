@@ -29,21 +29,30 @@ def current_language() -> str:
     return str(get_locale() or "en") if has_request_context() else "en"
 
 
-def local_datetime(value: datetime | None, *, offset: bool = True) -> Markup:
-    """A stored (naive UTC) time in the unit's zone, formatted for the reader, with its UTC offset.
+def local_datetime(value: datetime | str | None, *, offset: bool = True) -> Markup:
+    """A stored (naive UTC) time in the unit's zone, formatted for the reader, with its UTC offset; also
+    from the ISO text that JSON documents carry (a calibration's fitting time).
 
     The offset makes the moment unambiguous on evidence (custody events), whatever the reader's zone;
     the machine-readable UTC instant is in the `datetime` attribute.
     """
-    if value is None:
+    if not value:
         return Markup("")
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    aware = value if value.tzinfo else value.replace(tzinfo=UTC)
+    instant = aware.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return Markup('<time datetime="{0}">{1}</time>').format(instant, escape(moment_text(aware, offset=offset)))
+
+
+def moment_text(value: datetime, *, offset: bool = True) -> str:
+    """`local_datetime` as plain text, for messages: refusals and flashed notices name times as pages do."""
     aware = value if value.tzinfo else value.replace(tzinfo=UTC)
     text = format_datetime(aware, "medium")
     if offset:
         stamp = to_user_timezone(aware).strftime("%z")
         text += f" (UTC{stamp[:3]}:{stamp[3:]})"
-    instant = aware.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return Markup('<time datetime="{0}">{1}</time>').format(instant, escape(text))
+    return text
 
 
 def local_date(value: date | str | None, format: str = "medium") -> Markup:

@@ -99,6 +99,9 @@ def test_the_unit_calibration_page_shows_bounds_and_cross_validated_figures(benc
     summary = describe(bench.unit.id, "topography").cross_validation
     assert f"{summary['cllr']:.4f}" in text and f"{summary['cllr_interval'][1]:.4f}" in text
     assert f"of {summary['n_different']} (" in text  # the misleading-evidence row names its base
+    # The fitting time, stored as ISO text in the index, is shown as every other time: local, with its offset.
+    assert '<time datetime="2026-12-07T10:00:00Z">' in text and "(UTC+01:00)" in text
+    assert "2026-12-07 10:00" not in text
 
 
 def test_the_page_says_when_there_is_no_index_and_reading_it_creates_none(bench, login_as) -> None:

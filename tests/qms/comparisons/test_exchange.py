@@ -5,6 +5,8 @@ application with its own SQLite database, instance folder, object store, index a
 """
 from __future__ import annotations
 
+import re
+
 import hashlib
 import io
 import uuid
@@ -403,6 +405,8 @@ def test_export_and_import_through_the_api(bench, exported, make_unit, make_user
     again = client.post("/api/v1/comparisons/exchange/import", data=package, content_type="application/zip",
                         headers={"Authorization": f"Bearer {token_b}"})
     assert again.status_code == 400 and "already imported" in again.get_json()["message"]
+    # The earlier import's time as pages show it: the reader's format, the unit's zone, its offset.
+    assert re.search(r"already imported on .+ \(UTC[+-]\d\d:\d\d\) by ", again.get_json()["message"])
     # Unit B's token cannot export unit A's entries: they do not exist for it.
     refused = client.post("/api/v1/comparisons/exchange/export", json={"entry_ids": ids},
                           headers={"Authorization": f"Bearer {token_b}"})

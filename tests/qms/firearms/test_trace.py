@@ -6,6 +6,8 @@ are shown between units of one server, whose units trust the server's own key.
 """
 from __future__ import annotations
 
+import re
+
 import io
 import zipfile
 from collections.abc import Iterator
@@ -308,6 +310,7 @@ def test_a_request_imported_twice_is_refused_the_second_time(unit, examiner, mak
     assert _post_package(client_b, package).status_code == 302
     again = _post_package(client_b, package)
     assert again.status_code == 400 and "already imported" in again.get_data(as_text=True)
+    assert re.search(r"already imported on .+ \(UTC[+-]\d\d:\d\d\);", again.get_data(as_text=True))
     assert _stored(partner_unit.id) == (1, 1, 0)
 
 
