@@ -27,8 +27,6 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from flask import current_app
 from flask_babel import gettext as _
-
-from qms.i18n import moment_text
 from sqlalchemy import select
 
 from ballistics.io import SurfaceFormatError, decode_image, read_surface_bytes, sniff_format
@@ -52,6 +50,7 @@ from qms.comparisons.models import BallisticEntry, DerivedKind, DerivedObject, O
 from qms.db import utcnow
 from qms.errors import Refused, StateConflict
 from qms.extensions import db
+from qms.i18n import moment_text
 from qms.keys import load_or_create_key
 from qms.storage import object_store
 from qms.uploads import MAX_IMAGE_PIXELS

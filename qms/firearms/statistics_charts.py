@@ -12,8 +12,8 @@ from typing import Any
 
 from flask_babel import gettext as _
 
-from qms.firearms.services import CATEGORY_LABELS, EVENT_LABELS
 from qms.firearms import statistics
+from qms.firearms.services import CATEGORY_LABELS, EVENT_LABELS
 from qms.firearms.statistics import RECOVERIES, Figures
 
 # One colour per event kind, distinguishable in grey print: reports warm, recoveries cool, ends grey.

@@ -27,8 +27,6 @@ from datetime import date
 from typing import Any
 
 from flask_babel import gettext as _
-
-from qms.i18n import moment_text
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -51,6 +49,7 @@ from qms.firearms.models import Conversion, EventKind, Firearm, FirearmEvent, Fi
 from qms.firearms.roles import RECORDERS, require
 from qms.firearms.status import fold
 from qms.firearms.trace_models import TraceDirection, TraceLogEntry, TracePartnerRecord, TraceRequest, TraceStep
+from qms.i18n import moment_text
 from qms.storage import object_store
 
 OWN_SERVER = "own-server"  # the partner choice "a unit on this server" (this server's own key)
